@@ -1,0 +1,98 @@
+# ac — one non-recursive Makefile.  `make` builds bin/, `make check` runs
+# every test (unit, bats, and the bats suite again under ASan+UBSan),
+# `make setup` installs the Debian packages the build and tests need.
+VERSION = 0.1.0
+PREFIX ?= /usr/local
+BINDIR_INSTALL = $(PREFIX)/bin
+MANDIR = $(PREFIX)/share/man
+BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
+DESTDIR ?=
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+BUILD ?= build
+BIN ?= bin
+
+PKGS = libevent sqlite3 libpq jansson liblz4
+# Evaluated once, on first use, so that `make setup all` works on a machine
+# where `setup` is what installs pkg-config and the libraries.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
+
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DAC_VERSION='"$(VERSION)"' $(WARN) \
+	$(CFLAGS) -Ilib -Icmd $(PKG_CFLAGS)
+# Debian's nng ships no .pc file.
+ALL_LIBS = $(PKG_LIBS) -lnng -lpthread
+
+COMMANDS = ac-worker ac-submit ac-status ac-drain
+LIB_SRC = $(wildcard lib/*.c)
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIBAC = $(BUILD)/libac.a
+UNIT_SRC = $(wildcard tests/unit/*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+PROGRAMS = $(COMMANDS:%=$(BIN)/%)
+
+.PHONY: all check unit bats asan install uninstall clean setup demo bench
+all: $(PROGRAMS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBAC): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJ)
+
+$(BIN)/ac-%: $(BUILD)/cmd/ac-%/main.o $(BUILD)/cmd/cli.o $(LIBAC)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/cmd/cli.o $(LIBAC) $(ALL_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBAC)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBAC) $(ALL_LIBS)
+
+unit: $(UNIT_BIN)
+
+# The whole suite; prints "N passed, N failed" last.
+check: all unit
+	$(MAKE) --no-print-directory asan
+	sh tests/run.sh
+
+# The same sources under ASan+UBSan, into their own build and bin folders.
+asan:
+	$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin \
+		CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+		build/asan/bin/ac-worker build/asan/bin/ac-submit \
+		build/asan/bin/ac-status build/asan/bin/ac-drain
+
+setup:
+	sh scripts/setup.sh
+
+demo: all
+	sh examples/demo.sh
+
+bench: all
+	sh bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR_INSTALL) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0755 $(PROGRAMS) bin/ac $(DESTDIR)$(BINDIR_INSTALL)
+	install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 man/*.7 $(DESTDIR)$(MANDIR)/man7
+	for c in ac $(COMMANDS); do \
+		install -m 0644 completions/ac.bash $(DESTDIR)$(BASHCOMPDIR)/$$c; \
+	done
+
+uninstall:
+	for c in ac $(COMMANDS); do \
+		rm -f $(DESTDIR)$(BINDIR_INSTALL)/$$c $(DESTDIR)$(BASHCOMPDIR)/$$c; \
+	done
+	rm -f $(COMMANDS:%=$(DESTDIR)$(MANDIR)/man1/%.1) $(DESTDIR)$(MANDIR)/man7/ac.7
+
+clean:
+	rm -rf $(BUILD) build $(PROGRAMS)
+
+-include $(LIB_OBJ:.o=.d) $(COMMANDS:%=$(BUILD)/cmd/%/main.d) $(BUILD)/cmd/cli.d

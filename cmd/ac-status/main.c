@@ -1,0 +1,261 @@
+/* ac-status: what the cluster is doing, as JSON for scripts or tables for
+ * people. */
+#include "cli.h"
+#include "config.h"
+#include "exitcode.h"
+#include "render.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char synopsis[] =
+	"ac-status [--workers | --tasks [--status S] [--type T] [--limit N] | "
+	"--task ID | --queue] [--json | --table] [--store URL]";
+
+_Noreturn static void usage(void)
+{
+	printf("usage: ac-status [--json | --table] [--store URL]\n"
+	       "       ac-status --workers [--json | --table]\n"
+	       "       ac-status --tasks [--status S] [--type T] [--limit N] [--json | --table]\n"
+	       "       ac-status --task ID [--json | --table]\n"
+	       "       ac-status --queue [--json | --table]\n\n"
+	       "Show the cluster: a summary, workers, tasks, one task, or queue depth.\n\n"
+	       "  --workers               every worker the store knows\n"
+	       "  --tasks                 tasks, newest first\n"
+	       "  --status S              only tasks in status S (pending, queued, running,\n"
+	       "                          completed, failed, cancelled, timeout, expired)\n"
+	       "  --type T                only tasks of type T\n"
+	       "  --limit N               at most N tasks (default 100)\n"
+	       "  --task ID               one task's whole record\n"
+	       "  --queue                 depth by type and priority\n"
+	       "  --json                  JSON output (the default when stdout is not a terminal)\n"
+	       "  --table                 aligned table (the default on a terminal)\n"
+	       "  --store URL             the store (default $AC_STORE, else $AC_HOME/ac.db)\n"
+	       "  -h, --help              show this help\n"
+	       "      --version           show the version\n\n"
+	       "Exit status: 0 ok, 2 usage or unknown task, 69 store unavailable.\n"
+	       "See ac-status(1).\n");
+	exit(AC_EXIT_OK);
+}
+
+enum { OPT_WORKERS = 256, OPT_TASKS, OPT_STATUS, OPT_TYPE, OPT_LIMIT,
+       OPT_TASK, OPT_QUEUE, OPT_JSON, OPT_TABLE, OPT_STORE, OPT_VERSION };
+
+enum view { VIEW_SUMMARY, VIEW_WORKERS, VIEW_TASKS, VIEW_TASK, VIEW_QUEUE };
+
+static json_t *summary(struct ac_store *store, const char *url,
+		       struct ac_error *err)
+{
+	static const char *const statuses[] = { "idle", "busy", "draining",
+						"stopped", "lost", "error" };
+	json_t *workers, *counts, *w, *out, *by;
+	size_t i;
+
+	if (store->ops->workers_list(store, &workers, err) < 0)
+		return NULL;
+	if (store->ops->task_counts(store, &counts, err) < 0) {
+		json_decref(workers);
+		return NULL;
+	}
+	by = json_object();
+	json_object_set_new(by, "total", json_integer((json_int_t)json_array_size(workers)));
+	for (i = 0; i < sizeof statuses / sizeof statuses[0]; i++)
+		json_object_set_new(by, statuses[i], json_integer(0));
+	json_array_foreach(workers, i, w) {
+		const char *s = json_string_value(json_object_get(w, "status"));
+		json_t *n = s ? json_object_get(by, s) : NULL;
+
+		if (n)
+			json_integer_set(n, json_integer_value(n) + 1);
+	}
+	out = json_pack("{s:s,s:o,s:o}", "store", url, "workers", by,
+			"tasks", counts);
+	json_decref(workers);
+	if (!out)
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	return out;
+}
+
+static void summary_table(json_t *s)
+{
+	json_t *w = json_object_get(s, "workers"), *t = json_object_get(s, "tasks");
+	const char *key;
+	json_t *v;
+	int first = 1;
+
+	printf("store    %s\n", json_string_value(json_object_get(s, "store")));
+	printf("workers  %lld:", (long long)json_integer_value(json_object_get(w, "total")));
+	json_object_foreach(w, key, v) {
+		if (!strcmp(key, "total"))
+			continue;
+		printf("%s %lld %s", first ? "" : ",", (long long)json_integer_value(v), key);
+		first = 0;
+	}
+	printf("\ntasks   ");
+	first = 1;
+	json_object_foreach(t, key, v) {
+		printf("%s %lld %s", first ? "" : ",", (long long)json_integer_value(v), key);
+		first = 0;
+	}
+	printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "workers", no_argument, NULL, OPT_WORKERS },
+		{ "tasks", no_argument, NULL, OPT_TASKS },
+		{ "status", required_argument, NULL, OPT_STATUS },
+		{ "type", required_argument, NULL, OPT_TYPE },
+		{ "limit", required_argument, NULL, OPT_LIMIT },
+		{ "task", required_argument, NULL, OPT_TASK },
+		{ "queue", no_argument, NULL, OPT_QUEUE },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "table", no_argument, NULL, OPT_TABLE },
+		{ "store", required_argument, NULL, OPT_STORE },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *const worker_cols[] = {
+		"id", "status", "host", "pid", "concurrency", "running",
+		"completed", "failed", "handlers", "tags", "uptime_s",
+		"drain_reason", NULL };
+	static const char *const task_cols[] = {
+		"id", "type", "status", "priority", "attempt", "worker",
+		"created", "error", NULL };
+	static const char *const queue_cols[] = {
+		"type", "priority", "queued", "pending", "running", NULL };
+	enum view view = VIEW_SUMMARY;
+	struct ac_task_filter filter = { .limit = 100 };
+	const char *store_opt = NULL;
+	int table = ac_cli_isatty(STDOUT_FILENO), c, nviews = 0, filters = 0;
+	int64_t task_id = 0;
+	struct ac_store *store;
+	struct ac_error err;
+	json_t *out = NULL;
+	char *url;
+	long long v;
+	int rc;
+
+	ac_cli_init(argv[0]);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_WORKERS:
+			view = VIEW_WORKERS;
+			nviews++;
+			break;
+		case OPT_TASKS:
+			view = VIEW_TASKS;
+			nviews++;
+			break;
+		case OPT_QUEUE:
+			view = VIEW_QUEUE;
+			nviews++;
+			break;
+		case OPT_TASK:
+			if (ac_parse_int(optarg, 1, INT64_MAX, &v) < 0)
+				ac_cli_usage_error(synopsis, "--task wants a task id, not '%s'",
+						   optarg);
+			task_id = v;
+			view = VIEW_TASK;
+			nviews++;
+			break;
+		case OPT_STATUS:
+			if (ac_task_status_parse(optarg, &filter.status) < 0)
+				ac_cli_usage_error(synopsis, "unknown status '%s'",
+						   optarg);
+			filter.has_status = 1;
+			filters++;
+			break;
+		case OPT_TYPE:
+			if (!ac_name_valid(optarg))
+				ac_cli_usage_error(synopsis, "invalid task type '%s'",
+						   optarg);
+			filter.type = optarg;
+			filters++;
+			break;
+		case OPT_LIMIT:
+			if (ac_parse_int(optarg, 1, 1000000, &v) < 0)
+				ac_cli_usage_error(synopsis, "--limit wants a number from 1 to 1000000, not '%s'",
+						   optarg);
+			filter.limit = (long)v;
+			filters++;
+			break;
+		case OPT_JSON:
+			table = 0;
+			break;
+		case OPT_TABLE:
+			table = 1;
+			break;
+		case OPT_STORE:
+			store_opt = optarg;
+			break;
+		case 'h':
+			usage();
+		case OPT_VERSION:
+			ac_cli_version();
+		case ':':
+			ac_cli_usage_error(synopsis, "option '%s' needs a value",
+					   argv[optind - 1]);
+		default:
+			ac_cli_usage_error(synopsis, "unknown option '%s'",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		ac_cli_usage_error(synopsis, "unexpected argument '%s'", argv[optind]);
+	if (nviews > 1)
+		ac_cli_usage_error(synopsis, "choose one of --workers, --tasks, --task and --queue");
+	if (filters && view != VIEW_TASKS)
+		ac_cli_usage_error(synopsis, "--status, --type and --limit go with --tasks");
+
+	/* Looking must not create: a missing store is reported, not made. */
+	url = ac_config_store_url(store_opt, 0, &err);
+	if (!url || ac_store_open(url, 0, &store, &err) < 0)
+		ac_cli_die_error(&err);
+	switch (view) {
+	case VIEW_SUMMARY:
+		out = summary(store, url, &err);
+		rc = out ? 0 : -1;
+		break;
+	case VIEW_WORKERS:
+		rc = store->ops->workers_list(store, &out, &err);
+		break;
+	case VIEW_TASKS:
+		rc = store->ops->tasks_list(store, &filter, &out, &err);
+		break;
+	case VIEW_TASK:
+		rc = store->ops->task_get(store, task_id, &out, &err);
+		break;
+	default:
+		rc = store->ops->queue_depth(store, &out, &err);
+		break;
+	}
+	if (rc < 0)
+		ac_cli_die_error(&err);
+	if (!table)
+		rc = ac_render_json(stdout, out);
+	else if (view == VIEW_SUMMARY)
+		summary_table(out), rc = 0;
+	else if (view == VIEW_TASK)
+		rc = ac_render_record(stdout, out);
+	else
+		rc = ac_render_table(stdout, out,
+				     view == VIEW_WORKERS ? worker_cols :
+				     view == VIEW_TASKS ? task_cols : queue_cols);
+	if (rc < 0 || fflush(stdout) != 0)
+		ac_cli_die(AC_EXIT_FAILED, "cannot write the output: %s",
+			   strerror(errno));
+	json_decref(out);
+	ac_store_close(store);
+	free(url);
+	return AC_EXIT_OK;
+}

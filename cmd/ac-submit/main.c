@@ -1,0 +1,452 @@
+/* ac-submit: put tasks in the store, wait, print their results. */
+#include "cli.h"
+#include "config.h"
+#include "exitcode.h"
+#include "store.h"
+#include "submit.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char synopsis[] =
+	"ac-submit [options] TYPE [FILE] | ac-submit --batch [options] TYPE [FILE] | ac-submit --retry ID";
+
+_Noreturn static void usage(void)
+{
+	printf("usage: ac-submit [options] TYPE [FILE]\n"
+	       "       ac-submit --batch [options] TYPE [FILE]\n"
+	       "       ac-submit --retry ID [--async]\n\n"
+	       "Submit a task (its data is JSON from FILE or stdin), wait, print its result.\n\n"
+	       "  --async                 print the task id and return at once\n"
+	       "  --batch                 one task per input line (JSON Lines), one transaction\n"
+	       "  --envelope              print {\"id\",\"status\",\"result\",\"error\"} per task\n"
+	       "  --priority NAME|INT     low=0, normal=5 (default), high=10, critical=20, or an integer\n"
+	       "  --timeout SEC           time limit of each attempt (default none)\n"
+	       "  --retries N             retries after a failure (default 0)\n"
+	       "  --delay SEC             due SEC from now\n"
+	       "  --key KEY               route key (e.g. a thread id), kept with the task\n"
+	       "  --require TAG           only workers offering TAG may run it (repeatable)\n"
+	       "  --meta K=V              metadata kept with the task (repeatable)\n"
+	       "  --idempotency-key K     a second submit with the same K returns the first task\n"
+	       "  --retry ID              put failed task ID back in the queue and wait for it\n"
+	       "  --wait-timeout SEC      stop waiting after SEC (exit 3; the task stays)\n"
+	       "  --store URL             the store (default $AC_STORE, else $AC_HOME/ac.db)\n"
+	       "  -q, --quiet             no warnings and no progress bar\n"
+	       "  -h, --help              show this help\n"
+	       "      --version           show the version\n\n"
+	       "Exit status: 0 completed, 1 failed, 2 usage or bad input, 3 timed out,\n"
+	       "4 cancelled, 69 store unavailable.  See ac-submit(1).\n");
+	exit(AC_EXIT_OK);
+}
+
+enum { OPT_ASYNC = 256, OPT_BATCH, OPT_ENVELOPE, OPT_PRIORITY, OPT_TIMEOUT,
+       OPT_RETRIES, OPT_DELAY, OPT_KEY, OPT_REQUIRE, OPT_META, OPT_IDEM,
+       OPT_RETRY, OPT_WAIT_TIMEOUT, OPT_STORE, OPT_VERSION };
+
+struct printer {
+	int batch;
+	int envelope;
+	int quiet;
+	int bar;               /* progress bar on stderr */
+	int exit_code;         /* of the first task that did not complete */
+	size_t bar_drawn;
+};
+
+static int status_exit(const char *status)
+{
+	if (!strcmp(status, "completed"))
+		return AC_EXIT_OK;
+	if (!strcmp(status, "timeout"))
+		return AC_EXIT_TIMEOUT;
+	if (!strcmp(status, "cancelled"))
+		return AC_EXIT_CANCELLED;
+	return AC_EXIT_FAILED;
+}
+
+static void clear_bar(struct printer *p)
+{
+	if (p->bar && p->bar_drawn) {
+		fputs("\r\033[K", stderr);
+		p->bar_drawn = 0;
+	}
+}
+
+static void print_ended(void *ctx, size_t index, json_t *task)
+{
+	struct printer *p = ctx;
+	const char *status = json_string_value(json_object_get(task, "status"));
+	json_t *result = json_object_get(task, "result");
+	int code = status_exit(status ? status : "failed");
+	char *text;
+
+	(void)index;
+	clear_bar(p);
+	if (p->envelope) {
+		json_t *env = json_pack("{s:O,s:s,s:O,s:O}",
+					"id", json_object_get(task, "id"),
+					"status", status ? status : "unknown",
+					"result", result ? result : json_null(),
+					"error", json_object_get(task, "error"));
+
+		text = env ? json_dumps(env, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+		json_decref(env);
+	} else if (code == AC_EXIT_OK) {
+		text = json_dumps(result ? result : json_null(),
+				  JSON_COMPACT | JSON_ENCODE_ANY);
+	} else {
+		text = p->batch ? ac_strdup("null") : NULL;
+	}
+	if (text) {
+		puts(text);
+		free(text);
+	}
+	if (code != AC_EXIT_OK) {
+		const char *error = json_string_value(json_object_get(task, "error"));
+
+		fprintf(stderr, "%s: task %lld %s%s%s\n", ac_prog,
+			(long long)json_integer_value(json_object_get(task, "id")),
+			!strcmp(status, "timeout") ? "timed out" : status,
+			error ? ": " : "", error ? error : "");
+		if (p->exit_code == AC_EXIT_OK)
+			p->exit_code = code;
+	}
+	if (p->batch)
+		fflush(stdout);
+}
+
+static void print_progress(void *ctx, size_t done, size_t total)
+{
+	struct printer *p = ctx;
+	int width = 40, filled = total ? (int)(done * (size_t)width / total) : width;
+
+	if (!p->bar)
+		return;
+	fprintf(stderr, "\r[%.*s%*s] %zu/%zu", filled,
+		"########################################", width - filled, "",
+		done, total);
+	p->bar_drawn = 1;
+	if (done == total)
+		clear_bar(p);
+}
+
+static void print_notice(void *ctx, const char *text)
+{
+	struct printer *p = ctx;
+
+	if (p->quiet)
+		return;
+	clear_bar(p);
+	fprintf(stderr, "%s: %s\n", ac_prog, text);
+}
+
+/* All of the input, within a bound that keeps one oversized task from
+ * filling memory before it is refused. */
+static void read_input(int fd, struct ac_buf *buf, size_t limit)
+{
+	if (ac_read_all(fd, buf, limit) < 0) {
+		if (errno == EFBIG)
+			ac_cli_die(AC_EXIT_USAGE, "task data exceeds the limit of %u bytes",
+				   AC_MAX_PAYLOAD);
+		ac_cli_die(AC_EXIT_FAILED, "cannot read the input: %s",
+			   strerror(errno));
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "async", no_argument, NULL, OPT_ASYNC },
+		{ "batch", no_argument, NULL, OPT_BATCH },
+		{ "envelope", no_argument, NULL, OPT_ENVELOPE },
+		{ "priority", required_argument, NULL, OPT_PRIORITY },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "retries", required_argument, NULL, OPT_RETRIES },
+		{ "delay", required_argument, NULL, OPT_DELAY },
+		{ "key", required_argument, NULL, OPT_KEY },
+		{ "require", required_argument, NULL, OPT_REQUIRE },
+		{ "meta", required_argument, NULL, OPT_META },
+		{ "idempotency-key", required_argument, NULL, OPT_IDEM },
+		{ "retry", required_argument, NULL, OPT_RETRY },
+		{ "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
+		{ "store", required_argument, NULL, OPT_STORE },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ac_task_spec spec = { .priority = 5 };
+	struct printer printer = { 0 };
+	struct ac_submit_sink sink = { &printer, print_ended, print_progress,
+				       print_notice };
+	json_t *tags = json_array(), *meta = json_object();
+	const char *store_opt = NULL, *file = NULL;
+	int async = 0, batch = 0, c, rc;
+	int64_t wait_timeout_ms = 0, retry_id = 0;
+	struct ac_task_spec *specs = NULL;
+	struct ac_submitted *submitted = NULL;
+	int64_t *ids = NULL;
+	size_t n = 0;
+	struct ac_buf input = { 0 };
+	struct ac_store *store;
+	struct ac_error err;
+	char *store_url, *tags_text = NULL, *meta_text = NULL;
+	long long v;
+
+	ac_cli_init(argv[0]);
+	if (!tags || !meta)
+		ac_cli_die(AC_EXIT_FAILED, "out of memory");
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_ASYNC:
+			async = 1;
+			break;
+		case OPT_BATCH:
+			batch = 1;
+			break;
+		case OPT_ENVELOPE:
+			printer.envelope = 1;
+			break;
+		case OPT_PRIORITY:
+			if (ac_priority_parse(optarg, &spec.priority) < 0)
+				ac_cli_usage_error(synopsis, "--priority wants low, normal, high, critical or an integer, not '%s'",
+						   optarg);
+			break;
+		case OPT_TIMEOUT:
+			if (ac_parse_duration_ms(optarg, &spec.timeout_ms) < 0 ||
+			    spec.timeout_ms <= 0)
+				ac_cli_usage_error(synopsis, "--timeout wants a positive number of seconds, not '%s'",
+						   optarg);
+			break;
+		case OPT_RETRIES:
+			if (ac_parse_int(optarg, 0, 1000, &v) < 0)
+				ac_cli_usage_error(synopsis, "--retries wants a number from 0 to 1000, not '%s'",
+						   optarg);
+			spec.max_retries = (int)v;
+			break;
+		case OPT_DELAY:
+			if (ac_parse_duration_ms(optarg, &spec.delay_ms) < 0)
+				ac_cli_usage_error(synopsis, "--delay wants a number of seconds, not '%s'",
+						   optarg);
+			break;
+		case OPT_KEY:
+			if (!*optarg || strlen(optarg) > 1024)
+				ac_cli_usage_error(synopsis, "--key wants 1 to 1024 characters");
+			spec.route_key = optarg;
+			break;
+		case OPT_REQUIRE:
+			if (!ac_name_valid(optarg))
+				ac_cli_usage_error(synopsis, "invalid tag '%s' (use letters, digits and _.:@-)",
+						   optarg);
+			json_array_append_new(tags, json_string(optarg));
+			break;
+		case OPT_META: {
+			char *eq = strchr(optarg, '=');
+
+			if (!eq || eq == optarg)
+				ac_cli_usage_error(synopsis, "--meta wants K=V, not '%s'",
+						   optarg);
+			*eq = '\0';
+			if (json_object_set_new(meta, optarg,
+						json_string(eq + 1)) < 0)
+				ac_cli_usage_error(synopsis, "--meta: '%s' is not valid UTF-8",
+						   optarg);
+			break;
+		}
+		case OPT_IDEM:
+			if (!*optarg || strlen(optarg) > 1024)
+				ac_cli_usage_error(synopsis, "--idempotency-key wants 1 to 1024 characters");
+			spec.idempotency_key = optarg;
+			break;
+		case OPT_RETRY:
+			if (ac_parse_int(optarg, 1, INT64_MAX, &v) < 0)
+				ac_cli_usage_error(synopsis, "--retry wants a task id, not '%s'",
+						   optarg);
+			retry_id = v;
+			break;
+		case OPT_WAIT_TIMEOUT:
+			if (ac_parse_duration_ms(optarg, &wait_timeout_ms) < 0 ||
+			    wait_timeout_ms <= 0)
+				ac_cli_usage_error(synopsis, "--wait-timeout wants a positive number of seconds, not '%s'",
+						   optarg);
+			break;
+		case OPT_STORE:
+			store_opt = optarg;
+			break;
+		case 'q':
+			printer.quiet = 1;
+			break;
+		case 'h':
+			usage();
+		case OPT_VERSION:
+			ac_cli_version();
+		case ':':
+			ac_cli_usage_error(synopsis, "option '%s' needs a value",
+					   argv[optind - 1]);
+		default:
+			ac_cli_usage_error(synopsis, "unknown option '%s'",
+					   argv[optind - 1]);
+		}
+	}
+	printer.batch = batch;
+	printer.bar = batch && !async && !printer.quiet &&
+		ac_cli_isatty(STDERR_FILENO);
+	if (retry_id) {
+		if (optind < argc)
+			ac_cli_usage_error(synopsis, "--retry takes no TYPE or FILE");
+		if (batch)
+			ac_cli_usage_error(synopsis, "--retry and --batch do not go together");
+	} else {
+		if (optind >= argc)
+			ac_cli_usage_error(synopsis, "no task TYPE given");
+		spec.type = argv[optind++];
+		if (!ac_name_valid(spec.type))
+			ac_cli_usage_error(synopsis, "invalid task type '%s' (use letters, digits and _.:@-)",
+					   spec.type);
+		if (optind < argc)
+			file = argv[optind++];
+		if (optind < argc)
+			ac_cli_usage_error(synopsis, "unexpected argument '%s'",
+					   argv[optind]);
+		if (batch && spec.idempotency_key)
+			ac_cli_usage_error(synopsis, "--idempotency-key names one task; it does not go with --batch");
+	}
+
+	if (!retry_id) {
+		int fd = STDIN_FILENO;
+
+		if (file && strcmp(file, "-")) {
+			fd = open(file, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				ac_cli_die(AC_EXIT_USAGE, "cannot open '%s': %s",
+					   file, strerror(errno));
+		}
+		/* A batch may be long; each line is held to the limit below. */
+		read_input(fd, &input, batch ? (size_t)-1 / 2 :
+			   2 * (size_t)AC_MAX_PAYLOAD);
+		if (fd != STDIN_FILENO)
+			close(fd);
+		if (json_array_size(tags))
+			tags_text = json_dumps(tags, JSON_COMPACT);
+		if (json_object_size(meta))
+			meta_text = json_dumps(meta, JSON_COMPACT);
+		spec.tags = tags_text;
+		spec.meta = meta_text;
+		if (!batch) {
+			char *data;
+
+			if (ac_submit_parse_data(input.data ? input.data : "",
+						 input.len, &data, &err) < 0)
+				ac_cli_die_error(&err);
+			specs = calloc(1, sizeof *specs);
+			if (!specs)
+				ac_cli_die(AC_EXIT_FAILED, "out of memory");
+			specs[0] = spec;
+			specs[0].data = data;
+			specs[0].data_len = strlen(data);
+			n = 1;
+		} else {
+			char *line = input.data, *end;
+			size_t lineno = 0, cap = 0;
+
+			while (line && line < input.data + input.len) {
+				char *data;
+
+				end = memchr(line, '\n', (size_t)(input.data + input.len - line));
+				if (!end)
+					end = input.data + input.len;
+				lineno++;
+				if (end == line || (end == line + 1 && *line == '\r'))
+					ac_cli_die(AC_EXIT_USAGE, "line %zu: empty line (one JSON value per line)",
+						   lineno);
+				if (ac_submit_parse_data(line, (size_t)(end - line),
+							 &data, &err) < 0)
+					ac_cli_die(err.exit_code, "line %zu: %s",
+						   lineno, err.msg);
+				if (n == cap) {
+					struct ac_task_spec *grown;
+
+					cap = cap ? cap * 2 : 64;
+					grown = realloc(specs, cap * sizeof *specs);
+					if (!grown)
+						ac_cli_die(AC_EXIT_FAILED, "out of memory");
+					specs = grown;
+				}
+				specs[n] = spec;
+				specs[n].data = data;
+				specs[n].data_len = strlen(data);
+				n++;
+				line = end + 1;
+			}
+			if (n == 0)
+				ac_cli_die(AC_EXIT_USAGE, "no tasks in the input");
+		}
+	}
+
+	store_url = ac_config_store_url(store_opt, 1, &err);
+	if (!store_url || ac_store_open(store_url, 1, &store, &err) < 0)
+		ac_cli_die_error(&err);
+	if (retry_id) {
+		json_t *task;
+
+		if (store->ops->retry(store, retry_id, &err) < 0 ||
+		    store->ops->task_get(store, retry_id, &task, &err) < 0)
+			ac_cli_die_error(&err);
+		spec.type = ac_strdup(json_string_value(json_object_get(task, "type")));
+		json_decref(task);
+		n = 1;
+		ids = malloc(sizeof *ids);
+		if (!ids || !spec.type)
+			ac_cli_die(AC_EXIT_FAILED, "out of memory");
+		ids[0] = retry_id;
+	} else {
+		submitted = calloc(n, sizeof *submitted);
+		ids = calloc(n, sizeof *ids);
+		if (!submitted || !ids)
+			ac_cli_die(AC_EXIT_FAILED, "out of memory");
+		if (store->ops->submit(store, specs, n, submitted, &err) < 0)
+			ac_cli_die_error(&err);
+		for (size_t i = 0; i < n; i++)
+			ids[i] = submitted[i].id;
+	}
+	if (async) {
+		for (size_t i = 0; i < n; i++)
+			printf("%lld\n", (long long)ids[i]);
+		rc = AC_EXIT_OK;
+	} else {
+		int waited = ac_submit_wait(store, ids, n, spec.type,
+					    wait_timeout_ms, &sink, &err);
+
+		clear_bar(&printer);
+		if (waited < 0)
+			ac_cli_die_error(&err);
+		if (waited == 1)
+			ac_cli_die(AC_EXIT_TIMEOUT, "gave up waiting after %lld ms; the task stays in the queue",
+				   (long long)wait_timeout_ms);
+		rc = printer.exit_code;
+	}
+	if (fflush(stdout) != 0)
+		ac_cli_die(AC_EXIT_FAILED, "cannot write the output: %s",
+			   strerror(errno));
+	ac_store_close(store);
+	for (size_t i = 0; i < n && specs; i++)
+		free((char *)specs[i].data);
+	free(specs);
+	free(submitted);
+	free(ids);
+	free(tags_text);
+	free(meta_text);
+	free(store_url);
+	if (retry_id)
+		free((char *)spec.type);
+	json_decref(tags);
+	json_decref(meta);
+	ac_buf_release(&input);
+	return rc;
+}

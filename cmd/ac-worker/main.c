@@ -1,0 +1,215 @@
+/* ac-worker: run tasks from the store with handler programs. */
+#include "cli.h"
+#include "exitcode.h"
+#include "handler.h"
+#include "log.h"
+#include "config.h"
+#include "util.h"
+#include "worker.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char synopsis[] =
+	"ac-worker [--id ID] [--handler TYPE=COMMAND]... [--handlers DIR] "
+	"[--concurrency N] [--tag TAG]... [--heartbeat SEC] [--lease SEC] "
+	"[--grace SEC] [--store URL] [-q | -v]";
+
+_Noreturn static void usage(void)
+{
+	printf("usage: %s\n\n"
+	       "Run tasks from the store, each in a handler process.\n\n"
+	       "  --id ID                 worker id (default HOST-PID); a stable id keeps its drain state\n"
+	       "  --handler TYPE=COMMAND  run COMMAND for each task of TYPE (repeatable)\n"
+	       "  --handlers DIR          each executable file in DIR handles the type named like it\n"
+	       "  --concurrency N         tasks run at once (default: the number of CPUs)\n"
+	       "  --tag TAG               offer TAG to tasks that --require it (repeatable)\n"
+	       "  --heartbeat SEC         heartbeat and lease renewal interval (default 5)\n"
+	       "  --lease SEC             lease on each running task (default 30, >= 2 x heartbeat)\n"
+	       "  --grace SEC             from SIGTERM to SIGKILL when a task times out (default 10)\n"
+	       "  --store URL             the store (default $AC_STORE, else $AC_HOME/ac.db)\n"
+	       "  -q, --quiet             log warnings and errors only\n"
+	       "  -v, --verbose           log every task\n"
+	       "  -h, --help              show this help\n"
+	       "      --version           show the version\n\n"
+	       "SIGTERM or SIGINT drains (running tasks finish, none is claimed) and exits 0;\n"
+	       "a second signal stops at once.  Exit status: 0 stopped cleanly, 1 failed,\n"
+	       "2 usage, 69 store unavailable.  See ac-worker(1).\n",
+	       synopsis);
+	exit(AC_EXIT_OK);
+}
+
+enum { OPT_ID = 256, OPT_HANDLER, OPT_HANDLERS, OPT_CONCURRENCY, OPT_TAG,
+       OPT_HEARTBEAT, OPT_LEASE, OPT_GRACE, OPT_STORE, OPT_VERSION };
+
+static int64_t seconds_option(const char *name, const char *value)
+{
+	int64_t ms;
+
+	if (ac_parse_duration_ms(value, &ms) < 0 || ms <= 0)
+		ac_cli_usage_error(synopsis, "%s wants a positive number of seconds, not '%s'",
+				   name, value);
+	return ms;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "id", required_argument, NULL, OPT_ID },
+		{ "handler", required_argument, NULL, OPT_HANDLER },
+		{ "handlers", required_argument, NULL, OPT_HANDLERS },
+		{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
+		{ "tag", required_argument, NULL, OPT_TAG },
+		{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
+		{ "lease", required_argument, NULL, OPT_LEASE },
+		{ "grace", required_argument, NULL, OPT_GRACE },
+		{ "store", required_argument, NULL, OPT_STORE },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ac_worker_config cfg = {
+		.heartbeat_ms = 5000,
+		.lease_ms = 30000,
+		.grace_ms = 10000,
+	};
+	struct ac_handler *handlers = NULL;
+	size_t nhandlers = 0;
+	const char **tags = NULL;
+	size_t ntags = 0;
+	const char *store_opt = NULL;
+	char *store_url, default_id[300];
+	enum ac_log_level level = AC_LOG_INFO;
+	struct ac_error err;
+	long long n;
+	int c, lease_set = 0;
+
+	ac_cli_init(argv[0]);
+	cfg.concurrency = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (cfg.concurrency < 1)
+		cfg.concurrency = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":qvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_ID:
+			if (!ac_name_valid(optarg))
+				ac_cli_usage_error(synopsis, "invalid worker id '%s' (use letters, digits and _.:@-)",
+						   optarg);
+			cfg.id = optarg;
+			break;
+		case OPT_HANDLER: {
+			struct ac_handler *grown = realloc(handlers,
+				(nhandlers + 1) * sizeof *handlers);
+
+			if (!grown)
+				ac_cli_die(AC_EXIT_FAILED, "out of memory");
+			handlers = grown;
+			if (ac_handler_init_spec(&handlers[nhandlers], optarg,
+						 &err) < 0)
+				ac_cli_die_error(&err);
+			nhandlers++;
+			break;
+		}
+		case OPT_HANDLERS:
+			if (ac_handler_scan_dir(optarg, &handlers, &nhandlers,
+						&err) < 0)
+				ac_cli_die_error(&err);
+			break;
+		case OPT_CONCURRENCY:
+			if (ac_parse_int(optarg, 1, 1024, &n) < 0)
+				ac_cli_usage_error(synopsis, "--concurrency wants a number from 1 to 1024, not '%s'",
+						   optarg);
+			cfg.concurrency = (int)n;
+			break;
+		case OPT_TAG: {
+			const char **grown;
+
+			if (!ac_name_valid(optarg))
+				ac_cli_usage_error(synopsis, "invalid tag '%s' (use letters, digits and _.:@-)",
+						   optarg);
+			grown = realloc(tags, (ntags + 1) * sizeof *tags);
+			if (!grown)
+				ac_cli_die(AC_EXIT_FAILED, "out of memory");
+			tags = grown;
+			tags[ntags++] = optarg;
+			break;
+		}
+		case OPT_HEARTBEAT:
+			cfg.heartbeat_ms = seconds_option("--heartbeat", optarg);
+			break;
+		case OPT_LEASE:
+			cfg.lease_ms = seconds_option("--lease", optarg);
+			lease_set = 1;
+			break;
+		case OPT_GRACE:
+			cfg.grace_ms = seconds_option("--grace", optarg);
+			break;
+		case OPT_STORE:
+			store_opt = optarg;
+			break;
+		case 'q':
+			level = AC_LOG_WARN;
+			break;
+		case 'v':
+			level = AC_LOG_DEBUG;
+			cfg.verbose = 1;
+			break;
+		case 'h':
+			usage();
+		case OPT_VERSION:
+			ac_cli_version();
+		case ':':
+			ac_cli_usage_error(synopsis, "option '%s' needs a value",
+					   argv[optind - 1]);
+		default:
+			ac_cli_usage_error(synopsis, "unknown option '%s'",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		ac_cli_usage_error(synopsis, "unexpected argument '%s'",
+				   argv[optind]);
+	if (nhandlers == 0)
+		ac_cli_usage_error(synopsis, "no handlers: give --handler TYPE=COMMAND or --handlers DIR");
+	for (size_t i = 0; i < nhandlers; i++)
+		for (size_t j = i + 1; j < nhandlers; j++)
+			if (!strcmp(handlers[i].type, handlers[j].type))
+				ac_cli_usage_error(synopsis, "two handlers for task type '%s'",
+						   handlers[i].type);
+	if (!lease_set && cfg.lease_ms < 2 * cfg.heartbeat_ms)
+		cfg.lease_ms = 6 * cfg.heartbeat_ms;
+	if (cfg.lease_ms < 2 * cfg.heartbeat_ms)
+		ac_cli_usage_error(synopsis, "--lease must be at least twice --heartbeat");
+	if (!cfg.id) {
+		char host[256];
+
+		if (gethostname(host, sizeof host) < 0)
+			snprintf(host, sizeof host, "localhost");
+		host[sizeof host - 1] = '\0';
+		snprintf(default_id, sizeof default_id, "%s-%ld", host,
+			 (long)getpid());
+		cfg.id = default_id;
+	}
+	store_url = ac_config_store_url(store_opt, 1, &err);
+	if (!store_url)
+		ac_cli_die_error(&err);
+	ac_log_init(ac_prog, level);
+	cfg.store_url = store_url;
+	cfg.handlers = handlers;
+	cfg.nhandlers = nhandlers;
+	cfg.tags = tags;
+	cfg.ntags = ntags;
+	if (ac_worker_run(&cfg, &err) < 0)
+		ac_cli_die_error(&err);
+	for (size_t i = 0; i < nhandlers; i++)
+		ac_handler_release(&handlers[i]);
+	free(handlers);
+	free(tags);
+	free(store_url);
+	return AC_EXIT_OK;
+}

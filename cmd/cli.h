@@ -1,0 +1,30 @@
+/* What every command's main() shares: the fatal-error and usage-error
+ * conventions, and --version.  Only programs print and exit; lib/ never
+ * does. */
+#ifndef AC_CLI_H
+#define AC_CLI_H
+
+#include "error.h"
+
+/* The program's name for messages (basename of argv[0]). */
+extern const char *ac_prog;
+
+void ac_cli_init(const char *argv0);
+
+/* "PROG: message" on stderr, then exit with code. */
+_Noreturn void ac_cli_die(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* err's message and exit code. */
+_Noreturn void ac_cli_die_error(const struct ac_error *err);
+
+/* A usage error: "PROG: message" and "usage: SYNOPSIS" hint, exit 2. */
+_Noreturn void ac_cli_usage_error(const char *synopsis, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+_Noreturn void ac_cli_version(void);
+
+/* 1 when the stream is a terminal. */
+int ac_cli_isatty(int fd);
+
+#endif

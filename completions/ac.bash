@@ -1,0 +1,295 @@
+# bash completion for ac, ac-worker, ac-submit, ac-status and ac-drain.
+# One file for every command: install it as
+# /usr/share/bash-completion/completions/NAME for each NAME, or source it.
+# Worker ids and task types are read from the store with ac-status, only
+# when jq is installed.
+# shellcheck disable=SC2207  # COMPREPLY=($(compgen ...)) with IFS set as needed
+
+# Options of each command; those that take an argument end in '='.
+_ac_options()
+{
+	case $1 in
+	ac-worker)
+		echo "--id= --handler= --handlers= --concurrency= --tag=" \
+			"--heartbeat= --lease= --grace= --store= -q --quiet" \
+			"-v --verbose -h --help --version"
+		;;
+	ac-submit)
+		echo "--async --batch --envelope --priority= --timeout=" \
+			"--retries= --delay= --key= --require= --meta=" \
+			"--idempotency-key= --retry= --wait-timeout= --store=" \
+			"-q --quiet -h --help --version"
+		;;
+	ac-status)
+		echo "--json --table --workers --tasks --status= --type=" \
+			"--limit= --task= --queue --store= -h --help --version"
+		;;
+	ac-drain)
+		echo "--reason= --wait --timeout= --stop --undo --store=" \
+			"-h --help --version"
+		;;
+	*)
+		echo "--store= -h --help --version"
+		;;
+	esac
+}
+
+# Does option $2 of command $1 take an argument?
+_ac_takes_arg()
+{
+	local o
+	for o in $(_ac_options "$1"); do
+		[[ $o == "$2=" ]] && return 0
+	done
+	return 1
+}
+
+# The directory of the command $1 as typed, or found in PATH; else nothing.
+_ac_dir()
+{
+	local self=$1
+	# shellcheck disable=SC2088
+	[[ $self == '~/'* ]] && self=$HOME/${self#'~/'}
+	[[ $self == */* ]] || self=$(type -P -- "$self" 2>/dev/null)
+	[[ $self == */* ]] && echo "${self%/*}"
+}
+
+# Run ac-status (beside the command being completed, else from PATH) with
+# the --store of the command line, bounded in time; output on stdout.
+_ac_status()
+{
+	local prog=ac-status dir i store=
+	dir=$(_ac_dir "${_ac_words[0]}")
+	[[ -n $dir && -x $dir/ac-status ]] && prog=$dir/ac-status
+	for ((i = 1; i < ${#_ac_words[@]}; i++)); do
+		case ${_ac_words[i]} in
+		--store) store=${_ac_words[i + 1]} ;;
+		--store=*) store=${_ac_words[i]#--store=} ;;
+		esac
+	done
+	# A tilde typed on the line is not expanded yet.
+	# shellcheck disable=SC2088
+	[[ $store == '~/'* ]] && store=$HOME/${store#'~/'}
+	local -a argv=("$prog" ${store:+--store "$store"} "$@")
+	if command -v timeout >/dev/null 2>&1; then
+		timeout 3 "${argv[@]}" 2>/dev/null
+	else
+		"${argv[@]}" 2>/dev/null
+	fi
+}
+
+_ac_worker_ids()
+{
+	command -v jq >/dev/null 2>&1 || return 0
+	_ac_status --workers --json | jq -r '.[].id' 2>/dev/null
+}
+
+_ac_task_types()
+{
+	command -v jq >/dev/null 2>&1 || return 0
+	{
+		_ac_status --workers --json | jq -r '.[].handlers[]?' 2>/dev/null
+		_ac_status --queue --json | jq -r '.[].type' 2>/dev/null
+	} | sort -u
+}
+
+# COMPREPLY from the words of $1 (newline-separated) that start with $cur.
+_ac_reply_words()
+{
+	local IFS=$'\n'
+	COMPREPLY=($(compgen -W "$1" -- "$_ac_cur"))
+}
+
+_ac_reply_files()
+{
+	local IFS=$'\n'
+	compopt -o filenames 2>/dev/null
+	COMPREPLY=($(compgen -f -- "$_ac_cur"))
+}
+
+_ac_reply_dirs()
+{
+	local IFS=$'\n'
+	compopt -o filenames 2>/dev/null
+	COMPREPLY=($(compgen -d -- "$_ac_cur"))
+}
+
+# The value of option $2 of command $1.
+_ac_complete_value()
+{
+	case $2 in
+	--store)
+		if [[ $_ac_cur == sqlite:* ]]; then
+			local IFS=$'\n' f
+			compopt -o filenames 2>/dev/null
+			COMPREPLY=()
+			for f in $(compgen -f -- "${_ac_cur#sqlite:}"); do
+				COMPREPLY+=("sqlite:$f")
+			done
+		else
+			_ac_reply_files
+		fi
+		;;
+	--handlers) _ac_reply_dirs ;;
+	--priority) _ac_reply_words $'low\nnormal\nhigh\ncritical' ;;
+	--status)
+		[[ $1 == ac-status ]] &&
+			_ac_reply_words $'pending\nqueued\nrunning\ncompleted\nfailed\ncancelled\ntimeout\nexpired'
+		;;
+	--type) _ac_reply_words "$(_ac_task_types)" ;;
+	*) COMPREPLY=() ;;
+	esac
+}
+
+# Complete _ac_words[_ac_cword] for command $1 (ac-worker ... ac-drain).
+_ac_complete_command()
+{
+	local cmd=$1 prev='' i w npos=0 retry=0 opts o
+
+	COMPREPLY=()
+	# An option value: "--opt VALUE" or "--opt=VALUE".
+	if [[ $_ac_cur == --*=* ]]; then
+		prev=${_ac_cur%%=*}
+		_ac_cur=${_ac_cur#*=}
+		if _ac_takes_arg "$cmd" "$prev"; then
+			_ac_complete_value "$cmd" "$prev"
+			# Where '=' does not split words, keep "--opt=" on each.
+			if [[ $COMP_WORDBREAKS != *=* ]]; then
+				for i in "${!COMPREPLY[@]}"; do
+					COMPREPLY[i]=$prev=${COMPREPLY[i]}
+				done
+			fi
+		fi
+		_ac_ltrim_colon
+		return 0
+	fi
+	((_ac_cword > 1)) && prev=${_ac_words[_ac_cword - 1]}
+	if [[ $prev == -* ]] && _ac_takes_arg "$cmd" "$prev"; then
+		_ac_complete_value "$cmd" "$prev"
+		_ac_ltrim_colon
+		return 0
+	fi
+
+	if [[ $_ac_cur == -* ]]; then
+		opts=
+		for o in $(_ac_options "$cmd"); do
+			opts+="${o%=} "
+		done
+		COMPREPLY=($(compgen -W "$opts" -- "$_ac_cur"))
+		return 0
+	fi
+
+	# Count the operands before the word being completed.
+	for ((i = 1; i < _ac_cword; i++)); do
+		w=${_ac_words[i]}
+		case $w in
+		--retry | --retry=*) retry=1 ;;
+		esac
+		if [[ $w == -?* ]]; then
+			[[ $w != *=* ]] && _ac_takes_arg "$cmd" "$w" && ((i++))
+			continue
+		fi
+		((npos++))
+	done
+
+	case $cmd in
+	ac-submit)
+		((retry)) && return 0
+		if ((npos == 0)); then
+			_ac_reply_words "$(_ac_task_types)"
+		elif ((npos == 1)); then
+			_ac_reply_files
+		fi
+		;;
+	ac-drain)
+		_ac_reply_words "$(_ac_worker_ids)"
+		_ac_ltrim_colon
+		;;
+	ac-worker | ac-status) ;;
+	*) _ac_reply_files ;;
+	esac
+	return 0
+}
+
+# Where ':' splits words (the default), readline replaces only the text after
+# the last ':' of the word; strip what comes before it from each reply.
+_ac_ltrim_colon()
+{
+	local i pre
+	[[ $COMP_WORDBREAKS == *:* && $_ac_cur == *:* ]] || return 0
+	pre=${_ac_cur%"${_ac_cur##*:}"}
+	for i in "${!COMPREPLY[@]}"; do
+		COMPREPLY[i]=${COMPREPLY[i]#"$pre"}
+	done
+}
+
+# Set _ac_words, _ac_cword and _ac_cur with '=' and ':' kept inside words.
+_ac_init()
+{
+	local cur prev words cword
+	if declare -F _get_comp_words_by_ref >/dev/null 2>&1; then
+		_get_comp_words_by_ref -n =: cur prev words cword
+		_ac_words=("${words[@]}")
+		_ac_cword=$cword
+		_ac_cur=$cur
+	else
+		# Without bash-completion: split the line up to the cursor on
+		# blanks (quotes are not understood).
+		local line=${COMP_LINE:0:COMP_POINT}
+		read -r -a _ac_words <<<"$line"
+		[[ -z $line || $line == *[[:blank:]] ]] && _ac_words+=("")
+		_ac_cword=$((${#_ac_words[@]} - 1))
+		_ac_cur=${_ac_words[_ac_cword]}
+	fi
+}
+
+_ac_cmd_completion()
+{
+	local -a _ac_words
+	local _ac_cword _ac_cur
+	_ac_init
+	_ac_complete_command "${1##*/}"
+}
+
+# ac SUBCOMMAND ARGS: the subcommands, then the completion of ac-SUBCOMMAND.
+_ac_completion()
+{
+	local -a _ac_words
+	local _ac_cword _ac_cur sub dir c
+	_ac_init
+	dir=$(_ac_dir "${_ac_words[0]}")
+	COMPREPLY=()
+	if ((_ac_cword == 1)); then
+		if [[ $_ac_cur == -* ]]; then
+			COMPREPLY=($(compgen -W "-h --help --version" -- "$_ac_cur"))
+			return 0
+		fi
+		local subs="worker submit status drain help"
+		# Any other ac-NAME command beside ac or in PATH.
+		if [[ -n $dir ]]; then
+			for c in "$dir"/ac-*; do
+				[[ -x $c && ! -d $c ]] && subs+=" ${c##*/ac-}"
+			done
+		fi
+		for c in $(compgen -c -- ac-); do
+			subs+=" ${c#ac-}"
+		done
+		COMPREPLY=($(compgen -W "$subs" -- "$_ac_cur" | sort -u))
+		return 0
+	fi
+	sub=${_ac_words[1]}
+	case $sub in
+	help | -h | --help | --version) return 0 ;;
+	esac
+	# Complete as ac-SUB, run from where ac is.
+	if [[ -n $dir ]]; then
+		_ac_words=("$dir/ac-$sub" "${_ac_words[@]:2}")
+	else
+		_ac_words=("ac-$sub" "${_ac_words[@]:2}")
+	fi
+	((_ac_cword--))
+	_ac_complete_command "ac-$sub"
+}
+
+complete -F _ac_completion ac
+complete -F _ac_cmd_completion ac-worker ac-submit ac-status ac-drain

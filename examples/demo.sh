@@ -1,0 +1,48 @@
+#!/bin/sh
+# The demo: two workers on a temporary SQLite store run the example
+# handlers of examples/handlers; results and the workers are printed.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+PATH="$top/bin:$PATH"
+AC_HOME=$(mktemp -d "${TMPDIR:-/tmp}/ac-demo.XXXXXX")
+export AC_HOME PATH
+unset AC_STORE
+pids=
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null || true; done
+	for p in $pids; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$AC_HOME"
+}
+trap cleanup EXIT INT TERM
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; sh -c "$*"; }
+
+say "two workers, --concurrency 4 each, store $AC_HOME/ac.db"
+for id in worker-1 worker-2; do
+	ac-worker --id "$id" --handlers "$top/examples/handlers" \
+		--concurrency 4 --quiet &
+	pids="$pids $!"
+done
+# Wait until both have registered.
+i=0
+until [ "$(ac-status --workers 2>/dev/null | jq 'length' 2>/dev/null || echo 0)" = 2 ]; do
+	i=$((i + 1)); [ $i -lt 100 ] || { echo "demo: workers did not start" >&2; exit 1; }
+	sleep 0.1
+done
+
+say "one task, waiting for its result"
+run "echo '{\"page_count\":21,\"title\":\"Q3 report\"}' | ac-submit process_document"
+run "echo '{\"text\":\"ac runs tasks on many workers. It is small. It is fast.\"}' | ac-submit generate_summary"
+
+say "a batch of 8 documents, results in input order"
+run "for n in 3 14 15 92 65 35 89 79; do printf '{\"page_count\":%s}\\n' \$n; done | ac-submit --batch process_document | jq -c '{pages, worker}'"
+
+say "a task that fails: exit 1 and the handler's message"
+run "echo '{}' | ac-submit generate_summary || echo \"exit status \$?\""
+
+say "the workers"
+run "ac-status --workers --table"
+
+say "the summary"
+run "ac-status | jq ."

@@ -1,0 +1,190 @@
+/* The store interface: backend dispatch and the JSON shapes all backends
+ * share, so that `ac-status` prints the same objects whatever the store. */
+#include "store.h"
+#include "exitcode.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const status_names[AC_TASK_STATUS_COUNT] = {
+	"pending", "queued", "running", "completed",
+	"failed", "cancelled", "timeout", "expired",
+};
+
+const char *ac_task_status_name(enum ac_task_status status)
+{
+	if ((unsigned)status >= AC_TASK_STATUS_COUNT)
+		return "unknown";
+	return status_names[status];
+}
+
+int ac_task_status_parse(const char *name, enum ac_task_status *out)
+{
+	for (int i = 0; i < AC_TASK_STATUS_COUNT; i++)
+		if (!strcmp(name, status_names[i])) {
+			*out = (enum ac_task_status)i;
+			return 0;
+		}
+	return -1;
+}
+
+int ac_task_status_final(enum ac_task_status status)
+{
+	return status >= AC_TASK_COMPLETED;
+}
+
+int ac_priority_parse(const char *s, int *out)
+{
+	static const struct { const char *name; int value; } names[] = {
+		{ "low", 0 }, { "normal", 5 }, { "high", 10 }, { "critical", 20 },
+	};
+	long long v;
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (!strcmp(s, names[i].name)) {
+			*out = names[i].value;
+			return 0;
+		}
+	if (ac_parse_int(s, -1000000, 1000000, &v) < 0)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+void ac_claimed_release(struct ac_claimed *task)
+{
+	if (!task)
+		return;
+	free(task->type);
+	free(task->data);
+	free(task->route_key);
+	memset(task, 0, sizeof *task);
+}
+
+void ac_claimed_free_array(struct ac_claimed *tasks, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		ac_claimed_release(&tasks[i]);
+	free(tasks);
+}
+
+int ac_store_open(const char *url, int create, struct ac_store **out,
+		  struct ac_error *err)
+{
+	if (!strncmp(url, "postgres://", 11) ||
+	    !strncmp(url, "postgresql://", 13))
+		return ac_error_set(err, AC_EXIT_UNAVAILABLE,
+				    "store '%s': this build has no PostgreSQL backend yet; use a SQLite path",
+				    url);
+	if (strstr(url, "://"))
+		return ac_error_set(err, AC_EXIT_USAGE,
+				    "store '%s': unknown kind of store URL (use a path, sqlite:PATH or postgres://...)",
+				    url);
+	return ac_store_sqlite_ops.open(url, create, out, err);
+}
+
+void ac_store_close(struct ac_store *store)
+{
+	if (store)
+		store->ops->close(store);
+}
+
+/* JSON text from the store is trusted (we wrote it), but a damaged row must
+ * not crash a reader: fall back to the raw string. */
+static json_t *json_or_null(const char *text)
+{
+	json_t *v;
+
+	if (!text)
+		return json_null();
+	v = json_loads(text, JSON_DECODE_ANY, NULL);
+	return v ? v : json_string(text);
+}
+
+static json_t *time_or_null(int64_t ms)
+{
+	char buf[40];
+
+	if (ms <= 0)
+		return json_null();
+	return json_string(ac_format_time(ms, buf, sizeof buf));
+}
+
+static json_t *string_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+json_t *ac_task_row_json(const struct ac_task_row *row)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "id", json_integer(row->id));
+	json_object_set_new(o, "type", json_string(row->type));
+	json_object_set_new(o, "status", json_string(row->status));
+	json_object_set_new(o, "priority", json_integer(row->priority));
+	json_object_set_new(o, "attempt", json_integer(row->attempt));
+	json_object_set_new(o, "max_retries", json_integer(row->max_retries));
+	json_object_set_new(o, "failures", json_integer(row->failures));
+	json_object_set_new(o, "timeout_s", row->timeout_ms > 0 ?
+			    json_real((double)row->timeout_ms / 1000.0) :
+			    json_null());
+	json_object_set_new(o, "worker", string_or_null(row->worker));
+	json_object_set_new(o, "key", string_or_null(row->route_key));
+	json_object_set_new(o, "tags", row->tags ? json_or_null(row->tags) :
+			    json_array());
+	json_object_set_new(o, "meta", row->meta ? json_or_null(row->meta) :
+			    json_object());
+	json_object_set_new(o, "idempotency_key",
+			    string_or_null(row->idempotency_key));
+	json_object_set_new(o, "data", json_or_null(row->data));
+	json_object_set_new(o, "result", json_or_null(row->result));
+	json_object_set_new(o, "error", string_or_null(row->error));
+	json_object_set_new(o, "checkpoint", json_or_null(row->checkpoint));
+	json_object_set_new(o, "progress", row->progress >= 0 ?
+			    json_real(row->progress) : json_null());
+	json_object_set_new(o, "created", time_or_null(row->created));
+	json_object_set_new(o, "due", time_or_null(row->run_at));
+	json_object_set_new(o, "started", time_or_null(row->started));
+	json_object_set_new(o, "finished", time_or_null(row->finished));
+	json_object_set_new(o, "lease_until", time_or_null(row->lease_until));
+	return o;
+}
+
+json_t *ac_worker_row_json(const struct ac_worker_row *row, int64_t now_ms)
+{
+	json_t *o = json_object();
+	const char *status = row->status;
+	int64_t age = now_ms - row->heartbeat;
+
+	if (!o)
+		return NULL;
+	/* A worker that stopped heartbeating is lost, whatever it last said. */
+	if (strcmp(status, "stopped") && age > row->lease_ms)
+		status = "lost";
+	json_object_set_new(o, "id", json_string(row->id));
+	json_object_set_new(o, "status", json_string(status));
+	json_object_set_new(o, "host", json_string(row->host));
+	json_object_set_new(o, "pid", json_integer(row->pid));
+	json_object_set_new(o, "concurrency", json_integer(row->concurrency));
+	json_object_set_new(o, "running", json_integer(row->running));
+	json_object_set_new(o, "completed", json_integer(row->completed));
+	json_object_set_new(o, "failed", json_integer(row->failed));
+	json_object_set_new(o, "tags", json_or_null(row->tags));
+	json_object_set_new(o, "handlers", json_or_null(row->handlers));
+	json_object_set_new(o, "started", time_or_null(row->started));
+	json_object_set_new(o, "heartbeat", time_or_null(row->heartbeat));
+	json_object_set_new(o, "uptime_s", json_integer(
+		strcmp(status, "stopped") && strcmp(status, "lost") ?
+		(now_ms - row->started) / 1000 :
+		(row->heartbeat - row->started) / 1000));
+	json_object_set_new(o, "listen", string_or_null(row->listen));
+	json_object_set_new(o, "metrics", string_or_null(row->metrics));
+	json_object_set_new(o, "drained", json_boolean(row->drain));
+	json_object_set_new(o, "drain_reason",
+			    string_or_null(row->drain ? row->drain_reason : NULL));
+	return o;
+}

@@ -1,0 +1,259 @@
+/* The store: the one source of truth for tasks and workers.
+ *
+ * Every backend is a `const struct ac_store_ops` (SQLite in store_sqlite.c;
+ * PostgreSQL to come) and passes the same contract tests.  Callers use the
+ * ac_store_* wrappers below.  Strings passed in are borrowed for the length
+ * of the call.  JSON trees returned through json_t ** are new references the
+ * caller must json_decref().  Every function returns 0 on success or -1 with
+ * err filled (exit code AC_EXIT_UNAVAILABLE when the store itself failed). */
+#ifndef AC_STORE_H
+#define AC_STORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+enum ac_task_status {
+	AC_TASK_PENDING,   /* delayed or waiting out a retry back-off */
+	AC_TASK_QUEUED,    /* due: any capable worker may claim it */
+	AC_TASK_RUNNING,
+	AC_TASK_COMPLETED,
+	AC_TASK_FAILED,
+	AC_TASK_CANCELLED,
+	AC_TASK_TIMEOUT,
+	AC_TASK_EXPIRED,
+	AC_TASK_STATUS_COUNT
+};
+
+const char *ac_task_status_name(enum ac_task_status status);
+int ac_task_status_parse(const char *name, enum ac_task_status *out);
+int ac_task_status_final(enum ac_task_status status);
+
+/* Priority names of DESIGN.md; an integer is taken as is. */
+int ac_priority_parse(const char *s, int *out);
+
+/* A new task, as ac-submit hands it to the store. */
+struct ac_task_spec {
+	const char *type;
+	const char *data;            /* compact JSON text, data_len bytes */
+	size_t data_len;
+	int priority;
+	int max_retries;
+	int64_t timeout_ms;          /* per attempt; 0 = none */
+	int64_t delay_ms;            /* 0 = due at once */
+	const char *route_key;       /* NULL = none */
+	const char *tags;            /* JSON array of required tags, or NULL */
+	const char *meta;            /* JSON object, or NULL */
+	const char *idempotency_key; /* NULL = none */
+};
+
+struct ac_submitted {
+	int64_t id;
+	int existed;                 /* 1: the idempotency key named an old task */
+};
+
+/* A worker as it registers itself. */
+struct ac_worker_record {
+	const char *id;
+	const char *host;
+	long pid;
+	int concurrency;
+	const char *tags;            /* JSON array */
+	const char *handlers;        /* JSON array of task types */
+	const char *listen;          /* NULL until there is a control socket */
+	const char *metrics;         /* NULL when not serving metrics */
+	int64_t heartbeat_ms;
+	int64_t lease_ms;
+};
+
+/* What a worker reports of itself on every write. */
+struct ac_worker_state {
+	const char *status;          /* idle, busy, draining, stopped, error */
+	int running;
+	int64_t completed;
+	int64_t failed;
+};
+
+/* What the store tells a worker back: operators' requests kept in the store. */
+struct ac_worker_control {
+	int drain;                   /* drained by ac-drain: claim nothing */
+	int stop;                    /* ac-drain --stop: exit once idle */
+};
+
+struct ac_claim_request {
+	const char *const *types;    /* task types this worker handles */
+	size_t ntypes;
+	const char *tags;            /* JSON array of the worker's tags */
+	size_t max;                  /* free slots */
+	int64_t lease_ms;
+};
+
+/* A claimed task; owned by the caller, freed with ac_claimed_release(). */
+struct ac_claimed {
+	int64_t id;
+	char *type;
+	char *data;
+	size_t data_len;
+	int priority;
+	int attempt;
+	int64_t timeout_ms;
+	char *route_key;
+};
+
+void ac_claimed_release(struct ac_claimed *task);
+void ac_claimed_free_array(struct ac_claimed *tasks, size_t n);
+
+enum ac_outcome_kind {
+	AC_OUTCOME_COMPLETED,
+	AC_OUTCOME_FAILED,          /* uses an attempt; retried while any remain */
+	AC_OUTCOME_TEMPFAIL,        /* exit 75: retried without using an attempt */
+	AC_OUTCOME_TIMEOUT          /* uses an attempt; final status timeout */
+};
+
+/* The end of one attempt, fenced by (id, attempt, worker). */
+struct ac_outcome {
+	int64_t id;
+	int attempt;
+	enum ac_outcome_kind kind;
+	const char *result;          /* compact JSON when completed */
+	size_t result_len;
+	const char *error;           /* text when not completed */
+	/* out: */
+	int accepted;                /* 0: refused, the attempt no longer owns it */
+	enum ac_task_status status;  /* the task's status after the write */
+};
+
+struct ac_task_filter {
+	int has_status;
+	enum ac_task_status status;
+	const char *type;            /* NULL = any */
+	long limit;                  /* newest first */
+};
+
+enum ac_drain_flags {
+	AC_DRAIN_SET = 0,
+	AC_DRAIN_UNDO = 1,
+	AC_DRAIN_STOP = 2
+};
+
+struct ac_store;
+
+struct ac_store_ops {
+	const char *name;
+	int (*open)(const char *url, int create, struct ac_store **out,
+		    struct ac_error *err);
+	void (*close)(struct ac_store *store);
+
+	/* All n tasks in one transaction: all or nothing. */
+	int (*submit)(struct ac_store *store, const struct ac_task_spec *specs,
+		      size_t n, struct ac_submitted *out, struct ac_error *err);
+	/* Put a failed, timed-out, cancelled or expired task back in the queue. */
+	int (*retry)(struct ac_store *store, int64_t id, struct ac_error *err);
+	/* Statuses of ids; an unknown id is an error. */
+	int (*task_states)(struct ac_store *store, const int64_t *ids, size_t n,
+			   enum ac_task_status *out, struct ac_error *err);
+	int (*task_get)(struct ac_store *store, int64_t id, json_t **out,
+			struct ac_error *err);
+	int (*tasks_list)(struct ac_store *store,
+			  const struct ac_task_filter *filter, json_t **out,
+			  struct ac_error *err);
+	int (*queue_depth)(struct ac_store *store, json_t **out,
+			   struct ac_error *err);
+	/* Task counts by status: {"queued":N,...} */
+	int (*task_counts)(struct ac_store *store, json_t **out,
+			   struct ac_error *err);
+
+	int (*workers_list)(struct ac_store *store, json_t **out,
+			    struct ac_error *err);
+	/* Register or re-register a worker; refuses an id that is alive
+	 * elsewhere. */
+	int (*worker_register)(struct ac_store *store,
+			       const struct ac_worker_record *rec,
+			       struct ac_worker_control *ctl,
+			       struct ac_error *err);
+	/* One transaction: record outcomes (each fenced), update the worker's
+	 * row, then, unless claim is NULL or the worker is drained, claim up to
+	 * claim->max tasks.  *claimed is a new array (or NULL) of *nclaimed. */
+	int (*worker_cycle)(struct ac_store *store, const char *worker_id,
+			    const struct ac_worker_state *state,
+			    struct ac_outcome *outcomes, size_t noutcomes,
+			    const struct ac_claim_request *claim,
+			    struct ac_claimed **claimed, size_t *nclaimed,
+			    struct ac_worker_control *ctl, struct ac_error *err);
+	/* Renew the worker's heartbeat and the leases of its running tasks. */
+	int (*worker_heartbeat)(struct ac_store *store, const char *worker_id,
+				const struct ac_worker_state *state,
+				int64_t lease_ms, struct ac_worker_control *ctl,
+				struct ac_error *err);
+	/* Drain, undo or stop workers: all ids must exist or nothing changes. */
+	int (*drain)(struct ac_store *store, const char *const *ids, size_t n,
+		     const char *reason, int flags, struct ac_error *err);
+	/* Read the operators' requests for a worker, without writing. */
+	int (*worker_control)(struct ac_store *store, const char *worker_id,
+			      struct ac_worker_control *ctl,
+			      struct ac_error *err);
+	/* How many tasks the worker holds running. */
+	int (*worker_running)(struct ac_store *store, const char *worker_id,
+			      long *running, struct ac_error *err);
+	/* Cheap check whether anything was committed by anyone since the last
+	 * call (1) or not (0); backends without a cheap way always say 1. */
+	int (*changed)(struct ac_store *store, int *changed,
+		       struct ac_error *err);
+};
+
+/* Every backend's handle starts with this. */
+struct ac_store {
+	const struct ac_store_ops *ops;
+};
+
+extern const struct ac_store_ops ac_store_sqlite_ops;
+
+/* Open the store named by url (see config.h for how the url is chosen).
+ * With create = 0 a missing SQLite file is an error rather than created. */
+int ac_store_open(const char *url, int create, struct ac_store **out,
+		  struct ac_error *err);
+void ac_store_close(struct ac_store *store);
+
+/* Shared by the backends: the JSON shapes of DESIGN.md. */
+struct ac_task_row {
+	int64_t id;
+	const char *type;
+	const char *status;
+	int priority;
+	int attempt;
+	int max_retries;
+	int failures;
+	int64_t timeout_ms;
+	const char *worker;
+	const char *route_key;
+	const char *tags;       /* JSON text or NULL */
+	const char *meta;       /* JSON text or NULL */
+	const char *data;       /* JSON text */
+	const char *result;     /* JSON text or NULL */
+	const char *error;
+	const char *checkpoint; /* JSON text or NULL */
+	double progress;        /* < 0 = none */
+	const char *idempotency_key;
+	int64_t created, run_at, started, finished, lease_until; /* 0 = none */
+};
+json_t *ac_task_row_json(const struct ac_task_row *row);
+
+struct ac_worker_row {
+	const char *id;
+	const char *status;
+	const char *host;
+	long pid;
+	int concurrency;
+	int running;
+	int64_t completed, failed;
+	const char *tags, *handlers, *listen, *metrics;
+	int64_t started, heartbeat, lease_ms;
+	int drain;
+	const char *drain_reason;
+	int stop;
+};
+json_t *ac_worker_row_json(const struct ac_worker_row *row, int64_t now_ms);
+
+#endif

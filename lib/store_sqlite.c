@@ -1,0 +1,1327 @@
+/* The SQLite backend of the store: one file, WAL, any number of processes
+ * on one host.
+ *
+ * Every write transaction is BEGIN IMMEDIATE under a busy timeout, so a
+ * contended store waits instead of failing tasks with "database is locked".
+ * Statements are prepared once per connection and kept.  Times are integer
+ * milliseconds since the epoch. */
+#include "store.h"
+#include "exitcode.h"
+#include "util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SCHEMA_VERSION 1
+#define BUSY_TIMEOUT_MS 10000
+#define BUSY_RETRIES 3
+#define BACKOFF_BASE_MS 1000
+#define TEMPFAIL_DELAY_MS 1000
+
+enum stmt_id {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
+	ST_INSERT_TASK, ST_FIND_IDEM, ST_TASK_STATUS, ST_TASK_GET,
+	ST_RETRY,
+	ST_PROMOTE, ST_CANDIDATES, ST_CLAIM,
+	ST_DONE, ST_FAIL, ST_TEMPFAIL,
+	ST_WORKER_STATE, ST_WORKER_CTL, ST_RENEW,
+	ST_WORKER_FIND, ST_WORKER_UPSERT, ST_WORKER_EXISTS,
+	ST_DRAIN, ST_UNDRAIN, ST_WORKER_RUNNING,
+	ST_COUNTS, ST_DEPTH, ST_WORKERS, ST_DATA_VERSION,
+	ST_COUNT
+};
+
+#define TASK_COLS "id, type, status, priority, attempt, max_retries, " \
+	"failures, timeout_ms, worker, route_key, tags, meta, data, result, " \
+	"error, checkpoint, progress, idempotency_key, created, run_at, " \
+	"started, finished, lease_until"
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_INSERT_TASK] =
+		"INSERT INTO tasks (type, status, priority, data, max_retries, "
+		"timeout_ms, route_key, tags, meta, idempotency_key, run_at, "
+		"created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[ST_FIND_IDEM] = "SELECT id FROM tasks WHERE idempotency_key = ?1",
+	[ST_TASK_STATUS] = "SELECT status FROM tasks WHERE id = ?1",
+	[ST_TASK_GET] = "SELECT " TASK_COLS " FROM tasks WHERE id = ?1",
+	[ST_RETRY] =
+		"UPDATE tasks SET status = 'queued', failures = 0, error = NULL, "
+		"result = NULL, worker = NULL, lease_until = NULL, "
+		"finished = NULL, run_at = ?2 WHERE id = ?1 AND status IN "
+		"('failed', 'timeout', 'cancelled', 'expired')",
+	[ST_PROMOTE] =
+		"UPDATE tasks SET status = 'queued' WHERE status = 'pending' "
+		"AND run_at <= ?1",
+	[ST_CANDIDATES] =
+		"SELECT id, priority FROM tasks WHERE status = 'queued' AND "
+		"type = ?1 AND (tags IS NULL OR ac_tags_ok(tags, ?2)) "
+		"ORDER BY priority DESC, id LIMIT ?3",
+	[ST_CLAIM] =
+		"UPDATE tasks SET status = 'running', worker = ?2, "
+		"attempt = attempt + 1, lease_until = ?3, started = ?4, "
+		"finished = NULL WHERE id = ?1 AND status = 'queued' "
+		"RETURNING type, data, priority, attempt, timeout_ms, route_key",
+	[ST_DONE] =
+		"UPDATE tasks SET status = 'completed', result = ?4, error = NULL, "
+		"finished = ?5, lease_until = NULL WHERE id = ?1 AND attempt = ?2 "
+		"AND worker = ?3 AND status = 'running'",
+	[ST_FAIL] =
+		"UPDATE tasks SET failures = failures + 1, error = ?4, "
+		"lease_until = NULL, "
+		"status = CASE WHEN failures + 1 > max_retries THEN ?6 "
+		"ELSE 'pending' END, "
+		"finished = CASE WHEN failures + 1 > max_retries THEN ?5 "
+		"ELSE NULL END, "
+		"run_at = CASE WHEN failures + 1 > max_retries THEN run_at "
+		"ELSE ?5 + ?7 * (1 << min(failures, 8)) + ?8 END "
+		"WHERE id = ?1 AND attempt = ?2 AND worker = ?3 "
+		"AND status = 'running' RETURNING status",
+	[ST_TEMPFAIL] =
+		"UPDATE tasks SET status = 'pending', error = ?4, "
+		"lease_until = NULL, run_at = ?5 + ?6 WHERE id = ?1 "
+		"AND attempt = ?2 AND worker = ?3 AND status = 'running'",
+	[ST_WORKER_STATE] =
+		"UPDATE workers SET status = ?2, running = ?3, completed = ?4, "
+		"failed = ?5, heartbeat = ?6 WHERE id = ?1",
+	[ST_WORKER_CTL] = "SELECT drain, stop FROM workers WHERE id = ?1",
+	[ST_RENEW] =
+		"UPDATE tasks SET lease_until = ?2 + ?3 WHERE worker = ?1 AND "
+		"status = 'running' AND lease_until >= ?2",
+	[ST_WORKER_FIND] =
+		"SELECT host, pid, status, heartbeat, lease_ms FROM workers "
+		"WHERE id = ?1",
+	[ST_WORKER_UPSERT] =
+		"INSERT INTO workers (id, host, pid, concurrency, tags, handlers, "
+		"listen, metrics, status, running, completed, failed, started, "
+		"heartbeat, heartbeat_ms, lease_ms, drain, stop) VALUES "
+		"(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, 0, 0, ?10, ?10, ?11, ?12, "
+		"0, 0) ON CONFLICT (id) DO UPDATE SET host = ?2, pid = ?3, "
+		"concurrency = ?4, tags = ?5, handlers = ?6, listen = ?7, "
+		"metrics = ?8, status = CASE WHEN drain THEN 'draining' ELSE ?9 END, "
+		"running = 0, completed = 0, failed = 0, started = ?10, "
+		"heartbeat = ?10, heartbeat_ms = ?11, lease_ms = ?12, stop = 0",
+	[ST_WORKER_EXISTS] = "SELECT 1 FROM workers WHERE id = ?1",
+	[ST_DRAIN] =
+		"UPDATE workers SET drain = 1, drain_reason = ?2, "
+		"stop = ?3 WHERE id = ?1",
+	[ST_UNDRAIN] =
+		"UPDATE workers SET drain = 0, drain_reason = NULL, stop = 0 "
+		"WHERE id = ?1",
+	[ST_WORKER_RUNNING] =
+		"SELECT count(*) FROM tasks WHERE worker = ?1 AND "
+		"status = 'running'",
+	[ST_COUNTS] = "SELECT status, count(*) FROM tasks GROUP BY status",
+	[ST_DEPTH] =
+		"SELECT type, priority, status, count(*) FROM tasks WHERE status "
+		"IN ('pending', 'queued', 'running') GROUP BY type, priority, "
+		"status ORDER BY type, priority DESC",
+	[ST_WORKERS] =
+		"SELECT id, status, host, pid, concurrency, running, completed, "
+		"failed, tags, handlers, listen, metrics, started, heartbeat, "
+		"lease_ms, drain, drain_reason, stop FROM workers ORDER BY id",
+	[ST_DATA_VERSION] = "PRAGMA data_version",
+};
+
+static const char schema_v1[] =
+	"CREATE TABLE tasks ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" type TEXT NOT NULL,"
+	" status TEXT NOT NULL,"
+	" priority INTEGER NOT NULL DEFAULT 5,"
+	" data TEXT NOT NULL,"
+	" attempt INTEGER NOT NULL DEFAULT 0,"
+	" failures INTEGER NOT NULL DEFAULT 0,"
+	" max_retries INTEGER NOT NULL DEFAULT 0,"
+	" timeout_ms INTEGER NOT NULL DEFAULT 0,"
+	" worker TEXT,"
+	" route_key TEXT,"
+	" tags TEXT,"
+	" meta TEXT,"
+	" idempotency_key TEXT,"
+	" result TEXT,"
+	" error TEXT,"
+	" checkpoint TEXT,"
+	" progress REAL,"
+	" created INTEGER NOT NULL,"
+	" run_at INTEGER NOT NULL,"
+	" started INTEGER,"
+	" finished INTEGER,"
+	" lease_until INTEGER);"
+	/* The claim: per type, highest priority then oldest, queued only. */
+	"CREATE INDEX tasks_claim ON tasks (type, priority DESC, id)"
+	" WHERE status = 'queued';"
+	"CREATE INDEX tasks_due ON tasks (run_at) WHERE status = 'pending';"
+	"CREATE INDEX tasks_running ON tasks (worker, lease_until)"
+	" WHERE status = 'running';"
+	"CREATE INDEX tasks_status ON tasks (status, type, priority);"
+	"CREATE UNIQUE INDEX tasks_idempotency ON tasks (idempotency_key)"
+	" WHERE idempotency_key IS NOT NULL;"
+	"CREATE TABLE workers ("
+	" id TEXT PRIMARY KEY,"
+	" host TEXT NOT NULL,"
+	" pid INTEGER NOT NULL,"
+	" concurrency INTEGER NOT NULL,"
+	" tags TEXT NOT NULL,"
+	" handlers TEXT NOT NULL,"
+	" listen TEXT,"
+	" metrics TEXT,"
+	" status TEXT NOT NULL,"
+	" running INTEGER NOT NULL DEFAULT 0,"
+	" completed INTEGER NOT NULL DEFAULT 0,"
+	" failed INTEGER NOT NULL DEFAULT 0,"
+	" started INTEGER NOT NULL,"
+	" heartbeat INTEGER NOT NULL,"
+	" heartbeat_ms INTEGER NOT NULL,"
+	" lease_ms INTEGER NOT NULL,"
+	" drain INTEGER NOT NULL DEFAULT 0,"
+	" drain_reason TEXT,"
+	" stop INTEGER NOT NULL DEFAULT 0);";
+
+struct sqlite_store {
+	struct ac_store base;
+	sqlite3 *db;
+	char *path;
+	sqlite3_stmt *stmts[ST_COUNT];
+	long long data_version;
+	int in_tx;
+};
+
+static int db_error(struct sqlite_store *s, struct ac_error *err,
+		    const char *what)
+{
+	int code = sqlite3_errcode(s->db);
+	int exit_code = AC_EXIT_UNAVAILABLE;
+
+	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		exit_code = AC_EXIT_TEMPFAIL;
+	if (code == SQLITE_READONLY)
+		return ac_error_set(err, exit_code,
+				    "store '%s' is not writable: %s", s->path,
+				    sqlite3_errmsg(s->db));
+	return ac_error_set(err, exit_code, "store '%s': %s: %s", s->path,
+			    what, sqlite3_errmsg(s->db));
+}
+
+static sqlite3_stmt *stmt(struct sqlite_store *s, enum stmt_id id,
+			  struct ac_error *err)
+{
+	if (!s->stmts[id] &&
+	    sqlite3_prepare_v3(s->db, stmt_sql[id], -1,
+			       SQLITE_PREPARE_PERSISTENT, &s->stmts[id],
+			       NULL) != SQLITE_OK) {
+		db_error(s, err, "preparing a statement");
+		return NULL;
+	}
+	return s->stmts[id];
+}
+
+static void done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Run a statement that returns no rows. */
+static int exec_stmt(struct sqlite_store *s, sqlite3_stmt *st,
+		     struct ac_error *err, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	done(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return db_error(s, err, what);
+	return 0;
+}
+
+static int tx_begin(struct sqlite_store *s, struct ac_error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_BEGIN, err);
+
+	if (!st)
+		return -1;
+	/* The busy timeout already waits; this loop only rides out a storm
+	 * longer than it before giving up with a temporary error. */
+	for (int i = 0; i < BUSY_RETRIES; i++) {
+		int rc = sqlite3_step(st);
+
+		sqlite3_reset(st);
+		if (rc == SQLITE_DONE) {
+			s->in_tx = 1;
+			return 0;
+		}
+		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+			break;
+	}
+	return db_error(s, err, "starting a transaction");
+}
+
+static int tx_commit(struct sqlite_store *s, struct ac_error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_COMMIT, err);
+	int rc;
+
+	if (!st)
+		return -1;
+	for (int i = 0; i < BUSY_RETRIES; i++) {
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc == SQLITE_DONE) {
+			s->in_tx = 0;
+			return 0;
+		}
+		if (rc != SQLITE_BUSY)
+			break;
+	}
+	return db_error(s, err, "committing");
+}
+
+static void tx_rollback(struct sqlite_store *s)
+{
+	sqlite3_stmt *st;
+
+	if (!s->in_tx)
+		return;
+	st = stmt(s, ST_ROLLBACK, NULL);
+	if (st) {
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	s->in_tx = 0;
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *text)
+{
+	if (text)
+		sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static char *column_dup(sqlite3_stmt *st, int i, size_t *len)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	int n = sqlite3_column_bytes(st, i);
+	char *p;
+
+	if (!t) {
+		if (len)
+			*len = 0;
+		return NULL;
+	}
+	p = malloc((size_t)n + 1);
+	if (!p)
+		return NULL;
+	memcpy(p, t, (size_t)n);
+	p[n] = '\0';
+	if (len)
+		*len = (size_t)n;
+	return p;
+}
+
+/* ac_tags_ok(required, offered): 1 when every tag of the JSON array
+ * `required` is in the JSON array `offered`. */
+static void sql_tags_ok(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char *req_text = (const char *)sqlite3_value_text(argv[0]);
+	const char *offer_text = (const char *)sqlite3_value_text(argv[1]);
+	json_t *req, *offer;
+	int ok = 1;
+	size_t i, j;
+
+	(void)argc;
+	if (!req_text) {
+		sqlite3_result_int(ctx, 1);
+		return;
+	}
+	req = json_loads(req_text, 0, NULL);
+	offer = offer_text ? json_loads(offer_text, 0, NULL) : NULL;
+	if (!json_is_array(req)) {
+		ok = 0;
+		goto out;
+	}
+	for (i = 0; ok && i < json_array_size(req); i++) {
+		const char *want = json_string_value(json_array_get(req, i));
+		int found = 0;
+
+		for (j = 0; want && j < json_array_size(offer); j++) {
+			const char *have =
+				json_string_value(json_array_get(offer, j));
+			if (have && !strcmp(want, have)) {
+				found = 1;
+				break;
+			}
+		}
+		ok = found;
+	}
+out:
+	json_decref(req);
+	json_decref(offer);
+	sqlite3_result_int(ctx, ok);
+}
+
+static int migrate(struct sqlite_store *s, struct ac_error *err)
+{
+	sqlite3_stmt *st;
+	int version = 0;
+	char *msg = NULL;
+
+	if (tx_begin(s, err) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st,
+			       NULL) != SQLITE_OK) {
+		db_error(s, err, "reading the schema version");
+		goto fail;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > SCHEMA_VERSION) {
+		ac_error_set(err, AC_EXIT_UNAVAILABLE,
+			     "store '%s' has schema version %d, newer than this ac knows (%d): upgrade ac",
+			     s->path, version, SCHEMA_VERSION);
+		goto fail;
+	}
+	if (version < 1) {
+		if (sqlite3_exec(s->db, schema_v1, NULL, NULL, &msg) !=
+		    SQLITE_OK) {
+			ac_error_set(err, AC_EXIT_UNAVAILABLE,
+				     "store '%s': creating the schema: %s",
+				     s->path, msg ? msg : "unknown error");
+			sqlite3_free(msg);
+			goto fail;
+		}
+	}
+	/* Later versions migrate here, one step at a time, in this same
+	 * transaction. */
+	if (version != SCHEMA_VERSION &&
+	    sqlite3_exec(s->db, "PRAGMA user_version = 1", NULL, NULL,
+			 NULL) != SQLITE_OK) {
+		db_error(s, err, "writing the schema version");
+		goto fail;
+	}
+	return tx_commit(s, err);
+fail:
+	tx_rollback(s);
+	return -1;
+}
+
+static void sqlite_close(struct ac_store *base)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+
+	if (!s)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->stmts[i]);
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
+static int sqlite_open(const char *url, int create, struct ac_store **out,
+		       struct ac_error *err)
+{
+	struct sqlite_store *s;
+	const char *path = url;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	struct stat sb;
+	char *msg = NULL;
+
+	if (!strncmp(path, "sqlite:", 7))
+		path += 7;
+	if (!strncmp(path, "//", 2))
+		path += 2;
+	if (!*path)
+		return ac_error_set(err, AC_EXIT_USAGE, "store URL '%s' names no file", url);
+	if (stat(path, &sb) < 0) {
+		if (errno != ENOENT || !create)
+			return ac_error_set(err, AC_EXIT_UNAVAILABLE,
+					    "store '%s' is not there: %s", path,
+					    strerror(errno));
+		flags |= SQLITE_OPEN_CREATE;
+	} else if (!S_ISREG(sb.st_mode)) {
+		return ac_error_set(err, AC_EXIT_UNAVAILABLE,
+				    "store '%s' is not a regular file", path);
+	}
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	s->base.ops = &ac_store_sqlite_ops;
+	s->data_version = -1;
+	s->path = ac_strdup(path);
+	if (!s->path) {
+		free(s);
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+		if (!s->db) {
+			ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		} else {
+			ac_error_set(err, AC_EXIT_UNAVAILABLE,
+				     "cannot open store '%s': %s", path,
+				     sqlite3_errmsg(s->db));
+		}
+		sqlite_close(&s->base);
+		return -1;
+	}
+	sqlite3_extended_result_codes(s->db, 0);
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	if (create && sqlite3_db_readonly(s->db, "main") == 1) {
+		ac_error_set(err, AC_EXIT_UNAVAILABLE,
+			     "store '%s' is not writable", path);
+		goto fail;
+	}
+	/* WAL lets readers run beside the one writer; synchronous=NORMAL is
+	 * durable across a process crash (the promise of ac), and the WAL is
+	 * kept bounded by journal_size_limit plus the auto-checkpoint. */
+	if (sqlite3_exec(s->db,
+			 "PRAGMA journal_mode = WAL;"
+			 "PRAGMA synchronous = NORMAL;"
+			 "PRAGMA journal_size_limit = 67108864;"
+			 "PRAGMA foreign_keys = OFF;",
+			 NULL, NULL, &msg) != SQLITE_OK) {
+		ac_error_set(err, AC_EXIT_UNAVAILABLE,
+			     "cannot use store '%s': %s", path,
+			     msg ? msg : sqlite3_errmsg(s->db));
+		sqlite3_free(msg);
+		goto fail;
+	}
+	if (sqlite3_create_function(s->db, "ac_tags_ok", 2,
+				    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+				    sql_tags_ok, NULL, NULL) != SQLITE_OK) {
+		db_error(s, err, "registering functions");
+		goto fail;
+	}
+	if (migrate(s, err) < 0)
+		goto fail;
+	*out = &s->base;
+	return 0;
+fail:
+	sqlite_close(&s->base);
+	return -1;
+}
+
+static int sqlite_submit(struct ac_store *base, const struct ac_task_spec *specs,
+			 size_t n, struct ac_submitted *out,
+			 struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *ins = stmt(s, ST_INSERT_TASK, err);
+	sqlite3_stmt *find = stmt(s, ST_FIND_IDEM, err);
+	int64_t now = ac_now_ms();
+
+	if (!ins || !find || tx_begin(s, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct ac_task_spec *t = &specs[i];
+
+		out[i].existed = 0;
+		if (t->idempotency_key) {
+			int rc;
+
+			sqlite3_bind_text(find, 1, t->idempotency_key, -1,
+					  SQLITE_STATIC);
+			rc = sqlite3_step(find);
+			if (rc == SQLITE_ROW) {
+				out[i].id = sqlite3_column_int64(find, 0);
+				out[i].existed = 1;
+				done(find);
+				continue;
+			}
+			done(find);
+			if (rc != SQLITE_DONE) {
+				db_error(s, err, "looking up an idempotency key");
+				goto fail;
+			}
+		}
+		sqlite3_bind_text(ins, 1, t->type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 2, t->delay_ms > 0 ? "pending" : "queued",
+				  -1, SQLITE_STATIC);
+		sqlite3_bind_int(ins, 3, t->priority);
+		sqlite3_bind_text(ins, 4, t->data, (int)t->data_len,
+				  SQLITE_STATIC);
+		sqlite3_bind_int(ins, 5, t->max_retries);
+		sqlite3_bind_int64(ins, 6, t->timeout_ms);
+		bind_text_or_null(ins, 7, t->route_key);
+		bind_text_or_null(ins, 8, t->tags);
+		bind_text_or_null(ins, 9, t->meta);
+		bind_text_or_null(ins, 10, t->idempotency_key);
+		sqlite3_bind_int64(ins, 11, now + t->delay_ms);
+		sqlite3_bind_int64(ins, 12, now);
+		if (exec_stmt(s, ins, err, "adding a task") < 0)
+			goto fail;
+		out[i].id = sqlite3_last_insert_rowid(s->db);
+	}
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+fail:
+	tx_rollback(s);
+	return -1;
+}
+
+static int read_status(struct sqlite_store *s, int64_t id,
+		       enum ac_task_status *status, struct ac_error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_TASK_STATUS, err);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+
+		if (!name || ac_task_status_parse(name, status) < 0) {
+			done(st);
+			return ac_error_set(err, AC_EXIT_UNAVAILABLE,
+					    "task %lld has an unknown status",
+					    (long long)id);
+		}
+		done(st);
+		return 0;
+	}
+	done(st);
+	if (rc == SQLITE_DONE)
+		return ac_error_set(err, AC_EXIT_USAGE, "no task %lld",
+				    (long long)id);
+	return db_error(s, err, "reading a task");
+}
+
+static int sqlite_retry(struct ac_store *base, int64_t id, struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_RETRY, err);
+	enum ac_task_status status;
+
+	if (!st || tx_begin(s, err) < 0)
+		return -1;
+	if (read_status(s, id, &status, err) < 0)
+		goto fail;
+	if (status != AC_TASK_FAILED && status != AC_TASK_TIMEOUT &&
+	    status != AC_TASK_CANCELLED && status != AC_TASK_EXPIRED) {
+		ac_error_set(err, AC_EXIT_USAGE,
+			     "task %lld is %s: only a failed, timed-out, cancelled or expired task can be retried",
+			     (long long)id, ac_task_status_name(status));
+		goto fail;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, ac_now_ms());
+	if (exec_stmt(s, st, err, "requeueing a task") < 0)
+		goto fail;
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+fail:
+	tx_rollback(s);
+	return -1;
+}
+
+static int sqlite_task_states(struct ac_store *base, const int64_t *ids,
+			      size_t n, enum ac_task_status *out,
+			      struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+
+	for (size_t i = 0; i < n; i++)
+		if (read_status(s, ids[i], &out[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+static int64_t col_time(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 :
+		sqlite3_column_int64(st, i);
+}
+
+static json_t *task_json_from_row(sqlite3_stmt *st)
+{
+	struct ac_task_row row = {
+		.id = sqlite3_column_int64(st, 0),
+		.type = col_text(st, 1),
+		.status = col_text(st, 2),
+		.priority = sqlite3_column_int(st, 3),
+		.attempt = sqlite3_column_int(st, 4),
+		.max_retries = sqlite3_column_int(st, 5),
+		.failures = sqlite3_column_int(st, 6),
+		.timeout_ms = sqlite3_column_int64(st, 7),
+		.worker = col_text(st, 8),
+		.route_key = col_text(st, 9),
+		.tags = col_text(st, 10),
+		.meta = col_text(st, 11),
+		.data = col_text(st, 12),
+		.result = col_text(st, 13),
+		.error = col_text(st, 14),
+		.checkpoint = col_text(st, 15),
+		.progress = sqlite3_column_type(st, 16) == SQLITE_NULL ? -1.0 :
+			sqlite3_column_double(st, 16),
+		.idempotency_key = col_text(st, 17),
+		.created = col_time(st, 18),
+		.run_at = col_time(st, 19),
+		.started = col_time(st, 20),
+		.finished = col_time(st, 21),
+		.lease_until = col_time(st, 22),
+	};
+	return ac_task_row_json(&row);
+}
+
+static int sqlite_task_get(struct ac_store *base, int64_t id, json_t **out,
+			   struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_TASK_GET, err);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = task_json_from_row(st);
+		done(st);
+		return *out ? 0 : ac_error_set(err, AC_EXIT_FAILED,
+					       "out of memory");
+	}
+	done(st);
+	if (rc == SQLITE_DONE)
+		return ac_error_set(err, AC_EXIT_USAGE, "no task %lld",
+				    (long long)id);
+	return db_error(s, err, "reading a task");
+}
+
+static int sqlite_tasks_list(struct ac_store *base,
+			     const struct ac_task_filter *filter, json_t **out,
+			     struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	/* Four fixed statements, so that each can use its index; values are
+	 * always bound, never pasted into the SQL. */
+	static const char *const sql[4] = {
+		"SELECT " TASK_COLS " FROM tasks ORDER BY id DESC LIMIT ?3",
+		"SELECT " TASK_COLS " FROM tasks WHERE status = ?1 "
+		"ORDER BY id DESC LIMIT ?3",
+		"SELECT " TASK_COLS " FROM tasks WHERE type = ?2 "
+		"ORDER BY id DESC LIMIT ?3",
+		"SELECT " TASK_COLS " FROM tasks WHERE status = ?1 AND "
+		"type = ?2 ORDER BY id DESC LIMIT ?3",
+	};
+	int which = (filter->has_status ? 1 : 0) | (filter->type ? 2 : 0);
+	sqlite3_stmt *st;
+	json_t *arr = json_array();
+	int rc;
+
+	if (!arr)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	if (sqlite3_prepare_v2(s->db, sql[which], -1, &st, NULL) != SQLITE_OK) {
+		json_decref(arr);
+		return db_error(s, err, "listing tasks");
+	}
+	if (filter->has_status)
+		sqlite3_bind_text(st, 1, ac_task_status_name(filter->status),
+				  -1, SQLITE_STATIC);
+	if (filter->type)
+		sqlite3_bind_text(st, 2, filter->type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, filter->limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *t = task_json_from_row(st);
+
+		if (!t || json_array_append_new(arr, t) < 0) {
+			sqlite3_finalize(st);
+			json_decref(arr);
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return db_error(s, err, "listing tasks");
+	}
+	*out = arr;
+	return 0;
+}
+
+static int sqlite_task_counts(struct ac_store *base, json_t **out,
+			      struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_COUNTS, err);
+	json_t *o;
+	int rc;
+
+	if (!st)
+		return -1;
+	o = json_object();
+	if (!o)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	for (int i = 0; i < AC_TASK_STATUS_COUNT; i++)
+		json_object_set_new(o, ac_task_status_name(i), json_integer(0));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_object_set_new(o, col_text(st, 0),
+				    json_integer(sqlite3_column_int64(st, 1)));
+	done(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(o);
+		return db_error(s, err, "counting tasks");
+	}
+	*out = o;
+	return 0;
+}
+
+static int sqlite_queue_depth(struct ac_store *base, json_t **out,
+			      struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_DEPTH, err);
+	json_t *arr, *cur = NULL;
+	int rc;
+
+	if (!st)
+		return -1;
+	arr = json_array();
+	if (!arr)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *type = col_text(st, 0);
+		int prio = sqlite3_column_int(st, 1);
+
+		if (!cur || strcmp(json_string_value(json_object_get(cur, "type")),
+				   type) ||
+		    json_integer_value(json_object_get(cur, "priority")) != prio) {
+			cur = json_object();
+			if (!cur)
+				break;
+			json_object_set_new(cur, "type", json_string(type));
+			json_object_set_new(cur, "priority", json_integer(prio));
+			json_object_set_new(cur, "queued", json_integer(0));
+			json_object_set_new(cur, "pending", json_integer(0));
+			json_object_set_new(cur, "running", json_integer(0));
+			json_array_append_new(arr, cur);
+		}
+		json_object_set_new(cur, col_text(st, 2),
+				    json_integer(sqlite3_column_int64(st, 3)));
+	}
+	done(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return db_error(s, err, "reading queue depth");
+	}
+	*out = arr;
+	return 0;
+}
+
+static int sqlite_workers_list(struct ac_store *base, json_t **out,
+			       struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_WORKERS, err);
+	int64_t now = ac_now_ms();
+	json_t *arr;
+	int rc;
+
+	if (!st)
+		return -1;
+	arr = json_array();
+	if (!arr)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct ac_worker_row row = {
+			.id = col_text(st, 0),
+			.status = col_text(st, 1),
+			.host = col_text(st, 2),
+			.pid = (long)sqlite3_column_int64(st, 3),
+			.concurrency = sqlite3_column_int(st, 4),
+			.running = sqlite3_column_int(st, 5),
+			.completed = sqlite3_column_int64(st, 6),
+			.failed = sqlite3_column_int64(st, 7),
+			.tags = col_text(st, 8),
+			.handlers = col_text(st, 9),
+			.listen = col_text(st, 10),
+			.metrics = col_text(st, 11),
+			.started = sqlite3_column_int64(st, 12),
+			.heartbeat = sqlite3_column_int64(st, 13),
+			.lease_ms = sqlite3_column_int64(st, 14),
+			.drain = sqlite3_column_int(st, 15),
+			.drain_reason = col_text(st, 16),
+			.stop = sqlite3_column_int(st, 17),
+		};
+		json_t *w = ac_worker_row_json(&row, now);
+
+		if (!w || json_array_append_new(arr, w) < 0) {
+			done(st);
+			json_decref(arr);
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		}
+	}
+	done(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return db_error(s, err, "listing workers");
+	}
+	*out = arr;
+	return 0;
+}
+
+static int read_control(struct sqlite_store *s, const char *worker_id,
+			struct ac_worker_control *ctl, struct ac_error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_WORKER_CTL, err);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, worker_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		ctl->drain = sqlite3_column_int(st, 0);
+		ctl->stop = sqlite3_column_int(st, 1);
+	} else {
+		ctl->drain = ctl->stop = 0;
+	}
+	done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(s, err, "reading the worker's state");
+	return 0;
+}
+
+static int sqlite_worker_register(struct ac_store *base,
+				  const struct ac_worker_record *rec,
+				  struct ac_worker_control *ctl,
+				  struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *find = stmt(s, ST_WORKER_FIND, err);
+	sqlite3_stmt *up = stmt(s, ST_WORKER_UPSERT, err);
+	int64_t now = ac_now_ms();
+	int rc;
+
+	if (!find || !up || tx_begin(s, err) < 0)
+		return -1;
+	sqlite3_bind_text(find, 1, rec->id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(find);
+	if (rc == SQLITE_ROW) {
+		const char *host = col_text(find, 0);
+		long pid = (long)sqlite3_column_int64(find, 1);
+		const char *status = col_text(find, 2);
+		int64_t hb = sqlite3_column_int64(find, 3);
+		int64_t lease = sqlite3_column_int64(find, 4);
+		int alive = strcmp(status, "stopped") && now - hb <= lease;
+
+		/* On this host the pid tells for sure; elsewhere the heartbeat
+		 * must have gone stale before the id may be taken over. */
+		if (alive && !strcmp(host, rec->host))
+			alive = pid != rec->pid &&
+				(kill((pid_t)pid, 0) == 0 || errno == EPERM);
+		if (alive) {
+			ac_error_set(err, AC_EXIT_FAILED,
+				     "worker id '%s' is in use by pid %ld on %s",
+				     rec->id, pid, host);
+			done(find);
+			goto fail;
+		}
+	} else if (rc != SQLITE_DONE) {
+		done(find);
+		db_error(s, err, "looking up the worker");
+		goto fail;
+	}
+	done(find);
+	sqlite3_bind_text(up, 1, rec->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(up, 2, rec->host, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(up, 3, rec->pid);
+	sqlite3_bind_int(up, 4, rec->concurrency);
+	sqlite3_bind_text(up, 5, rec->tags, -1, SQLITE_STATIC);
+	sqlite3_bind_text(up, 6, rec->handlers, -1, SQLITE_STATIC);
+	bind_text_or_null(up, 7, rec->listen);
+	bind_text_or_null(up, 8, rec->metrics);
+	sqlite3_bind_text(up, 9, "idle", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(up, 10, now);
+	sqlite3_bind_int64(up, 11, rec->heartbeat_ms);
+	sqlite3_bind_int64(up, 12, rec->lease_ms);
+	if (exec_stmt(s, up, err, "registering the worker") < 0 ||
+	    read_control(s, rec->id, ctl, err) < 0)
+		goto fail;
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+fail:
+	tx_rollback(s);
+	return -1;
+}
+
+static int write_worker_state(struct sqlite_store *s, const char *worker_id,
+			      const struct ac_worker_state *state, int64_t now,
+			      struct ac_error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_WORKER_STATE, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, worker_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, state->status, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, state->running);
+	sqlite3_bind_int64(st, 4, state->completed);
+	sqlite3_bind_int64(st, 5, state->failed);
+	sqlite3_bind_int64(st, 6, now);
+	return exec_stmt(s, st, err, "updating the worker");
+}
+
+static int write_outcome(struct sqlite_store *s, const char *worker_id,
+			 struct ac_outcome *o, int64_t now,
+			 struct ac_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	switch (o->kind) {
+	case AC_OUTCOME_COMPLETED:
+		st = stmt(s, ST_DONE, err);
+		break;
+	case AC_OUTCOME_TEMPFAIL:
+		st = stmt(s, ST_TEMPFAIL, err);
+		break;
+	default:
+		st = stmt(s, ST_FAIL, err);
+		break;
+	}
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, o->id);
+	sqlite3_bind_int(st, 2, o->attempt);
+	sqlite3_bind_text(st, 3, worker_id, -1, SQLITE_STATIC);
+	if (o->kind == AC_OUTCOME_COMPLETED) {
+		sqlite3_bind_text(st, 4, o->result, (int)o->result_len,
+				  SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, now);
+	} else if (o->kind == AC_OUTCOME_TEMPFAIL) {
+		bind_text_or_null(st, 4, o->error);
+		sqlite3_bind_int64(st, 5, now);
+		sqlite3_bind_int64(st, 6, TEMPFAIL_DELAY_MS);
+	} else {
+		bind_text_or_null(st, 4, o->error);
+		sqlite3_bind_int64(st, 5, now);
+		sqlite3_bind_text(st, 6, o->kind == AC_OUTCOME_TIMEOUT ?
+				  "timeout" : "failed", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 7, BACKOFF_BASE_MS);
+		/* Up to a quarter of the base, so retries of a burst spread. */
+		sqlite3_bind_int64(st, 8, (int64_t)(random() % (BACKOFF_BASE_MS / 4)));
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *name = col_text(st, 0);
+
+		if (name)
+			ac_task_status_parse(name, &o->status);
+		o->accepted = 1;
+		done(st);
+		return 0;
+	}
+	done(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, err, "recording a task's end");
+	o->accepted = sqlite3_changes(s->db) > 0;
+	if (o->accepted)
+		o->status = o->kind == AC_OUTCOME_COMPLETED ? AC_TASK_COMPLETED :
+			AC_TASK_PENDING;
+	return 0;
+}
+
+struct candidate {
+	int64_t id;
+	int priority;
+};
+
+static int candidate_cmp(const void *a, const void *b)
+{
+	const struct candidate *x = a, *y = b;
+
+	if (x->priority != y->priority)
+		return x->priority > y->priority ? -1 : 1;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static int claim_tasks(struct sqlite_store *s, const char *worker_id,
+		       const struct ac_claim_request *req, int64_t now,
+		       struct ac_claimed **claimed, size_t *nclaimed,
+		       struct ac_error *err)
+{
+	sqlite3_stmt *promote = stmt(s, ST_PROMOTE, err);
+	sqlite3_stmt *cand = stmt(s, ST_CANDIDATES, err);
+	sqlite3_stmt *claim = stmt(s, ST_CLAIM, err);
+	struct candidate *cands = NULL;
+	struct ac_claimed *tasks = NULL;
+	size_t ncands = 0, cap, ntasks = 0;
+	int rc;
+
+	if (!promote || !cand || !claim)
+		return -1;
+	sqlite3_bind_int64(promote, 1, now);
+	if (exec_stmt(s, promote, err, "promoting due tasks") < 0)
+		return -1;
+	if (req->ntypes == 0 || req->max == 0)
+		return 0;
+	/* Each type's best req->max, merged: O(types * log n), whatever the
+	 * depth of the queue. */
+	cap = req->ntypes * req->max;
+	cands = calloc(cap, sizeof *cands);
+	if (!cands)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	for (size_t t = 0; t < req->ntypes; t++) {
+		sqlite3_bind_text(cand, 1, req->types[t], -1, SQLITE_STATIC);
+		sqlite3_bind_text(cand, 2, req->tags, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(cand, 3, (sqlite3_int64)req->max);
+		while ((rc = sqlite3_step(cand)) == SQLITE_ROW && ncands < cap) {
+			cands[ncands].id = sqlite3_column_int64(cand, 0);
+			cands[ncands].priority = sqlite3_column_int(cand, 1);
+			ncands++;
+		}
+		done(cand);
+		if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+			free(cands);
+			return db_error(s, err, "finding tasks to claim");
+		}
+	}
+	if (ncands == 0) {
+		free(cands);
+		return 0;
+	}
+	qsort(cands, ncands, sizeof *cands, candidate_cmp);
+	if (ncands > req->max)
+		ncands = req->max;
+	tasks = calloc(ncands, sizeof *tasks);
+	if (!tasks) {
+		free(cands);
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	for (size_t i = 0; i < ncands; i++) {
+		struct ac_claimed *t = &tasks[ntasks];
+
+		sqlite3_bind_int64(claim, 1, cands[i].id);
+		sqlite3_bind_text(claim, 2, worker_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(claim, 3, now + req->lease_ms);
+		sqlite3_bind_int64(claim, 4, now);
+		rc = sqlite3_step(claim);
+		if (rc == SQLITE_ROW) {
+			t->id = cands[i].id;
+			t->type = column_dup(claim, 0, NULL);
+			t->data = column_dup(claim, 1, &t->data_len);
+			t->priority = sqlite3_column_int(claim, 2);
+			t->attempt = sqlite3_column_int(claim, 3);
+			t->timeout_ms = sqlite3_column_int64(claim, 4);
+			t->route_key = column_dup(claim, 5, NULL);
+			ntasks++;
+			if (!t->type || !t->data) {
+				done(claim);
+				ac_claimed_free_array(tasks, ntasks);
+				free(cands);
+				return ac_error_set(err, AC_EXIT_FAILED,
+						    "out of memory");
+			}
+			rc = sqlite3_step(claim);
+		}
+		done(claim);
+		if (rc != SQLITE_DONE) {
+			ac_claimed_free_array(tasks, ntasks);
+			free(cands);
+			return db_error(s, err, "claiming a task");
+		}
+	}
+	free(cands);
+	*claimed = tasks;
+	*nclaimed = ntasks;
+	return 0;
+}
+
+static int sqlite_worker_cycle(struct ac_store *base, const char *worker_id,
+			       const struct ac_worker_state *state,
+			       struct ac_outcome *outcomes, size_t noutcomes,
+			       const struct ac_claim_request *claim,
+			       struct ac_claimed **claimed, size_t *nclaimed,
+			       struct ac_worker_control *ctl,
+			       struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	int64_t now = ac_now_ms();
+
+	*claimed = NULL;
+	*nclaimed = 0;
+	if (tx_begin(s, err) < 0)
+		return -1;
+	for (size_t i = 0; i < noutcomes; i++)
+		if (write_outcome(s, worker_id, &outcomes[i], now, err) < 0)
+			goto fail;
+	if (read_control(s, worker_id, ctl, err) < 0)
+		goto fail;
+	if (claim && !ctl->drain && !ctl->stop &&
+	    claim_tasks(s, worker_id, claim, now, claimed, nclaimed, err) < 0)
+		goto fail;
+	if (state) {
+		struct ac_worker_state st = *state;
+
+		st.running += (int)*nclaimed;
+		if (st.running > 0 && !strcmp(st.status, "idle"))
+			st.status = "busy";
+		if (ctl->drain && strcmp(st.status, "stopped"))
+			st.status = "draining";
+		if (write_worker_state(s, worker_id, &st, now, err) < 0)
+			goto fail;
+	}
+	if (tx_commit(s, err) < 0)
+		goto fail;
+	return 0;
+fail:
+	ac_claimed_free_array(*claimed, *nclaimed);
+	*claimed = NULL;
+	*nclaimed = 0;
+	tx_rollback(s);
+	return -1;
+}
+
+static int sqlite_worker_heartbeat(struct ac_store *base, const char *worker_id,
+				   const struct ac_worker_state *state,
+				   int64_t lease_ms,
+				   struct ac_worker_control *ctl,
+				   struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *renew = stmt(s, ST_RENEW, err);
+	int64_t now = ac_now_ms();
+	struct ac_worker_state st;
+
+	if (!renew || tx_begin(s, err) < 0)
+		return -1;
+	if (read_control(s, worker_id, ctl, err) < 0)
+		goto fail;
+	st = *state;
+	if (ctl->drain && strcmp(st.status, "stopped"))
+		st.status = "draining";
+	if (write_worker_state(s, worker_id, &st, now, err) < 0)
+		goto fail;
+	/* Only a lease still held is renewed: one that ran out may already
+	 * belong to another attempt. */
+	sqlite3_bind_text(renew, 1, worker_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(renew, 2, now);
+	sqlite3_bind_int64(renew, 3, lease_ms);
+	if (exec_stmt(s, renew, err, "renewing leases") < 0)
+		goto fail;
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+fail:
+	tx_rollback(s);
+	return -1;
+}
+
+static int sqlite_drain(struct ac_store *base, const char *const *ids, size_t n,
+			const char *reason, int flags, struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *exists = stmt(s, ST_WORKER_EXISTS, err);
+	sqlite3_stmt *st = stmt(s, (flags & AC_DRAIN_UNDO) ? ST_UNDRAIN :
+				ST_DRAIN, err);
+
+	if (!exists || !st || tx_begin(s, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int rc;
+
+		sqlite3_bind_text(exists, 1, ids[i], -1, SQLITE_STATIC);
+		rc = sqlite3_step(exists);
+		done(exists);
+		if (rc == SQLITE_DONE) {
+			ac_error_set(err, AC_EXIT_USAGE, "unknown worker '%s'",
+				     ids[i]);
+			goto fail;
+		}
+		if (rc != SQLITE_ROW) {
+			db_error(s, err, "looking up a worker");
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_text(st, 1, ids[i], -1, SQLITE_STATIC);
+		if (!(flags & AC_DRAIN_UNDO)) {
+			bind_text_or_null(st, 2, reason);
+			sqlite3_bind_int(st, 3, (flags & AC_DRAIN_STOP) ? 1 : 0);
+		}
+		if (exec_stmt(s, st, err, "draining a worker") < 0)
+			goto fail;
+	}
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+fail:
+	tx_rollback(s);
+	return -1;
+}
+
+static int sqlite_worker_control(struct ac_store *base, const char *worker_id,
+				 struct ac_worker_control *ctl,
+				 struct ac_error *err)
+{
+	return read_control((struct sqlite_store *)base, worker_id, ctl, err);
+}
+
+static int sqlite_worker_running(struct ac_store *base, const char *worker_id,
+				 long *running, struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_WORKER_RUNNING, err);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, worker_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	*running = rc == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
+	done(st);
+	if (rc != SQLITE_ROW)
+		return db_error(s, err, "counting a worker's tasks");
+	return 0;
+}
+
+static int sqlite_changed(struct ac_store *base, int *changed,
+			  struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_DATA_VERSION, err);
+	long long v;
+	int rc;
+
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	done(st);
+	if (rc != SQLITE_ROW)
+		return db_error(s, err, "reading the data version");
+	/* data_version moves when another connection commits; our own
+	 * commits are known to us anyway. */
+	*changed = v != s->data_version;
+	s->data_version = v;
+	return 0;
+}
+
+const struct ac_store_ops ac_store_sqlite_ops = {
+	.name = "sqlite",
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.submit = sqlite_submit,
+	.retry = sqlite_retry,
+	.task_states = sqlite_task_states,
+	.task_get = sqlite_task_get,
+	.tasks_list = sqlite_tasks_list,
+	.queue_depth = sqlite_queue_depth,
+	.task_counts = sqlite_task_counts,
+	.workers_list = sqlite_workers_list,
+	.worker_register = sqlite_worker_register,
+	.worker_cycle = sqlite_worker_cycle,
+	.worker_heartbeat = sqlite_worker_heartbeat,
+	.drain = sqlite_drain,
+	.worker_control = sqlite_worker_control,
+	.worker_running = sqlite_worker_running,
+	.changed = sqlite_changed,
+};

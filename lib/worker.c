@@ -1,0 +1,972 @@
+/* The worker engine (see worker.h).
+ *
+ * One loop: a SIGCHLD handler reaps finished handlers and turns each into
+ * an outcome; outcomes and claims for the freed slots go to the store
+ * together in one transaction (a "cycle"), so a busy worker spends one
+ * commit per finished task or fewer.  An idle worker looks for new work by
+ * asking the store whether anything changed (cheap for SQLite), and claims
+ * anyway every half second so that delayed tasks are picked up when due. */
+#include "worker.h"
+#include "config.h"
+#include "exitcode.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define STDERR_TAIL 4096
+#define IDLE_POLL_MS 10
+#define DUE_POLL_MS 500
+#define STORE_RETRY_MS 1000
+#define ENV_TASK_VARS 7
+
+struct worker;
+
+struct slot {
+	struct worker *w;
+	int busy;
+	struct ac_claimed task;
+	const struct ac_handler *handler;
+	pid_t pid;
+	int out_fd;
+	int err_fd;
+	struct event *out_ev;
+	struct event *err_ev;
+	struct event *timer;
+	struct ac_buf out;
+	char tail[STDERR_TAIL];
+	size_t tail_len;
+	int timed_out;
+	int term_sent;
+	int too_large;
+	int64_t start_mono;
+	char *env_vars[ENV_TASK_VARS];
+	char **envp;
+};
+
+/* An outcome waiting for its cycle; owns its strings. */
+struct pending {
+	struct ac_outcome o;
+	char *result;
+	char *error;
+	char *type;
+	int64_t elapsed_ms;
+};
+
+struct worker {
+	const struct ac_worker_config *cfg;
+	struct event_base *base;
+	struct ac_store *store;
+	struct slot *slots;
+	int nbusy;
+	struct pending *pending;
+	size_t npending;
+	struct event *ev_chld, *ev_term, *ev_int, *ev_heartbeat, *ev_poll,
+		*ev_flush;
+	int draining;            /* by a signal or ac-drain --stop */
+	int signals;             /* SIGTERM/SIGINT received */
+	struct ac_worker_control ctl;
+	int64_t completed;
+	int64_t failed;
+	const char **types;
+	char *tags_json;
+	char *handlers_json;
+	char **base_env;
+	size_t nbase_env;
+	int64_t last_claim_mono;
+	int64_t store_down_since; /* 0 while the store answers */
+	int64_t next_retry_mono;
+	int stopped;
+};
+
+static const char *worker_status(const struct worker *w)
+{
+	if (w->draining || w->ctl.drain || w->ctl.stop)
+		return "draining";
+	return w->nbusy ? "busy" : "idle";
+}
+
+static int accepting(const struct worker *w)
+{
+	return !w->draining && !w->ctl.drain && !w->ctl.stop;
+}
+
+static void store_failed(struct worker *w, const struct ac_error *err)
+{
+	if (!w->store_down_since) {
+		w->store_down_since = ac_mono_ms();
+		ac_log_warn("%s; running tasks go on, retrying", err->msg);
+	}
+	w->next_retry_mono = ac_mono_ms() + STORE_RETRY_MS;
+}
+
+static void store_answered(struct worker *w)
+{
+	if (w->store_down_since) {
+		ac_log_info("store is back after %lld ms",
+			    (long long)(ac_mono_ms() - w->store_down_since));
+		w->store_down_since = 0;
+	}
+}
+
+static void pending_release(struct pending *p)
+{
+	free(p->result);
+	free(p->error);
+	free(p->type);
+}
+
+static void maybe_exit(struct worker *w)
+{
+	if (!w->draining || w->nbusy || w->npending || w->stopped)
+		return;
+	w->stopped = 1;
+	event_base_loopexit(w->base, NULL);
+}
+
+static void start_task(struct worker *w, struct slot *slot,
+		       struct ac_claimed *task);
+
+/* Record pending outcomes and claim work for free slots, in one
+ * transaction. */
+static void cycle(struct worker *w, int claim_wanted)
+{
+	struct ac_outcome *outs = NULL;
+	struct ac_claimed *claimed = NULL;
+	size_t nclaimed = 0, free_slots;
+	struct ac_claim_request req;
+	struct ac_worker_state state;
+	struct ac_error err;
+	int64_t done_now = 0, failed_now = 0;
+
+	free_slots = (size_t)(w->cfg->concurrency - w->nbusy);
+	if (!accepting(w) || !claim_wanted)
+		free_slots = 0;
+	if (!w->npending && !free_slots)
+		return;
+	if (w->npending) {
+		outs = calloc(w->npending, sizeof *outs);
+		if (!outs) {
+			ac_log_error("out of memory recording outcomes");
+			return;
+		}
+		for (size_t i = 0; i < w->npending; i++) {
+			outs[i] = w->pending[i].o;
+			if (outs[i].kind == AC_OUTCOME_COMPLETED)
+				done_now++;
+			else if (outs[i].kind != AC_OUTCOME_TEMPFAIL)
+				failed_now++;
+		}
+	}
+	req = (struct ac_claim_request){
+		.types = w->types,
+		.ntypes = w->cfg->nhandlers,
+		.tags = w->tags_json,
+		.max = free_slots,
+		.lease_ms = w->cfg->lease_ms,
+	};
+	state = (struct ac_worker_state){
+		.status = worker_status(w),
+		.running = w->nbusy,
+		.completed = w->completed + done_now,
+		.failed = w->failed + failed_now,
+	};
+	if (w->store->ops->worker_cycle(w->store, w->cfg->id, &state, outs,
+					w->npending, free_slots ? &req : NULL,
+					&claimed, &nclaimed, &w->ctl,
+					&err) < 0) {
+		free(outs);
+		store_failed(w, &err);
+		return;
+	}
+	store_answered(w);
+	w->last_claim_mono = ac_mono_ms();
+	for (size_t i = 0; i < w->npending; i++) {
+		struct pending *p = &w->pending[i];
+
+		if (!outs[i].accepted) {
+			ac_log_warn("task %lld attempt %d: the store refused its end (the attempt no longer owns the task)",
+				    (long long)p->o.id, p->o.attempt);
+		} else if (outs[i].kind == AC_OUTCOME_COMPLETED) {
+			w->completed++;
+			if (w->cfg->verbose)
+				ac_log_info("task %lld (%s) completed in %lld ms",
+					    (long long)p->o.id, p->type,
+					    (long long)p->elapsed_ms);
+		} else {
+			if (outs[i].kind != AC_OUTCOME_TEMPFAIL)
+				w->failed++;
+			if (w->cfg->verbose ||
+			    outs[i].status != AC_TASK_PENDING)
+				ac_log_info("task %lld (%s) attempt %d: %s; now %s",
+					    (long long)p->o.id, p->type,
+					    p->o.attempt,
+					    p->error ? p->error : "failed",
+					    ac_task_status_name(outs[i].status));
+		}
+		pending_release(p);
+	}
+	free(outs);
+	w->npending = 0;
+	for (size_t i = 0, s = 0; i < nclaimed; i++) {
+		while (s < (size_t)w->cfg->concurrency && w->slots[s].busy)
+			s++;
+		if (s == (size_t)w->cfg->concurrency) {
+			/* Cannot happen: we asked for free slots only.  The
+			 * lease brings the task back if it ever does. */
+			ac_log_error("claimed more tasks than free slots");
+			ac_claimed_release(&claimed[i]);
+			continue;
+		}
+		start_task(w, &w->slots[s], &claimed[i]);
+	}
+	free(claimed);
+	maybe_exit(w);
+}
+
+static int add_pending(struct worker *w, const struct ac_outcome *o,
+		       char *result, char *error, const char *type,
+		       int64_t elapsed_ms)
+{
+	struct pending *grown, *p;
+
+	grown = realloc(w->pending, (w->npending + 1) * sizeof *grown);
+	if (!grown) {
+		free(result);
+		free(error);
+		return -1;
+	}
+	w->pending = grown;
+	p = &w->pending[w->npending++];
+	memset(p, 0, sizeof *p);
+	p->o = *o;
+	p->result = result;
+	p->error = error;
+	p->type = ac_strdup(type);
+	p->elapsed_ms = elapsed_ms;
+	p->o.result = result;
+	p->o.result_len = result ? strlen(result) : 0;
+	p->o.error = error;
+	return 0;
+}
+
+static void tail_append(struct slot *slot, const char *data, size_t n)
+{
+	if (n >= STDERR_TAIL) {
+		memcpy(slot->tail, data + n - STDERR_TAIL, STDERR_TAIL);
+		slot->tail_len = STDERR_TAIL;
+		return;
+	}
+	if (slot->tail_len + n > STDERR_TAIL) {
+		size_t drop = slot->tail_len + n - STDERR_TAIL;
+
+		memmove(slot->tail, slot->tail + drop, slot->tail_len - drop);
+		slot->tail_len -= drop;
+	}
+	memcpy(slot->tail + slot->tail_len, data, n);
+	slot->tail_len += n;
+}
+
+static void close_stream(int *fd, struct event **ev)
+{
+	if (*ev) {
+		event_free(*ev);
+		*ev = NULL;
+	}
+	if (*fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/* Read what is there now; 1 at end of file, 0 when it would block. */
+static int drain_fd(struct slot *slot, int fd, int is_out)
+{
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof buf);
+
+		if (n > 0) {
+			if (!is_out) {
+				tail_append(slot, buf, (size_t)n);
+				continue;
+			}
+			if (slot->out.len + (size_t)n > AC_MAX_PAYLOAD) {
+				slot->too_large = 1;
+				if (slot->pid > 0)
+					kill(-slot->pid, SIGKILL);
+				return 1;
+			}
+			if (ac_buf_append(&slot->out, buf, (size_t)n) < 0) {
+				slot->too_large = 1;
+				return 1;
+			}
+			continue;
+		}
+		if (n == 0)
+			return 1;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : 1;
+	}
+}
+
+static void on_out(evutil_socket_t fd, short what, void *arg)
+{
+	struct slot *slot = arg;
+
+	(void)what;
+	if (drain_fd(slot, fd, 1))
+		close_stream(&slot->out_fd, &slot->out_ev);
+}
+
+static void on_err(evutil_socket_t fd, short what, void *arg)
+{
+	struct slot *slot = arg;
+
+	(void)what;
+	if (drain_fd(slot, fd, 0))
+		close_stream(&slot->err_fd, &slot->err_ev);
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct slot *slot = arg;
+	struct timeval tv;
+
+	(void)fd;
+	(void)what;
+	if (!slot->busy || slot->pid <= 0)
+		return;
+	if (!slot->term_sent) {
+		slot->timed_out = 1;
+		slot->term_sent = 1;
+		kill(-slot->pid, SIGTERM);
+		tv.tv_sec = slot->w->cfg->grace_ms / 1000;
+		tv.tv_usec = (slot->w->cfg->grace_ms % 1000) * 1000;
+		evtimer_add(slot->timer, &tv);
+		return;
+	}
+	kill(-slot->pid, SIGKILL);
+}
+
+static char *stderr_text(const struct slot *slot)
+{
+	size_t start = 0, end = slot->tail_len;
+
+	while (start < end && (slot->tail[start] == '\n' ||
+			       slot->tail[start] == ' '))
+		start++;
+	while (end > start && (slot->tail[end - 1] == '\n' ||
+			       slot->tail[end - 1] == ' ' ||
+			       slot->tail[end - 1] == '\r'))
+		end--;
+	return strndup(slot->tail + start, end - start);
+}
+
+/* "exit status 3: <stderr>" and friends; malloc'd. */
+static char *failure_text(const struct slot *slot, const char *what)
+{
+	struct ac_buf buf = { 0 };
+	char *tail = stderr_text(slot);
+
+	if (ac_buf_printf(&buf, "%s", what) < 0 ||
+	    (tail && *tail && ac_buf_printf(&buf, ": %s", tail) < 0)) {
+		free(tail);
+		ac_buf_release(&buf);
+		return NULL;
+	}
+	free(tail);
+	return buf.data;
+}
+
+/* The handler's stdout as compact JSON (empty output is null); NULL with
+ * *why set when it is not JSON. */
+static char *result_json(struct slot *slot, char **why)
+{
+	json_error_t jerr;
+	json_t *v;
+	char *text;
+	size_t i;
+
+	for (i = 0; i < slot->out.len; i++)
+		if (!strchr(" \t\r\n", slot->out.data[i]))
+			break;
+	if (i == slot->out.len)
+		return ac_strdup("null");
+	v = json_loadb(slot->out.data, slot->out.len, JSON_DECODE_ANY, &jerr);
+	if (!v) {
+		struct ac_buf buf = { 0 };
+
+		ac_buf_printf(&buf, "handler output is not JSON: %s (line %d)",
+			      jerr.text, jerr.line);
+		*why = buf.data;
+		return NULL;
+	}
+	text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(v);
+	return text;
+}
+
+static void slot_clear(struct slot *slot)
+{
+	close_stream(&slot->out_fd, &slot->out_ev);
+	close_stream(&slot->err_fd, &slot->err_ev);
+	if (slot->timer) {
+		event_free(slot->timer);
+		slot->timer = NULL;
+	}
+	ac_buf_release(&slot->out);
+	for (int i = 0; i < ENV_TASK_VARS; i++) {
+		free(slot->env_vars[i]);
+		slot->env_vars[i] = NULL;
+	}
+	free(slot->envp);
+	slot->envp = NULL;
+	ac_claimed_release(&slot->task);
+	slot->tail_len = 0;
+	slot->timed_out = slot->term_sent = slot->too_large = 0;
+	slot->pid = 0;
+	slot->busy = 0;
+}
+
+/* The handler process ended: read the rest of its output and queue the
+ * outcome. */
+static void slot_finish(struct slot *slot, int wstatus)
+{
+	struct worker *w = slot->w;
+	struct ac_outcome o = { .id = slot->task.id,
+				.attempt = slot->task.attempt };
+	char *result = NULL, *error = NULL;
+	int64_t elapsed = ac_mono_ms() - slot->start_mono;
+	char what[160];
+
+	/* Everything the handler wrote before it exited is in the pipes now;
+	 * a straggler of its group that lives on cannot hold us up. */
+	if (slot->out_fd >= 0)
+		drain_fd(slot, slot->out_fd, 1);
+	if (slot->err_fd >= 0)
+		drain_fd(slot, slot->err_fd, 0);
+	if (slot->timed_out) {
+		o.kind = AC_OUTCOME_TIMEOUT;
+		snprintf(what, sizeof what, "timed out after %lld ms",
+			 (long long)slot->task.timeout_ms);
+		error = failure_text(slot, what);
+	} else if (slot->too_large) {
+		o.kind = AC_OUTCOME_FAILED;
+		snprintf(what, sizeof what, "handler output exceeds %u bytes",
+			 AC_MAX_PAYLOAD);
+		error = ac_strdup(what);
+	} else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
+		result = result_json(slot, &error);
+		o.kind = result ? AC_OUTCOME_COMPLETED : AC_OUTCOME_FAILED;
+		if (!result && !error)
+			error = ac_strdup("out of memory");
+	} else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == AC_EXIT_TEMPFAIL) {
+		o.kind = AC_OUTCOME_TEMPFAIL;
+		error = failure_text(slot, "exit status 75 (temporary failure)");
+	} else {
+		o.kind = AC_OUTCOME_FAILED;
+		if (WIFEXITED(wstatus))
+			snprintf(what, sizeof what, "exit status %d",
+				 WEXITSTATUS(wstatus));
+		else
+			snprintf(what, sizeof what, "killed by signal %d (%s)",
+				 WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
+		error = failure_text(slot, what);
+	}
+	if (add_pending(w, &o, result, error, slot->task.type, elapsed) < 0)
+		ac_log_error("out of memory: the end of task %lld is lost; its lease will bring it back",
+			     (long long)slot->task.id);
+	slot_clear(slot);
+	w->nbusy--;
+	event_active(w->ev_flush, EV_TIMEOUT, 0);
+}
+
+static void on_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+	struct worker *w = arg;
+	int wstatus;
+	pid_t pid;
+
+	(void)sig;
+	(void)what;
+	/* One signal may stand for many children. */
+	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+		for (int i = 0; i < w->cfg->concurrency; i++) {
+			struct slot *slot = &w->slots[i];
+
+			if (slot->busy && slot->pid == pid) {
+				/* Leftovers of the handler's group go with it. */
+				kill(-pid, SIGKILL);
+				slot_finish(slot, wstatus);
+				break;
+			}
+		}
+	}
+}
+
+static int fd_nonblock(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+static int make_env(struct worker *w, struct slot *slot)
+{
+	const struct ac_claimed *t = &slot->task;
+	struct ac_buf b[ENV_TASK_VARS];
+	size_t n = 0, k;
+	int ok = 1;
+
+	memset(b, 0, sizeof b);
+	ok &= ac_buf_printf(&b[n++], "AC_TASK_ID=%lld", (long long)t->id) == 0;
+	ok &= ac_buf_printf(&b[n++], "AC_TASK_TYPE=%s", t->type) == 0;
+	ok &= ac_buf_printf(&b[n++], "AC_ATTEMPT=%d", t->attempt) == 0;
+	ok &= ac_buf_printf(&b[n++], "AC_WORKER_ID=%s", w->cfg->id) == 0;
+	ok &= ac_buf_printf(&b[n++], "AC_PRIORITY=%d", t->priority) == 0;
+	if (t->timeout_ms > 0)
+		ok &= ac_buf_printf(&b[n++], "AC_DEADLINE=%lld",
+				    (long long)((ac_now_ms() + t->timeout_ms) /
+						1000)) == 0;
+	slot->envp = calloc(w->nbase_env + n + 1, sizeof *slot->envp);
+	if (!ok || !slot->envp) {
+		for (k = 0; k < n; k++)
+			ac_buf_release(&b[k]);
+		return -1;
+	}
+	for (k = 0; k < w->nbase_env; k++)
+		slot->envp[k] = w->base_env[k];
+	for (k = 0; k < n; k++) {
+		slot->env_vars[k] = b[k].data;
+		slot->envp[w->nbase_env + k] = b[k].data;
+	}
+	return 0;
+}
+
+/* A memfd holding the task data, to be the handler's stdin: no pipe to
+ * feed from the loop, and the handler can seek or mmap it. */
+static int data_fd(const struct ac_claimed *t)
+{
+	int fd = memfd_create("ac-task", MFD_CLOEXEC);
+	size_t off = 0;
+
+	if (fd < 0)
+		return -1;
+	while (off < t->data_len) {
+		ssize_t n = write(fd, t->data + off, t->data_len - off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static const struct ac_handler *find_handler(const struct worker *w,
+					     const char *type)
+{
+	for (size_t i = 0; i < w->cfg->nhandlers; i++)
+		if (!strcmp(w->cfg->handlers[i].type, type))
+			return &w->cfg->handlers[i];
+	return NULL;
+}
+
+static void start_task(struct worker *w, struct slot *slot,
+		       struct ac_claimed *task)
+{
+	int out[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, in = -1;
+	struct ac_spawn_fds fds;
+	struct ac_error err;
+	struct ac_outcome o;
+	const char *why = NULL;
+
+	slot->task = *task;
+	memset(task, 0, sizeof *task);
+	slot->busy = 1;
+	slot->start_mono = ac_mono_ms();
+	w->nbusy++;
+	slot->handler = find_handler(w, slot->task.type);
+	if (!slot->handler) {
+		why = "no handler for this type";
+		goto fail;
+	}
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0 ||
+	    (in = data_fd(&slot->task)) < 0 || make_env(w, slot) < 0 ||
+	    fd_nonblock(out[0]) < 0 || fd_nonblock(err_pipe[0]) < 0) {
+		why = strerror(errno);
+		goto fail;
+	}
+	fds = (struct ac_spawn_fds){ .in = in, .out = out[1], .err = err_pipe[1] };
+	if (ac_handler_spawn(slot->handler, slot->envp, &fds, &slot->pid,
+			     &err) < 0) {
+		why = err.msg;
+		goto fail;
+	}
+	close(in);
+	close(out[1]);
+	close(err_pipe[1]);
+	slot->out_fd = out[0];
+	slot->err_fd = err_pipe[0];
+	slot->out_ev = event_new(w->base, slot->out_fd, EV_READ | EV_PERSIST,
+				 on_out, slot);
+	slot->err_ev = event_new(w->base, slot->err_fd, EV_READ | EV_PERSIST,
+				 on_err, slot);
+	if (!slot->out_ev || !slot->err_ev || event_add(slot->out_ev, NULL) ||
+	    event_add(slot->err_ev, NULL)) {
+		/* Reading at exit still gets what fits in the pipes. */
+		ac_log_warn("task %lld: cannot watch the handler's output",
+			    (long long)slot->task.id);
+	}
+	if (slot->task.timeout_ms > 0) {
+		struct timeval tv = {
+			.tv_sec = slot->task.timeout_ms / 1000,
+			.tv_usec = (slot->task.timeout_ms % 1000) * 1000,
+		};
+
+		slot->timer = evtimer_new(w->base, on_timeout, slot);
+		if (!slot->timer || evtimer_add(slot->timer, &tv) < 0)
+			ac_log_warn("task %lld: cannot arm its timeout",
+				    (long long)slot->task.id);
+	}
+	if (w->cfg->verbose)
+		ac_log_info("task %lld (%s) attempt %d started, pid %ld",
+			    (long long)slot->task.id, slot->task.type,
+			    slot->task.attempt, (long)slot->pid);
+	return;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (out[i] >= 0)
+			close(out[i]);
+		if (err_pipe[i] >= 0)
+			close(err_pipe[i]);
+	}
+	if (in >= 0)
+		close(in);
+	ac_log_error("task %lld: cannot start its handler: %s",
+		     (long long)slot->task.id, why);
+	o = (struct ac_outcome){ .id = slot->task.id,
+				 .attempt = slot->task.attempt,
+				 .kind = AC_OUTCOME_TEMPFAIL };
+	{
+		struct ac_buf msg = { 0 };
+
+		ac_buf_printf(&msg, "worker %s cannot start the handler: %s",
+			      w->cfg->id, why);
+		add_pending(w, &o, NULL, msg.data, slot->task.type, 0);
+	}
+	slot_clear(slot);
+	w->nbusy--;
+	event_active(w->ev_flush, EV_TIMEOUT, 0);
+}
+
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg);
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (w->store_down_since && ac_mono_ms() < w->next_retry_mono)
+		return;
+	cycle(w, 1);
+}
+
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct ac_error err;
+	int changed = 0;
+
+	(void)fd;
+	(void)what;
+	if (w->store_down_since && ac_mono_ms() < w->next_retry_mono)
+		return;
+	if (w->npending) {
+		cycle(w, 1);
+		return;
+	}
+	if (w->draining || w->nbusy >= w->cfg->concurrency)
+		return;
+	if (accepting(w) && ac_mono_ms() - w->last_claim_mono >= DUE_POLL_MS) {
+		cycle(w, 1);
+		return;
+	}
+	if (w->store->ops->changed(w->store, &changed, &err) < 0) {
+		store_failed(w, &err);
+		return;
+	}
+	if (!changed)
+		return;
+	if (!accepting(w)) {
+		/* Drained by an operator: notice an undo at once, with a read
+		 * rather than a write transaction. */
+		if (w->store->ops->worker_control(w->store, w->cfg->id,
+						  &w->ctl, &err) < 0) {
+			store_failed(w, &err);
+			return;
+		}
+		if (!accepting(w)) {
+			if (w->ctl.stop && !w->draining)
+				on_heartbeat(-1, 0, w);
+			return;
+		}
+		ac_log_info("drain undone: claiming again");
+	}
+	cycle(w, 1);
+}
+
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct ac_worker_control before = w->ctl;
+	struct ac_worker_state state = {
+		.status = worker_status(w),
+		.running = w->nbusy,
+		.completed = w->completed,
+		.failed = w->failed,
+	};
+	struct ac_error err;
+
+	(void)fd;
+	(void)what;
+	if (w->store->ops->worker_heartbeat(w->store, w->cfg->id, &state,
+					    w->cfg->lease_ms, &w->ctl,
+					    &err) < 0) {
+		store_failed(w, &err);
+		return;
+	}
+	store_answered(w);
+	if (w->ctl.drain && !before.drain)
+		ac_log_info("drained by an operator: claiming nothing new");
+	if (!w->ctl.drain && before.drain)
+		ac_log_info("drain undone: claiming again");
+	if (w->ctl.stop && !w->draining) {
+		ac_log_info("asked to stop: finishing %d running task(s)",
+			    w->nbusy);
+		w->draining = 1;
+	}
+	maybe_exit(w);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)what;
+	if (++w->signals == 1) {
+		ac_log_info("%s: draining, finishing %d running task(s); send it again to stop at once",
+			    strsignal((int)sig), w->nbusy);
+		w->draining = 1;
+		maybe_exit(w);
+		return;
+	}
+	ac_log_warn("stopping at once; %d running task(s) will be reclaimed",
+		    w->nbusy);
+	for (int i = 0; i < w->cfg->concurrency; i++)
+		if (w->slots[i].busy && w->slots[i].pid > 0)
+			kill(-w->slots[i].pid, SIGKILL);
+	w->stopped = 1;
+	event_base_loopbreak(w->base);
+}
+
+/* Our environment less the variables a task sets itself. */
+static int base_env_init(struct worker *w)
+{
+	static const char *const ours[] = {
+		"AC_TASK_ID=", "AC_TASK_TYPE=", "AC_ATTEMPT=", "AC_WORKER_ID=",
+		"AC_PRIORITY=", "AC_DEADLINE=", "AC_CHECKPOINT=",
+	};
+	size_t n = 0;
+
+	for (char **e = environ; *e; e++)
+		n++;
+	w->base_env = calloc(n + 1, sizeof *w->base_env);
+	if (!w->base_env)
+		return -1;
+	for (char **e = environ; *e; e++) {
+		int skip = 0;
+
+		for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
+			if (!strncmp(*e, ours[i], strlen(ours[i])))
+				skip = 1;
+		if (!skip)
+			w->base_env[w->nbase_env++] = *e;
+	}
+	return 0;
+}
+
+static char *string_array_json(const char *const *items, size_t n)
+{
+	json_t *arr = json_array();
+	char *text;
+
+	if (!arr)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_string(items[i]));
+	text = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	return text;
+}
+
+static struct event *timer_every(struct worker *w, int64_t ms,
+				 event_callback_fn fn)
+{
+	struct timeval tv = { .tv_sec = ms / 1000,
+			      .tv_usec = (ms % 1000) * 1000 };
+	struct event *ev = event_new(w->base, -1, EV_PERSIST, fn, w);
+
+	if (ev && event_add(ev, &tv) < 0) {
+		event_free(ev);
+		return NULL;
+	}
+	return ev;
+}
+
+static void worker_release(struct worker *w)
+{
+	struct event *evs[] = { w->ev_chld, w->ev_term, w->ev_int,
+				w->ev_heartbeat, w->ev_poll, w->ev_flush };
+
+	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+		if (evs[i])
+			event_free(evs[i]);
+	if (w->slots) {
+		for (int i = 0; i < w->cfg->concurrency; i++)
+			slot_clear(&w->slots[i]);
+		free(w->slots);
+	}
+	for (size_t i = 0; i < w->npending; i++)
+		pending_release(&w->pending[i]);
+	free(w->pending);
+	free(w->types);
+	free(w->tags_json);
+	free(w->handlers_json);
+	free(w->base_env);
+	ac_store_close(w->store);
+	if (w->base)
+		event_base_free(w->base);
+}
+
+int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
+{
+	struct worker w = { .cfg = cfg };
+	struct ac_worker_record rec;
+	struct ac_worker_state state;
+	char host[256];
+	int rc = -1;
+
+	if (gethostname(host, sizeof host) < 0)
+		snprintf(host, sizeof host, "localhost");
+	host[sizeof host - 1] = '\0';
+	signal(SIGPIPE, SIG_IGN);
+	srandom((unsigned)(getpid() ^ ac_now_ms()));
+
+	w.slots = calloc((size_t)cfg->concurrency, sizeof *w.slots);
+	w.types = calloc(cfg->nhandlers, sizeof *w.types);
+	if (!w.slots || !w.types || base_env_init(&w) < 0) {
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < cfg->concurrency; i++) {
+		w.slots[i].w = &w;
+		w.slots[i].out_fd = w.slots[i].err_fd = -1;
+	}
+	for (size_t i = 0; i < cfg->nhandlers; i++)
+		w.types[i] = cfg->handlers[i].type;
+	w.tags_json = string_array_json(cfg->tags, cfg->ntags);
+	w.handlers_json = string_array_json(w.types, cfg->nhandlers);
+	if (!w.tags_json || !w.handlers_json) {
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		goto out;
+	}
+	if (ac_store_open(cfg->store_url, 1, &w.store, err) < 0)
+		goto out;
+	rec = (struct ac_worker_record){
+		.id = cfg->id,
+		.host = host,
+		.pid = (long)getpid(),
+		.concurrency = cfg->concurrency,
+		.tags = w.tags_json,
+		.handlers = w.handlers_json,
+		.heartbeat_ms = cfg->heartbeat_ms,
+		.lease_ms = cfg->lease_ms,
+	};
+	if (w.store->ops->worker_register(w.store, &rec, &w.ctl, err) < 0)
+		goto out;
+
+	w.base = event_base_new();
+	if (!w.base) {
+		ac_error_set(err, AC_EXIT_FAILED, "cannot create the event loop");
+		goto out;
+	}
+	w.ev_chld = evsignal_new(w.base, SIGCHLD, on_sigchld, &w);
+	w.ev_term = evsignal_new(w.base, SIGTERM, on_signal, &w);
+	w.ev_int = evsignal_new(w.base, SIGINT, on_signal, &w);
+	w.ev_flush = event_new(w.base, -1, 0, on_flush, &w);
+	if (!w.ev_chld || !w.ev_term || !w.ev_int || !w.ev_flush ||
+	    event_add(w.ev_chld, NULL) || event_add(w.ev_term, NULL) ||
+	    event_add(w.ev_int, NULL)) {
+		ac_error_set(err, AC_EXIT_FAILED, "cannot watch signals");
+		goto out;
+	}
+	w.ev_heartbeat = timer_every(&w, cfg->heartbeat_ms, on_heartbeat);
+	w.ev_poll = timer_every(&w, IDLE_POLL_MS, on_poll);
+	if (!w.ev_heartbeat || !w.ev_poll) {
+		ac_error_set(err, AC_EXIT_FAILED, "cannot arm timers");
+		goto out;
+	}
+	ac_log_info("worker %s started: pid %ld, concurrency %d, handlers %s, tags %s, store %s%s",
+		    cfg->id, (long)getpid(), cfg->concurrency, w.handlers_json,
+		    w.tags_json, cfg->store_url,
+		    w.ctl.drain ? " (drained: claiming nothing until ac-drain --undo)" : "");
+	cycle(&w, 1);
+	if (event_base_dispatch(w.base) < 0) {
+		ac_error_set(err, AC_EXIT_FAILED, "event loop failed");
+		goto out;
+	}
+	/* Last words: outcomes not yet written, then the stopped state.  A
+	 * store that is down now loses nothing: leases bring tasks back. */
+	if (w.npending)
+		cycle(&w, 0);
+	state = (struct ac_worker_state){ .status = "stopped",
+					  .running = w.nbusy,
+					  .completed = w.completed,
+					  .failed = w.failed };
+	/* Tasks abandoned by a hard stop get leases that end now, so that
+	 * they are reclaimed at once rather than a lease later. */
+	if (w.store->ops->worker_heartbeat(w.store, cfg->id, &state,
+					   w.nbusy ? 0 : cfg->lease_ms,
+					   &w.ctl, err) < 0)
+		ac_log_warn("could not record the stop: %s", err->msg);
+	ac_log_info("worker %s stopped: %lld completed, %lld failed",
+		    cfg->id, (long long)w.completed, (long long)w.failed);
+	rc = 0;
+out:
+	worker_release(&w);
+	return rc;
+}

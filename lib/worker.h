@@ -1,0 +1,33 @@
+/* The worker engine: one libevent loop that claims tasks from the store,
+ * runs each in a handler process, and records how each attempt ended.
+ * Child pipes, timers and signals all live in that loop; there is no thread
+ * per task. */
+#ifndef AC_WORKER_H
+#define AC_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "handler.h"
+
+struct ac_worker_config {
+	const char *id;                 /* borrowed */
+	const char *store_url;          /* borrowed */
+	const struct ac_handler *handlers; /* borrowed, nhandlers long */
+	size_t nhandlers;
+	const char *const *tags;        /* borrowed, ntags long */
+	size_t ntags;
+	int concurrency;
+	int64_t heartbeat_ms;
+	int64_t lease_ms;
+	int64_t grace_ms;               /* SIGTERM to SIGKILL on a timeout */
+	int verbose;
+};
+
+/* Run until drained by a signal or by ac-drain --stop.  Returns 0 after a
+ * clean stop, -1 with err when the worker could not start or lost its
+ * store for good. */
+int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err);
+
+#endif

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Install the Debian 12 packages that building and testing ac need, when
+# any is missing.  Run as root (or with sudo); does nothing when all are
+# there, so it is cheap to run before every build.
+set -eu
+packages="gcc make pkg-config libc6-dev libnng-dev libevent-dev liblz4-dev
+libsqlite3-dev libpq-dev libjansson-dev bats jq sqlite3 procps"
+missing=
+for p in $packages; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+echo "setup: installing:$missing" >&2
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		SUDO=sudo
+	else
+		echo "setup: not root and no sudo; install as root:$missing" >&2
+		exit 69
+	fi
+else
+	SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

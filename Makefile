@@ -90,7 +90,8 @@ uninstall:
 	for c in ac $(COMMANDS); do \
 		rm -f $(DESTDIR)$(BINDIR_INSTALL)/$$c $(DESTDIR)$(BASHCOMPDIR)/$$c; \
 	done
-	rm -f $(COMMANDS:%=$(DESTDIR)$(MANDIR)/man1/%.1) $(DESTDIR)$(MANDIR)/man7/ac.7
+	rm -f $(COMMANDS:%=$(DESTDIR)$(MANDIR)/man1/%.1) $(DESTDIR)$(MANDIR)/man1/ac.1 \
+		$(DESTDIR)$(MANDIR)/man7/ac.7
 
 clean:
 	rm -rf $(BUILD) build $(PROGRAMS)

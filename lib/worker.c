@@ -27,7 +27,7 @@
 extern char **environ;
 
 #define STDERR_TAIL 4096
-#define IDLE_POLL_MS 10
+#define IDLE_POLL_MS 20
 #define DUE_POLL_MS 500
 #define STORE_RETRY_MS 1000
 #define ENV_TASK_VARS 7

@@ -218,6 +218,17 @@ oom:
 	return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 }
 
+/* dup2 for the child; a descriptor already in place only loses its
+ * close-on-exec flag.  Async-signal-safe. */
+static int move_fd(int from, int to)
+{
+	if (from < 0)
+		return 0;
+	if (from == to)
+		return fcntl(to, F_SETFD, 0);
+	return dup2(from, to) < 0 ? -1 : 0;
+}
+
 int ac_handler_spawn(const struct ac_handler *h, char *const envp[],
 		     const struct ac_spawn_fds *fds, pid_t *pid,
 		     struct ac_error *err)
@@ -245,9 +256,8 @@ int ac_handler_spawn(const struct ac_handler *h, char *const envp[],
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(127);
-		if ((fds->in >= 0 && dup2(fds->in, 0) < 0) ||
-		    (fds->out >= 0 && dup2(fds->out, 1) < 0) ||
-		    (fds->err >= 0 && dup2(fds->err, 2) < 0))
+		if (move_fd(fds->in, 0) < 0 || move_fd(fds->out, 1) < 0 ||
+		    move_fd(fds->err, 2) < 0 || move_fd(fds->side, 3) < 0)
 			_exit(127);
 		memset(&dfl, 0, sizeof dfl);
 		dfl.sa_handler = SIG_DFL;

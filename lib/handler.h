@@ -39,6 +39,7 @@ struct ac_spawn_fds {
 	int in;
 	int out;
 	int err;
+	int side;         /* becomes fd 3, the side channel */
 };
 
 /* Start h in a new process group that dies with the caller

@@ -59,6 +59,7 @@ void ac_claimed_release(struct ac_claimed *task)
 	free(task->type);
 	free(task->data);
 	free(task->route_key);
+	free(task->checkpoint);
 	memset(task, 0, sizeof *task);
 }
 
@@ -146,11 +147,20 @@ json_t *ac_task_row_json(const struct ac_task_row *row)
 	json_object_set_new(o, "checkpoint", json_or_null(row->checkpoint));
 	json_object_set_new(o, "progress", row->progress >= 0 ?
 			    json_real(row->progress) : json_null());
+	json_object_set_new(o, "usage", row->usage ? json_or_null(row->usage) :
+			    json_object());
+	json_object_set_new(o, "log", string_or_null(row->log));
+	json_object_set_new(o, "reclaims", json_integer(row->reclaims));
+	json_object_set_new(o, "max_reclaims", json_integer(row->max_reclaims));
+	json_object_set_new(o, "cancel_requested",
+			    json_boolean(row->cancel_requested));
 	json_object_set_new(o, "created", time_or_null(row->created));
 	json_object_set_new(o, "due", time_or_null(row->run_at));
 	json_object_set_new(o, "started", time_or_null(row->started));
 	json_object_set_new(o, "finished", time_or_null(row->finished));
 	json_object_set_new(o, "lease_until", time_or_null(row->lease_until));
+	if (row->attempts)
+		json_object_set_new(o, "attempts", row->attempts);
 	return o;
 }
 
@@ -158,7 +168,7 @@ json_t *ac_worker_row_json(const struct ac_worker_row *row, int64_t now_ms)
 {
 	json_t *o = json_object();
 	const char *status = row->status;
-	int64_t age = now_ms - row->heartbeat;
+	int64_t age = row->heartbeat_age_ms;
 
 	if (!o)
 		return NULL;
@@ -181,6 +191,8 @@ json_t *ac_worker_row_json(const struct ac_worker_row *row, int64_t now_ms)
 		strcmp(status, "stopped") && strcmp(status, "lost") ?
 		(now_ms - row->started) / 1000 :
 		(row->heartbeat - row->started) / 1000));
+	json_object_set_new(o, "heartbeat_age_s",
+			    json_real((double)age / 1000.0));
 	json_object_set_new(o, "listen", string_or_null(row->listen));
 	json_object_set_new(o, "metrics", string_or_null(row->metrics));
 	json_object_set_new(o, "drained", json_boolean(row->drain));

@@ -47,6 +47,7 @@ struct ac_task_spec {
 	const char *tags;            /* JSON array of required tags, or NULL */
 	const char *meta;            /* JSON object, or NULL */
 	const char *idempotency_key; /* NULL = none */
+	int max_reclaims;            /* lost attempts before it fails (poison) */
 };
 
 struct ac_submitted {
@@ -100,6 +101,7 @@ struct ac_claimed {
 	int attempt;
 	int64_t timeout_ms;
 	char *route_key;
+	char *checkpoint;            /* JSON text of the last checkpoint, or NULL */
 };
 
 void ac_claimed_release(struct ac_claimed *task);
@@ -109,7 +111,10 @@ enum ac_outcome_kind {
 	AC_OUTCOME_COMPLETED,
 	AC_OUTCOME_FAILED,          /* uses an attempt; retried while any remain */
 	AC_OUTCOME_TEMPFAIL,        /* exit 75: retried without using an attempt */
-	AC_OUTCOME_TIMEOUT          /* uses an attempt; final status timeout */
+	AC_OUTCOME_TIMEOUT,         /* uses an attempt; final status timeout */
+	AC_OUTCOME_CANCELLED,       /* ended by ac-cancel: final */
+	AC_OUTCOME_RELEASED         /* handed back by a stopping worker: queued
+				     * again at once, no attempt used */
 };
 
 /* The end of one attempt, fenced by (id, attempt, worker). */
@@ -130,6 +135,19 @@ struct ac_task_filter {
 	enum ac_task_status status;
 	const char *type;            /* NULL = any */
 	long limit;                  /* newest first */
+};
+
+/* A running attempt a worker holds. */
+struct ac_lease {
+	int64_t id;
+	int attempt;
+};
+
+/* What a handler reported on its side channel; unset fields are skipped. */
+struct ac_report {
+	double progress;             /* 0..1, or < 0 for none */
+	const char *usage;           /* JSON object, added to the task's totals */
+	const char *log;             /* text appended to the task's log */
 };
 
 enum ac_drain_flags {
@@ -182,11 +200,40 @@ struct ac_store_ops {
 			    const struct ac_claim_request *claim,
 			    struct ac_claimed **claimed, size_t *nclaimed,
 			    struct ac_worker_control *ctl, struct ac_error *err);
-	/* Renew the worker's heartbeat and the leases of its running tasks. */
+	/* Renew the worker's heartbeat and the leases it holds: renewed[i]
+	 * says whether held[i] still belongs to it (a lease that ran out is
+	 * never renewed: another attempt may own the task). */
 	int (*worker_heartbeat)(struct ac_store *store, const char *worker_id,
 				const struct ac_worker_state *state,
-				int64_t lease_ms, struct ac_worker_control *ctl,
+				int64_t lease_ms, const struct ac_lease *held,
+				size_t nheld, int *renewed,
+				struct ac_worker_control *ctl,
 				struct ac_error *err);
+	/* Take back every task whose lease ran out (any worker may do this):
+	 * queued again after a back-off, or failed once it was lost
+	 * max_reclaims times, or cancelled if a cancel was asked for. */
+	int (*sweep)(struct ac_store *store, size_t *reclaimed,
+		     struct ac_error *err);
+	/* Store a checkpoint of a running attempt, durably.  0 stored, 1
+	 * refused (the attempt no longer owns the task), -1 error. */
+	int (*task_checkpoint)(struct ac_store *store, const char *worker_id,
+			       const struct ac_lease *lease, const char *json,
+			       size_t len, struct ac_error *err);
+	/* Keep progress, usage and log lines on a running attempt's task;
+	 * 0, 1 refused, -1 error. */
+	int (*task_report)(struct ac_store *store, const char *worker_id,
+			   const struct ac_lease *lease,
+			   const struct ac_report *report,
+			   struct ac_error *err);
+	/* Cancel tasks: queued or pending ones at once, running ones by a
+	 * request their worker carries out.  All ids must exist and be
+	 * unfinished, or nothing changes.  status[i] is the status after. */
+	int (*cancel)(struct ac_store *store, const int64_t *ids, size_t n,
+		      enum ac_task_status *status, struct ac_error *err);
+	/* The worker's running tasks that an operator asked to cancel: a
+	 * malloc'd array of *n ids (or NULL). */
+	int (*worker_cancels)(struct ac_store *store, const char *worker_id,
+			      int64_t **ids, size_t *n, struct ac_error *err);
 	/* Drain, undo or stop workers: all ids must exist or nothing changes. */
 	int (*drain)(struct ac_store *store, const char *const *ids, size_t n,
 		     const char *reason, int flags, struct ac_error *err);
@@ -235,6 +282,12 @@ struct ac_task_row {
 	const char *error;
 	const char *checkpoint; /* JSON text or NULL */
 	double progress;        /* < 0 = none */
+	const char *usage;      /* JSON text or NULL */
+	const char *log;
+	int reclaims;
+	int max_reclaims;
+	int cancel_requested;
+	json_t *attempts;       /* array, or NULL; stolen by the JSON built */
 	const char *idempotency_key;
 	int64_t created, run_at, started, finished, lease_until; /* 0 = none */
 };
@@ -250,6 +303,7 @@ struct ac_worker_row {
 	int64_t completed, failed;
 	const char *tags, *handlers, *listen, *metrics;
 	int64_t started, heartbeat, lease_ms;
+	int64_t heartbeat_age_ms;  /* by the store's clock */
 	int drain;
 	const char *drain_reason;
 	int stop;

@@ -3,8 +3,14 @@
  *
  * Every write transaction is BEGIN IMMEDIATE under a busy timeout, so a
  * contended store waits instead of failing tasks with "database is locked".
- * Statements are prepared once per connection and kept.  Times are integer
- * milliseconds since the epoch. */
+ * Statements are prepared once per connection and kept.
+ *
+ * Two clocks: times shown to people (created, started, ...) are wall-clock
+ * milliseconds since the epoch; leases and heartbeats use CLOCK_BOOTTIME,
+ * which every process of the host shares and which a step of the wall
+ * clock does not move, so a clock change causes no early reclaim.  The
+ * boot id kept in the store tells when that clock restarted (a reboot):
+ * then every lease is over. */
 #include "store.h"
 #include "exitcode.h"
 #include "util.h"
@@ -15,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SCHEMA_VERSION 1
@@ -22,6 +29,8 @@
 #define BUSY_RETRIES 3
 #define BACKOFF_BASE_MS 1000
 #define TEMPFAIL_DELAY_MS 1000
+#define RECLAIM_BACKOFF_MS 1000
+#define LOG_KEEP 4096
 
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
@@ -33,13 +42,17 @@ enum stmt_id {
 	ST_WORKER_FIND, ST_WORKER_UPSERT, ST_WORKER_EXISTS,
 	ST_DRAIN, ST_UNDRAIN, ST_WORKER_RUNNING,
 	ST_COUNTS, ST_DEPTH, ST_WORKERS, ST_DATA_VERSION,
+	ST_ATTEMPT_START, ST_ATTEMPT_END, ST_ATTEMPTS, ST_SWEEP, ST_REQUEUE_OWN,
+	ST_CHECKPOINT, ST_REPORT_READ, ST_REPORT, ST_CANCEL_NOW,
+	ST_CANCEL_ASK, ST_CANCELS, ST_CANCEL_DONE, ST_RELEASE,
 	ST_COUNT
 };
 
 #define TASK_COLS "id, type, status, priority, attempt, max_retries, " \
 	"failures, timeout_ms, worker, route_key, tags, meta, data, result, " \
 	"error, checkpoint, progress, idempotency_key, created, run_at, " \
-	"started, finished, lease_until"
+	"started, finished, lease_until, usage, log, reclaims, max_reclaims, " \
+	"cancel_requested"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -48,7 +61,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_INSERT_TASK] =
 		"INSERT INTO tasks (type, status, priority, data, max_retries, "
 		"timeout_ms, route_key, tags, meta, idempotency_key, run_at, "
-		"created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+		"created, max_reclaims) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+		"?9, ?10, ?11, ?12, ?13)",
 	[ST_FIND_IDEM] = "SELECT id FROM tasks WHERE idempotency_key = ?1",
 	[ST_TASK_STATUS] = "SELECT status FROM tasks WHERE id = ?1",
 	[ST_TASK_GET] = "SELECT " TASK_COLS " FROM tasks WHERE id = ?1",
@@ -68,11 +82,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"UPDATE tasks SET status = 'running', worker = ?2, "
 		"attempt = attempt + 1, lease_until = ?3, started = ?4, "
 		"finished = NULL WHERE id = ?1 AND status = 'queued' "
-		"RETURNING type, data, priority, attempt, timeout_ms, route_key",
+		"RETURNING type, data, priority, attempt, timeout_ms, route_key, "
+		"checkpoint",
 	[ST_DONE] =
 		"UPDATE tasks SET status = 'completed', result = ?4, error = NULL, "
 		"finished = ?5, lease_until = NULL WHERE id = ?1 AND attempt = ?2 "
-		"AND worker = ?3 AND status = 'running'",
+		"AND worker = ?3 AND status = 'running' AND lease_until >= ?6",
 	[ST_FAIL] =
 		"UPDATE tasks SET failures = failures + 1, error = ?4, "
 		"lease_until = NULL, "
@@ -83,31 +98,35 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"run_at = CASE WHEN failures + 1 > max_retries THEN run_at "
 		"ELSE ?5 + ?7 * (1 << min(failures, 8)) + ?8 END "
 		"WHERE id = ?1 AND attempt = ?2 AND worker = ?3 "
-		"AND status = 'running' RETURNING status",
+		"AND status = 'running' AND lease_until >= ?9 RETURNING status",
 	[ST_TEMPFAIL] =
 		"UPDATE tasks SET status = 'pending', error = ?4, "
 		"lease_until = NULL, run_at = ?5 + ?6 WHERE id = ?1 "
-		"AND attempt = ?2 AND worker = ?3 AND status = 'running'",
+		"AND attempt = ?2 AND worker = ?3 AND status = 'running' "
+		"AND lease_until >= ?7",
 	[ST_WORKER_STATE] =
 		"UPDATE workers SET status = ?2, running = ?3, completed = ?4, "
-		"failed = ?5, heartbeat = ?6 WHERE id = ?1",
+		"failed = ?5, heartbeat = ?6, heartbeat_mono = ?7 WHERE id = ?1",
 	[ST_WORKER_CTL] = "SELECT drain, stop FROM workers WHERE id = ?1",
 	[ST_RENEW] =
-		"UPDATE tasks SET lease_until = ?2 + ?3 WHERE worker = ?1 AND "
-		"status = 'running' AND lease_until >= ?2",
+		"UPDATE tasks SET lease_until = ?2 + ?3 WHERE id = ?4 AND "
+		"attempt = ?5 AND worker = ?1 AND status = 'running' AND "
+		"lease_until >= ?2",
 	[ST_WORKER_FIND] =
-		"SELECT host, pid, status, heartbeat, lease_ms FROM workers "
+		"SELECT host, pid, status, heartbeat_mono, lease_ms FROM workers "
 		"WHERE id = ?1",
 	[ST_WORKER_UPSERT] =
 		"INSERT INTO workers (id, host, pid, concurrency, tags, handlers, "
 		"listen, metrics, status, running, completed, failed, started, "
-		"heartbeat, heartbeat_ms, lease_ms, drain, stop) VALUES "
-		"(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, 0, 0, ?10, ?10, ?11, ?12, "
-		"0, 0) ON CONFLICT (id) DO UPDATE SET host = ?2, pid = ?3, "
-		"concurrency = ?4, tags = ?5, handlers = ?6, listen = ?7, "
-		"metrics = ?8, status = CASE WHEN drain THEN 'draining' ELSE ?9 END, "
+		"heartbeat, heartbeat_mono, heartbeat_ms, lease_ms, drain, stop) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, 0, 0, ?10, ?10, "
+		"?13, ?11, ?12, 0, 0) ON CONFLICT (id) DO UPDATE SET host = ?2, "
+		"pid = ?3, concurrency = ?4, tags = ?5, handlers = ?6, "
+		"listen = ?7, metrics = ?8, "
+		"status = CASE WHEN drain THEN 'draining' ELSE ?9 END, "
 		"running = 0, completed = 0, failed = 0, started = ?10, "
-		"heartbeat = ?10, heartbeat_ms = ?11, lease_ms = ?12, stop = 0",
+		"heartbeat = ?10, heartbeat_mono = ?13, heartbeat_ms = ?11, "
+		"lease_ms = ?12, stop = 0",
 	[ST_WORKER_EXISTS] = "SELECT 1 FROM workers WHERE id = ?1",
 	[ST_DRAIN] =
 		"UPDATE workers SET drain = 1, drain_reason = ?2, "
@@ -126,8 +145,81 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_WORKERS] =
 		"SELECT id, status, host, pid, concurrency, running, completed, "
 		"failed, tags, handlers, listen, metrics, started, heartbeat, "
-		"lease_ms, drain, drain_reason, stop FROM workers ORDER BY id",
+		"lease_ms, drain, drain_reason, stop, ?1 - heartbeat_mono "
+		"FROM workers ORDER BY id",
 	[ST_DATA_VERSION] = "PRAGMA data_version",
+	[ST_ATTEMPT_START] =
+		"INSERT OR REPLACE INTO attempts (task_id, attempt, worker, "
+		"started) VALUES (?1, ?2, ?3, ?4)",
+	[ST_ATTEMPT_END] =
+		"UPDATE attempts SET finished = ?3, outcome = ?4, error = ?5 "
+		"WHERE task_id = ?1 AND attempt = ?2 AND finished IS NULL",
+	[ST_ATTEMPTS] =
+		"SELECT attempt, worker, started, finished, outcome, error "
+		"FROM attempts WHERE task_id = ?1 ORDER BY attempt",
+	/* A lost attempt: queued again after a back-off, failed for good as
+	 * a poison task once lost too often, cancelled if that was asked. */
+	[ST_SWEEP] =
+		"UPDATE tasks SET reclaims = reclaims + 1, worker = NULL, "
+		"lease_until = NULL, "
+		"status = CASE WHEN cancel_requested THEN 'cancelled' "
+		"WHEN reclaims + 1 > max_reclaims THEN 'failed' ELSE 'pending' END, "
+		"error = CASE WHEN cancel_requested THEN 'cancelled' "
+		"WHEN reclaims + 1 > max_reclaims THEN 'lost ' || (reclaims + 1) || "
+		"' times: its worker died or hung each time (a poison task?)' "
+		"ELSE 'attempt ' || attempt || ' lost: the lease of worker ' || "
+		"worker || ' ran out' END, "
+		"finished = CASE WHEN cancel_requested OR reclaims + 1 > "
+		"max_reclaims THEN ?2 ELSE NULL END, "
+		"run_at = ?2 + ?3 * (1 << min(reclaims, 5)) "
+		"WHERE status = 'running' AND lease_until < ?1 "
+		"RETURNING id, attempt, status, error",
+	/* A worker back under its own id: its running tasks are its dead
+	 * predecessor's, to be run again at once. */
+	[ST_REQUEUE_OWN] =
+		"UPDATE tasks SET reclaims = reclaims + 1, worker = NULL, "
+		"lease_until = NULL, "
+		"status = CASE WHEN cancel_requested THEN 'cancelled' "
+		"WHEN reclaims + 1 > max_reclaims THEN 'failed' ELSE 'queued' END, "
+		"error = CASE WHEN cancel_requested THEN 'cancelled' "
+		"WHEN reclaims + 1 > max_reclaims THEN 'lost ' || (reclaims + 1) || "
+		"' times: its worker died or hung each time (a poison task?)' "
+		"ELSE 'attempt ' || attempt || ' lost: worker ' || worker || "
+		"' restarted' END, "
+		"finished = CASE WHEN cancel_requested OR reclaims + 1 > "
+		"max_reclaims THEN ?2 ELSE NULL END "
+		"WHERE worker = ?1 AND status = 'running' "
+		"RETURNING id, attempt, status, error",
+	[ST_CHECKPOINT] =
+		"UPDATE tasks SET checkpoint = ?4 WHERE id = ?1 AND attempt = ?2 "
+		"AND worker = ?3 AND status = 'running' AND lease_until >= ?5",
+	[ST_REPORT_READ] =
+		"SELECT usage, log FROM tasks WHERE id = ?1 AND attempt = ?2 AND "
+		"worker = ?3 AND status = 'running' AND lease_until >= ?4",
+	[ST_REPORT] =
+		"UPDATE tasks SET progress = coalesce(?4, progress), "
+		"usage = coalesce(?5, usage), log = coalesce(?6, log) "
+		"WHERE id = ?1 AND attempt = ?2 AND worker = ?3",
+	[ST_CANCEL_NOW] =
+		"UPDATE tasks SET status = 'cancelled', finished = ?2, "
+		"error = 'cancelled before it ran' WHERE id = ?1 AND status IN "
+		"('pending', 'queued')",
+	[ST_CANCEL_ASK] =
+		"UPDATE tasks SET cancel_requested = 1 WHERE id = ?1 AND "
+		"status = 'running'",
+	[ST_CANCELS] =
+		"SELECT id FROM tasks WHERE worker = ?1 AND status = 'running' "
+		"AND cancel_requested = 1",
+	[ST_CANCEL_DONE] =
+		"UPDATE tasks SET status = 'cancelled', error = ?4, finished = ?5, "
+		"lease_until = NULL WHERE id = ?1 AND attempt = ?2 AND worker = ?3 "
+		"AND status = 'running'",
+	/* Handed back by a stopping worker: not the task's fault, so no
+	 * attempt and no reclaim is counted against it. */
+	[ST_RELEASE] =
+		"UPDATE tasks SET status = 'queued', worker = NULL, "
+		"lease_until = NULL, error = ?4 WHERE id = ?1 AND attempt = ?2 "
+		"AND worker = ?3 AND status = 'running'",
 };
 
 static const char schema_v1[] =
@@ -150,6 +242,11 @@ static const char schema_v1[] =
 	" error TEXT,"
 	" checkpoint TEXT,"
 	" progress REAL,"
+	" usage TEXT,"
+	" log TEXT,"
+	" reclaims INTEGER NOT NULL DEFAULT 0,"
+	" max_reclaims INTEGER NOT NULL DEFAULT 3,"
+	" cancel_requested INTEGER NOT NULL DEFAULT 0,"
 	" created INTEGER NOT NULL,"
 	" run_at INTEGER NOT NULL,"
 	" started INTEGER,"
@@ -159,8 +256,8 @@ static const char schema_v1[] =
 	"CREATE INDEX tasks_claim ON tasks (type, priority DESC, id)"
 	" WHERE status = 'queued';"
 	"CREATE INDEX tasks_due ON tasks (run_at) WHERE status = 'pending';"
-	"CREATE INDEX tasks_running ON tasks (worker, lease_until)"
-	" WHERE status = 'running';"
+	"CREATE INDEX tasks_running ON tasks (worker) WHERE status = 'running';"
+	"CREATE INDEX tasks_lease ON tasks (lease_until) WHERE status = 'running';"
 	"CREATE INDEX tasks_status ON tasks (status, type, priority);"
 	"CREATE UNIQUE INDEX tasks_idempotency ON tasks (idempotency_key)"
 	" WHERE idempotency_key IS NOT NULL;"
@@ -179,11 +276,22 @@ static const char schema_v1[] =
 	" failed INTEGER NOT NULL DEFAULT 0,"
 	" started INTEGER NOT NULL,"
 	" heartbeat INTEGER NOT NULL,"
+	" heartbeat_mono INTEGER NOT NULL,"
 	" heartbeat_ms INTEGER NOT NULL,"
 	" lease_ms INTEGER NOT NULL,"
 	" drain INTEGER NOT NULL DEFAULT 0,"
 	" drain_reason TEXT,"
-	" stop INTEGER NOT NULL DEFAULT 0);";
+	" stop INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE attempts ("
+	" task_id INTEGER NOT NULL,"
+	" attempt INTEGER NOT NULL,"
+	" worker TEXT NOT NULL,"
+	" started INTEGER NOT NULL,"
+	" finished INTEGER,"
+	" outcome TEXT,"
+	" error TEXT,"
+	" PRIMARY KEY (task_id, attempt)) WITHOUT ROWID;"
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
 struct sqlite_store {
 	struct ac_store base;
@@ -193,6 +301,16 @@ struct sqlite_store {
 	long long data_version;
 	int in_tx;
 };
+
+/* The lease clock: shared by the host's processes, immune to steps of the
+ * wall clock. */
+static int64_t lease_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int db_error(struct sqlite_store *s, struct ac_error *err,
 		    const char *what)
@@ -326,6 +444,70 @@ static char *column_dup(sqlite3_stmt *st, int i, size_t *len)
 	return p;
 }
 
+static int end_attempt(struct sqlite_store *s, int64_t id, int attempt,
+		       const char *outcome, const char *error, int64_t now,
+		       struct ac_error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_ATTEMPT_END, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, attempt);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_text(st, 4, outcome, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 5, error);
+	return exec_stmt(s, st, err, "recording an attempt");
+}
+
+/* Run a reclaiming statement (sweep or requeue-own) and close the lost
+ * attempts it returns. */
+static int reclaim_rows(struct sqlite_store *s, sqlite3_stmt *st, int64_t now,
+			size_t *count, struct ac_error *err)
+{
+	struct lost { int64_t id; int attempt; char *error; } *lost = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			struct lost *grown;
+
+			cap = cap ? cap * 2 : 16;
+			grown = realloc(lost, cap * sizeof *lost);
+			if (!grown) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			lost = grown;
+		}
+		lost[n].id = sqlite3_column_int64(st, 0);
+		lost[n].attempt = sqlite3_column_int(st, 1);
+		lost[n].error = column_dup(st, 3, NULL);
+		n++;
+	}
+	done(st);
+	if (rc != SQLITE_DONE) {
+		for (size_t i = 0; i < n; i++)
+			free(lost[i].error);
+		free(lost);
+		return rc == SQLITE_NOMEM ?
+			ac_error_set(err, AC_EXIT_FAILED, "out of memory") :
+			db_error(s, err, "reclaiming tasks");
+	}
+	rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!rc && end_attempt(s, lost[i].id, lost[i].attempt, "lost",
+				       lost[i].error, now, err) < 0)
+			rc = -1;
+		free(lost[i].error);
+	}
+	free(lost);
+	if (count)
+		*count = n;
+	return rc;
+}
+
 /* ac_tags_ok(required, offered): 1 when every tag of the JSON array
  * `required` is in the JSON array `offered`. */
 static void sql_tags_ok(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -408,6 +590,59 @@ static int migrate(struct sqlite_store *s, struct ac_error *err)
 		goto fail;
 	}
 	return tx_commit(s, err);
+fail:
+	tx_rollback(s);
+	return -1;
+}
+
+/* After a reboot the lease clock starts again from zero: every lease and
+ * heartbeat recorded before it is over. */
+static int check_boot(struct sqlite_store *s, struct ac_error *err)
+{
+	char boot_id[64] = "";
+	sqlite3_stmt *st;
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	int same = 0;
+
+	if (!f)
+		return 0;
+	if (!fgets(boot_id, sizeof boot_id, f))
+		boot_id[0] = '\0';
+	fclose(f);
+	boot_id[strcspn(boot_id, "\n")] = '\0';
+	if (!boot_id[0])
+		return 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT value = ?1 FROM meta WHERE key = 'boot_id'",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, err, "reading the boot id");
+	sqlite3_bind_text(st, 1, boot_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		same = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (same || sqlite3_db_readonly(s->db, "main") == 1)
+		return 0;
+	if (tx_begin(s, err) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta (key, value) VALUES ('boot_id', ?1)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		db_error(s, err, "writing the boot id");
+		goto fail;
+	}
+	sqlite3_bind_text(st, 1, boot_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		sqlite3_finalize(st);
+		db_error(s, err, "writing the boot id");
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_exec(s->db,
+			 "UPDATE tasks SET lease_until = 0 WHERE status = 'running';"
+			 "UPDATE workers SET heartbeat_mono = -1000000000000;",
+			 NULL, NULL, NULL) != SQLITE_OK) {
+		db_error(s, err, "ending leases of a previous boot");
+		goto fail;
+	}
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
 fail:
 	tx_rollback(s);
 	return -1;
@@ -500,7 +735,7 @@ static int sqlite_open(const char *url, int create, struct ac_store **out,
 		db_error(s, err, "registering functions");
 		goto fail;
 	}
-	if (migrate(s, err) < 0)
+	if (migrate(s, err) < 0 || check_boot(s, err) < 0)
 		goto fail;
 	*out = &s->base;
 	return 0;
@@ -556,6 +791,7 @@ static int sqlite_submit(struct ac_store *base, const struct ac_task_spec *specs
 		bind_text_or_null(ins, 10, t->idempotency_key);
 		sqlite3_bind_int64(ins, 11, now + t->delay_ms);
 		sqlite3_bind_int64(ins, 12, now);
+		sqlite3_bind_int(ins, 13, t->max_reclaims);
 		if (exec_stmt(s, ins, err, "adding a task") < 0)
 			goto fail;
 		out[i].id = sqlite3_last_insert_rowid(s->db);
@@ -645,7 +881,7 @@ static int64_t col_time(sqlite3_stmt *st, int i)
 		sqlite3_column_int64(st, i);
 }
 
-static json_t *task_json_from_row(sqlite3_stmt *st)
+static json_t *task_json_from_row(sqlite3_stmt *st, json_t *attempts)
 {
 	struct ac_task_row row = {
 		.id = sqlite3_column_int64(st, 0),
@@ -672,8 +908,59 @@ static json_t *task_json_from_row(sqlite3_stmt *st)
 		.started = col_time(st, 20),
 		.finished = col_time(st, 21),
 		.lease_until = col_time(st, 22),
+		.usage = col_text(st, 23),
+		.log = col_text(st, 24),
+		.reclaims = sqlite3_column_int(st, 25),
+		.max_reclaims = sqlite3_column_int(st, 26),
+		.cancel_requested = sqlite3_column_int(st, 27),
+		.attempts = attempts,
 	};
+
+	/* Leases run on the lease clock; show them on the wall clock. */
+	if (row.lease_until)
+		row.lease_until = ac_now_ms() + (row.lease_until - lease_now());
 	return ac_task_row_json(&row);
+}
+
+static int read_attempts(struct sqlite_store *s, int64_t id, json_t **out,
+			 struct ac_error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_ATTEMPTS, err);
+	json_t *arr;
+	int rc;
+
+	if (!st)
+		return -1;
+	arr = json_array();
+	if (!arr)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char started[40], finished[40];
+		json_t *a = json_pack("{s:i,s:s,s:s,s:s?,s:s?,s:s?}",
+			"attempt", sqlite3_column_int(st, 0),
+			"worker", col_text(st, 1),
+			"started", ac_format_time(sqlite3_column_int64(st, 2),
+						  started, sizeof started),
+			"finished", sqlite3_column_type(st, 3) == SQLITE_NULL ?
+				NULL : ac_format_time(sqlite3_column_int64(st, 3),
+						      finished, sizeof finished),
+			"outcome", col_text(st, 4),
+			"error", col_text(st, 5));
+
+		if (!a || json_array_append_new(arr, a) < 0) {
+			done(st);
+			json_decref(arr);
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		}
+	}
+	done(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return db_error(s, err, "reading attempts");
+	}
+	*out = arr;
+	return 0;
 }
 
 static int sqlite_task_get(struct ac_store *base, int64_t id, json_t **out,
@@ -681,19 +968,23 @@ static int sqlite_task_get(struct ac_store *base, int64_t id, json_t **out,
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
 	sqlite3_stmt *st = stmt(s, ST_TASK_GET, err);
+	json_t *attempts = NULL;
 	int rc;
 
 	if (!st)
 		return -1;
+	if (read_attempts(s, id, &attempts, err) < 0)
+		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		*out = task_json_from_row(st);
+		*out = task_json_from_row(st, attempts);
 		done(st);
 		return *out ? 0 : ac_error_set(err, AC_EXIT_FAILED,
 					       "out of memory");
 	}
 	done(st);
+	json_decref(attempts);
 	if (rc == SQLITE_DONE)
 		return ac_error_set(err, AC_EXIT_USAGE, "no task %lld",
 				    (long long)id);
@@ -734,7 +1025,7 @@ static int sqlite_tasks_list(struct ac_store *base,
 		sqlite3_bind_text(st, 2, filter->type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, filter->limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *t = task_json_from_row(st);
+		json_t *t = task_json_from_row(st, NULL);
 
 		if (!t || json_array_append_new(arr, t) < 0) {
 			sqlite3_finalize(st);
@@ -834,6 +1125,7 @@ static int sqlite_workers_list(struct ac_store *base, json_t **out,
 	arr = json_array();
 	if (!arr)
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	sqlite3_bind_int64(st, 1, lease_now());
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct ac_worker_row row = {
 			.id = col_text(st, 0),
@@ -854,6 +1146,7 @@ static int sqlite_workers_list(struct ac_store *base, json_t **out,
 			.drain = sqlite3_column_int(st, 15),
 			.drain_reason = col_text(st, 16),
 			.stop = sqlite3_column_int(st, 17),
+			.heartbeat_age_ms = sqlite3_column_int64(st, 18),
 		};
 		json_t *w = ac_worker_row_json(&row, now);
 
@@ -902,10 +1195,11 @@ static int sqlite_worker_register(struct ac_store *base,
 	struct sqlite_store *s = (struct sqlite_store *)base;
 	sqlite3_stmt *find = stmt(s, ST_WORKER_FIND, err);
 	sqlite3_stmt *up = stmt(s, ST_WORKER_UPSERT, err);
-	int64_t now = ac_now_ms();
+	sqlite3_stmt *own = stmt(s, ST_REQUEUE_OWN, err);
+	int64_t now = ac_now_ms(), lnow = lease_now();
 	int rc;
 
-	if (!find || !up || tx_begin(s, err) < 0)
+	if (!find || !up || !own || tx_begin(s, err) < 0)
 		return -1;
 	sqlite3_bind_text(find, 1, rec->id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(find);
@@ -915,7 +1209,7 @@ static int sqlite_worker_register(struct ac_store *base,
 		const char *status = col_text(find, 2);
 		int64_t hb = sqlite3_column_int64(find, 3);
 		int64_t lease = sqlite3_column_int64(find, 4);
-		int alive = strcmp(status, "stopped") && now - hb <= lease;
+		int alive = strcmp(status, "stopped") && lnow - hb <= lease;
 
 		/* On this host the pid tells for sure; elsewhere the heartbeat
 		 * must have gone stale before the id may be taken over. */
@@ -947,8 +1241,13 @@ static int sqlite_worker_register(struct ac_store *base,
 	sqlite3_bind_int64(up, 10, now);
 	sqlite3_bind_int64(up, 11, rec->heartbeat_ms);
 	sqlite3_bind_int64(up, 12, rec->lease_ms);
+	sqlite3_bind_int64(up, 13, lease_now());
 	if (exec_stmt(s, up, err, "registering the worker") < 0 ||
 	    read_control(s, rec->id, ctl, err) < 0)
+		goto fail;
+	sqlite3_bind_text(own, 1, rec->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(own, 2, now);
+	if (reclaim_rows(s, own, now, NULL, err) < 0)
 		goto fail;
 	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
 fail:
@@ -970,13 +1269,30 @@ static int write_worker_state(struct sqlite_store *s, const char *worker_id,
 	sqlite3_bind_int64(st, 4, state->completed);
 	sqlite3_bind_int64(st, 5, state->failed);
 	sqlite3_bind_int64(st, 6, now);
+	sqlite3_bind_int64(st, 7, lease_now());
 	return exec_stmt(s, st, err, "updating the worker");
 }
 
+static const char *outcome_name(enum ac_outcome_kind kind)
+{
+	static const char *const names[] = {
+		[AC_OUTCOME_COMPLETED] = "completed",
+		[AC_OUTCOME_FAILED] = "failed",
+		[AC_OUTCOME_TEMPFAIL] = "tempfail",
+		[AC_OUTCOME_TIMEOUT] = "timeout",
+		[AC_OUTCOME_CANCELLED] = "cancelled",
+		[AC_OUTCOME_RELEASED] = "released",
+	};
+	return names[kind];
+}
+
+/* One attempt's end, fenced: it changes the task only while this attempt
+ * of this worker holds a lease that has not run out. */
 static int write_outcome(struct sqlite_store *s, const char *worker_id,
 			 struct ac_outcome *o, int64_t now,
 			 struct ac_error *err)
 {
+	int64_t lnow = lease_now();
 	sqlite3_stmt *st;
 	int rc;
 
@@ -987,6 +1303,12 @@ static int write_outcome(struct sqlite_store *s, const char *worker_id,
 	case AC_OUTCOME_TEMPFAIL:
 		st = stmt(s, ST_TEMPFAIL, err);
 		break;
+	case AC_OUTCOME_CANCELLED:
+		st = stmt(s, ST_CANCEL_DONE, err);
+		break;
+	case AC_OUTCOME_RELEASED:
+		st = stmt(s, ST_RELEASE, err);
+		break;
 	default:
 		st = stmt(s, ST_FAIL, err);
 		break;
@@ -996,15 +1318,27 @@ static int write_outcome(struct sqlite_store *s, const char *worker_id,
 	sqlite3_bind_int64(st, 1, o->id);
 	sqlite3_bind_int(st, 2, o->attempt);
 	sqlite3_bind_text(st, 3, worker_id, -1, SQLITE_STATIC);
-	if (o->kind == AC_OUTCOME_COMPLETED) {
+	switch (o->kind) {
+	case AC_OUTCOME_COMPLETED:
 		sqlite3_bind_text(st, 4, o->result, (int)o->result_len,
 				  SQLITE_STATIC);
 		sqlite3_bind_int64(st, 5, now);
-	} else if (o->kind == AC_OUTCOME_TEMPFAIL) {
+		sqlite3_bind_int64(st, 6, lnow);
+		break;
+	case AC_OUTCOME_TEMPFAIL:
 		bind_text_or_null(st, 4, o->error);
 		sqlite3_bind_int64(st, 5, now);
 		sqlite3_bind_int64(st, 6, TEMPFAIL_DELAY_MS);
-	} else {
+		sqlite3_bind_int64(st, 7, lnow);
+		break;
+	case AC_OUTCOME_CANCELLED:
+		bind_text_or_null(st, 4, o->error);
+		sqlite3_bind_int64(st, 5, now);
+		break;
+	case AC_OUTCOME_RELEASED:
+		bind_text_or_null(st, 4, o->error);
+		break;
+	default:
 		bind_text_or_null(st, 4, o->error);
 		sqlite3_bind_int64(st, 5, now);
 		sqlite3_bind_text(st, 6, o->kind == AC_OUTCOME_TIMEOUT ?
@@ -1012,6 +1346,8 @@ static int write_outcome(struct sqlite_store *s, const char *worker_id,
 		sqlite3_bind_int64(st, 7, BACKOFF_BASE_MS);
 		/* Up to a quarter of the base, so retries of a burst spread. */
 		sqlite3_bind_int64(st, 8, (int64_t)(random() % (BACKOFF_BASE_MS / 4)));
+		sqlite3_bind_int64(st, 9, lnow);
+		break;
 	}
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -1021,16 +1357,30 @@ static int write_outcome(struct sqlite_store *s, const char *worker_id,
 			ac_task_status_parse(name, &o->status);
 		o->accepted = 1;
 		done(st);
-		return 0;
+	} else {
+		done(st);
+		if (rc != SQLITE_DONE)
+			return db_error(s, err, "recording a task's end");
+		o->accepted = sqlite3_changes(s->db) > 0;
+		switch (o->kind) {
+		case AC_OUTCOME_COMPLETED:
+			o->status = AC_TASK_COMPLETED;
+			break;
+		case AC_OUTCOME_CANCELLED:
+			o->status = AC_TASK_CANCELLED;
+			break;
+		case AC_OUTCOME_RELEASED:
+			o->status = AC_TASK_QUEUED;
+			break;
+		default:
+			o->status = AC_TASK_PENDING;
+			break;
+		}
 	}
-	done(st);
-	if (rc != SQLITE_DONE)
-		return db_error(s, err, "recording a task's end");
-	o->accepted = sqlite3_changes(s->db) > 0;
-	if (o->accepted)
-		o->status = o->kind == AC_OUTCOME_COMPLETED ? AC_TASK_COMPLETED :
-			AC_TASK_PENDING;
-	return 0;
+	if (!o->accepted)
+		return 0;
+	return end_attempt(s, o->id, o->attempt, outcome_name(o->kind),
+			   o->error, now, err);
 }
 
 struct candidate {
@@ -1105,7 +1455,7 @@ static int claim_tasks(struct sqlite_store *s, const char *worker_id,
 
 		sqlite3_bind_int64(claim, 1, cands[i].id);
 		sqlite3_bind_text(claim, 2, worker_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(claim, 3, now + req->lease_ms);
+		sqlite3_bind_int64(claim, 3, lease_now() + req->lease_ms);
 		sqlite3_bind_int64(claim, 4, now);
 		rc = sqlite3_step(claim);
 		if (rc == SQLITE_ROW) {
@@ -1116,6 +1466,7 @@ static int claim_tasks(struct sqlite_store *s, const char *worker_id,
 			t->attempt = sqlite3_column_int(claim, 3);
 			t->timeout_ms = sqlite3_column_int64(claim, 4);
 			t->route_key = column_dup(claim, 5, NULL);
+			t->checkpoint = column_dup(claim, 6, NULL);
 			ntasks++;
 			if (!t->type || !t->data) {
 				done(claim);
@@ -1131,6 +1482,24 @@ static int claim_tasks(struct sqlite_store *s, const char *worker_id,
 			ac_claimed_free_array(tasks, ntasks);
 			free(cands);
 			return db_error(s, err, "claiming a task");
+		}
+		if (ntasks && tasks[ntasks - 1].id == cands[i].id) {
+			sqlite3_stmt *att = stmt(s, ST_ATTEMPT_START, err);
+
+			if (!att) {
+				ac_claimed_free_array(tasks, ntasks);
+				free(cands);
+				return -1;
+			}
+			sqlite3_bind_int64(att, 1, cands[i].id);
+			sqlite3_bind_int(att, 2, tasks[ntasks - 1].attempt);
+			sqlite3_bind_text(att, 3, worker_id, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(att, 4, now);
+			if (exec_stmt(s, att, err, "recording an attempt") < 0) {
+				ac_claimed_free_array(tasks, ntasks);
+				free(cands);
+				return -1;
+			}
 		}
 	}
 	free(cands);
@@ -1186,13 +1555,14 @@ fail:
 
 static int sqlite_worker_heartbeat(struct ac_store *base, const char *worker_id,
 				   const struct ac_worker_state *state,
-				   int64_t lease_ms,
+				   int64_t lease_ms, const struct ac_lease *held,
+				   size_t nheld, int *renewed,
 				   struct ac_worker_control *ctl,
 				   struct ac_error *err)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
 	sqlite3_stmt *renew = stmt(s, ST_RENEW, err);
-	int64_t now = ac_now_ms();
+	int64_t now = ac_now_ms(), lnow = lease_now();
 	struct ac_worker_state st;
 
 	if (!renew || tx_begin(s, err) < 0)
@@ -1206,15 +1576,256 @@ static int sqlite_worker_heartbeat(struct ac_store *base, const char *worker_id,
 		goto fail;
 	/* Only a lease still held is renewed: one that ran out may already
 	 * belong to another attempt. */
-	sqlite3_bind_text(renew, 1, worker_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(renew, 2, now);
-	sqlite3_bind_int64(renew, 3, lease_ms);
-	if (exec_stmt(s, renew, err, "renewing leases") < 0)
-		goto fail;
+	for (size_t i = 0; i < nheld; i++) {
+		sqlite3_bind_text(renew, 1, worker_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(renew, 2, lnow);
+		sqlite3_bind_int64(renew, 3, lease_ms);
+		sqlite3_bind_int64(renew, 4, held[i].id);
+		sqlite3_bind_int(renew, 5, held[i].attempt);
+		if (exec_stmt(s, renew, err, "renewing a lease") < 0)
+			goto fail;
+		renewed[i] = sqlite3_changes(s->db) > 0;
+	}
 	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
 fail:
 	tx_rollback(s);
 	return -1;
+}
+
+static int sqlite_sweep(struct ac_store *base, size_t *reclaimed,
+			struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_SWEEP, err);
+	int64_t now = ac_now_ms();
+
+	*reclaimed = 0;
+	if (!st || tx_begin(s, err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, lease_now());
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, RECLAIM_BACKOFF_MS);
+	if (reclaim_rows(s, st, now, reclaimed, err) < 0) {
+		tx_rollback(s);
+		return -1;
+	}
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+}
+
+static int sqlite_task_checkpoint(struct ac_store *base, const char *worker_id,
+				  const struct ac_lease *lease,
+				  const char *json, size_t len,
+				  struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_CHECKPOINT, err);
+	int changed;
+
+	if (!st || tx_begin(s, err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, lease->id);
+	sqlite3_bind_int(st, 2, lease->attempt);
+	sqlite3_bind_text(st, 3, worker_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, json, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, lease_now());
+	if (exec_stmt(s, st, err, "storing a checkpoint") < 0) {
+		tx_rollback(s);
+		return -1;
+	}
+	changed = sqlite3_changes(s->db) > 0;
+	if (tx_commit(s, err) < 0) {
+		tx_rollback(s);
+		return -1;
+	}
+	return changed ? 0 : 1;
+}
+
+/* Add the numbers of `add` to those of `total` (both JSON objects);
+ * returns new compact text or NULL. */
+static char *usage_sum(const char *total_text, const char *add_text)
+{
+	json_t *total = total_text ? json_loads(total_text, 0, NULL) : NULL;
+	json_t *add = json_loads(add_text, 0, NULL);
+	const char *key;
+	json_t *v;
+	char *out = NULL;
+
+	if (!json_is_object(total)) {
+		json_decref(total);
+		total = json_object();
+	}
+	if (!total || !json_is_object(add))
+		goto done;
+	json_object_foreach(add, key, v) {
+		json_t *have = json_object_get(total, key);
+
+		if (json_is_number(v) && json_is_number(have)) {
+			if (json_is_integer(v) && json_is_integer(have))
+				json_object_set_new(total, key, json_integer(
+					json_integer_value(have) +
+					json_integer_value(v)));
+			else
+				json_object_set_new(total, key, json_real(
+					json_number_value(have) +
+					json_number_value(v)));
+		} else {
+			json_object_set(total, key, v);
+		}
+	}
+	out = json_dumps(total, JSON_COMPACT);
+done:
+	json_decref(total);
+	json_decref(add);
+	return out;
+}
+
+static int sqlite_task_report(struct ac_store *base, const char *worker_id,
+			      const struct ac_lease *lease,
+			      const struct ac_report *report,
+			      struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *rd = stmt(s, ST_REPORT_READ, err);
+	sqlite3_stmt *up = stmt(s, ST_REPORT, err);
+	char *usage = NULL;
+	struct ac_buf log = { 0 };
+	int rc;
+
+	if (!rd || !up || tx_begin(s, err) < 0)
+		return -1;
+	sqlite3_bind_int64(rd, 1, lease->id);
+	sqlite3_bind_int(rd, 2, lease->attempt);
+	sqlite3_bind_text(rd, 3, worker_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(rd, 4, lease_now());
+	rc = sqlite3_step(rd);
+	if (rc != SQLITE_ROW) {
+		done(rd);
+		tx_rollback(s);
+		return rc == SQLITE_DONE ? 1 : db_error(s, err, "reading a task");
+	}
+	if (report->usage)
+		usage = usage_sum(col_text(rd, 0), report->usage);
+	if (report->log) {
+		const char *old = col_text(rd, 1);
+		size_t oldlen = old ? strlen(old) : 0, addlen = strlen(report->log);
+
+		/* Keep the last LOG_KEEP bytes, whole lines first. */
+		if (oldlen + addlen + 1 > LOG_KEEP && oldlen) {
+			size_t drop = oldlen + addlen + 1 > LOG_KEEP + oldlen ?
+				oldlen : oldlen + addlen + 1 - LOG_KEEP;
+			const char *nl = memchr(old + drop, '\n', oldlen - drop);
+
+			old = nl ? nl + 1 : old + oldlen;
+			oldlen = strlen(old);
+		}
+		if ((oldlen && ac_buf_append(&log, old, oldlen) < 0) ||
+		    ac_buf_append(&log, report->log,
+				  addlen > LOG_KEEP ? LOG_KEEP : addlen) < 0 ||
+		    ac_buf_append(&log, "\n", 1) < 0) {
+			done(rd);
+			free(usage);
+			ac_buf_release(&log);
+			tx_rollback(s);
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		}
+	}
+	done(rd);
+	sqlite3_bind_int64(up, 1, lease->id);
+	sqlite3_bind_int(up, 2, lease->attempt);
+	sqlite3_bind_text(up, 3, worker_id, -1, SQLITE_STATIC);
+	if (report->progress >= 0)
+		sqlite3_bind_double(up, 4, report->progress);
+	else
+		sqlite3_bind_null(up, 4);
+	bind_text_or_null(up, 5, usage);
+	bind_text_or_null(up, 6, log.data);
+	rc = exec_stmt(s, up, err, "keeping a report");
+	free(usage);
+	ac_buf_release(&log);
+	if (rc < 0 || tx_commit(s, err) < 0) {
+		tx_rollback(s);
+		return -1;
+	}
+	return 0;
+}
+
+static int sqlite_cancel(struct ac_store *base, const int64_t *ids, size_t n,
+			 enum ac_task_status *status, struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *now_st = stmt(s, ST_CANCEL_NOW, err);
+	sqlite3_stmt *ask = stmt(s, ST_CANCEL_ASK, err);
+	int64_t now = ac_now_ms();
+
+	if (!now_st || !ask || tx_begin(s, err) < 0)
+		return -1;
+	/* All or nothing: check every id before changing any. */
+	for (size_t i = 0; i < n; i++) {
+		if (read_status(s, ids[i], &status[i], err) < 0)
+			goto fail;
+		if (ac_task_status_final(status[i])) {
+			ac_error_set(err, AC_EXIT_FAILED,
+				     "task %lld has already ended (%s); nothing was cancelled",
+				     (long long)ids[i],
+				     ac_task_status_name(status[i]));
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *st = status[i] == AC_TASK_RUNNING ? ask : now_st;
+
+		sqlite3_bind_int64(st, 1, ids[i]);
+		if (st == now_st)
+			sqlite3_bind_int64(st, 2, now);
+		if (exec_stmt(s, st, err, "cancelling a task") < 0)
+			goto fail;
+		if (st == now_st)
+			status[i] = AC_TASK_CANCELLED;
+	}
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+fail:
+	tx_rollback(s);
+	return -1;
+}
+
+static int sqlite_worker_cancels(struct ac_store *base, const char *worker_id,
+				 int64_t **ids, size_t *n,
+				 struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_CANCELS, err);
+	int64_t *out = NULL;
+	size_t cap = 0;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, worker_id, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			int64_t *grown;
+
+			cap = cap ? cap * 2 : 8;
+			grown = realloc(out, cap * sizeof *out);
+			if (!grown) {
+				done(st);
+				free(out);
+				return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+			}
+			out = grown;
+		}
+		out[(*n)++] = sqlite3_column_int64(st, 0);
+	}
+	done(st);
+	if (rc != SQLITE_DONE) {
+		free(out);
+		*n = 0;
+		return db_error(s, err, "reading cancels");
+	}
+	*ids = out;
+	return 0;
 }
 
 static int sqlite_drain(struct ac_store *base, const char *const *ids, size_t n,
@@ -1320,6 +1931,11 @@ const struct ac_store_ops ac_store_sqlite_ops = {
 	.worker_register = sqlite_worker_register,
 	.worker_cycle = sqlite_worker_cycle,
 	.worker_heartbeat = sqlite_worker_heartbeat,
+	.sweep = sqlite_sweep,
+	.task_checkpoint = sqlite_task_checkpoint,
+	.task_report = sqlite_task_report,
+	.cancel = sqlite_cancel,
+	.worker_cancels = sqlite_worker_cancels,
 	.drain = sqlite_drain,
 	.worker_control = sqlite_worker_control,
 	.worker_running = sqlite_worker_running,

@@ -10,8 +10,10 @@
 #include "config.h"
 #include "exitcode.h"
 #include "log.h"
+#include "sidechannel.h"
 #include "store.h"
 #include "util.h"
+#include "watchdog.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -30,7 +32,7 @@ extern char **environ;
 #define IDLE_POLL_MS 20
 #define DUE_POLL_MS 500
 #define STORE_RETRY_MS 1000
-#define ENV_TASK_VARS 7
+#define ENV_TASK_VARS 8
 
 struct worker;
 
@@ -51,6 +53,17 @@ struct slot {
 	int timed_out;
 	int term_sent;
 	int too_large;
+	int side_fd;             /* fd 3 of the handler: the side channel */
+	struct event *side_ev;
+	struct ac_buf side;      /* side-channel bytes not yet handled */
+	int side_blocked;        /* the store failed: lines wait in side */
+	int side_warned;
+	int lost;                /* the lease is gone: write nothing more */
+	int cancelled;           /* ac-cancel asked for it */
+	int released;            /* handed back by a stopping worker */
+	char *checkpoint_path;   /* AC_CHECKPOINT file, removed at the end */
+	int64_t lease_mono;      /* when the lease was last taken or renewed
+				  * (the time the request was sent) */
 	int64_t start_mono;
 	char *env_vars[ENV_TASK_VARS];
 	char **envp;
@@ -89,6 +102,9 @@ struct worker {
 	int64_t store_down_since; /* 0 while the store answers */
 	int64_t next_retry_mono;
 	int stopped;
+	struct ac_watchdog watchdog;
+	struct event *ev_drain_timeout;
+	int64_t cycle_mono;      /* when the current cycle's request was sent */
 };
 
 static const char *worker_status(const struct worker *w)
@@ -183,6 +199,7 @@ static void cycle(struct worker *w, int claim_wanted)
 		.completed = w->completed + done_now,
 		.failed = w->failed + failed_now,
 	};
+	w->cycle_mono = ac_mono_ms();
 	if (w->store->ops->worker_cycle(w->store, w->cfg->id, &state, outs,
 					w->npending, free_slots ? &req : NULL,
 					&claimed, &nclaimed, &w->ctl,
@@ -324,6 +341,8 @@ static int drain_fd(struct slot *slot, int fd, int is_out)
 	}
 }
 
+static void on_timeout(evutil_socket_t fd, short what, void *arg);
+
 static void on_out(evutil_socket_t fd, short what, void *arg)
 {
 	struct slot *slot = arg;
@@ -342,10 +361,44 @@ static void on_err(evutil_socket_t fd, short what, void *arg)
 		close_stream(&slot->err_fd, &slot->err_ev);
 }
 
+static void arm_timer(struct slot *slot, int64_t ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000,
+			      .tv_usec = (ms % 1000) * 1000 };
+
+	if (!slot->timer)
+		slot->timer = evtimer_new(slot->w->base, on_timeout, slot);
+	if (!slot->timer || evtimer_add(slot->timer, &tv) < 0)
+		ac_log_warn("task %lld: cannot arm a timer",
+			    (long long)slot->task.id);
+}
+
+/* SIGTERM to the handler's group now, SIGKILL after the grace. */
+static void slot_terminate(struct slot *slot)
+{
+	if (!slot->busy || slot->pid <= 0 || slot->term_sent)
+		return;
+	slot->term_sent = 1;
+	kill(-slot->pid, SIGTERM);
+	arm_timer(slot, slot->w->cfg->grace_ms);
+}
+
+/* The attempt no longer owns its task: stop the handler at once, so that
+ * it has no side effect after someone else took the task over. */
+static void slot_lose(struct slot *slot, const char *why)
+{
+	if (slot->lost)
+		return;
+	ac_log_warn("task %lld attempt %d: %s; killing its handler",
+		    (long long)slot->task.id, slot->task.attempt, why);
+	slot->lost = 1;
+	if (slot->pid > 0)
+		kill(-slot->pid, SIGKILL);
+}
+
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct slot *slot = arg;
-	struct timeval tv;
 
 	(void)fd;
 	(void)what;
@@ -353,14 +406,131 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (!slot->term_sent) {
 		slot->timed_out = 1;
-		slot->term_sent = 1;
-		kill(-slot->pid, SIGTERM);
-		tv.tv_sec = slot->w->cfg->grace_ms / 1000;
-		tv.tv_usec = (slot->w->cfg->grace_ms % 1000) * 1000;
-		evtimer_add(slot->timer, &tv);
+		slot_terminate(slot);
 		return;
 	}
 	kill(-slot->pid, SIGKILL);
+}
+
+/* One side-channel line: 0 handled, -1 the store failed (try again). */
+static int side_line(struct slot *slot, const char *line, size_t len)
+{
+	struct worker *w = slot->w;
+	struct ac_lease lease = { slot->task.id, slot->task.attempt };
+	struct ac_side_msg msg;
+	struct ac_error err;
+	int rc = 0;
+
+	if (len == 0)
+		return 0;
+	if (ac_side_parse(line, len, &msg, &err) < 0) {
+		if (!slot->side_warned)
+			ac_log_warn("task %lld: ignoring a bad side-channel line: %s",
+				    (long long)slot->task.id, err.msg);
+		slot->side_warned = 1;
+		return 0;
+	}
+	/* A checkpoint is durable before the next line is read. */
+	if (msg.checkpoint) {
+		rc = w->store->ops->task_checkpoint(w->store, w->cfg->id, &lease,
+						    msg.checkpoint,
+						    strlen(msg.checkpoint), &err);
+		if (rc == 1)
+			slot_lose(slot, "the store refused its checkpoint (the attempt no longer owns the task)");
+		else if (rc == 0 && w->cfg->verbose)
+			ac_log_info("task %lld: checkpoint stored",
+				    (long long)slot->task.id);
+	}
+	if (rc == 0 && (msg.progress >= 0 || msg.usage || msg.log)) {
+		struct ac_report report = { msg.progress, msg.usage, msg.log };
+
+		rc = w->store->ops->task_report(w->store, w->cfg->id, &lease,
+						&report, &err);
+		if (rc == 1)
+			slot_lose(slot, "the store refused its report (the attempt no longer owns the task)");
+	}
+	ac_side_msg_release(&msg);
+	if (rc < 0) {
+		store_failed(w, &err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Handle the complete lines waiting in slot->side (and, at_end, a last
+ * line without its newline).  0 done, -1 the store failed. */
+static int side_process(struct slot *slot, int at_end)
+{
+	size_t off = 0;
+	int rc = 0;
+
+	while (!slot->lost && off < slot->side.len) {
+		char *start = slot->side.data + off;
+		char *nl = memchr(start, '\n', slot->side.len - off);
+		size_t len = nl ? (size_t)(nl - start) : slot->side.len - off;
+
+		if (!nl && !at_end)
+			break;
+		if (side_line(slot, start, len) < 0) {
+			rc = -1;
+			break;
+		}
+		off += len + (nl ? 1 : 0);
+	}
+	if (slot->lost)
+		off = slot->side.len;
+	memmove(slot->side.data, slot->side.data + off, slot->side.len - off);
+	slot->side.len -= off;
+	slot->side_blocked = rc < 0;
+	if (slot->side.len > AC_MAX_PAYLOAD + 4096) {
+		slot->too_large = 1;
+		slot->side.len = 0;
+		if (slot->pid > 0)
+			kill(-slot->pid, SIGKILL);
+	}
+	return rc;
+}
+
+/* Read what fd 3 holds now into slot->side; 1 at end of file. */
+static int side_read(struct slot *slot)
+{
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = read(slot->side_fd, buf, sizeof buf);
+
+		if (n > 0) {
+			if (slot->too_large)
+				continue;
+			if (ac_buf_append(&slot->side, buf, (size_t)n) < 0)
+				return 1;
+			continue;
+		}
+		if (n == 0)
+			return 1;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : 1;
+	}
+}
+
+static void on_side(evutil_socket_t fd, short what, void *arg)
+{
+	struct slot *slot = arg;
+	int eof;
+
+	(void)fd;
+	(void)what;
+	eof = side_read(slot);
+	if (side_process(slot, eof) < 0) {
+		/* Stop reading: the handler blocks on a full pipe until the
+		 * store takes its checkpoint. */
+		if (slot->side_ev)
+			event_del(slot->side_ev);
+		return;
+	}
+	if (eof)
+		close_stream(&slot->side_fd, &slot->side_ev);
 }
 
 static char *stderr_text(const struct slot *slot)
@@ -425,6 +595,13 @@ static void slot_clear(struct slot *slot)
 {
 	close_stream(&slot->out_fd, &slot->out_ev);
 	close_stream(&slot->err_fd, &slot->err_ev);
+	close_stream(&slot->side_fd, &slot->side_ev);
+	ac_buf_release(&slot->side);
+	if (slot->checkpoint_path) {
+		unlink(slot->checkpoint_path);
+		free(slot->checkpoint_path);
+		slot->checkpoint_path = NULL;
+	}
 	if (slot->timer) {
 		event_free(slot->timer);
 		slot->timer = NULL;
@@ -439,6 +616,8 @@ static void slot_clear(struct slot *slot)
 	ac_claimed_release(&slot->task);
 	slot->tail_len = 0;
 	slot->timed_out = slot->term_sent = slot->too_large = 0;
+	slot->side_blocked = slot->side_warned = 0;
+	slot->lost = slot->cancelled = slot->released = 0;
 	slot->pid = 0;
 	slot->busy = 0;
 }
@@ -460,14 +639,35 @@ static void slot_finish(struct slot *slot, int wstatus)
 		drain_fd(slot, slot->out_fd, 1);
 	if (slot->err_fd >= 0)
 		drain_fd(slot, slot->err_fd, 0);
-	if (slot->timed_out) {
+	if (slot->side_fd >= 0)
+		side_read(slot);
+	if (!slot->lost)
+		side_process(slot, 1);
+	if (slot->lost) {
+		/* Someone else owns the task now; there is nothing to record. */
+		ac_log_info("task %lld attempt %d ended after its lease was lost; nothing recorded",
+			    (long long)slot->task.id, slot->task.attempt);
+		slot_clear(slot);
+		w->nbusy--;
+		event_active(w->ev_flush, EV_TIMEOUT, 0);
+		return;
+	}
+	if (slot->cancelled) {
+		o.kind = AC_OUTCOME_CANCELLED;
+		error = failure_text(slot, "cancelled by an operator");
+	} else if (slot->released) {
+		o.kind = AC_OUTCOME_RELEASED;
+		snprintf(what, sizeof what, "handed back: worker %s stopped",
+			 w->cfg->id);
+		error = ac_strdup(what);
+	} else if (slot->timed_out) {
 		o.kind = AC_OUTCOME_TIMEOUT;
 		snprintf(what, sizeof what, "timed out after %lld ms",
 			 (long long)slot->task.timeout_ms);
 		error = failure_text(slot, what);
 	} else if (slot->too_large) {
 		o.kind = AC_OUTCOME_FAILED;
-		snprintf(what, sizeof what, "handler output exceeds %u bytes",
+		snprintf(what, sizeof what, "handler output (stdout or a side-channel line) exceeds %u bytes",
 			 AC_MAX_PAYLOAD);
 		error = ac_strdup(what);
 	} else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
@@ -512,6 +712,7 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 			if (slot->busy && slot->pid == pid) {
 				/* Leftovers of the handler's group go with it. */
 				kill(-pid, SIGKILL);
+				ac_watchdog_note(&w->watchdog, pid, 0);
 				slot_finish(slot, wstatus);
 				break;
 			}
@@ -543,6 +744,9 @@ static int make_env(struct worker *w, struct slot *slot)
 		ok &= ac_buf_printf(&b[n++], "AC_DEADLINE=%lld",
 				    (long long)((ac_now_ms() + t->timeout_ms) /
 						1000)) == 0;
+	if (slot->checkpoint_path)
+		ok &= ac_buf_printf(&b[n++], "AC_CHECKPOINT=%s",
+				    slot->checkpoint_path) == 0;
 	slot->envp = calloc(w->nbase_env + n + 1, sizeof *slot->envp);
 	if (!ok || !slot->envp) {
 		for (k = 0; k < n; k++)
@@ -594,10 +798,65 @@ static const struct ac_handler *find_handler(const struct worker *w,
 	return NULL;
 }
 
+/* The last checkpoint as a file for AC_CHECKPOINT; 0 or -1 (errno). */
+static int checkpoint_file(struct slot *slot)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct ac_buf path = { 0 };
+	size_t off = 0, len = strlen(slot->task.checkpoint);
+	int fd;
+
+	if (ac_buf_printf(&path, "%s/ac-checkpoint-%lld-%d-XXXXXX.json",
+			  tmp && *tmp ? tmp : "/tmp",
+			  (long long)slot->task.id, slot->task.attempt) < 0)
+		return -1;
+	fd = mkostemps(path.data, 5, O_CLOEXEC);
+	if (fd < 0) {
+		ac_buf_release(&path);
+		return -1;
+	}
+	while (off < len) {
+		ssize_t n = write(fd, slot->task.checkpoint + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int saved = errno;
+
+			close(fd);
+			unlink(path.data);
+			ac_buf_release(&path);
+			errno = saved;
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	close(fd);
+	slot->checkpoint_path = path.data;
+	return 0;
+}
+
+static struct event *watch_fd(struct worker *w, int fd, event_callback_fn fn,
+			      struct slot *slot)
+{
+	struct event *ev = event_new(w->base, fd, EV_READ | EV_PERSIST, fn,
+				     slot);
+
+	if (ev && event_add(ev, NULL) < 0) {
+		event_free(ev);
+		ev = NULL;
+	}
+	if (!ev)
+		ac_log_warn("task %lld: cannot watch a handler's pipe",
+			    (long long)slot->task.id);
+	return ev;
+}
+
 static void start_task(struct worker *w, struct slot *slot,
 		       struct ac_claimed *task)
 {
-	int out[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, in = -1;
+	int out[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, side[2] = { -1, -1 };
+	int in = -1;
 	struct ac_spawn_fds fds;
 	struct ac_error err;
 	struct ac_outcome o;
@@ -607,6 +866,7 @@ static void start_task(struct worker *w, struct slot *slot,
 	memset(task, 0, sizeof *task);
 	slot->busy = 1;
 	slot->start_mono = ac_mono_ms();
+	slot->lease_mono = w->cycle_mono;
 	w->nbusy++;
 	slot->handler = find_handler(w, slot->task.type);
 	if (!slot->handler) {
@@ -614,47 +874,41 @@ static void start_task(struct worker *w, struct slot *slot,
 		goto fail;
 	}
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0 ||
+	    pipe2(side, O_CLOEXEC) < 0 ||
+	    (slot->task.checkpoint && checkpoint_file(slot) < 0) ||
 	    (in = data_fd(&slot->task)) < 0 || make_env(w, slot) < 0 ||
-	    fd_nonblock(out[0]) < 0 || fd_nonblock(err_pipe[0]) < 0) {
+	    fd_nonblock(out[0]) < 0 || fd_nonblock(err_pipe[0]) < 0 ||
+	    fd_nonblock(side[0]) < 0) {
 		why = strerror(errno);
 		goto fail;
 	}
-	fds = (struct ac_spawn_fds){ .in = in, .out = out[1], .err = err_pipe[1] };
+	fds = (struct ac_spawn_fds){ .in = in, .out = out[1],
+				     .err = err_pipe[1], .side = side[1] };
 	if (ac_handler_spawn(slot->handler, slot->envp, &fds, &slot->pid,
 			     &err) < 0) {
 		why = err.msg;
 		goto fail;
 	}
+	ac_watchdog_note(&w->watchdog, slot->pid, 1);
 	close(in);
 	close(out[1]);
 	close(err_pipe[1]);
+	close(side[1]);
 	slot->out_fd = out[0];
 	slot->err_fd = err_pipe[0];
-	slot->out_ev = event_new(w->base, slot->out_fd, EV_READ | EV_PERSIST,
-				 on_out, slot);
-	slot->err_ev = event_new(w->base, slot->err_fd, EV_READ | EV_PERSIST,
-				 on_err, slot);
-	if (!slot->out_ev || !slot->err_ev || event_add(slot->out_ev, NULL) ||
-	    event_add(slot->err_ev, NULL)) {
-		/* Reading at exit still gets what fits in the pipes. */
-		ac_log_warn("task %lld: cannot watch the handler's output",
-			    (long long)slot->task.id);
-	}
-	if (slot->task.timeout_ms > 0) {
-		struct timeval tv = {
-			.tv_sec = slot->task.timeout_ms / 1000,
-			.tv_usec = (slot->task.timeout_ms % 1000) * 1000,
-		};
-
-		slot->timer = evtimer_new(w->base, on_timeout, slot);
-		if (!slot->timer || evtimer_add(slot->timer, &tv) < 0)
-			ac_log_warn("task %lld: cannot arm its timeout",
-				    (long long)slot->task.id);
-	}
+	slot->side_fd = side[0];
+	/* Should a watch fail, reading at exit still gets what fits in the
+	 * pipes. */
+	slot->out_ev = watch_fd(w, slot->out_fd, on_out, slot);
+	slot->err_ev = watch_fd(w, slot->err_fd, on_err, slot);
+	slot->side_ev = watch_fd(w, slot->side_fd, on_side, slot);
+	if (slot->task.timeout_ms > 0)
+		arm_timer(slot, slot->task.timeout_ms);
 	if (w->cfg->verbose)
-		ac_log_info("task %lld (%s) attempt %d started, pid %ld",
+		ac_log_info("task %lld (%s) attempt %d started, pid %ld%s",
 			    (long long)slot->task.id, slot->task.type,
-			    slot->task.attempt, (long)slot->pid);
+			    slot->task.attempt, (long)slot->pid,
+			    slot->checkpoint_path ? ", resuming from its checkpoint" : "");
 	return;
 fail:
 	for (int i = 0; i < 2; i++) {
@@ -662,6 +916,8 @@ fail:
 			close(out[i]);
 		if (err_pipe[i] >= 0)
 			close(err_pipe[i]);
+		if (side[i] >= 0)
+			close(side[i]);
 	}
 	if (in >= 0)
 		close(in);
@@ -680,6 +936,50 @@ fail:
 	slot_clear(slot);
 	w->nbusy--;
 	event_active(w->ev_flush, EV_TIMEOUT, 0);
+}
+
+/* Carry out cancels operators asked for, for the tasks running here. */
+static void check_cancels(struct worker *w)
+{
+	struct ac_error err;
+	int64_t *ids;
+	size_t n;
+
+	if (!w->nbusy)
+		return;
+	if (w->store->ops->worker_cancels(w->store, w->cfg->id, &ids, &n,
+					  &err) < 0) {
+		store_failed(w, &err);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		for (int k = 0; k < w->cfg->concurrency; k++) {
+			struct slot *slot = &w->slots[k];
+
+			if (slot->busy && slot->task.id == ids[i] &&
+			    !slot->cancelled && !slot->lost) {
+				ac_log_info("task %lld: cancelled by an operator; stopping its handler",
+					    (long long)ids[i]);
+				slot->cancelled = 1;
+				slot_terminate(slot);
+			}
+		}
+	free(ids);
+}
+
+/* Side-channel lines held back by a store failure. */
+static void retry_side(struct worker *w)
+{
+	for (int k = 0; k < w->cfg->concurrency; k++) {
+		struct slot *slot = &w->slots[k];
+
+		if (!slot->busy || !slot->side_blocked)
+			continue;
+		if (side_process(slot, slot->side_fd < 0) < 0)
+			return;
+		if (slot->side_ev)
+			event_add(slot->side_ev, NULL);
+	}
 }
 
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg);
@@ -705,11 +1005,22 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (w->store_down_since && ac_mono_ms() < w->next_retry_mono)
 		return;
+	retry_side(w);
 	if (w->npending) {
 		cycle(w, 1);
 		return;
 	}
-	if (w->draining || w->nbusy >= w->cfg->concurrency)
+	if (w->nbusy && (w->draining || w->nbusy >= w->cfg->concurrency)) {
+		/* Busy: only cancels can concern us. */
+		if (w->store->ops->changed(w->store, &changed, &err) < 0) {
+			store_failed(w, &err);
+			return;
+		}
+		if (changed)
+			check_cancels(w);
+		return;
+	}
+	if (w->draining)
 		return;
 	if (accepting(w) && ac_mono_ms() - w->last_claim_mono >= DUE_POLL_MS) {
 		cycle(w, 1);
@@ -721,6 +1032,7 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!changed)
 		return;
+	check_cancels(w);
 	if (!accepting(w)) {
 		/* Drained by an operator: notice an undo at once, with a read
 		 * rather than a write transaction. */
@@ -739,6 +1051,55 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	cycle(w, 1);
 }
 
+/* Leases this worker holds, renewed; one it has lost, or that ran out
+ * while the store could not be reached, stops its handler. */
+static int renew_leases(struct worker *w, const struct ac_worker_state *state,
+			struct ac_error *err)
+{
+	size_t cap = (size_t)w->cfg->concurrency + w->npending, n = 0;
+	struct ac_lease *held = calloc(cap ? cap : 1, sizeof *held);
+	int *renewed = calloc(cap ? cap : 1, sizeof *renewed);
+	struct slot **owner = calloc(cap ? cap : 1, sizeof *owner);
+	int64_t sent = ac_mono_ms();
+	int rc;
+
+	if (!held || !renewed || !owner) {
+		free(held);
+		free(renewed);
+		free(owner);
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	for (int k = 0; k < w->cfg->concurrency; k++) {
+		struct slot *slot = &w->slots[k];
+
+		if (!slot->busy || slot->lost)
+			continue;
+		owner[n] = slot;
+		held[n++] = (struct ac_lease){ slot->task.id, slot->task.attempt };
+	}
+	/* Ended attempts whose end is not written yet hold leases too. */
+	for (size_t i = 0; i < w->npending; i++)
+		held[n++] = (struct ac_lease){ w->pending[i].o.id,
+					       w->pending[i].o.attempt };
+	rc = w->store->ops->worker_heartbeat(w->store, w->cfg->id, state,
+					     w->cfg->lease_ms, held, n, renewed,
+					     &w->ctl, err);
+	for (size_t i = 0; i < n && owner[i]; i++) {
+		struct slot *slot = owner[i];
+
+		if (rc == 0 && renewed[i])
+			slot->lease_mono = sent;
+		else if (rc == 0)
+			slot_lose(slot, "its lease was not renewed (it ran out or another attempt owns the task)");
+		else if (ac_mono_ms() - slot->lease_mono > w->cfg->lease_ms)
+			slot_lose(slot, "its lease ran out while the store could not be reached");
+	}
+	free(held);
+	free(renewed);
+	free(owner);
+	return rc;
+}
+
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
@@ -750,12 +1111,11 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 		.failed = w->failed,
 	};
 	struct ac_error err;
+	size_t reclaimed = 0;
 
 	(void)fd;
 	(void)what;
-	if (w->store->ops->worker_heartbeat(w->store, w->cfg->id, &state,
-					    w->cfg->lease_ms, &w->ctl,
-					    &err) < 0) {
+	if (renew_leases(w, &state, &err) < 0) {
 		store_failed(w, &err);
 		return;
 	}
@@ -769,7 +1129,31 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 			    w->nbusy);
 		w->draining = 1;
 	}
+	/* Every live worker sweeps, so no janitor is needed. */
+	if (w->store->ops->sweep(w->store, &reclaimed, &err) < 0)
+		store_failed(w, &err);
+	else if (reclaimed)
+		ac_log_info("took back %zu task(s) whose lease ran out",
+			    reclaimed);
+	check_cancels(w);
 	maybe_exit(w);
+}
+
+static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (!w->nbusy)
+		return;
+	ac_log_warn("drain timeout: handing %d running task(s) back to the queue",
+		    w->nbusy);
+	for (int k = 0; k < w->cfg->concurrency; k++)
+		if (w->slots[k].busy && !w->slots[k].lost) {
+			w->slots[k].released = 1;
+			slot_terminate(&w->slots[k]);
+		}
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -781,6 +1165,18 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		ac_log_info("%s: draining, finishing %d running task(s); send it again to stop at once",
 			    strsignal((int)sig), w->nbusy);
 		w->draining = 1;
+		if (w->cfg->drain_timeout_ms > 0 && w->nbusy) {
+			struct timeval tv = {
+				.tv_sec = w->cfg->drain_timeout_ms / 1000,
+				.tv_usec = (w->cfg->drain_timeout_ms % 1000) * 1000,
+			};
+
+			w->ev_drain_timeout = evtimer_new(w->base,
+							  on_drain_timeout, w);
+			if (!w->ev_drain_timeout ||
+			    evtimer_add(w->ev_drain_timeout, &tv) < 0)
+				ac_log_warn("cannot arm the drain timeout");
+		}
 		maybe_exit(w);
 		return;
 	}
@@ -850,7 +1246,8 @@ static struct event *timer_every(struct worker *w, int64_t ms,
 static void worker_release(struct worker *w)
 {
 	struct event *evs[] = { w->ev_chld, w->ev_term, w->ev_int,
-				w->ev_heartbeat, w->ev_poll, w->ev_flush };
+				w->ev_heartbeat, w->ev_poll, w->ev_flush,
+				w->ev_drain_timeout };
 
 	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
 		if (evs[i])
@@ -867,6 +1264,7 @@ static void worker_release(struct worker *w)
 	free(w->tags_json);
 	free(w->handlers_json);
 	free(w->base_env);
+	ac_watchdog_stop(&w->watchdog);
 	ac_store_close(w->store);
 	if (w->base)
 		event_base_free(w->base);
@@ -874,7 +1272,7 @@ static void worker_release(struct worker *w)
 
 int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 {
-	struct worker w = { .cfg = cfg };
+	struct worker w = { .cfg = cfg, .watchdog = { -1, -1 } };
 	struct ac_worker_record rec;
 	struct ac_worker_state state;
 	char host[256];
@@ -885,6 +1283,8 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 	host[sizeof host - 1] = '\0';
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned)(getpid() ^ ac_now_ms()));
+	if (ac_watchdog_start(&w.watchdog, err) < 0)
+		goto out;
 
 	w.slots = calloc((size_t)cfg->concurrency, sizeof *w.slots);
 	w.types = calloc(cfg->nhandlers, sizeof *w.types);
@@ -894,7 +1294,7 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 	}
 	for (int i = 0; i < cfg->concurrency; i++) {
 		w.slots[i].w = &w;
-		w.slots[i].out_fd = w.slots[i].err_fd = -1;
+		w.slots[i].out_fd = w.slots[i].err_fd = w.slots[i].side_fd = -1;
 	}
 	for (size_t i = 0; i < cfg->nhandlers; i++)
 		w.types[i] = cfg->handlers[i].type;
@@ -960,8 +1360,8 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 	/* Tasks abandoned by a hard stop get leases that end now, so that
 	 * they are reclaimed at once rather than a lease later. */
 	if (w.store->ops->worker_heartbeat(w.store, cfg->id, &state,
-					   w.nbusy ? 0 : cfg->lease_ms,
-					   &w.ctl, err) < 0)
+					   w.nbusy ? 0 : cfg->lease_ms, NULL, 0,
+					   NULL, &w.ctl, err) < 0)
 		ac_log_warn("could not record the stop: %s", err->msg);
 	ac_log_info("worker %s stopped: %lld completed, %lld failed",
 		    cfg->id, (long long)w.completed, (long long)w.failed);

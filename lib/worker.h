@@ -21,7 +21,10 @@ struct ac_worker_config {
 	int concurrency;
 	int64_t heartbeat_ms;
 	int64_t lease_ms;
-	int64_t grace_ms;               /* SIGTERM to SIGKILL on a timeout */
+	int64_t grace_ms;               /* SIGTERM to SIGKILL on a timeout,
+					 * a cancel or a hand-back */
+	int64_t drain_timeout_ms;       /* after a SIGTERM, hand running tasks
+					 * back after this long; 0 = never */
 	int verbose;
 };
 

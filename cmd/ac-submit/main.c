@@ -29,6 +29,7 @@ _Noreturn static void usage(void)
 	       "  --priority NAME|INT     low=0, normal=5 (default), high=10, critical=20, or an integer\n"
 	       "  --timeout SEC           time limit of each attempt (default none)\n"
 	       "  --retries N             retries after a failure (default 0)\n"
+	       "  --max-reclaims N        lost attempts (worker died) before it fails (default 3)\n"
 	       "  --delay SEC             due SEC from now\n"
 	       "  --key KEY               route key (e.g. a thread id), kept with the task\n"
 	       "  --require TAG           only workers offering TAG may run it (repeatable)\n"
@@ -47,7 +48,8 @@ _Noreturn static void usage(void)
 
 enum { OPT_ASYNC = 256, OPT_BATCH, OPT_ENVELOPE, OPT_PRIORITY, OPT_TIMEOUT,
        OPT_RETRIES, OPT_DELAY, OPT_KEY, OPT_REQUIRE, OPT_META, OPT_IDEM,
-       OPT_RETRY, OPT_WAIT_TIMEOUT, OPT_STORE, OPT_VERSION };
+       OPT_RETRY, OPT_WAIT_TIMEOUT, OPT_STORE, OPT_VERSION,
+       OPT_MAX_RECLAIMS };
 
 struct printer {
 	int batch;
@@ -167,6 +169,7 @@ int main(int argc, char **argv)
 		{ "priority", required_argument, NULL, OPT_PRIORITY },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "retries", required_argument, NULL, OPT_RETRIES },
+		{ "max-reclaims", required_argument, NULL, OPT_MAX_RECLAIMS },
 		{ "delay", required_argument, NULL, OPT_DELAY },
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ "require", required_argument, NULL, OPT_REQUIRE },
@@ -180,7 +183,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ac_task_spec spec = { .priority = 5 };
+	struct ac_task_spec spec = { .priority = 5, .max_reclaims = 3 };
 	struct printer printer = { 0 };
 	struct ac_submit_sink sink = { &printer, print_ended, print_progress,
 				       print_notice };
@@ -229,6 +232,12 @@ int main(int argc, char **argv)
 				ac_cli_usage_error(synopsis, "--retries wants a number from 0 to 1000, not '%s'",
 						   optarg);
 			spec.max_retries = (int)v;
+			break;
+		case OPT_MAX_RECLAIMS:
+			if (ac_parse_int(optarg, 0, 1000, &v) < 0)
+				ac_cli_usage_error(synopsis, "--max-reclaims wants a number from 0 to 1000, not '%s'",
+						   optarg);
+			spec.max_reclaims = (int)v;
 			break;
 		case OPT_DELAY:
 			if (ac_parse_duration_ms(optarg, &spec.delay_ms) < 0)

@@ -7,6 +7,7 @@
 #include "util.h"
 #include "worker.h"
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@
 static const char synopsis[] =
 	"ac-worker [--id ID] [--handler TYPE=COMMAND]... [--handlers DIR] "
 	"[--concurrency N] [--tag TAG]... [--heartbeat SEC] [--lease SEC] "
-	"[--grace SEC] [--store URL] [-q | -v]";
+	"[--grace SEC] [--drain-timeout SEC] [--store URL] [-q | -v]";
 
 _Noreturn static void usage(void)
 {
@@ -29,7 +30,10 @@ _Noreturn static void usage(void)
 	       "  --tag TAG               offer TAG to tasks that --require it (repeatable)\n"
 	       "  --heartbeat SEC         heartbeat and lease renewal interval (default 5)\n"
 	       "  --lease SEC             lease on each running task (default 30, >= 2 x heartbeat)\n"
-	       "  --grace SEC             from SIGTERM to SIGKILL when a task times out (default 10)\n"
+	       "  --grace SEC             from SIGTERM to SIGKILL when a task times out, is\n"
+	       "                          cancelled or handed back (default 10)\n"
+	       "  --drain-timeout SEC     on SIGTERM, hand running tasks back to the queue after\n"
+	       "                          SEC (default: wait for them however long)\n"
 	       "  --store URL             the store (default $AC_STORE, else $AC_HOME/ac.db)\n"
 	       "  -q, --quiet             log warnings and errors only\n"
 	       "  -v, --verbose           log every task\n"
@@ -43,7 +47,8 @@ _Noreturn static void usage(void)
 }
 
 enum { OPT_ID = 256, OPT_HANDLER, OPT_HANDLERS, OPT_CONCURRENCY, OPT_TAG,
-       OPT_HEARTBEAT, OPT_LEASE, OPT_GRACE, OPT_STORE, OPT_VERSION };
+       OPT_HEARTBEAT, OPT_LEASE, OPT_GRACE, OPT_STORE, OPT_VERSION,
+       OPT_DRAIN_TIMEOUT };
 
 static int64_t seconds_option(const char *name, const char *value)
 {
@@ -66,6 +71,7 @@ int main(int argc, char **argv)
 		{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
 		{ "lease", required_argument, NULL, OPT_LEASE },
 		{ "grace", required_argument, NULL, OPT_GRACE },
+		{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
 		{ "store", required_argument, NULL, OPT_STORE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -90,6 +96,10 @@ int main(int argc, char **argv)
 	int c, lease_set = 0;
 
 	ac_cli_init(argv[0]);
+	/* Handlers' pipes must never land on fds 0-2. */
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			ac_cli_die(AC_EXIT_FAILED, "cannot open /dev/null");
 	cfg.concurrency = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (cfg.concurrency < 1)
 		cfg.concurrency = 1;
@@ -148,6 +158,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_GRACE:
 			cfg.grace_ms = seconds_option("--grace", optarg);
+			break;
+		case OPT_DRAIN_TIMEOUT:
+			cfg.drain_timeout_ms = seconds_option("--drain-timeout", optarg);
 			break;
 		case OPT_STORE:
 			store_opt = optarg;

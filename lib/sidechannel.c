@@ -1,0 +1,84 @@
+#include "sidechannel.h"
+#include "config.h"
+#include "exitcode.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ac_side_msg_release(struct ac_side_msg *msg)
+{
+	free(msg->checkpoint);
+	free(msg->usage);
+	free(msg->log);
+	msg->checkpoint = msg->usage = msg->log = NULL;
+	msg->progress = -1;
+}
+
+int ac_side_parse(const char *line, size_t len, struct ac_side_msg *msg,
+		  struct ac_error *err)
+{
+	json_error_t jerr;
+	json_t *obj, *v;
+
+	memset(msg, 0, sizeof *msg);
+	msg->progress = -1;
+	while (len && (line[len - 1] == '\r' || line[len - 1] == ' '))
+		len--;
+	obj = json_loadb(line, len, 0, &jerr);
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		return ac_error_set(err, AC_EXIT_USAGE,
+				    "side-channel line is not a JSON object: %s",
+				    obj ? "another JSON value" : jerr.text);
+	}
+	if ((v = json_object_get(obj, "checkpoint"))) {
+		msg->checkpoint = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (!msg->checkpoint)
+			goto oom;
+		if (strlen(msg->checkpoint) > AC_MAX_PAYLOAD) {
+			ac_error_set(err, AC_EXIT_USAGE,
+				     "checkpoint exceeds the limit of %u bytes",
+				     AC_MAX_PAYLOAD);
+			goto fail;
+		}
+	}
+	if ((v = json_object_get(obj, "progress"))) {
+		double p = json_number_value(v);
+
+		if (!json_is_number(v) || p < 0 || p > 1) {
+			ac_error_set(err, AC_EXIT_USAGE,
+				     "\"progress\" wants a number from 0 to 1");
+			goto fail;
+		}
+		msg->progress = p;
+	}
+	if ((v = json_object_get(obj, "usage"))) {
+		if (!json_is_object(v)) {
+			ac_error_set(err, AC_EXIT_USAGE,
+				     "\"usage\" wants an object of counters");
+			goto fail;
+		}
+		msg->usage = json_dumps(v, JSON_COMPACT);
+		if (!msg->usage)
+			goto oom;
+	}
+	if ((v = json_object_get(obj, "log"))) {
+		if (!json_is_string(v)) {
+			ac_error_set(err, AC_EXIT_USAGE, "\"log\" wants a string");
+			goto fail;
+		}
+		msg->log = ac_strdup(json_string_value(v));
+		if (!msg->log)
+			goto oom;
+	}
+	json_decref(obj);
+	return 0;
+oom:
+	ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+fail:
+	json_decref(obj);
+	ac_side_msg_release(msg);
+	return -1;
+}

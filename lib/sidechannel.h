@@ -1,0 +1,27 @@
+/* The handler's side channel (fd 3): one JSON object per line, e.g.
+ * {"checkpoint":{...}}, {"progress":0.4}, {"usage":{"tokens":812}},
+ * {"log":"..."}.  Several keys may share a line.  This file only parses;
+ * the worker does the I/O and the store writes. */
+#ifndef AC_SIDECHANNEL_H
+#define AC_SIDECHANNEL_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+struct ac_side_msg {
+	char *checkpoint;   /* compact JSON, or NULL */
+	double progress;    /* 0..1, or < 0 when absent */
+	char *usage;        /* compact JSON object, or NULL */
+	char *log;          /* or NULL */
+};
+
+/* Parse one line (without its newline).  On success the caller owns the
+ * strings of msg and frees them with ac_side_msg_release().  A line that is
+ * not a JSON object, or whose values have the wrong types, is an error
+ * (exit code 2) and msg is left empty. */
+int ac_side_parse(const char *line, size_t len, struct ac_side_msg *msg,
+		  struct ac_error *err);
+void ac_side_msg_release(struct ac_side_msg *msg);
+
+#endif

@@ -33,7 +33,7 @@ UNIT_SRC = $(wildcard tests/unit/*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PROGRAMS = $(COMMANDS:%=$(BIN)/%)
 
-.PHONY: all check unit bats asan install uninstall clean setup demo bench
+.PHONY: all check unit bats asan install uninstall clean setup demo bench chaos
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -66,6 +66,10 @@ asan:
 		CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 		build/asan/bin/ac-worker build/asan/bin/ac-submit \
 		build/asan/bin/ac-status build/asan/bin/ac-drain build/asan/bin/ac-cancel
+
+# The kill -9 chaos test at full size (a small one runs in `make check`).
+chaos: all
+	N=$${N:-2000} KILL_EVERY=$${KILL_EVERY:-2} sh tests/chaos/chaos.sh
 
 setup:
 	sh scripts/setup.sh

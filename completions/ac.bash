@@ -1,8 +1,9 @@
-# bash completion for ac, ac-worker, ac-submit, ac-status and ac-drain.
+# bash completion for ac, ac-worker, ac-submit, ac-status, ac-drain and
+# ac-cancel.
 # One file for every command: install it as
 # /usr/share/bash-completion/completions/NAME for each NAME, or source it.
-# Worker ids and task types are read from the store with ac-status, only
-# when jq is installed.
+# Worker ids, task types and the ids of unfinished tasks are read from the
+# store with ac-status, only when jq is installed.
 # shellcheck disable=SC2207  # COMPREPLY=($(compgen ...)) with IFS set as needed
 
 # Options of each command; those that take an argument end in '='.
@@ -11,12 +12,14 @@ _ac_options()
 	case $1 in
 	ac-worker)
 		echo "--id= --handler= --handlers= --concurrency= --tag=" \
-			"--heartbeat= --lease= --grace= --store= -q --quiet" \
+			"--heartbeat= --lease= --grace= --drain-timeout=" \
+			"--store= -q --quiet" \
 			"-v --verbose -h --help --version"
 		;;
 	ac-submit)
 		echo "--async --batch --envelope --priority= --timeout=" \
-			"--retries= --delay= --key= --require= --meta=" \
+			"--retries= --max-reclaims= --delay= --key= --require=" \
+			"--meta=" \
 			"--idempotency-key= --retry= --wait-timeout= --store=" \
 			"-q --quiet -h --help --version"
 		;;
@@ -27,6 +30,9 @@ _ac_options()
 	ac-drain)
 		echo "--reason= --wait --timeout= --stop --undo --store=" \
 			"-h --help --version"
+		;;
+	ac-cancel)
+		echo "--wait --timeout= --store= -h --help --version"
 		;;
 	*)
 		echo "--store= -h --help --version"
@@ -82,6 +88,14 @@ _ac_worker_ids()
 {
 	command -v jq >/dev/null 2>&1 || return 0
 	_ac_status --workers --json | jq -r '.[].id' 2>/dev/null
+}
+
+# The ids of the tasks not ended yet (queued, running or pending).
+_ac_task_ids()
+{
+	command -v jq >/dev/null 2>&1 || return 0
+	_ac_status --tasks --json |
+		jq -r '.[] | select(.status=="queued" or .status=="running" or .status=="pending") | .id' 2>/dev/null
 }
 
 _ac_task_types()
@@ -141,7 +155,7 @@ _ac_complete_value()
 	esac
 }
 
-# Complete _ac_words[_ac_cword] for command $1 (ac-worker ... ac-drain).
+# Complete _ac_words[_ac_cword] for command $1 (ac-worker ... ac-cancel).
 _ac_complete_command()
 {
 	local cmd=$1 prev='' i w npos=0 retry=0 opts o
@@ -205,6 +219,9 @@ _ac_complete_command()
 		_ac_reply_words "$(_ac_worker_ids)"
 		_ac_ltrim_colon
 		;;
+	ac-cancel)
+		_ac_reply_words "$(_ac_task_ids)"
+		;;
 	ac-worker | ac-status) ;;
 	*) _ac_reply_files ;;
 	esac
@@ -264,7 +281,7 @@ _ac_completion()
 			COMPREPLY=($(compgen -W "-h --help --version" -- "$_ac_cur"))
 			return 0
 		fi
-		local subs="worker submit status drain help"
+		local subs="worker submit status drain cancel help"
 		# Any other ac-NAME command beside ac or in PATH.
 		if [[ -n $dir ]]; then
 			for c in "$dir"/ac-*; do
@@ -292,4 +309,4 @@ _ac_completion()
 }
 
 complete -F _ac_completion ac
-complete -F _ac_cmd_completion ac-worker ac-submit ac-status ac-drain
+complete -F _ac_cmd_completion ac-worker ac-submit ac-status ac-drain ac-cancel

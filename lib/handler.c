@@ -236,7 +236,8 @@ int ac_handler_spawn(const struct ac_handler *h, char *const envp[],
 	/* Signals the worker catches or ignores; the child must start with
 	 * the defaults. */
 	static const int reset[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP,
-				     SIGPIPE, SIGUSR1, SIGUSR2, SIGQUIT };
+				     SIGPIPE, SIGUSR1, SIGUSR2, SIGQUIT,
+				     SIGXFSZ };
 	sigset_t all, old;
 	pid_t parent = getpid();
 	pid_t child;

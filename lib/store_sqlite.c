@@ -67,7 +67,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_TASK_STATUS] = "SELECT status FROM tasks WHERE id = ?1",
 	[ST_TASK_GET] = "SELECT " TASK_COLS " FROM tasks WHERE id = ?1",
 	[ST_RETRY] =
-		"UPDATE tasks SET status = 'queued', failures = 0, error = NULL, "
+		"UPDATE tasks SET status = 'queued', failures = 0, reclaims = 0, "
+		"cancel_requested = 0, error = NULL, "
 		"result = NULL, worker = NULL, lease_until = NULL, "
 		"finished = NULL, run_at = ?2 WHERE id = ?1 AND status IN "
 		"('failed', 'timeout', 'cancelled', 'expired')",

@@ -1282,6 +1282,9 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 		snprintf(host, sizeof host, "localhost");
 	host[sizeof host - 1] = '\0';
 	signal(SIGPIPE, SIG_IGN);
+	/* A file-size limit (a full disk, as far as we are concerned) must
+	 * fail the store's write, not kill the worker. */
+	signal(SIGXFSZ, SIG_IGN);
 	srandom((unsigned)(getpid() ^ ac_now_ms()));
 	if (ac_watchdog_start(&w.watchdog, err) < 0)
 		goto out;

@@ -33,7 +33,7 @@ UNIT_SRC = $(wildcard tests/unit/*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PROGRAMS = $(COMMANDS:%=$(BIN)/%)
 
-.PHONY: all check unit bats asan install uninstall clean setup demo bench chaos
+.PHONY: all check unit bats asan install uninstall clean setup demo bench chaos fuzz
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -58,6 +58,7 @@ unit: $(UNIT_BIN)
 # The whole suite; prints "N passed, N failed" last.
 check: all unit
 	$(MAKE) --no-print-directory asan
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
 	sh tests/run.sh
 
 # The same sources under ASan+UBSan, into their own build and bin folders.
@@ -66,6 +67,20 @@ asan:
 		CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 		build/asan/bin/ac-worker build/asan/bin/ac-submit \
 		build/asan/bin/ac-status build/asan/bin/ac-drain build/asan/bin/ac-cancel
+
+# libFuzzer on the decoders of outside input (clang's libFuzzer runtime).
+FUZZ_SRC = lib/control.c lib/sidechannel.c lib/util.c lib/error.c
+FUZZ_SECONDS ?= 300
+build/fuzz/fuzz_decode: tests/fuzz/fuzz_decode.c $(FUZZ_SRC) $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+		-Ilib $(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_decode.c $(FUZZ_SRC) \
+		-lnng -ljansson -lpthread
+
+fuzz: build/fuzz/fuzz_decode
+	@mkdir -p build/fuzz/corpus
+	build/fuzz/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		build/fuzz/corpus tests/fuzz/corpus
 
 # The kill -9 chaos test at full size (a small one runs in `make check`).
 chaos: all

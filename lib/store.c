@@ -135,6 +135,7 @@ json_t *ac_task_row_json(const struct ac_task_row *row)
 			    json_null());
 	json_object_set_new(o, "worker", string_or_null(row->worker));
 	json_object_set_new(o, "key", string_or_null(row->route_key));
+	json_object_set_new(o, "assigned", string_or_null(row->assigned));
 	json_object_set_new(o, "tags", row->tags ? json_or_null(row->tags) :
 			    json_array());
 	json_object_set_new(o, "meta", row->meta ? json_or_null(row->meta) :

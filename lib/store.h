@@ -48,6 +48,7 @@ struct ac_task_spec {
 	const char *meta;            /* JSON object, or NULL */
 	const char *idempotency_key; /* NULL = none */
 	int max_reclaims;            /* lost attempts before it fails (poison) */
+	const char *assigned;        /* worker chosen by routing, or NULL */
 };
 
 struct ac_submitted {
@@ -244,6 +245,10 @@ struct ac_store_ops {
 	/* How many tasks the worker holds running. */
 	int (*worker_running)(struct ac_store *store, const char *worker_id,
 			      long *running, struct ac_error *err);
+	/* Add n to the named counter and return its value before (for
+	 * round-robin routing across submitters). */
+	int (*counter_add)(struct ac_store *store, const char *name, int64_t n,
+			   int64_t *before, struct ac_error *err);
 	/* Cheap check whether anything was committed by anyone since the last
 	 * call (1) or not (0); backends without a cheap way always say 1. */
 	int (*changed)(struct ac_store *store, int *changed,
@@ -289,6 +294,7 @@ struct ac_task_row {
 	int cancel_requested;
 	json_t *attempts;       /* array, or NULL; stolen by the JSON built */
 	const char *idempotency_key;
+	const char *assigned;
 	int64_t created, run_at, started, finished, lease_until; /* 0 = none */
 };
 json_t *ac_task_row_json(const struct ac_task_row *row);

@@ -45,6 +45,7 @@ enum stmt_id {
 	ST_ATTEMPT_START, ST_ATTEMPT_END, ST_ATTEMPTS, ST_SWEEP, ST_REQUEUE_OWN,
 	ST_CHECKPOINT, ST_REPORT_READ, ST_REPORT, ST_CANCEL_NOW,
 	ST_CANCEL_ASK, ST_CANCELS, ST_CANCEL_DONE, ST_RELEASE,
+	ST_UNASSIGN_GONE, ST_UNASSIGN_WORKER, ST_COUNTER_READ, ST_COUNTER_WRITE,
 	ST_COUNT
 };
 
@@ -52,7 +53,7 @@ enum stmt_id {
 	"failures, timeout_ms, worker, route_key, tags, meta, data, result, " \
 	"error, checkpoint, progress, idempotency_key, created, run_at, " \
 	"started, finished, lease_until, usage, log, reclaims, max_reclaims, " \
-	"cancel_requested"
+	"cancel_requested, assigned"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -61,8 +62,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_INSERT_TASK] =
 		"INSERT INTO tasks (type, status, priority, data, max_retries, "
 		"timeout_ms, route_key, tags, meta, idempotency_key, run_at, "
-		"created, max_reclaims) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-		"?9, ?10, ?11, ?12, ?13)",
+		"created, max_reclaims, assigned) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+		"?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 	[ST_FIND_IDEM] = "SELECT id FROM tasks WHERE idempotency_key = ?1",
 	[ST_TASK_STATUS] = "SELECT status FROM tasks WHERE id = ?1",
 	[ST_TASK_GET] = "SELECT " TASK_COLS " FROM tasks WHERE id = ?1",
@@ -77,7 +78,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"AND run_at <= ?1",
 	[ST_CANDIDATES] =
 		"SELECT id, priority FROM tasks WHERE status = 'queued' AND "
-		"type = ?1 AND (tags IS NULL OR ac_tags_ok(tags, ?2)) "
+		"type = ?1 AND (assigned IS NULL OR assigned = ?4) AND "
+		"(tags IS NULL OR ac_tags_ok(tags, ?2)) "
 		"ORDER BY priority DESC, id LIMIT ?3",
 	[ST_CLAIM] =
 		"UPDATE tasks SET status = 'running', worker = ?2, "
@@ -215,6 +217,19 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"UPDATE tasks SET status = 'cancelled', error = ?4, finished = ?5, "
 		"lease_until = NULL WHERE id = ?1 AND attempt = ?2 AND worker = ?3 "
 		"AND status = 'running'",
+	/* Tasks routed to a worker that is draining, stopped or lost go to
+	 * any capable worker instead. */
+	[ST_UNASSIGN_GONE] =
+		"UPDATE tasks SET assigned = NULL WHERE assigned IS NOT NULL AND "
+		"status IN ('queued', 'pending') AND assigned IN (SELECT id FROM "
+		"workers WHERE drain = 1 OR stop = 1 OR status IN ('draining', "
+		"'stopped') OR ?1 - heartbeat_mono > lease_ms)",
+	[ST_UNASSIGN_WORKER] =
+		"UPDATE tasks SET assigned = NULL WHERE assigned = ?1 AND "
+		"status IN ('queued', 'pending')",
+	[ST_COUNTER_READ] = "SELECT value FROM meta WHERE key = ?1",
+	[ST_COUNTER_WRITE] =
+		"INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
 	/* Handed back by a stopping worker: not the task's fault, so no
 	 * attempt and no reclaim is counted against it. */
 	[ST_RELEASE] =
@@ -248,6 +263,7 @@ static const char schema_v1[] =
 	" reclaims INTEGER NOT NULL DEFAULT 0,"
 	" max_reclaims INTEGER NOT NULL DEFAULT 3,"
 	" cancel_requested INTEGER NOT NULL DEFAULT 0,"
+	" assigned TEXT,"
 	" created INTEGER NOT NULL,"
 	" run_at INTEGER NOT NULL,"
 	" started INTEGER,"
@@ -260,6 +276,7 @@ static const char schema_v1[] =
 	"CREATE INDEX tasks_running ON tasks (worker) WHERE status = 'running';"
 	"CREATE INDEX tasks_lease ON tasks (lease_until) WHERE status = 'running';"
 	"CREATE INDEX tasks_status ON tasks (status, type, priority);"
+	"CREATE INDEX tasks_assigned ON tasks (assigned) WHERE assigned IS NOT NULL;"
 	"CREATE UNIQUE INDEX tasks_idempotency ON tasks (idempotency_key)"
 	" WHERE idempotency_key IS NOT NULL;"
 	"CREATE TABLE workers ("
@@ -793,6 +810,7 @@ static int sqlite_submit(struct ac_store *base, const struct ac_task_spec *specs
 		sqlite3_bind_int64(ins, 11, now + t->delay_ms);
 		sqlite3_bind_int64(ins, 12, now);
 		sqlite3_bind_int(ins, 13, t->max_reclaims);
+		bind_text_or_null(ins, 14, t->assigned);
 		if (exec_stmt(s, ins, err, "adding a task") < 0)
 			goto fail;
 		out[i].id = sqlite3_last_insert_rowid(s->db);
@@ -914,6 +932,7 @@ static json_t *task_json_from_row(sqlite3_stmt *st, json_t *attempts)
 		.reclaims = sqlite3_column_int(st, 25),
 		.max_reclaims = sqlite3_column_int(st, 26),
 		.cancel_requested = sqlite3_column_int(st, 27),
+		.assigned = col_text(st, 28),
 		.attempts = attempts,
 	};
 
@@ -1428,6 +1447,7 @@ static int claim_tasks(struct sqlite_store *s, const char *worker_id,
 		sqlite3_bind_text(cand, 1, req->types[t], -1, SQLITE_STATIC);
 		sqlite3_bind_text(cand, 2, req->tags, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(cand, 3, (sqlite3_int64)req->max);
+		sqlite3_bind_text(cand, 4, worker_id, -1, SQLITE_STATIC);
 		while ((rc = sqlite3_step(cand)) == SQLITE_ROW && ncands < cap) {
 			cands[ncands].id = sqlite3_column_int64(cand, 0);
 			cands[ncands].priority = sqlite3_column_int(cand, 1);
@@ -1607,6 +1627,15 @@ static int sqlite_sweep(struct ac_store *base, size_t *reclaimed,
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_int64(st, 3, RECLAIM_BACKOFF_MS);
 	if (reclaim_rows(s, st, now, reclaimed, err) < 0) {
+		tx_rollback(s);
+		return -1;
+	}
+	if (!(st = stmt(s, ST_UNASSIGN_GONE, err))) {
+		tx_rollback(s);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, lease_now());
+	if (exec_stmt(s, st, err, "rerouting tasks") < 0) {
 		tx_rollback(s);
 		return -1;
 	}
@@ -1863,6 +1892,15 @@ static int sqlite_drain(struct ac_store *base, const char *const *ids, size_t n,
 		}
 		if (exec_stmt(s, st, err, "draining a worker") < 0)
 			goto fail;
+		if (!(flags & AC_DRAIN_UNDO)) {
+			sqlite3_stmt *un = stmt(s, ST_UNASSIGN_WORKER, err);
+
+			if (!un)
+				goto fail;
+			sqlite3_bind_text(un, 1, ids[i], -1, SQLITE_STATIC);
+			if (exec_stmt(s, un, err, "rerouting tasks") < 0)
+				goto fail;
+		}
 	}
 	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
 fail:
@@ -1917,6 +1955,34 @@ static int sqlite_changed(struct ac_store *base, int *changed,
 	return 0;
 }
 
+static int sqlite_counter_add(struct ac_store *base, const char *name,
+			      int64_t n, int64_t *before, struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *rd = stmt(s, ST_COUNTER_READ, err);
+	sqlite3_stmt *wr = stmt(s, ST_COUNTER_WRITE, err);
+	int rc;
+
+	if (!rd || !wr || tx_begin(s, err) < 0)
+		return -1;
+	sqlite3_bind_text(rd, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(rd);
+	*before = rc == SQLITE_ROW ? sqlite3_column_int64(rd, 0) : 0;
+	done(rd);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_error(s, err, "reading a counter");
+		tx_rollback(s);
+		return -1;
+	}
+	sqlite3_bind_text(wr, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(wr, 2, *before + n);
+	if (exec_stmt(s, wr, err, "writing a counter") < 0) {
+		tx_rollback(s);
+		return -1;
+	}
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+}
+
 const struct ac_store_ops ac_store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -1940,5 +2006,6 @@ const struct ac_store_ops ac_store_sqlite_ops = {
 	.drain = sqlite_drain,
 	.worker_control = sqlite_worker_control,
 	.worker_running = sqlite_worker_running,
+	.counter_add = sqlite_counter_add,
 	.changed = sqlite_changed,
 };

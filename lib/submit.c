@@ -1,14 +1,151 @@
 #include "submit.h"
 #include "config.h"
+#include "control.h"
 #include "exitcode.h"
+#include "follow.h"
 #include "util.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define WAIT_TICK_MS 2
+/* With events the store is only a safety net; without a watch it is
+ * polled for change (a cheap version number for SQLite). */
+#define SAFETY_POLL_MS 1000
+#define WAIT_TICK_MS 5
 #define WAIT_FORCE_MS 250
 #define WORKER_CHECK_MS 2000
+#define POKE_TIMEOUT_MS 500
+#define ANNOUNCE_MAX 1000
+
+struct ac_submit_watch {
+	struct ac_follow *follow;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned long ends;      /* task ends seen, for the waiter to notice */
+};
+
+static void watch_event(void *ctx, json_t *ev)
+{
+	struct ac_submit_watch *watch = ctx;
+	const char *name = json_string_value(json_object_get(ev, "event"));
+
+	if (!name || (strcmp(name, "task.completed") &&
+		      strcmp(name, "task.failed") &&
+		      strcmp(name, "task.timeout") &&
+		      strcmp(name, "task.cancelled") &&
+		      strcmp(name, "follow.missed")))
+		return;
+	pthread_mutex_lock(&watch->lock);
+	watch->ends++;
+	pthread_cond_signal(&watch->cond);
+	pthread_mutex_unlock(&watch->lock);
+}
+
+int ac_submit_watch_start(struct ac_submit_watch **out, struct ac_store *store,
+			  const char *type, const char *token,
+			  struct ac_error *err)
+{
+	struct ac_submit_watch *watch = calloc(1, sizeof *watch);
+	struct ac_follow_filter filter = { .type = type };
+
+	if (!watch)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	pthread_mutex_init(&watch->lock, NULL);
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&watch->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	if (ac_follow_start(&watch->follow, &filter, token, watch_event, watch,
+			    err) < 0 ||
+	    ac_follow_refresh(watch->follow, store, err) < 0) {
+		ac_submit_watch_stop(watch);
+		return -1;
+	}
+	*out = watch;
+	return 0;
+}
+
+void ac_submit_watch_stop(struct ac_submit_watch *watch)
+{
+	if (!watch)
+		return;
+	ac_follow_stop(watch->follow);
+	pthread_cond_destroy(&watch->cond);
+	pthread_mutex_destroy(&watch->lock);
+	free(watch);
+}
+
+/* Sleep until an event of a task's end, or ms pass. */
+static void watch_wait(struct ac_submit_watch *watch, unsigned long *seen,
+		       int64_t ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&watch->lock);
+	while (watch->ends == *seen &&
+	       pthread_cond_timedwait(&watch->cond, &watch->lock, &until) !=
+		       ETIMEDOUT)
+		;
+	*seen = watch->ends;
+	pthread_mutex_unlock(&watch->lock);
+}
+
+void ac_submit_poke(struct ac_store *store, const char *type,
+		    const char *only, const int64_t *ids, size_t n,
+		    const char *token)
+{
+	json_t *workers, *w, *req, *list = json_array();
+	struct ac_error err;
+	int announce = 1;
+	size_t i;
+
+	if (!list || store->ops->workers_list(store, &workers, &err) < 0) {
+		json_decref(list);
+		return;
+	}
+	for (i = 0; i < n && i < ANNOUNCE_MAX; i++)
+		json_array_append_new(list, json_integer(ids[i]));
+	req = json_pack("{s:s,s:s,s:o}", "op", "poke", "type", type, "tasks",
+			list);
+	json_array_foreach(workers, i, w) {
+		const char *id = json_string_value(json_object_get(w, "id"));
+		const char *url = json_string_value(json_object_get(w, "listen"));
+		const char *status = json_string_value(json_object_get(w, "status"));
+		json_t *handlers = json_object_get(w, "handlers"), *h, *reply;
+		size_t j;
+		int capable = 0;
+
+		if (!req || !id || !url || !status || (strcmp(status, "idle") &&
+							strcmp(status, "busy")))
+			continue;
+		if (only && strcmp(only, id))
+			continue;
+		json_array_foreach(handlers, j, h)
+			capable |= json_is_string(h) &&
+				   !strcmp(json_string_value(h), type);
+		if (!capable)
+			continue;
+		json_object_set_new(req, "announce", json_boolean(announce));
+		if (ac_ctl_call(url, token, req, POKE_TIMEOUT_MS, &reply,
+				&err) == 0) {
+			announce = 0;
+			json_decref(reply);
+		}
+	}
+	json_decref(req);
+	json_decref(workers);
+}
 
 int ac_submit_parse_data(const char *text, size_t len, char **compact,
 			 struct ac_error *err)
@@ -74,13 +211,15 @@ static int live_worker_for(struct ac_store *store, const char *type,
 	return found;
 }
 
-int ac_submit_wait(struct ac_store *store, const int64_t *ids, size_t n,
-		   const char *type, int64_t timeout_ms,
-		   const struct ac_submit_sink *sink, struct ac_error *err)
+int ac_submit_wait(struct ac_store *store, struct ac_submit_watch *watch,
+		   const int64_t *ids, size_t n, const char *type,
+		   int64_t timeout_ms, const struct ac_submit_sink *sink,
+		   struct ac_error *err)
 {
 	int64_t start = ac_mono_ms(), last_check = 0, last_worker_check = -1;
+	unsigned long seen = 0;
 	size_t next = 0;
-	int warned = 0;
+	int warned = 0, first = 1;
 
 	/* The store is polled for change (a cheap version number for
 	 * SQLite), and the next task in order is looked at only when
@@ -99,6 +238,9 @@ int ac_submit_wait(struct ac_store *store, const int64_t *ids, size_t n,
 			if (live < 0)
 				return -1;
 			last_worker_check = now;
+			if (watch && ac_follow_refresh(watch->follow, store,
+						       err) < 0)
+				return -1;
 			if (!live && sink->notice) {
 				struct ac_buf msg = { 0 };
 
@@ -108,12 +250,25 @@ int ac_submit_wait(struct ac_store *store, const int64_t *ids, size_t n,
 				warned = 1;
 			}
 		}
-		if (store->ops->changed(store, &changed, err) < 0)
-			return -1;
-		if (!changed && now - last_check < WAIT_FORCE_MS) {
-			sleep_ms(WAIT_TICK_MS);
-			continue;
+		if (watch && !first) {
+			int64_t ms = SAFETY_POLL_MS;
+
+			if (timeout_ms > 0 && timeout_ms - (now - start) < ms)
+				ms = timeout_ms - (now - start);
+			if (last_worker_check >= 0 && !warned &&
+			    WORKER_CHECK_MS - (now - last_worker_check) < ms)
+				ms = WORKER_CHECK_MS - (now - last_worker_check);
+			if (ms > 0)
+				watch_wait(watch, &seen, ms);
+		} else if (!watch) {
+			if (store->ops->changed(store, &changed, err) < 0)
+				return -1;
+			if (!changed && now - last_check < WAIT_FORCE_MS) {
+				sleep_ms(WAIT_TICK_MS);
+				continue;
+			}
 		}
+		first = 0;
 		last_check = now;
 		while (next < n) {
 			enum ac_task_status status;
@@ -134,5 +289,97 @@ int ac_submit_wait(struct ac_store *store, const int64_t *ids, size_t n,
 				sink->progress(sink->ctx, next, n);
 		}
 	}
+	return 0;
+}
+
+/* 1 when every tag of the JSON array text `required` is in `offered`. */
+static int has_tags(json_t *offered, const char *required)
+{
+	json_t *req = required ? json_loads(required, 0, NULL) : NULL, *t, *o;
+	size_t i, j;
+	int ok = 1;
+
+	json_array_foreach(req, i, t) {
+		int found = 0;
+
+		json_array_foreach(offered, j, o)
+			found |= json_equal(t, o);
+		ok &= found;
+	}
+	json_decref(req);
+	return ok;
+}
+
+int ac_submit_route(struct ac_store *store, enum ac_route route,
+		    struct ac_task_spec *specs, size_t n, json_t **holder,
+		    struct ac_error *err)
+{
+	struct ac_route_candidate *cands;
+	json_t *workers, *w;
+	size_t i, m = 0;
+	int64_t before = 0;
+
+	*holder = NULL;
+	if (route == AC_ROUTE_ANY || n == 0)
+		return 0;
+	if (store->ops->workers_list(store, &workers, err) < 0)
+		return -1;
+	cands = calloc(json_array_size(workers) + 1, sizeof *cands);
+	if (!cands) {
+		json_decref(workers);
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	/* Workers come sorted by id, which round-robin relies on. */
+	json_array_foreach(workers, i, w) {
+		const char *status = json_string_value(json_object_get(w, "status"));
+		json_t *handlers = json_object_get(w, "handlers"), *h;
+		size_t j;
+		int capable = 0;
+
+		if (!status || (strcmp(status, "idle") && strcmp(status, "busy")))
+			continue;
+		json_array_foreach(handlers, j, h)
+			capable |= json_is_string(h) &&
+				   !strcmp(json_string_value(h), specs[0].type);
+		if (!capable || !has_tags(json_object_get(w, "tags"), specs[0].tags))
+			continue;
+		cands[m].id = json_string_value(json_object_get(w, "id"));
+		cands[m].concurrency = (int)json_integer_value(json_object_get(w, "concurrency"));
+		cands[m].load = (int)json_integer_value(json_object_get(w, "running"));
+		m++;
+	}
+	if (m && route == AC_ROUTE_ROUND_ROBIN) {
+		struct ac_buf name = { 0 };
+
+		if (ac_buf_printf(&name, "round-robin:%s", specs[0].type) < 0 ||
+		    store->ops->counter_add(store, name.data, (int64_t)n, &before,
+					    err) < 0) {
+			ac_buf_release(&name);
+			free(cands);
+			json_decref(workers);
+			return err->msg[0] ? -1 :
+				ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		}
+		ac_buf_release(&name);
+	}
+	for (i = 0; m && i < n; i++) {
+		int k;
+
+		switch (route) {
+		case AC_ROUTE_LEAST_LOADED:
+			k = ac_route_least_loaded(cands, m);
+			cands[k].load++;
+			break;
+		case AC_ROUTE_ROUND_ROBIN:
+			k = (int)((uint64_t)(before + (int64_t)i) % m);
+			break;
+		default:
+			k = ac_route_hash(cands, m, specs[i].route_key);
+			break;
+		}
+		specs[i].assigned = cands[k].id;
+	}
+	free(cands);
+	*holder = workers;
 	return 0;
 }

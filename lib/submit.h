@@ -26,11 +26,42 @@ struct ac_submit_sink {
 	void (*notice)(void *ctx, const char *text);
 };
 
+/* Route the n tasks (all of one type, tags and key): set each spec's
+ * assigned worker by the strategy, from the live workers able to run it.
+ * The names point into *holder, which the caller keeps until the tasks
+ * are submitted and then json_decref()s.  No capable worker: no
+ * assignment (any worker that comes will do). */
+#include "route.h"
+int ac_submit_route(struct ac_store *store, enum ac_route route,
+		    struct ac_task_spec *specs, size_t n, json_t **holder,
+		    struct ac_error *err);
+
+/* Watching for task ends through the workers' events.  Start it before
+ * submitting, so that no end is missed; NULL is allowed (the wait then
+ * only polls the store). */
+struct ac_submit_watch;
+
+int ac_submit_watch_start(struct ac_submit_watch **out, struct ac_store *store,
+			  const char *type, const char *token,
+			  struct ac_error *err);
+void ac_submit_watch_stop(struct ac_submit_watch *watch);
+
+/* Wake the live workers that can run type (or only `only`, when not
+ * NULL): they claim at once instead of at their next poll.  The first one
+ * announces the tasks as task.queued events.  Best effort: a worker that
+ * cannot be reached is skipped. */
+void ac_submit_poke(struct ac_store *store, const char *type,
+		    const char *only, const int64_t *ids, size_t n,
+		    const char *token);
+
 /* Wait until the n tasks have ended, reporting each in order.  timeout_ms
  * <= 0 waits for ever.  Returns 0 when all ended, 1 when the wait ran out,
- * -1 with err. */
-int ac_submit_wait(struct ac_store *store, const int64_t *ids, size_t n,
-		   const char *type, int64_t timeout_ms,
-		   const struct ac_submit_sink *sink, struct ac_error *err);
+ * -1 with err.  With a watch, an event of a task's end wakes the wait; the
+ * store is still read for every result (it is the truth) and looked at
+ * every second in case an event was lost. */
+int ac_submit_wait(struct ac_store *store, struct ac_submit_watch *watch,
+		   const int64_t *ids, size_t n, const char *type,
+		   int64_t timeout_ms, const struct ac_submit_sink *sink,
+		   struct ac_error *err);
 
 #endif

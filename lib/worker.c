@@ -8,6 +8,8 @@
  * anyway every half second so that delayed tasks are picked up when due. */
 #include "worker.h"
 #include "config.h"
+#include "control.h"
+#include "events.h"
 #include "exitcode.h"
 #include "log.h"
 #include "sidechannel.h"
@@ -15,6 +17,7 @@
 #include "util.h"
 #include "watchdog.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -29,8 +32,12 @@
 extern char **environ;
 
 #define STDERR_TAIL 4096
-#define IDLE_POLL_MS 20
-#define DUE_POLL_MS 500
+/* Pokes over the control socket wake an idle worker at once; these polls
+ * are only the safety net for a lost poke and for delayed tasks. */
+#define IDLE_POLL_MS 250
+#define DUE_POLL_MS 1000
+#define WAIT_MAX_MS 30000
+#define EVENTS_PER_REPLY 512
 #define STORE_RETRY_MS 1000
 #define ENV_TASK_VARS 8
 
@@ -105,6 +112,23 @@ struct worker {
 	struct ac_watchdog watchdog;
 	struct event *ev_drain_timeout;
 	int64_t cycle_mono;      /* when the current cycle's request was sent */
+	struct ac_ctl_server *ctl_srv;
+	struct event *ev_ctl;
+	char *listen_url;
+	char *discovery_path;
+	struct ac_event_ring events;
+	struct waiter *waiters;  /* followers' requests held for new events */
+	size_t nwaiters;
+};
+
+/* A follower's long-poll, answered when a matching event comes or at its
+ * deadline. */
+struct waiter {
+	struct ac_ctl_request *req;
+	int64_t after;
+	int64_t task;
+	char *type;
+	int64_t deadline_mono;
 };
 
 static const char *worker_status(const struct worker *w)
@@ -144,6 +168,65 @@ static void pending_release(struct pending *p)
 	free(p->type);
 }
 
+/* Answer the waiters that have something (or whose time is up, or all of
+ * them when flush is set). */
+static void answer_waiters(struct worker *w, int flush)
+{
+	struct ac_buf reply = { 0 };
+	int64_t now = ac_mono_ms();
+	size_t keep = 0;
+
+	for (size_t i = 0; i < w->nwaiters; i++) {
+		struct waiter *wt = &w->waiters[i];
+		int n = ac_event_ring_reply(&w->events, wt->after, wt->task,
+					    wt->type, EVENTS_PER_REPLY, &reply);
+
+		if (n > 0 || flush || now >= wt->deadline_mono) {
+			ac_ctl_reply_text(w->ctl_srv, wt->req, reply.data,
+					  reply.len);
+			free(wt->type);
+		} else {
+			w->waiters[keep++] = *wt;
+		}
+	}
+	w->nwaiters = keep;
+	ac_buf_release(&reply);
+}
+
+/* Publish an event: ev is stolen.  "worker" is filled in. */
+static void emit(struct worker *w, json_t *ev)
+{
+	if (!ev)
+		return;
+	json_object_set_new(ev, "worker", json_string(w->cfg->id));
+	if (ac_event_ring_add(&w->events, ev) > 0 && w->nwaiters)
+		answer_waiters(w, 0);
+	json_decref(ev);
+}
+
+static void emit_task(struct worker *w, const char *name, int64_t id,
+		      const char *type, int attempt, json_t *extra)
+{
+	json_t *ev = json_pack("{s:s,s:I,s:s?,s:i}", "event", name,
+			       "task", (json_int_t)id, "type", type,
+			       "attempt", attempt);
+
+	if (ev && extra)
+		json_object_update(ev, extra);
+	json_decref(extra);
+	emit(w, ev);
+}
+
+static void emit_worker(struct worker *w, const char *name)
+{
+	emit(w, json_pack("{s:s,s:n,s:n,s:n,s:s,s:i,s:i}", "event", name,
+			  "task", "type", "attempt", "status",
+			  w->draining || w->ctl.drain ? "draining" :
+			  w->nbusy ? "busy" : "idle",
+			  "running", w->nbusy, "concurrency",
+			  w->cfg->concurrency));
+}
+
 static void maybe_exit(struct worker *w)
 {
 	if (!w->draining || w->nbusy || w->npending || w->stopped)
@@ -154,6 +237,34 @@ static void maybe_exit(struct worker *w)
 
 static void start_task(struct worker *w, struct slot *slot,
 		       struct ac_claimed *task);
+
+/* The event of an attempt's end, once the store took it. */
+static void emit_outcome(struct worker *w, const struct pending *p,
+			 const struct ac_outcome *o)
+{
+	const char *name;
+
+	switch (o->status) {
+	case AC_TASK_COMPLETED:
+		name = "task.completed";
+		break;
+	case AC_TASK_FAILED:
+		name = "task.failed";
+		break;
+	case AC_TASK_TIMEOUT:
+		name = "task.timeout";
+		break;
+	case AC_TASK_CANCELLED:
+		name = "task.cancelled";
+		break;
+	default:
+		name = "task.retrying";
+		break;
+	}
+	emit_task(w, name, p->o.id, p->type, p->o.attempt,
+		  json_pack("{s:s?,s:I}", "error", p->error,
+			    "duration_ms", (json_int_t)p->elapsed_ms));
+}
 
 /* Record pending outcomes and claim work for free slots, in one
  * transaction. */
@@ -213,6 +324,8 @@ static void cycle(struct worker *w, int claim_wanted)
 	for (size_t i = 0; i < w->npending; i++) {
 		struct pending *p = &w->pending[i];
 
+		if (outs[i].accepted)
+			emit_outcome(w, p, &outs[i]);
 		if (!outs[i].accepted) {
 			ac_log_warn("task %lld attempt %d: the store refused its end (the attempt no longer owns the task)",
 				    (long long)p->o.id, p->o.attempt);
@@ -437,9 +550,9 @@ static int side_line(struct slot *slot, const char *line, size_t len)
 						    strlen(msg.checkpoint), &err);
 		if (rc == 1)
 			slot_lose(slot, "the store refused its checkpoint (the attempt no longer owns the task)");
-		else if (rc == 0 && w->cfg->verbose)
-			ac_log_info("task %lld: checkpoint stored",
-				    (long long)slot->task.id);
+		else if (rc == 0)
+			emit_task(w, "task.checkpoint", slot->task.id,
+				  slot->task.type, slot->task.attempt, NULL);
 	}
 	if (rc == 0 && (msg.progress >= 0 || msg.usage || msg.log)) {
 		struct ac_report report = { msg.progress, msg.usage, msg.log };
@@ -448,6 +561,10 @@ static int side_line(struct slot *slot, const char *line, size_t len)
 						&report, &err);
 		if (rc == 1)
 			slot_lose(slot, "the store refused its report (the attempt no longer owns the task)");
+		else if (rc == 0 && msg.progress >= 0)
+			emit_task(w, "task.progress", slot->task.id,
+				  slot->task.type, slot->task.attempt,
+				  json_pack("{s:f}", "progress", msg.progress));
 	}
 	ac_side_msg_release(&msg);
 	if (rc < 0) {
@@ -904,6 +1021,9 @@ static void start_task(struct worker *w, struct slot *slot,
 	slot->side_ev = watch_fd(w, slot->side_fd, on_side, slot);
 	if (slot->task.timeout_ms > 0)
 		arm_timer(slot, slot->task.timeout_ms);
+	emit_task(w, "task.started", slot->task.id, slot->task.type,
+		  slot->task.attempt, json_pack("{s:b}", "resumed",
+						slot->checkpoint_path != NULL));
 	if (w->cfg->verbose)
 		ac_log_info("task %lld (%s) attempt %d started, pid %ld%s",
 			    (long long)slot->task.id, slot->task.type,
@@ -1003,6 +1123,8 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (w->nwaiters)
+		answer_waiters(w, 0);
 	if (w->store_down_since && ac_mono_ms() < w->next_retry_mono)
 		return;
 	retry_side(w);
@@ -1120,14 +1242,18 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	store_answered(w);
-	if (w->ctl.drain && !before.drain)
+	emit_worker(w, "worker.heartbeat");
+	if (w->ctl.drain && !before.drain) {
 		ac_log_info("drained by an operator: claiming nothing new");
+		emit_worker(w, "worker.draining");
+	}
 	if (!w->ctl.drain && before.drain)
 		ac_log_info("drain undone: claiming again");
 	if (w->ctl.stop && !w->draining) {
 		ac_log_info("asked to stop: finishing %d running task(s)",
 			    w->nbusy);
 		w->draining = 1;
+		emit_worker(w, "worker.draining");
 	}
 	/* Every live worker sweeps, so no janitor is needed. */
 	if (w->store->ops->sweep(w->store, &reclaimed, &err) < 0)
@@ -1137,6 +1263,293 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 			    reclaimed);
 	check_cancels(w);
 	maybe_exit(w);
+}
+
+/* Re-read the operators' requests from the store now (ac-drain and
+ * ac-cancel write there first, then tell us). */
+static void reread_control(struct worker *w)
+{
+	struct ac_worker_control before = w->ctl;
+	struct ac_error err;
+
+	if (w->store->ops->worker_control(w->store, w->cfg->id, &w->ctl,
+					  &err) < 0) {
+		store_failed(w, &err);
+		return;
+	}
+	if (w->ctl.drain && !before.drain) {
+		ac_log_info("drained by an operator: claiming nothing new");
+		emit_worker(w, "worker.draining");
+	}
+	if (!w->ctl.drain && before.drain) {
+		ac_log_info("drain undone: claiming again");
+		cycle(w, 1);
+	}
+	if (w->ctl.stop && !w->draining) {
+		ac_log_info("asked to stop: finishing %d running task(s)",
+			    w->nbusy);
+		w->draining = 1;
+		emit_worker(w, "worker.draining");
+		maybe_exit(w);
+	}
+}
+
+static json_t *info_reply(struct worker *w)
+{
+	json_t *tasks = json_array(), *handlers = json_array();
+
+	for (int k = 0; k < w->cfg->concurrency; k++)
+		if (w->slots[k].busy)
+			json_array_append_new(tasks, json_integer(w->slots[k].task.id));
+	for (size_t i = 0; i < w->cfg->nhandlers; i++)
+		json_array_append_new(handlers, json_string(w->types[i]));
+	return json_pack("{s:b,s:s,s:s,s:i,s:i,s:o,s:o,s:I,s:I,s:I}",
+			 "ok", 1, "id", w->cfg->id, "status", worker_status(w),
+			 "concurrency", w->cfg->concurrency, "running", w->nbusy,
+			 "tasks", tasks, "handlers", handlers,
+			 "completed", (json_int_t)w->completed,
+			 "failed", (json_int_t)w->failed,
+			 "seq", (json_int_t)(w->events.next_seq - 1));
+}
+
+static void handle_request(struct worker *w, json_t *req,
+			   struct ac_ctl_request *h)
+{
+	const char *op = json_string_value(json_object_get(req, "op"));
+	json_t *reply = NULL;
+
+	if (!strcmp(op, "events")) {
+		struct waiter wt = {
+			.req = h,
+			.after = json_is_integer(json_object_get(req, "after")) ?
+				json_integer_value(json_object_get(req, "after")) : -1,
+			.task = json_integer_value(json_object_get(req, "task")),
+		};
+		json_int_t wait_ms = json_integer_value(json_object_get(req, "wait_ms"));
+		const char *type = json_string_value(json_object_get(req, "type"));
+		struct waiter *grown;
+		struct ac_buf text = { 0 };
+
+		if (wait_ms < 0 || wait_ms > WAIT_MAX_MS)
+			wait_ms = WAIT_MAX_MS;
+		/* after < 0: "from now on"; answer at once with the position. */
+		if (wt.after < 0 || ac_event_ring_reply(&w->events, wt.after,
+			    wt.task, type, EVENTS_PER_REPLY, &text) > 0 ||
+		    wait_ms == 0) {
+			if (wt.after < 0)
+				ac_event_ring_reply(&w->events, -1, 0, NULL, 0, &text);
+			ac_ctl_reply_text(w->ctl_srv, h, text.data, text.len);
+			ac_buf_release(&text);
+			return;
+		}
+		ac_buf_release(&text);
+		wt.deadline_mono = ac_mono_ms() + wait_ms;
+		wt.type = type ? ac_strdup(type) : NULL;
+		grown = realloc(w->waiters, (w->nwaiters + 1) * sizeof *grown);
+		if (!grown || (type && !wt.type)) {
+			free(wt.type);
+			ac_ctl_request_free(h);
+			return;
+		}
+		w->waiters = grown;
+		w->waiters[w->nwaiters++] = wt;
+		return;
+	}
+	if (!strcmp(op, "poke")) {
+		json_t *tasks = json_object_get(req, "tasks"), *t;
+		const char *type = json_string_value(json_object_get(req, "type"));
+		size_t i;
+
+		if (json_is_true(json_object_get(req, "announce")))
+			json_array_foreach(tasks, i, t)
+				if (json_is_integer(t))
+					emit_task(w, "task.queued",
+						  json_integer_value(t), type, 0,
+						  NULL);
+		cycle(w, 1);
+		reply = json_pack("{s:b}", "ok", 1);
+	} else if (!strcmp(op, "info")) {
+		reply = info_reply(w);
+	} else if (!strcmp(op, "drain") || !strcmp(op, "undo") ||
+		   !strcmp(op, "stop")) {
+		reread_control(w);
+		reply = json_pack("{s:b,s:s}", "ok", 1, "status",
+				  worker_status(w));
+	} else if (!strcmp(op, "cancel")) {
+		check_cancels(w);
+		reply = json_pack("{s:b}", "ok", 1);
+	} else {
+		reply = json_pack("{s:b,s:s}", "ok", 0, "error", "unknown op");
+	}
+	if (reply)
+		ac_ctl_reply(w->ctl_srv, h, reply);
+	else
+		ac_ctl_request_free(h);
+	json_decref(reply);
+}
+
+static void on_ctl(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct ac_ctl_request *h;
+	struct ac_error err;
+	char why[256];
+	json_t *req;
+	int rc;
+
+	(void)fd;
+	(void)what;
+	for (;;) {
+		why[0] = '\0';
+		rc = ac_ctl_server_recv(w->ctl_srv, &req, &h, why, sizeof why,
+					&err);
+		if (why[0])
+			ac_log_warn("%s", why);
+		if (rc <= 0) {
+			if (rc < 0)
+				ac_log_warn("%s", err.msg);
+			return;
+		}
+		handle_request(w, req, h);
+		json_decref(req);
+	}
+}
+
+/* Discovery files of workers of this host whose process is gone (killed,
+ * never cleaned up) are removed, so that tools reading the directory see
+ * live workers only. */
+static void remove_stale_discovery(const char *dir, const char *host)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		struct ac_buf path = { 0 };
+		const char *fhost;
+		json_t *doc;
+		pid_t pid;
+		size_t len = strlen(e->d_name);
+
+		if (len < 6 || strcmp(e->d_name + len - 5, ".json") ||
+		    ac_buf_printf(&path, "%s/%s", dir, e->d_name) < 0) {
+			ac_buf_release(&path);
+			continue;
+		}
+		doc = json_load_file(path.data, 0, NULL);
+		fhost = json_string_value(json_object_get(doc, "host"));
+		pid = (pid_t)json_integer_value(json_object_get(doc, "pid"));
+		if (fhost && !strcmp(fhost, host) && pid > 0 &&
+		    kill(pid, 0) < 0 && errno == ESRCH)
+			unlink(path.data);
+		json_decref(doc);
+		ac_buf_release(&path);
+	}
+	closedir(d);
+}
+
+/* $AC_HOME/workers/ID.json, written whole or not at all (rename). */
+static int write_discovery(struct worker *w, const char *host,
+			   struct ac_error *err)
+{
+	struct ac_buf dir = { 0 }, tmp = { 0 };
+	char started[40];
+	json_t *doc;
+	int rc = -1;
+
+	if (ac_buf_printf(&dir, "%s/workers", w->cfg->home) < 0 ||
+	    ac_config_mkdirs(dir.data, err) < 0)
+		goto out;
+	remove_stale_discovery(dir.data, host);
+	w->discovery_path = NULL;
+	{
+		struct ac_buf path = { 0 };
+
+		if (ac_buf_printf(&path, "%s/%s.json", dir.data, w->cfg->id) < 0)
+			goto out;
+		w->discovery_path = path.data;
+	}
+	if (ac_buf_printf(&tmp, "%s.tmp.%ld", w->discovery_path,
+			  (long)getpid()) < 0)
+		goto out;
+	doc = json_pack("{s:s,s:s,s:i,s:s,s:n,s:s,s:s}",
+			"id", w->cfg->id, "host", host, "pid", (int)getpid(),
+			"control", w->listen_url, "metrics", "store",
+			w->cfg->store_url, "started",
+			ac_format_time(ac_now_ms(), started, sizeof started));
+	if (!doc || json_dump_file(doc, tmp.data, JSON_COMPACT) < 0 ||
+	    rename(tmp.data, w->discovery_path) < 0) {
+		ac_error_set(err, AC_EXIT_FAILED,
+			     "cannot write the discovery file '%s': %s",
+			     w->discovery_path, strerror(errno));
+		unlink(tmp.data);
+		json_decref(doc);
+		goto out;
+	}
+	json_decref(doc);
+	rc = 0;
+out:
+	if (rc < 0 && !err->msg[0])
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	ac_buf_release(&dir);
+	ac_buf_release(&tmp);
+	return rc;
+}
+
+/* The control address: --listen, else ipc:// under AC_HOME/run. */
+static int choose_listen_url(struct worker *w, struct ac_error *err)
+{
+	const char *url = w->cfg->listen_url;
+
+	if (!url) {
+		struct ac_buf run = { 0 }, u = { 0 };
+
+		if (ac_buf_printf(&run, "%s/run", w->cfg->home) < 0 ||
+		    ac_config_mkdirs(run.data, err) < 0 ||
+		    ac_buf_printf(&u, "ipc://%s/%s.sock", run.data,
+				  w->cfg->id) < 0) {
+			ac_buf_release(&run);
+			ac_buf_release(&u);
+			return err->msg[0] ? -1 :
+				ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		}
+		ac_buf_release(&run);
+		/* sun_path holds 108 bytes. */
+		if (u.len - 6 >= 104) {
+			ac_error_set(err, AC_EXIT_USAGE,
+				     "the control socket path '%s' is too long for a Unix socket; set a shorter AC_HOME or --listen",
+				     u.data + 6);
+			ac_buf_release(&u);
+			return -1;
+		}
+		w->listen_url = u.data;
+	} else {
+		w->listen_url = ac_strdup(url);
+		if (!w->listen_url)
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	return 0;
+}
+
+/* Listen for control requests (and followers).  Called once the store
+ * accepted our id, so the socket file replaced is never a live worker's. */
+static int open_control(struct worker *w, struct ac_error *err)
+{
+	/* A socket file left by a predecessor of this id (it was killed):
+	 * ours now. */
+	if (ac_ctl_url_is_local(w->listen_url))
+		unlink(w->listen_url + 6);
+	if (ac_ctl_server_open(&w->ctl_srv, w->listen_url,
+			       ac_ctl_url_is_local(w->listen_url) ? NULL :
+			       w->cfg->token, err) < 0)
+		return -1;
+	w->ev_ctl = event_new(w->base, ac_ctl_server_fd(w->ctl_srv),
+			      EV_READ | EV_PERSIST, on_ctl, w);
+	if (!w->ev_ctl || event_add(w->ev_ctl, NULL) < 0)
+		return ac_error_set(err, AC_EXIT_FAILED,
+				    "cannot watch the control socket");
+	return 0;
 }
 
 static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
@@ -1165,6 +1578,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		ac_log_info("%s: draining, finishing %d running task(s); send it again to stop at once",
 			    strsignal((int)sig), w->nbusy);
 		w->draining = 1;
+		emit_worker(w, "worker.draining");
 		if (w->cfg->drain_timeout_ms > 0 && w->nbusy) {
 			struct timeval tv = {
 				.tv_sec = w->cfg->drain_timeout_ms / 1000,
@@ -1247,7 +1661,7 @@ static void worker_release(struct worker *w)
 {
 	struct event *evs[] = { w->ev_chld, w->ev_term, w->ev_int,
 				w->ev_heartbeat, w->ev_poll, w->ev_flush,
-				w->ev_drain_timeout };
+				w->ev_drain_timeout, w->ev_ctl };
 
 	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
 		if (evs[i])
@@ -1264,6 +1678,19 @@ static void worker_release(struct worker *w)
 	free(w->tags_json);
 	free(w->handlers_json);
 	free(w->base_env);
+	for (size_t i = 0; i < w->nwaiters; i++) {
+		ac_ctl_request_free(w->waiters[i].req);
+		free(w->waiters[i].type);
+	}
+	free(w->waiters);
+	ac_ctl_server_close(w->ctl_srv);
+	if (w->listen_url && ac_ctl_url_is_local(w->listen_url) && w->ctl_srv)
+		unlink(w->listen_url + 6);
+	if (w->discovery_path)
+		unlink(w->discovery_path);
+	free(w->discovery_path);
+	free(w->listen_url);
+	ac_event_ring_release(&w->events);
 	ac_watchdog_stop(&w->watchdog);
 	ac_store_close(w->store);
 	if (w->base)
@@ -1276,7 +1703,7 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 	struct ac_worker_record rec;
 	struct ac_worker_state state;
 	char host[256];
-	int rc = -1;
+	int rc = -1, registered = 0;
 
 	if (gethostname(host, sizeof host) < 0)
 		snprintf(host, sizeof host, "localhost");
@@ -1286,6 +1713,7 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 	 * fail the store's write, not kill the worker. */
 	signal(SIGXFSZ, SIG_IGN);
 	srandom((unsigned)(getpid() ^ ac_now_ms()));
+	ac_event_ring_init(&w.events);
 	if (ac_watchdog_start(&w.watchdog, err) < 0)
 		goto out;
 
@@ -1319,14 +1747,19 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 		.heartbeat_ms = cfg->heartbeat_ms,
 		.lease_ms = cfg->lease_ms,
 	};
+	if (choose_listen_url(&w, err) < 0)
+		goto out;
+	rec.listen = w.listen_url;
 	if (w.store->ops->worker_register(w.store, &rec, &w.ctl, err) < 0)
 		goto out;
-
+	registered = 1;
 	w.base = event_base_new();
 	if (!w.base) {
 		ac_error_set(err, AC_EXIT_FAILED, "cannot create the event loop");
 		goto out;
 	}
+	if (open_control(&w, err) < 0 || write_discovery(&w, host, err) < 0)
+		goto out;
 	w.ev_chld = evsignal_new(w.base, SIGCHLD, on_sigchld, &w);
 	w.ev_term = evsignal_new(w.base, SIGTERM, on_signal, &w);
 	w.ev_int = evsignal_new(w.base, SIGINT, on_signal, &w);
@@ -1347,6 +1780,7 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 		    cfg->id, (long)getpid(), cfg->concurrency, w.handlers_json,
 		    w.tags_json, cfg->store_url,
 		    w.ctl.drain ? " (drained: claiming nothing until ac-drain --undo)" : "");
+	emit_worker(&w, "worker.started");
 	cycle(&w, 1);
 	if (event_base_dispatch(w.base) < 0) {
 		ac_error_set(err, AC_EXIT_FAILED, "event loop failed");
@@ -1356,6 +1790,9 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 	 * store that is down now loses nothing: leases bring tasks back. */
 	if (w.npending)
 		cycle(&w, 0);
+	w.draining = 1;
+	emit_worker(&w, "worker.stopped");
+	answer_waiters(&w, 1);
 	state = (struct ac_worker_state){ .status = "stopped",
 					  .running = w.nbusy,
 					  .completed = w.completed,
@@ -1370,6 +1807,15 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 		    cfg->id, (long long)w.completed, (long long)w.failed);
 	rc = 0;
 out:
+	if (rc < 0 && registered) {
+		/* Could not start after all: say so in the store. */
+		struct ac_error ignored;
+
+		state = (struct ac_worker_state){ .status = "stopped" };
+		w.store->ops->worker_heartbeat(w.store, cfg->id, &state,
+					       cfg->lease_ms, NULL, 0, NULL,
+					       &w.ctl, &ignored);
+	}
 	worker_release(&w);
 	return rc;
 }

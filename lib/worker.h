@@ -26,6 +26,9 @@ struct ac_worker_config {
 	int64_t drain_timeout_ms;       /* after a SIGTERM, hand running tasks
 					 * back after this long; 0 = never */
 	int verbose;
+	const char *home;               /* AC_HOME: run/ and workers/ live here */
+	const char *listen_url;         /* NULL: ipc:// under AC_HOME/run */
+	const char *token;              /* required on a non-ipc listener */
 };
 
 /* Run until drained by a signal or by ac-drain --stop.  Returns 0 after a

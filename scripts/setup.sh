@@ -3,7 +3,7 @@
 # any is missing.  Run as root (or with sudo); does nothing when all are
 # there, so it is cheap to run before every build.
 set -eu
-packages="gcc make pkg-config libc6-dev libnng-dev libevent-dev liblz4-dev faketime
+packages="gcc make pkg-config libc6-dev libnng-dev libevent-dev liblz4-dev faketime clang libclang-rt-14-dev
 libsqlite3-dev libpq-dev libjansson-dev bats jq sqlite3 procps"
 missing=
 for p in $packages; do

@@ -1,6 +1,7 @@
 /* ac-cancel: cancel tasks, queued or running. */
 #include "cli.h"
 #include "config.h"
+#include "control.h"
 #include "exitcode.h"
 #include "store.h"
 #include "util.h"
@@ -51,7 +52,7 @@ int main(int argc, char **argv)
 	size_t n;
 	struct ac_store *store;
 	struct ac_error err;
-	char *url;
+	char *url, *token = NULL;
 	long long v;
 
 	ac_cli_init(argv[0]);
@@ -101,6 +102,22 @@ int main(int argc, char **argv)
 	if (!url || ac_store_open(url, 0, &store, &err) < 0 ||
 	    store->ops->cancel(store, ids, n, status, &err) < 0)
 		ac_cli_die_error(&err);
+	/* Recorded; now the workers of running tasks act at once, when they
+	 * can be reached (else at their next look at the store). */
+	if (ac_ctl_token(NULL, &token, &err) == 0)
+		for (size_t i = 0; i < n; i++) {
+			json_t *task;
+			const char *worker;
+
+			if (status[i] != AC_TASK_RUNNING ||
+			    store->ops->task_get(store, ids[i], &task, &err) < 0)
+				continue;
+			worker = json_string_value(json_object_get(task, "worker"));
+			if (worker)
+				ac_ctl_notify(store, worker, "cancel", token);
+			json_decref(task);
+		}
+	free(token);
 	start = ac_mono_ms();
 	while (wait) {
 		struct timespec tick = { 0, 50 * 1000000L };

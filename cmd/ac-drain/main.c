@@ -1,6 +1,7 @@
 /* ac-drain: stop workers from claiming new tasks (kept in the store). */
 #include "cli.h"
 #include "config.h"
+#include "control.h"
 #include "drain.h"
 #include "exitcode.h"
 #include "store.h"
@@ -54,7 +55,7 @@ int main(int argc, char **argv)
 	int64_t timeout_ms = 0;
 	struct ac_store *store;
 	struct ac_error err;
-	char *url;
+	char *url, *token = NULL;
 
 	ac_cli_init(argv[0]);
 	opterr = 0;
@@ -113,6 +114,13 @@ int main(int argc, char **argv)
 			      undo ? AC_DRAIN_UNDO :
 			      stop ? AC_DRAIN_STOP : AC_DRAIN_SET, &err) < 0)
 		ac_cli_die_error(&err);
+	/* The store has it; the workers that can be reached act at once. */
+	if (ac_ctl_token(NULL, &token, &err) == 0)
+		for (int i = optind; i < argc; i++)
+			ac_ctl_notify(store, argv[i],
+				      undo ? "undo" : stop ? "stop" : "drain",
+				      token);
+	free(token);
 	rc = AC_EXIT_OK;
 	if (wait) {
 		int waited = ac_drain_wait(store, (const char *const *)argv + optind,

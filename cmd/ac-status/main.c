@@ -2,7 +2,9 @@
  * people. */
 #include "cli.h"
 #include "config.h"
+#include "control.h"
 #include "exitcode.h"
+#include "follow.h"
 #include "render.h"
 #include "store.h"
 #include "util.h"
@@ -12,11 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char synopsis[] =
 	"ac-status [--workers | --tasks [--status S] [--type T] [--limit N] | "
-	"--task ID | --queue] [--json | --table] [--store URL]";
+	"--task ID | --queue | --follow [--task ID] [--type T] [--worker W]] "
+	"[--json | --table] [--store URL]";
 
 _Noreturn static void usage(void)
 {
@@ -24,7 +28,8 @@ _Noreturn static void usage(void)
 	       "       ac-status --workers [--json | --table]\n"
 	       "       ac-status --tasks [--status S] [--type T] [--limit N] [--json | --table]\n"
 	       "       ac-status --task ID [--json | --table]\n"
-	       "       ac-status --queue [--json | --table]\n\n"
+	       "       ac-status --queue [--json | --table]\n"
+	       "       ac-status --follow [--task ID] [--type T] [--worker W]\n\n"
 	       "Show the cluster: a summary, workers, tasks, one task, or queue depth.\n\n"
 	       "  --workers               every worker the store knows\n"
 	       "  --tasks                 tasks, newest first\n"
@@ -34,6 +39,9 @@ _Noreturn static void usage(void)
 	       "  --limit N               at most N tasks (default 100)\n"
 	       "  --task ID               one task's whole record\n"
 	       "  --queue                 depth by type and priority\n"
+	       "  --follow                the live events of every worker, as JSON Lines,\n"
+	       "                          until interrupted (--task, --type, --worker filter)\n"
+	       "  --worker W              with --follow: only worker W's events\n"
 	       "  --json                  JSON output (the default when stdout is not a terminal)\n"
 	       "  --table                 aligned table (the default on a terminal)\n"
 	       "  --store URL             the store (default $AC_STORE, else $AC_HOME/ac.db)\n"
@@ -45,9 +53,39 @@ _Noreturn static void usage(void)
 }
 
 enum { OPT_WORKERS = 256, OPT_TASKS, OPT_STATUS, OPT_TYPE, OPT_LIMIT,
-       OPT_TASK, OPT_QUEUE, OPT_JSON, OPT_TABLE, OPT_STORE, OPT_VERSION };
+       OPT_TASK, OPT_QUEUE, OPT_JSON, OPT_TABLE, OPT_STORE, OPT_VERSION,
+       OPT_FOLLOW, OPT_WORKER };
 
-enum view { VIEW_SUMMARY, VIEW_WORKERS, VIEW_TASKS, VIEW_TASK, VIEW_QUEUE };
+enum view { VIEW_SUMMARY, VIEW_WORKERS, VIEW_TASKS, VIEW_TASK, VIEW_QUEUE,
+	    VIEW_FOLLOW };
+
+static void print_event(void *ctx, json_t *ev)
+{
+	(void)ctx;
+	json_dumpf(ev, stdout, JSON_COMPACT);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+/* Print every live worker's events until interrupted; workers that join
+ * later are picked up every two seconds. */
+_Noreturn static void follow(struct ac_store *store,
+			     const struct ac_follow_filter *filter)
+{
+	struct ac_follow *f;
+	struct ac_error err;
+	char *token;
+	struct timespec tick = { 2, 0 };
+
+	if (ac_ctl_token(NULL, &token, &err) < 0 ||
+	    ac_follow_start(&f, filter, token, print_event, NULL, &err) < 0)
+		ac_cli_die_error(&err);
+	for (;;) {
+		if (ac_follow_refresh(f, store, &err) < 0)
+			fprintf(stderr, "%s: %s\n", ac_prog, err.msg);
+		nanosleep(&tick, NULL);
+	}
+}
 
 static json_t *summary(struct ac_store *store, const char *url,
 		       struct ac_error *err)
@@ -116,6 +154,8 @@ int main(int argc, char **argv)
 		{ "limit", required_argument, NULL, OPT_LIMIT },
 		{ "task", required_argument, NULL, OPT_TASK },
 		{ "queue", no_argument, NULL, OPT_QUEUE },
+		{ "follow", no_argument, NULL, OPT_FOLLOW },
+		{ "worker", required_argument, NULL, OPT_WORKER },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "table", no_argument, NULL, OPT_TABLE },
 		{ "store", required_argument, NULL, OPT_STORE },
@@ -133,6 +173,8 @@ int main(int argc, char **argv)
 	static const char *const queue_cols[] = {
 		"type", "priority", "queued", "pending", "running", NULL };
 	enum view view = VIEW_SUMMARY;
+	struct ac_follow_filter ffilter = { 0 };
+	int follow_mode = 0;
 	struct ac_task_filter filter = { .limit = 100 };
 	const char *store_opt = NULL;
 	int table = ac_cli_isatty(STDOUT_FILENO), c, nviews = 0, filters = 0;
@@ -159,6 +201,15 @@ int main(int argc, char **argv)
 		case OPT_QUEUE:
 			view = VIEW_QUEUE;
 			nviews++;
+			break;
+		case OPT_FOLLOW:
+			follow_mode = 1;
+			break;
+		case OPT_WORKER:
+			if (!ac_name_valid(optarg))
+				ac_cli_usage_error(synopsis, "invalid worker id '%s'",
+						   optarg);
+			ffilter.worker = optarg;
 			break;
 		case OPT_TASK:
 			if (ac_parse_int(optarg, 1, INT64_MAX, &v) < 0)
@@ -212,15 +263,27 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		ac_cli_usage_error(synopsis, "unexpected argument '%s'", argv[optind]);
-	if (nviews > 1)
+	if (follow_mode) {
+		/* --task and --type narrow the stream here. */
+		if (nviews > (view == VIEW_TASK) || filter.has_status ||
+		    filter.limit != 100)
+			ac_cli_usage_error(synopsis, "--follow takes only --task, --type and --worker");
+		ffilter.task = task_id;
+		ffilter.type = filter.type;
+		view = VIEW_FOLLOW;
+	} else if (ffilter.worker) {
+		ac_cli_usage_error(synopsis, "--worker goes with --follow");
+	} else if (nviews > 1)
 		ac_cli_usage_error(synopsis, "choose one of --workers, --tasks, --task and --queue");
-	if (filters && view != VIEW_TASKS)
+	if (filters && view != VIEW_TASKS && view != VIEW_FOLLOW)
 		ac_cli_usage_error(synopsis, "--status, --type and --limit go with --tasks");
 
 	/* Looking must not create: a missing store is reported, not made. */
 	url = ac_config_store_url(store_opt, 0, &err);
 	if (!url || ac_store_open(url, 0, &store, &err) < 0)
 		ac_cli_die_error(&err);
+	if (view == VIEW_FOLLOW)
+		follow(store, &ffilter);
 	switch (view) {
 	case VIEW_SUMMARY:
 		out = summary(store, url, &err);

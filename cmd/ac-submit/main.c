@@ -1,6 +1,7 @@
 /* ac-submit: put tasks in the store, wait, print their results. */
 #include "cli.h"
 #include "config.h"
+#include "control.h"
 #include "exitcode.h"
 #include "store.h"
 #include "submit.h"
@@ -32,6 +33,8 @@ _Noreturn static void usage(void)
 	       "  --max-reclaims N        lost attempts (worker died) before it fails (default 3)\n"
 	       "  --delay SEC             due SEC from now\n"
 	       "  --key KEY               route key (e.g. a thread id), kept with the task\n"
+	       "  --route STRATEGY        any (default), least-loaded, round-robin or\n"
+	       "                          consistent-hash (by --key): a worker chosen now\n"
 	       "  --require TAG           only workers offering TAG may run it (repeatable)\n"
 	       "  --meta K=V              metadata kept with the task (repeatable)\n"
 	       "  --idempotency-key K     a second submit with the same K returns the first task\n"
@@ -49,7 +52,7 @@ _Noreturn static void usage(void)
 enum { OPT_ASYNC = 256, OPT_BATCH, OPT_ENVELOPE, OPT_PRIORITY, OPT_TIMEOUT,
        OPT_RETRIES, OPT_DELAY, OPT_KEY, OPT_REQUIRE, OPT_META, OPT_IDEM,
        OPT_RETRY, OPT_WAIT_TIMEOUT, OPT_STORE, OPT_VERSION,
-       OPT_MAX_RECLAIMS };
+       OPT_MAX_RECLAIMS, OPT_ROUTE };
 
 struct printer {
 	int batch;
@@ -172,6 +175,7 @@ int main(int argc, char **argv)
 		{ "max-reclaims", required_argument, NULL, OPT_MAX_RECLAIMS },
 		{ "delay", required_argument, NULL, OPT_DELAY },
 		{ "key", required_argument, NULL, OPT_KEY },
+		{ "route", required_argument, NULL, OPT_ROUTE },
 		{ "require", required_argument, NULL, OPT_REQUIRE },
 		{ "meta", required_argument, NULL, OPT_META },
 		{ "idempotency-key", required_argument, NULL, OPT_IDEM },
@@ -198,7 +202,10 @@ int main(int argc, char **argv)
 	struct ac_buf input = { 0 };
 	struct ac_store *store;
 	struct ac_error err;
-	char *store_url, *tags_text = NULL, *meta_text = NULL;
+	char *store_url, *tags_text = NULL, *meta_text = NULL, *token = NULL;
+	struct ac_submit_watch *watch = NULL;
+	enum ac_route route = AC_ROUTE_ANY;
+	json_t *routing = NULL;
 	long long v;
 
 	ac_cli_init(argv[0]);
@@ -248,6 +255,11 @@ int main(int argc, char **argv)
 			if (!*optarg || strlen(optarg) > 1024)
 				ac_cli_usage_error(synopsis, "--key wants 1 to 1024 characters");
 			spec.route_key = optarg;
+			break;
+		case OPT_ROUTE:
+			if (ac_route_parse(optarg, &route) < 0)
+				ac_cli_usage_error(synopsis, "--route wants any, least-loaded, round-robin or consistent-hash, not '%s'",
+						   optarg);
 			break;
 		case OPT_REQUIRE:
 			if (!ac_name_valid(optarg))
@@ -323,6 +335,8 @@ int main(int argc, char **argv)
 		if (optind < argc)
 			ac_cli_usage_error(synopsis, "unexpected argument '%s'",
 					   argv[optind]);
+		if (route == AC_ROUTE_CONSISTENT_HASH && !spec.route_key)
+			ac_cli_usage_error(synopsis, "--route consistent-hash needs --key KEY");
 		if (batch && spec.idempotency_key)
 			ac_cli_usage_error(synopsis, "--idempotency-key names one task; it does not go with --batch");
 	}
@@ -401,11 +415,18 @@ int main(int argc, char **argv)
 	store_url = ac_config_store_url(store_opt, 1, &err);
 	if (!store_url || ac_store_open(store_url, 1, &store, &err) < 0)
 		ac_cli_die_error(&err);
+	if (ac_ctl_token(NULL, &token, &err) < 0)
+		ac_cli_die_error(&err);
+	/* Watch the workers' events before the tasks exist, so that no end
+	 * can slip by; a worker that cannot be reached is simply not
+	 * watched (the store is looked at anyway). */
+	if (!async && !retry_id &&
+	    ac_submit_watch_start(&watch, store, spec.type, token, &err) < 0)
+		watch = NULL;
 	if (retry_id) {
 		json_t *task;
 
-		if (store->ops->retry(store, retry_id, &err) < 0 ||
-		    store->ops->task_get(store, retry_id, &task, &err) < 0)
+		if (store->ops->task_get(store, retry_id, &task, &err) < 0)
 			ac_cli_die_error(&err);
 		spec.type = ac_strdup(json_string_value(json_object_get(task, "type")));
 		json_decref(task);
@@ -414,22 +435,29 @@ int main(int argc, char **argv)
 		if (!ids || !spec.type)
 			ac_cli_die(AC_EXIT_FAILED, "out of memory");
 		ids[0] = retry_id;
+		if (!async &&
+		    ac_submit_watch_start(&watch, store, spec.type, token, &err) < 0)
+			watch = NULL;
+		if (store->ops->retry(store, retry_id, &err) < 0)
+			ac_cli_die_error(&err);
 	} else {
 		submitted = calloc(n, sizeof *submitted);
 		ids = calloc(n, sizeof *ids);
 		if (!submitted || !ids)
 			ac_cli_die(AC_EXIT_FAILED, "out of memory");
-		if (store->ops->submit(store, specs, n, submitted, &err) < 0)
+		if (ac_submit_route(store, route, specs, n, &routing, &err) < 0 ||
+		    store->ops->submit(store, specs, n, submitted, &err) < 0)
 			ac_cli_die_error(&err);
 		for (size_t i = 0; i < n; i++)
 			ids[i] = submitted[i].id;
 	}
+	ac_submit_poke(store, spec.type, NULL, ids, n, token);
 	if (async) {
 		for (size_t i = 0; i < n; i++)
 			printf("%lld\n", (long long)ids[i]);
 		rc = AC_EXIT_OK;
 	} else {
-		int waited = ac_submit_wait(store, ids, n, spec.type,
+		int waited = ac_submit_wait(store, watch, ids, n, spec.type,
 					    wait_timeout_ms, &sink, &err);
 
 		clear_bar(&printer);
@@ -443,7 +471,10 @@ int main(int argc, char **argv)
 	if (fflush(stdout) != 0)
 		ac_cli_die(AC_EXIT_FAILED, "cannot write the output: %s",
 			   strerror(errno));
+	ac_submit_watch_stop(watch);
+	json_decref(routing);
 	ac_store_close(store);
+	free(token);
 	for (size_t i = 0; i < n && specs; i++)
 		free((char *)specs[i].data);
 	free(specs);

@@ -4,6 +4,7 @@
 #include "handler.h"
 #include "log.h"
 #include "config.h"
+#include "control.h"
 #include "util.h"
 #include "worker.h"
 
@@ -17,7 +18,8 @@
 static const char synopsis[] =
 	"ac-worker [--id ID] [--handler TYPE=COMMAND]... [--handlers DIR] "
 	"[--concurrency N] [--tag TAG]... [--heartbeat SEC] [--lease SEC] "
-	"[--grace SEC] [--drain-timeout SEC] [--store URL] [-q | -v]";
+	"[--grace SEC] [--drain-timeout SEC] [--listen URL] [--token-file FILE] "
+	"[--insecure] [--store URL] [-q | -v]";
 
 _Noreturn static void usage(void)
 {
@@ -34,6 +36,10 @@ _Noreturn static void usage(void)
 	       "                          cancelled or handed back (default 10)\n"
 	       "  --drain-timeout SEC     on SIGTERM, hand running tasks back to the queue after\n"
 	       "                          SEC (default: wait for them however long)\n"
+	       "  --listen URL            control and event socket (default ipc:// under\n"
+	       "                          $AC_HOME/run; tcp://HOST:PORT needs the token)\n"
+	       "  --token-file FILE       the shared token (default $AC_TOKEN, $AC_TOKEN_FILE)\n"
+	       "  --insecure              allow a tcp:// listener without a token\n"
 	       "  --store URL             the store (default $AC_STORE, else $AC_HOME/ac.db)\n"
 	       "  -q, --quiet             log warnings and errors only\n"
 	       "  -v, --verbose           log every task\n"
@@ -48,7 +54,7 @@ _Noreturn static void usage(void)
 
 enum { OPT_ID = 256, OPT_HANDLER, OPT_HANDLERS, OPT_CONCURRENCY, OPT_TAG,
        OPT_HEARTBEAT, OPT_LEASE, OPT_GRACE, OPT_STORE, OPT_VERSION,
-       OPT_DRAIN_TIMEOUT };
+       OPT_DRAIN_TIMEOUT, OPT_LISTEN, OPT_TOKEN_FILE, OPT_INSECURE };
 
 static int64_t seconds_option(const char *name, const char *value)
 {
@@ -72,6 +78,9 @@ int main(int argc, char **argv)
 		{ "lease", required_argument, NULL, OPT_LEASE },
 		{ "grace", required_argument, NULL, OPT_GRACE },
 		{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+		{ "insecure", no_argument, NULL, OPT_INSECURE },
 		{ "store", required_argument, NULL, OPT_STORE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -93,7 +102,9 @@ int main(int argc, char **argv)
 	enum ac_log_level level = AC_LOG_INFO;
 	struct ac_error err;
 	long long n;
-	int c, lease_set = 0;
+	int c, lease_set = 0, insecure = 0;
+	const char *token_file = NULL;
+	char *token = NULL, *home;
 
 	ac_cli_init(argv[0]);
 	/* Handlers' pipes must never land on fds 0-2. */
@@ -162,6 +173,19 @@ int main(int argc, char **argv)
 		case OPT_DRAIN_TIMEOUT:
 			cfg.drain_timeout_ms = seconds_option("--drain-timeout", optarg);
 			break;
+		case OPT_LISTEN:
+			if (strncmp(optarg, "ipc://", 6) &&
+			    strncmp(optarg, "tcp://", 6))
+				ac_cli_usage_error(synopsis, "--listen wants ipc://PATH or tcp://HOST:PORT, not '%s'",
+						   optarg);
+			cfg.listen_url = optarg;
+			break;
+		case OPT_TOKEN_FILE:
+			token_file = optarg;
+			break;
+		case OPT_INSECURE:
+			insecure = 1;
+			break;
 		case OPT_STORE:
 			store_opt = optarg;
 			break;
@@ -208,6 +232,17 @@ int main(int argc, char **argv)
 			 (long)getpid());
 		cfg.id = default_id;
 	}
+	if (ac_ctl_token(token_file, &token, &err) < 0)
+		ac_cli_die_error(&err);
+	if (cfg.listen_url && !ac_ctl_url_is_local(cfg.listen_url) && !token &&
+	    !insecure)
+		ac_cli_usage_error(synopsis, "a %s listener needs the shared token (AC_TOKEN or --token-file), or --insecure",
+				   cfg.listen_url);
+	cfg.token = token;
+	home = ac_config_home(&err);
+	if (!home || ac_config_mkdirs(home, &err) < 0)
+		ac_cli_die_error(&err);
+	cfg.home = home;
 	store_url = ac_config_store_url(store_opt, 1, &err);
 	if (!store_url)
 		ac_cli_die_error(&err);
@@ -224,5 +259,7 @@ int main(int argc, char **argv)
 	free(handlers);
 	free(tags);
 	free(store_url);
+	free(token);
+	free(home);
 	return AC_EXIT_OK;
 }

@@ -13,19 +13,21 @@ _ac_options()
 	ac-worker)
 		echo "--id= --handler= --handlers= --concurrency= --tag=" \
 			"--heartbeat= --lease= --grace= --drain-timeout=" \
+			"--listen= --token-file= --insecure" \
 			"--store= -q --quiet" \
 			"-v --verbose -h --help --version"
 		;;
 	ac-submit)
 		echo "--async --batch --envelope --priority= --timeout=" \
-			"--retries= --max-reclaims= --delay= --key= --require=" \
-			"--meta=" \
+			"--retries= --max-reclaims= --delay= --key= --route=" \
+			"--require= --meta=" \
 			"--idempotency-key= --retry= --wait-timeout= --store=" \
 			"-q --quiet -h --help --version"
 		;;
 	ac-status)
 		echo "--json --table --workers --tasks --status= --type=" \
-			"--limit= --task= --queue --store= -h --help --version"
+			"--limit= --task= --queue --follow --worker=" \
+			"--store= -h --help --version"
 		;;
 	ac-drain)
 		echo "--reason= --wait --timeout= --stop --undo --store=" \
@@ -145,6 +147,25 @@ _ac_complete_value()
 		fi
 		;;
 	--handlers) _ac_reply_dirs ;;
+	--token-file) _ac_reply_files ;;
+	--listen)
+		# ipc://PATH (a path completed after the prefix) or tcp://HOST:PORT.
+		if [[ $_ac_cur == ipc://* ]]; then
+			local IFS=$'\n' f
+			compopt -o filenames 2>/dev/null
+			COMPREPLY=()
+			for f in $(compgen -f -- "${_ac_cur#ipc://}"); do
+				COMPREPLY+=("ipc://$f")
+			done
+		elif [[ $_ac_cur != tcp://* ]]; then
+			_ac_reply_words $'ipc://\ntcp://'
+			compopt -o nospace 2>/dev/null
+		fi
+		;;
+	--route)
+		_ac_reply_words $'any\nleast-loaded\nround-robin\nconsistent-hash'
+		;;
+	--worker) _ac_reply_words "$(_ac_worker_ids)" ;;
 	--priority) _ac_reply_words $'low\nnormal\nhigh\ncritical' ;;
 	--status)
 		[[ $1 == ac-status ]] &&

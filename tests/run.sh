@@ -1,0 +1,160 @@
+#!/bin/sh
+# The whole test suite of ac: `make && make unit && make asan && sh tests/run.sh`
+# (what `make check` does).
+#
+#  1. every C unit test binary build/tests/* (built by `make unit`);
+#  2. every tests/*.bats file (bats --tap) against the binaries in bin/;
+#  3. the bats files again against the ASan+UBSan build in build/asan/bin
+#     (built by `make asan`), skipped with a message when it is missing.
+#
+# Results are counted across everything; the last line is exactly
+# "N passed, N failed" (or "N passed, N failed, N skipped" when bats skipped
+# tests).  Exit status 1 when anything failed.
+#
+# Environment: AC_TEST_JOBS (bats files run at once, default 2),
+# AC_TEST_FILTER (a regex passed to bats --filter), AC_TEST_ASAN=0 (skip the
+# ASan pass), AC_TEST_FILES (bats files to run instead of tests/*.bats).
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd) || exit 2
+cd "$ROOT" || exit 2
+
+: "${AC_TEST_JOBS:=2}"
+: "${BATS_TEST_TIMEOUT:=150}"
+export BATS_TEST_TIMEOUT
+
+OUT=$(mktemp -d "${TMPDIR:-/tmp}/ac-run.XXXXXX") || exit 2
+trap 'rm -rf "$OUT"' EXIT
+trap 'exit 130' INT TERM
+
+passed=0
+failed=0
+skipped=0
+
+# count FILE: add the TAP results in FILE to the totals.  A plan ("1..N")
+# promising more results than were printed counts the missing ones as
+# failures (a crashed or killed runner).
+count() {
+	p=$(grep -E '^ok [0-9]+' "$1" | grep -cvE '# [Ss][Kk][Ii][Pp]')
+	s=$(grep -E '^ok [0-9]+' "$1" | grep -cE '# [Ss][Kk][Ii][Pp]')
+	f=$(grep -cE '^not ok [0-9]+' "$1")
+	plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\).*/\1/p' "$1" | head -1)
+	missing=0
+	if [ -n "$plan" ] && [ "$plan" -gt $((p + s + f)) ]; then
+		missing=$((plan - p - s - f))
+		echo "# $missing result(s) missing from $2 (plan 1..$plan)"
+	fi
+	passed=$((passed + p))
+	skipped=$((skipped + s))
+	failed=$((failed + f + missing))
+	last_failed=$((f + missing))
+}
+
+# ------------------------------------------------------------ unit tests
+
+echo "# === C unit tests (build/tests/*)"
+found=0
+for t in build/tests/*; do
+	[ -f "$t" ] && [ -x "$t" ] || continue
+	found=1
+	echo "# --- $t"
+	"$t" >"$OUT/unit.out" 2>&1
+	rc=$?
+	cat "$OUT/unit.out"
+	count "$OUT/unit.out" "$t"
+	if [ "$rc" -ne 0 ] && [ "$last_failed" -eq 0 ]; then
+		echo "not ok - $t exited $rc without reporting a failure"
+		failed=$((failed + 1))
+	fi
+done
+if [ "$found" -eq 0 ]; then
+	echo "not ok - no unit test binaries in build/tests/ (run 'make unit')"
+	failed=$((failed + 1))
+fi
+
+# ------------------------------------------------------------ bats
+
+if [ -n "${AC_TEST_FILES:-}" ]; then
+	BATS_FILES=$AC_TEST_FILES
+else
+	BATS_FILES=$(ls tests/*.bats 2>/dev/null)
+fi
+
+# run_bats NAME BINDIR: every bats file against the binaries in BINDIR
+# (relative to the repository), up to AC_TEST_JOBS files at once; each
+# file's output is printed whole, in file order, once it is done.
+run_bats() {
+	name=$1
+	bindir=$2
+	echo "# === bats, $name ($bindir)"
+	if ! command -v bats >/dev/null 2>&1; then
+		echo "not ok - bats is not installed (apt-get install bats)"
+		failed=$((failed + 1))
+		return
+	fi
+	if [ -z "$BATS_FILES" ]; then
+		echo "not ok - no tests/*.bats files"
+		failed=$((failed + 1))
+		return
+	fi
+	running=0
+	pids=
+	for f in $BATS_FILES; do
+		b=$(basename "$f" .bats)
+		(
+			PATH=$ROOT/$bindir:$ROOT/bin:$PATH
+			AC_TEST_BIN=$bindir
+			export PATH AC_TEST_BIN
+			if [ -n "${AC_TEST_FILTER:-}" ]; then
+				timeout -k 10 900 bats --tap --filter "$AC_TEST_FILTER" "$f"
+			else
+				timeout -k 10 900 bats --tap "$f"
+			fi >"$OUT/$name.$b.out" 2>&1 </dev/null
+			echo $? >"$OUT/$name.$b.rc"
+		) &
+		pids="$pids $!"
+		running=$((running + 1))
+		if [ "$running" -ge "$AC_TEST_JOBS" ]; then
+			# wait for the oldest; POSIX sh has no `wait -n`
+			set -- $pids
+			wait "$1"
+			shift
+			pids=$*
+			running=$((running - 1))
+		fi
+	done
+	for p in $pids; do
+		wait "$p"
+	done
+	for f in $BATS_FILES; do
+		b=$(basename "$f" .bats)
+		echo "# --- $f"
+		cat "$OUT/$name.$b.out"
+		count "$OUT/$name.$b.out" "$f ($name)"
+		rc=$(cat "$OUT/$name.$b.rc" 2>/dev/null || echo 1)
+		if [ "$rc" -ne 0 ] && [ "$last_failed" -eq 0 ]; then
+			echo "not ok - bats $f ($name) exited $rc without reporting a failure"
+			failed=$((failed + 1))
+		fi
+	done
+}
+
+run_bats normal bin
+
+if [ "${AC_TEST_ASAN:-1}" = 0 ]; then
+	echo "# === ASan+UBSan pass skipped: AC_TEST_ASAN=0"
+elif [ ! -x build/asan/bin/ac-worker ]; then
+	echo "# === ASan+UBSan pass skipped: build/asan/bin/ac-worker is missing (run 'make asan')"
+else
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	export ASAN_OPTIONS UBSAN_OPTIONS
+	run_bats asan build/asan/bin
+	unset ASAN_OPTIONS UBSAN_OPTIONS
+fi
+
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]

@@ -1,0 +1,1317 @@
+/* Contract tests of the store (lib/store.h) on the SQLite backend: claim
+ * order, delays, required tags, fencing, retries and back-off, tempfail,
+ * idempotency keys, drain/undo, worker registration.  Each group opens a
+ * fresh store file in a temporary directory.  TAP-like output; exit 1 on any
+ * failure. */
+#include "error.h"
+#include "exitcode.h"
+#include "store.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int test_no, failures;
+static char tmpdir[256];
+static int store_seq;
+static char cur_path[512];
+
+static void check(int ok, const char *name)
+{
+	test_no++;
+	printf("%sok %d - %s\n", ok ? "" : "not ", test_no, name);
+	if (!ok)
+		failures++;
+}
+
+static void diag(const char *what, const struct ac_error *err)
+{
+	printf("# %s: exit %d: %s\n", what, err->exit_code, err->msg);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static struct ac_store *fresh_store(void)
+{
+	struct ac_store *s = NULL;
+	struct ac_error err;
+
+	ac_error_clear(&err);
+	snprintf(cur_path, sizeof cur_path, "%s/store%d.db", tmpdir,
+		 ++store_seq);
+	if (ac_store_open(cur_path, 1, &s, &err) < 0) {
+		diag("opening a fresh store", &err);
+		return NULL;
+	}
+	return s;
+}
+
+/* White-box: make a pending task due now, to skip a back-off in a test. */
+static int make_due(int64_t id)
+{
+	sqlite3 *db;
+	char sql[128];
+	int rc;
+
+	if (sqlite3_open(cur_path, &db) != SQLITE_OK)
+		return -1;
+	sqlite3_busy_timeout(db, 5000);
+	snprintf(sql, sizeof sql, "UPDATE tasks SET run_at = 0 WHERE id = %lld",
+		 (long long)id);
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+static struct ac_task_spec spec(const char *type, int priority)
+{
+	struct ac_task_spec t;
+
+	memset(&t, 0, sizeof t);
+	t.type = type;
+	t.data = "{\"x\":1}";
+	t.data_len = strlen(t.data);
+	t.priority = priority;
+	t.max_reclaims = 3;
+	return t;
+}
+
+static int64_t submit1(struct ac_store *s, const struct ac_task_spec *t)
+{
+	struct ac_submitted out = { 0, 0 };
+	struct ac_error err;
+
+	ac_error_clear(&err);
+	if (s->ops->submit(s, t, 1, &out, &err) < 0) {
+		diag("submit", &err);
+		return -1;
+	}
+	return out.id;
+}
+
+/* Claim up to max tasks of types for worker; returns the count or -1. */
+static long claim(struct ac_store *s, const char *worker,
+		  const char *const *types, size_t ntypes, const char *tags,
+		  size_t max, int64_t lease_ms, struct ac_claimed **out,
+		  struct ac_worker_control *ctl)
+{
+	struct ac_claim_request req = { types, ntypes, tags, max, lease_ms };
+	struct ac_worker_state st = { "idle", 0, 0, 0 };
+	struct ac_worker_control ctl_local;
+	struct ac_claimed *tasks = NULL;
+	size_t n = 0;
+	struct ac_error err;
+
+	ac_error_clear(&err);
+	if (s->ops->worker_cycle(s, worker, &st, NULL, 0, &req, &tasks, &n,
+				 ctl ? ctl : &ctl_local, &err) < 0) {
+		diag("worker_cycle", &err);
+		return -1;
+	}
+	if (out)
+		*out = tasks;
+	else
+		ac_claimed_free_array(tasks, n);
+	return (long)n;
+}
+
+static int outcome(struct ac_store *s, const char *worker, int64_t id,
+		   int attempt, enum ac_outcome_kind kind, const char *result,
+		   const char *error, int *accepted,
+		   enum ac_task_status *status)
+{
+	struct ac_outcome o;
+	struct ac_worker_state st = { "idle", 0, 0, 0 };
+	struct ac_worker_control ctl;
+	struct ac_claimed *tasks = NULL;
+	size_t n = 0;
+	struct ac_error err;
+
+	memset(&o, 0, sizeof o);
+	o.id = id;
+	o.attempt = attempt;
+	o.kind = kind;
+	o.result = result;
+	o.result_len = result ? strlen(result) : 0;
+	o.error = error;
+	o.status = AC_TASK_STATUS_COUNT;
+	ac_error_clear(&err);
+	if (s->ops->worker_cycle(s, worker, &st, &o, 1, NULL, &tasks, &n, &ctl,
+				 &err) < 0) {
+		diag("worker_cycle (outcome)", &err);
+		return -1;
+	}
+	ac_claimed_free_array(tasks, n);
+	*accepted = o.accepted;
+	if (status)
+		*status = o.status;
+	return 0;
+}
+
+static json_t *task(struct ac_store *s, int64_t id)
+{
+	json_t *t = NULL;
+	struct ac_error err;
+
+	ac_error_clear(&err);
+	if (s->ops->task_get(s, id, &t, &err) < 0) {
+		diag("task_get", &err);
+		return NULL;
+	}
+	return t;
+}
+
+static const char *task_str(struct ac_store *s, int64_t id, const char *key,
+			    char *buf, size_t size)
+{
+	json_t *t = task(s, id);
+	json_t *v = t ? json_object_get(t, key) : NULL;
+
+	if (!v || json_is_null(v))
+		snprintf(buf, size, "(null)");
+	else if (json_is_string(v))
+		snprintf(buf, size, "%s", json_string_value(v));
+	else {
+		char *d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		snprintf(buf, size, "%s", d ? d : "?");
+		free(d);
+	}
+	json_decref(t);
+	return buf;
+}
+
+static long long task_int(struct ac_store *s, int64_t id, const char *key)
+{
+	json_t *t = task(s, id);
+	long long v = -999;
+
+	if (t && json_is_integer(json_object_get(t, key)))
+		v = json_integer_value(json_object_get(t, key));
+	json_decref(t);
+	return v;
+}
+
+static int status_is(struct ac_store *s, int64_t id, const char *want)
+{
+	char buf[64];
+
+	return !strcmp(task_str(s, id, "status", buf, sizeof buf), want);
+}
+
+static long long total_tasks(struct ac_store *s)
+{
+	json_t *c = NULL;
+	struct ac_error err;
+	const char *k;
+	json_t *v;
+	long long n = 0;
+
+	ac_error_clear(&err);
+	if (s->ops->task_counts(s, &c, &err) < 0)
+		return -1;
+	json_object_foreach(c, k, v)
+		n += json_integer_value(v);
+	json_decref(c);
+	return n;
+}
+
+static int register_worker(struct ac_store *s, const char *id, long pid,
+			   struct ac_error *err)
+{
+	struct ac_worker_record rec;
+	struct ac_worker_control ctl;
+
+	memset(&rec, 0, sizeof rec);
+	rec.id = id;
+	rec.host = "unit-host";
+	rec.pid = pid;
+	rec.concurrency = 2;
+	rec.tags = "[]";
+	rec.handlers = "[\"a\",\"b\"]";
+	rec.heartbeat_ms = 5000;
+	rec.lease_ms = 30000;
+	ac_error_clear(err);
+	return s->ops->worker_register(s, &rec, &ctl, err);
+}
+
+static const char *const types_ab[] = { "a", "b" };
+static const char *const types_a[] = { "a" };
+
+static void test_open(void)
+{
+	struct ac_store *s = NULL;
+	struct ac_error err;
+	char path[512];
+
+	snprintf(path, sizeof path, "%s/missing.db", tmpdir);
+	ac_error_clear(&err);
+	check(ac_store_open(path, 0, &s, &err) < 0 &&
+	      err.exit_code == AC_EXIT_UNAVAILABLE && access(path, F_OK) < 0,
+	      "open: a missing store with create=0 fails (69) and creates nothing");
+	ac_error_clear(&err);
+	check(ac_store_open("/nonexistent/dir/x.db", 1, &s, &err) < 0 &&
+	      err.exit_code == AC_EXIT_UNAVAILABLE,
+	      "open: a store in a missing directory fails with 69");
+	ac_error_clear(&err);
+	check(ac_store_open("postgres://x", 1, &s, &err) < 0 &&
+	      err.exit_code == AC_EXIT_UNAVAILABLE,
+	      "open: postgres:// refused with 69 in this release");
+	ac_error_clear(&err);
+	check(ac_store_open(path, 1, &s, &err) == 0 && s &&
+	      access(path, F_OK) == 0, "open: create=1 creates the store");
+	ac_store_close(s);
+	s = NULL;
+	snprintf(path, sizeof path, "sqlite:%s/missing.db", tmpdir);
+	ac_error_clear(&err);
+	check(ac_store_open(path, 0, &s, &err) == 0 && s,
+	      "open: sqlite:PATH opens the same file");
+	ac_store_close(s);
+}
+
+static void test_claim_order(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_task_spec t[6];
+	struct ac_submitted out[6];
+	struct ac_error err;
+	struct ac_claimed *c = NULL;
+	int64_t order[6];
+	int ok = 1;
+
+	if (!s) {
+		check(0, "claim order: store");
+		return;
+	}
+	t[0] = spec("a", 5);
+	t[1] = spec("b", 10);
+	t[2] = spec("a", 10);
+	t[3] = spec("b", 20);
+	t[4] = spec("a", 5);
+	t[5] = spec("b", 0);
+	ac_error_clear(&err);
+	check(s->ops->submit(s, t, 6, out, &err) == 0 &&
+	      out[0].id < out[1].id && out[4].id < out[5].id &&
+	      !out[0].existed, "submit: six tasks in one call, ids ascending");
+	/* expected: b/20, b/10 (older), a/10, a/5 (older), a/5, b/0 */
+	order[0] = out[3].id;
+	order[1] = out[1].id;
+	order[2] = out[2].id;
+	order[3] = out[0].id;
+	order[4] = out[4].id;
+	order[5] = out[5].id;
+	check(status_is(s, out[0].id, "queued"), "submit: status queued");
+	for (int i = 0; i < 6; i++) {
+		long n = claim(s, "w1", types_ab, 2, "[]", 1, 30000, &c, NULL);
+
+		if (n != 1 || c[0].id != order[i]) {
+			printf("# claim %d: got n=%ld id=%lld want %lld\n", i, n,
+			       n == 1 ? (long long)c[0].id : -1LL,
+			       (long long)order[i]);
+			ok = 0;
+		} else if (c[0].attempt != 1 || strcmp(c[0].data, "{\"x\":1}") ||
+			   c[0].data_len != 7) {
+			printf("# claim %d: attempt %d data %s\n", i,
+			       c[0].attempt, c[0].data);
+			ok = 0;
+		}
+		if (n > 0)
+			ac_claimed_free_array(c, (size_t)n);
+		c = NULL;
+	}
+	check(ok, "claim: highest priority first, oldest first, across two types");
+	check(claim(s, "w1", types_ab, 2, "[]", 4, 30000, NULL, NULL) == 0,
+	      "claim: nothing left to claim");
+	check(status_is(s, order[0], "running") &&
+	      !strcmp(task_str(s, order[0], "worker", (char[64]){0}, 64), "w1"),
+	      "claim: claimed task is running on the worker");
+	ac_store_close(s);
+
+	/* A batch claim returns the same order, and only the worker's types. */
+	s = fresh_store();
+	if (!s)
+		return;
+	ac_error_clear(&err);
+	s->ops->submit(s, t, 6, out, &err);
+	{
+		long n = claim(s, "w1", types_a, 1, "[]", 10, 30000, &c, NULL);
+
+		check(n == 3 && c[0].id == out[2].id && c[1].id == out[0].id &&
+		      c[2].id == out[4].id,
+		      "claim: max 10 for type a gets a's three tasks in order");
+		if (n > 0)
+			ac_claimed_free_array(c, (size_t)n);
+	}
+	check(status_is(s, out[1].id, "queued") &&
+	      status_is(s, out[3].id, "queued"),
+	      "claim: tasks of other types stay queued");
+	{
+		long n = claim(s, "w2", types_ab, 2, "[]", 2, 30000, &c, NULL);
+
+		check(n == 2 && c[0].id == out[3].id && c[1].id == out[1].id,
+		      "claim: max bounds the number claimed");
+		if (n > 0)
+			ac_claimed_free_array(c, (size_t)n);
+	}
+	ac_store_close(s);
+}
+
+static void test_delay(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_task_spec t = spec("a", 5);
+	int64_t id, t0;
+	long n = 0;
+	struct ac_claimed *c = NULL;
+
+	if (!s) {
+		check(0, "delay: store");
+		return;
+	}
+	t.delay_ms = 600;
+	t0 = ac_mono_ms();
+	id = submit1(s, &t);
+	check(id > 0 && status_is(s, id, "pending"),
+	      "delay: a delayed task is pending");
+	check(claim(s, "w1", types_a, 1, "[]", 1, 30000, NULL, NULL) == 0 &&
+	      status_is(s, id, "pending"),
+	      "delay: a delayed task cannot be claimed before it is due");
+	while (ac_mono_ms() - t0 < 5000) {
+		n = claim(s, "w1", types_a, 1, "[]", 1, 30000, &c, NULL);
+		if (n != 0)
+			break;
+		sleep_ms(50);
+	}
+	check(n == 1 && c[0].id == id && ac_mono_ms() - t0 >= 550,
+	      "delay: claimed once due, not before");
+	if (n > 0)
+		ac_claimed_free_array(c, (size_t)n);
+	ac_store_close(s);
+}
+
+static void test_tags(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_task_spec t = spec("a", 5);
+	struct ac_task_spec t2 = spec("a", 5);
+	int64_t id, id2;
+	struct ac_claimed *c = NULL;
+	long n;
+
+	if (!s) {
+		check(0, "tags: store");
+		return;
+	}
+	t.tags = "[\"gpu\"]";
+	id = submit1(s, &t);
+	check(claim(s, "w1", types_a, 1, "[]", 1, 30000, NULL, NULL) == 0,
+	      "tags: a worker without tags cannot claim a task requiring gpu");
+	check(claim(s, "w1", types_a, 1, "[\"cpu\"]", 1, 30000, NULL, NULL) == 0,
+	      "tags: a worker with other tags cannot claim it");
+	n = claim(s, "w2", types_a, 1, "[\"cpu\",\"gpu\"]", 1, 30000, &c, NULL);
+	check(n == 1 && c[0].id == id,
+	      "tags: a worker offering the tag claims it");
+	if (n > 0)
+		ac_claimed_free_array(c, (size_t)n);
+	t2.tags = "[\"gpu\",\"big\"]";
+	id2 = submit1(s, &t2);
+	check(claim(s, "w2", types_a, 1, "[\"gpu\"]", 1, 30000, NULL, NULL) == 0,
+	      "tags: all required tags are needed");
+	n = claim(s, "w3", types_a, 1, "[\"big\",\"x\",\"gpu\"]", 1, 30000, &c,
+		  NULL);
+	check(n == 1 && c[0].id == id2, "tags: a superset of tags claims");
+	if (n > 0)
+		ac_claimed_free_array(c, (size_t)n);
+	/* A task without requirements goes to a tagged worker too. */
+	id = submit1(s, &(struct ac_task_spec){ .type = "a", .data = "1",
+						.data_len = 1, .priority = 5 });
+	n = claim(s, "w3", types_a, 1, "[\"gpu\"]", 1, 30000, &c, NULL);
+	check(n == 1 && c[0].id == id,
+	      "tags: a task requiring nothing runs on a tagged worker");
+	if (n > 0)
+		ac_claimed_free_array(c, (size_t)n);
+	ac_store_close(s);
+}
+
+static void test_fencing(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_task_spec t = spec("a", 5);
+	struct ac_claimed *c = NULL;
+	int64_t id;
+	int acc = -1;
+	enum ac_task_status st;
+	char buf[256];
+
+	if (!s) {
+		check(0, "fencing: store");
+		return;
+	}
+	id = submit1(s, &t);
+	check(claim(s, "w1", types_a, 1, "[]", 1, 30000, &c, NULL) == 1 &&
+	      c[0].attempt == 1, "fencing: claimed as attempt 1");
+	ac_claimed_free_array(c, 1);
+	check(outcome(s, "w1", id, 2, AC_OUTCOME_COMPLETED, "\"wrong\"", NULL,
+		      &acc, NULL) == 0 && acc == 0,
+	      "fencing: completion with a wrong attempt is refused");
+	check(status_is(s, id, "running") &&
+	      !strcmp(task_str(s, id, "result", buf, sizeof buf), "(null)"),
+	      "fencing: ... and leaves the task running, no result");
+	check(outcome(s, "w2", id, 1, AC_OUTCOME_COMPLETED, "\"other\"", NULL,
+		      &acc, NULL) == 0 && acc == 0,
+	      "fencing: completion by another worker is refused");
+	check(status_is(s, id, "running") &&
+	      !strcmp(task_str(s, id, "worker", buf, sizeof buf), "w1") &&
+	      !strcmp(task_str(s, id, "result", buf, sizeof buf), "(null)"),
+	      "fencing: ... and changes nothing");
+	check(outcome(s, "w2", id, 1, AC_OUTCOME_FAILED, NULL, "boom", &acc,
+		      NULL) == 0 && acc == 0 &&
+	      task_int(s, id, "failures") == 0 && status_is(s, id, "running"),
+	      "fencing: failure by another worker is refused");
+	check(outcome(s, "w1", id, 1, AC_OUTCOME_COMPLETED, "{\"ok\":true}",
+		      NULL, &acc, &st) == 0 && acc == 1 &&
+	      st == AC_TASK_COMPLETED,
+	      "fencing: the owner's completion is accepted");
+	check(status_is(s, id, "completed") &&
+	      !strcmp(task_str(s, id, "result", buf, sizeof buf),
+		      "{\"ok\":true}"),
+	      "fencing: result stored");
+	check(outcome(s, "w1", id, 1, AC_OUTCOME_COMPLETED, "\"again\"", NULL,
+		      &acc, NULL) == 0 && acc == 0 &&
+	      !strcmp(task_str(s, id, "result", buf, sizeof buf),
+		      "{\"ok\":true}"),
+	      "fencing: a second completion never overwrites the result");
+	check(outcome(s, "w1", id, 1, AC_OUTCOME_FAILED, NULL, "late", &acc,
+		      NULL) == 0 && acc == 0 && status_is(s, id, "completed"),
+	      "fencing: a failure after completion is refused");
+	ac_store_close(s);
+}
+
+static void test_retries(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_task_spec t = spec("a", 5);
+	struct ac_claimed *c = NULL;
+	int64_t id, before;
+	int acc = -1;
+	enum ac_task_status st = AC_TASK_STATUS_COUNT;
+	char buf[256];
+	json_t *j;
+
+	if (!s) {
+		check(0, "retries: store");
+		return;
+	}
+	t.max_retries = 2;
+	id = submit1(s, &t);
+	claim(s, "w1", types_a, 1, "[]", 1, 30000, NULL, NULL);
+	before = ac_now_ms();
+	check(outcome(s, "w1", id, 1, AC_OUTCOME_FAILED, NULL, "first boom",
+		      &acc, &st) == 0 && acc == 1 && st == AC_TASK_PENDING,
+	      "retry: a failure with retries left goes back to pending");
+	check(task_int(s, id, "failures") == 1 &&
+	      !strcmp(task_str(s, id, "error", buf, sizeof buf), "first boom"),
+	      "retry: failure counted, error kept");
+	j = task(s, id);
+	{
+		/* due = now + ~1 s back-off: compare RFC 3339 strings of
+		 * before+900 ms and the due time. */
+		char lo[40];
+		const char *due = json_string_value(json_object_get(j, "due"));
+
+		ac_format_time(before + 900, lo, sizeof lo);
+		check(due && strcmp(due, lo) >= 0,
+		      "retry: due at least ~1 s later (back-off)");
+	}
+	json_decref(j);
+	check(claim(s, "w1", types_a, 1, "[]", 1, 30000, NULL, NULL) == 0,
+	      "retry: not claimable during the back-off");
+	make_due(id);
+	check(claim(s, "w1", types_a, 1, "[]", 1, 30000, &c, NULL) == 1 &&
+	      c[0].attempt == 2, "retry: claimable once due, as attempt 2");
+	ac_claimed_free_array(c, 1);
+	before = ac_now_ms();
+	outcome(s, "w1", id, 2, AC_OUTCOME_FAILED, NULL, "second", &acc, &st);
+	j = task(s, id);
+	{
+		char lo[40];
+		const char *due = json_string_value(json_object_get(j, "due"));
+
+		ac_format_time(before + 1900, lo, sizeof lo);
+		check(acc == 1 && st == AC_TASK_PENDING && due &&
+		      strcmp(due, lo) >= 0,
+		      "retry: second back-off is longer (~2 s)");
+	}
+	json_decref(j);
+	make_due(id);
+	claim(s, "w1", types_a, 1, "[]", 1, 30000, NULL, NULL);
+	outcome(s, "w1", id, 3, AC_OUTCOME_FAILED, NULL, "third", &acc, &st);
+	check(acc == 1 && st == AC_TASK_FAILED && status_is(s, id, "failed") &&
+	      task_int(s, id, "failures") == 3 &&
+	      task_int(s, id, "attempt") == 3,
+	      "retry: after retries are used up the task ends failed");
+	check(strcmp(task_str(s, id, "finished", buf, sizeof buf), "(null)"),
+	      "retry: a failed task has a finish time");
+
+	/* Requeue by hand (ac-submit --retry). */
+	{
+		struct ac_error err;
+
+		ac_error_clear(&err);
+		check(s->ops->retry(s, id, &err) == 0 &&
+		      status_is(s, id, "queued") &&
+		      task_int(s, id, "failures") == 0,
+		      "retry op: a failed task is queued again, failures reset");
+		ac_error_clear(&err);
+		check(s->ops->retry(s, id, &err) < 0 &&
+		      err.exit_code == AC_EXIT_USAGE &&
+		      status_is(s, id, "queued"),
+		      "retry op: a queued task cannot be retried (2)");
+		ac_error_clear(&err);
+		check(s->ops->retry(s, 999999, &err) < 0 &&
+		      err.exit_code == AC_EXIT_USAGE,
+		      "retry op: an unknown id is refused (2)");
+	}
+
+	/* Timeout: uses an attempt; final status timeout. */
+	t = spec("c", 5);
+	id = submit1(s, &t);
+	claim(s, "w1", (const char *const[]){ "c" }, 1, "[]", 1, 30000, &c,
+	      NULL);
+	outcome(s, "w1", id, c ? c[0].attempt : 1, AC_OUTCOME_TIMEOUT, NULL,
+		"timed out", &acc, &st);
+	ac_claimed_free_array(c, 1);
+	c = NULL;
+	check(acc == 1 && status_is(s, id, "timeout"),
+	      "timeout outcome with no retries: final status timeout");
+	ac_store_close(s);
+}
+
+static void test_tempfail(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_task_spec t = spec("a", 5);
+	struct ac_claimed *c = NULL;
+	int64_t id;
+	int acc = -1;
+	enum ac_task_status st;
+
+	if (!s) {
+		check(0, "tempfail: store");
+		return;
+	}
+	t.max_retries = 0;
+	id = submit1(s, &t);
+	claim(s, "w1", types_a, 1, "[]", 1, 30000, NULL, NULL);
+	check(outcome(s, "w1", id, 1, AC_OUTCOME_TEMPFAIL, NULL, "busy", &acc,
+		      &st) == 0 && acc == 1 && status_is(s, id, "pending") &&
+	      task_int(s, id, "failures") == 0,
+	      "tempfail: back to pending without counting a failure");
+	check(claim(s, "w1", types_a, 1, "[]", 1, 30000, NULL, NULL) == 0,
+	      "tempfail: not claimable at once (1 s delay)");
+	make_due(id);
+	check(claim(s, "w1", types_a, 1, "[]", 1, 30000, &c, NULL) == 1 &&
+	      c[0].attempt == 2, "tempfail: claimed again as attempt 2");
+	ac_claimed_free_array(c, 1);
+	check(outcome(s, "w1", id, 2, AC_OUTCOME_COMPLETED, "1", NULL, &acc,
+		      &st) == 0 && acc == 1 && status_is(s, id, "completed"),
+	      "tempfail: a task with retries 0 still completes afterwards");
+
+	/* tempfail keeps the failures already counted */
+	t.max_retries = 1;
+	id = submit1(s, &t);
+	claim(s, "w1", types_a, 1, "[]", 1, 30000, NULL, NULL);
+	outcome(s, "w1", id, 1, AC_OUTCOME_FAILED, NULL, "f", &acc, &st);
+	make_due(id);
+	claim(s, "w1", types_a, 1, "[]", 1, 30000, NULL, NULL);
+	outcome(s, "w1", id, 2, AC_OUTCOME_TEMPFAIL, NULL, "t", &acc, &st);
+	check(acc == 1 && status_is(s, id, "pending") &&
+	      task_int(s, id, "failures") == 1,
+	      "tempfail: keeps the failure count");
+	make_due(id);
+	claim(s, "w1", types_a, 1, "[]", 1, 30000, NULL, NULL);
+	outcome(s, "w1", id, 3, AC_OUTCOME_FAILED, NULL, "f2", &acc, &st);
+	check(acc == 1 && status_is(s, id, "failed") &&
+	      task_int(s, id, "failures") == 2,
+	      "tempfail: a later failure still ends it once retries are used");
+	ac_store_close(s);
+}
+
+static void test_idempotency(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_task_spec t = spec("a", 5);
+	struct ac_submitted out = { 0, 0 }, out2 = { 0, 0 };
+	struct ac_error err;
+	long long n;
+
+	if (!s) {
+		check(0, "idempotency: store");
+		return;
+	}
+	t.idempotency_key = "key-1";
+	ac_error_clear(&err);
+	check(s->ops->submit(s, &t, 1, &out, &err) == 0 && out.id > 0 &&
+	      out.existed == 0, "idempotency: first submit creates a task");
+	n = total_tasks(s);
+	t.data = "{\"x\":2}";
+	t.data_len = strlen(t.data);
+	check(s->ops->submit(s, &t, 1, &out2, &err) == 0 &&
+	      out2.id == out.id && out2.existed == 1,
+	      "idempotency: second submit returns the first id, existed=1");
+	check(total_tasks(s) == n && n == 1,
+	      "idempotency: no second task created");
+	t.idempotency_key = "key-2";
+	check(s->ops->submit(s, &t, 1, &out2, &err) == 0 &&
+	      out2.id != out.id && out2.existed == 0,
+	      "idempotency: another key makes another task");
+	ac_store_close(s);
+}
+
+static int worker_drained(struct ac_store *s, const char *id, int *drained,
+			  char *reason, size_t size)
+{
+	json_t *arr = NULL, *w;
+	size_t i;
+	struct ac_error err;
+	int found = 0;
+
+	ac_error_clear(&err);
+	if (s->ops->workers_list(s, &arr, &err) < 0)
+		return -1;
+	json_array_foreach(arr, i, w) {
+		if (strcmp(json_string_value(json_object_get(w, "id")), id))
+			continue;
+		found = 1;
+		*drained = json_is_true(json_object_get(w, "drained"));
+		if (reason) {
+			const char *r = json_string_value(
+				json_object_get(w, "drain_reason"));
+			snprintf(reason, size, "%s", r ? r : "(null)");
+		}
+	}
+	json_decref(arr);
+	return found ? 0 : -1;
+}
+
+static void test_drain(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_error err;
+	const char *both[] = { "w1", "nosuch" };
+	const char *one[] = { "w1" };
+	struct ac_worker_control ctl;
+	int drained = -1;
+	char reason[128];
+	int64_t id;
+
+	if (!s) {
+		check(0, "drain: store");
+		return;
+	}
+	check(register_worker(s, "w1", (long)getpid(), &err) == 0,
+	      "register: a new worker id");
+	ac_error_clear(&err);
+	check(s->ops->drain(s, both, 2, "r", AC_DRAIN_SET, &err) < 0 &&
+	      err.exit_code == AC_EXIT_USAGE && strstr(err.msg, "nosuch"),
+	      "drain: an unknown id fails (2) naming it");
+	check(worker_drained(s, "w1", &drained, NULL, 0) == 0 && drained == 0,
+	      "drain: ... and the known worker was not drained");
+	ac_error_clear(&err);
+	check(s->ops->drain(s, one, 1, "kernel upgrade", AC_DRAIN_SET,
+			    &err) == 0 &&
+	      worker_drained(s, "w1", &drained, reason, sizeof reason) == 0 &&
+	      drained == 1 && !strcmp(reason, "kernel upgrade"),
+	      "drain: drained with reason");
+	id = submit1(s, &(struct ac_task_spec){ .type = "a", .data = "1",
+						.data_len = 1, .priority = 5 });
+	memset(&ctl, 0, sizeof ctl);
+	check(claim(s, "w1", types_a, 1, "[]", 1, 30000, NULL, &ctl) == 0 &&
+	      ctl.drain == 1 && status_is(s, id, "queued"),
+	      "drain: a drained worker claims nothing and is told so");
+	check(register_worker(s, "w1", (long)getpid(), &err) == 0 &&
+	      worker_drained(s, "w1", &drained, NULL, 0) == 0 && drained == 1,
+	      "drain: survives re-registration of the same id");
+	ac_error_clear(&err);
+	check(s->ops->drain(s, both, 2, NULL, AC_DRAIN_UNDO, &err) < 0 &&
+	      err.exit_code == AC_EXIT_USAGE &&
+	      worker_drained(s, "w1", &drained, NULL, 0) == 0 && drained == 1,
+	      "undo: an unknown id fails and changes nothing");
+	ac_error_clear(&err);
+	check(s->ops->drain(s, one, 1, NULL, AC_DRAIN_UNDO, &err) == 0 &&
+	      worker_drained(s, "w1", &drained, reason, sizeof reason) == 0 &&
+	      drained == 0 && !strcmp(reason, "(null)"),
+	      "undo: the worker is no longer drained, reason gone");
+	memset(&ctl, 0, sizeof ctl);
+	check(claim(s, "w1", types_a, 1, "[]", 1, 30000, NULL, &ctl) == 1 &&
+	      ctl.drain == 0 && status_is(s, id, "running"),
+	      "undo: the worker claims again");
+	ac_error_clear(&err);
+	check(s->ops->drain(s, one, 1, NULL, AC_DRAIN_SET | AC_DRAIN_STOP,
+			    &err) == 0, "drain --stop: accepted");
+	memset(&ctl, 0, sizeof ctl);
+	{
+		long running = -1;
+
+		check(claim(s, "w1", types_a, 1, "[]", 1, 30000, NULL, &ctl) ==
+		      0 && ctl.stop == 1 && ctl.drain == 1,
+		      "drain --stop: the worker is told to stop");
+		ac_error_clear(&err);
+		check(s->ops->worker_running(s, "w1", &running, &err) == 0 &&
+		      running == 1, "worker_running: counts its running task");
+	}
+	ac_store_close(s);
+}
+
+static void test_register(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_error err;
+	pid_t child;
+	json_t *arr = NULL;
+
+	if (!s) {
+		check(0, "register: store");
+		return;
+	}
+	/* The parent (the shell running us) is a live pid on this host. */
+	check(register_worker(s, "held", (long)getppid(), &err) == 0,
+	      "register: id taken by a live pid");
+	check(register_worker(s, "held", (long)getpid(), &err) < 0 &&
+	      err.exit_code == AC_EXIT_FAILED,
+	      "register: refuses an id held by another live pid on this host (1)");
+	printf("# %s\n", err.msg);
+	check(register_worker(s, "held", (long)getppid(), &err) == 0,
+	      "register: the same pid may register again");
+	/* A dead pid gives its id up. */
+	child = fork();
+	if (child == 0)
+		_exit(0);
+	waitpid(child, NULL, 0);
+	check(register_worker(s, "gone", (long)child, &err) == 0 &&
+	      register_worker(s, "gone", (long)getpid(), &err) == 0,
+	      "register: an id whose pid is dead can be taken over");
+	ac_error_clear(&err);
+	check(s->ops->workers_list(s, &arr, &err) == 0 &&
+	      json_array_size(arr) == 2, "workers_list: both workers listed");
+	{
+		json_t *w = json_array_get(arr, 0);
+		static const char *const keys[] = {
+			"id", "status", "host", "pid", "concurrency", "running",
+			"completed", "failed", "tags", "handlers", "started",
+			"heartbeat", "uptime_s", "listen", "metrics", "drained",
+			"drain_reason",
+		};
+		int ok = w != NULL;
+
+		for (size_t i = 0; ok && i < sizeof keys / sizeof keys[0]; i++)
+			if (!json_object_get(w, keys[i])) {
+				printf("# missing %s\n", keys[i]);
+				ok = 0;
+			}
+		check(ok, "workers_list: every field of docs/cli.md");
+	}
+	json_decref(arr);
+	ac_store_close(s);
+}
+
+static void test_lease(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_error err;
+	struct ac_worker_state st = { "busy", 1, 0, 0 };
+	struct ac_worker_control ctl;
+	struct ac_claimed *c = NULL;
+	struct ac_lease held[2];
+	int renewed[2] = { -1, -1 };
+	char before[64], after[64];
+	int64_t id, id2;
+
+	if (!s) {
+		check(0, "lease: store");
+		return;
+	}
+	register_worker(s, "w1", (long)getpid(), &err);
+	id = submit1(s, &(struct ac_task_spec){ .type = "a", .data = "1",
+						.data_len = 1, .priority = 5,
+						.max_reclaims = 3 });
+	claim(s, "w1", types_a, 1, "[]", 1, 2000, &c, NULL);
+	held[0].id = id;
+	held[0].attempt = c ? c[0].attempt : 1;
+	held[1].id = id;
+	held[1].attempt = held[0].attempt + 1;   /* not ours */
+	ac_claimed_free_array(c, c ? 1 : 0);
+	task_str(s, id, "lease_until", before, sizeof before);
+	sleep_ms(20);
+	ac_error_clear(&err);
+	check(s->ops->worker_heartbeat(s, "w1", &st, 60000, held, 2, renewed,
+				       &ctl, &err) == 0,
+	      "heartbeat: accepted");
+	task_str(s, id, "lease_until", after, sizeof after);
+	check(renewed[0] == 1 && strcmp(after, before) > 0,
+	      "heartbeat: renews a held lease");
+	check(renewed[1] == 0, "heartbeat: does not renew another attempt");
+	renewed[0] = -1;
+	check(s->ops->worker_heartbeat(s, "w2", &st, 60000, held, 1, renewed,
+				       &ctl, &err) == 0 && renewed[0] == 0,
+	      "heartbeat: another worker cannot renew it");
+	/* An expired lease is not renewed. */
+	id2 = submit1(s, &(struct ac_task_spec){ .type = "b", .data = "2",
+						 .data_len = 1, .priority = 5,
+						 .max_reclaims = 3 });
+	claim(s, "w2", (const char *const[]){ "b" }, 1, "[]", 1, 1, NULL, NULL);
+	sleep_ms(30);
+	held[0].id = id2;
+	held[0].attempt = 1;
+	renewed[0] = -1;
+	s->ops->worker_heartbeat(s, "w2", &st, 60000, held, 1, renewed, &ctl,
+				 &err);
+	check(renewed[0] == 0, "heartbeat: an expired lease is not renewed");
+	{
+		int acc = -1;
+
+		outcome(s, "w2", id2, 1, AC_OUTCOME_COMPLETED, "1", NULL, &acc,
+			NULL);
+		check(acc == 0 && status_is(s, id2, "running"),
+		      "fencing: a completion after the lease ran out is refused");
+	}
+	ac_store_close(s);
+}
+
+/* The attempts array of a task: outcome of attempt n (1-based). */
+static const char *attempt_outcome(struct ac_store *s, int64_t id, int n,
+				   char *buf, size_t size)
+{
+	json_t *t = task(s, id);
+	json_t *a = json_array_get(json_object_get(t, "attempts"),
+				   (size_t)(n - 1));
+	const char *o = json_string_value(json_object_get(a, "outcome"));
+
+	snprintf(buf, size, "%s", o ? o : "(null)");
+	json_decref(t);
+	return buf;
+}
+
+static void test_sweep(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_error err;
+	struct ac_task_spec t = spec("a", 5);
+	struct ac_claimed *c = NULL;
+	struct ac_lease lease;
+	size_t n = 0;
+	int64_t id;
+	int acc = -1;
+	char buf[256];
+
+	if (!s) {
+		check(0, "sweep: store");
+		return;
+	}
+	id = submit1(s, &t);
+	claim(s, "w1", types_a, 1, "[]", 1, 1, NULL, NULL);
+	lease.id = id;
+	lease.attempt = 1;
+	sleep_ms(30);
+	ac_error_clear(&err);
+	check(s->ops->task_checkpoint(s, "w1", &lease, "{\"step\":1}", 10,
+				      &err) == 1,
+	      "checkpoint: refused once the lease ran out");
+	ac_error_clear(&err);
+	check(s->ops->sweep(s, &n, &err) == 0 && n == 1,
+	      "sweep: takes back a task whose lease ran out");
+	check(status_is(s, id, "pending") && task_int(s, id, "reclaims") == 1 &&
+	      task_int(s, id, "failures") == 0,
+	      "sweep: pending for a back-off, reclaims 1, no failure counted");
+	check(!strcmp(attempt_outcome(s, id, 1, buf, sizeof buf), "lost"),
+	      "sweep: the attempt ends as lost");
+	outcome(s, "w1", id, 1, AC_OUTCOME_COMPLETED, "\"late\"", NULL, &acc,
+		NULL);
+	check(acc == 0 && status_is(s, id, "pending"),
+	      "sweep: the lost attempt's completion is refused");
+	check(s->ops->sweep(s, &n, &err) == 0 && n == 0,
+	      "sweep: nothing more to take back");
+	make_due(id);
+	check(claim(s, "w2", types_a, 1, "[]", 1, 30000, &c, NULL) == 1 &&
+	      c[0].attempt == 2, "sweep: claimed again as attempt 2");
+	lease.attempt = 2;
+	ac_claimed_free_array(c, 1);
+	c = NULL;
+	ac_error_clear(&err);
+	check(s->ops->task_checkpoint(s, "w2", &lease, "{\"step\":2}", 10,
+				      &err) == 0 &&
+	      !strcmp(task_str(s, id, "checkpoint", buf, sizeof buf),
+		      "{\"step\":2}"),
+	      "checkpoint: stored for the attempt holding the lease");
+	ac_error_clear(&err);
+	check(s->ops->task_checkpoint(s, "w1", &lease, "{\"step\":9}", 10,
+				      &err) == 1 &&
+	      !strcmp(task_str(s, id, "checkpoint", buf, sizeof buf),
+		      "{\"step\":2}"),
+	      "checkpoint: refused for another worker");
+	/* w2 re-registers (a restart): the next attempt starts with the
+	 * checkpoint */
+	register_worker(s, "w2", (long)getpid(), &err);
+	check(claim(s, "w3", types_a, 1, "[]", 1, 30000, &c, NULL) == 1 &&
+	      c[0].attempt == 3 && c[0].checkpoint &&
+	      !strcmp(c[0].checkpoint, "{\"step\":2}"),
+	      "checkpoint: handed to the next attempt");
+	if (c)
+		ac_claimed_free_array(c, 1);
+	c = NULL;
+	ac_store_close(s);
+
+	/* poison: max_reclaims 0 -> failed after one loss */
+	s = fresh_store();
+	if (!s)
+		return;
+	t = spec("a", 5);
+	t.max_reclaims = 0;
+	id = submit1(s, &t);
+	claim(s, "w1", types_a, 1, "[]", 1, 1, NULL, NULL);
+	sleep_ms(30);
+	s->ops->sweep(s, &n, &err);
+	check(status_is(s, id, "failed") &&
+	      strstr(task_str(s, id, "error", buf, sizeof buf), "lost"),
+	      "sweep: a task lost more than max_reclaims times fails (poison)");
+	/* cancel asked, then lost: cancelled */
+	t.max_reclaims = 3;
+	id = submit1(s, &t);
+	claim(s, "w1", types_a, 1, "[]", 1, 1, NULL, NULL);
+	{
+		enum ac_task_status sts[1];
+
+		ac_error_clear(&err);
+		check(s->ops->cancel(s, &id, 1, sts, &err) == 0 &&
+		      sts[0] == AC_TASK_RUNNING &&
+		      status_is(s, id, "running"),
+		      "cancel: a running task stays running, cancel requested");
+	}
+	sleep_ms(30);
+	s->ops->sweep(s, &n, &err);
+	check(status_is(s, id, "cancelled"),
+	      "sweep: a lost task whose cancel was asked ends cancelled");
+	ac_store_close(s);
+}
+
+static void test_restart_reclaim(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_error err;
+	struct ac_claimed *c = NULL;
+	int64_t id;
+	char buf[64];
+
+	if (!s) {
+		check(0, "restart: store");
+		return;
+	}
+	register_worker(s, "w1", (long)getpid(), &err);
+	id = submit1(s, &(struct ac_task_spec){ .type = "a", .data = "1",
+						.data_len = 1, .priority = 5,
+						.max_reclaims = 3 });
+	claim(s, "w1", types_a, 1, "[]", 1, 60000, NULL, NULL);
+	check(status_is(s, id, "running"), "restart: task running on w1");
+	check(register_worker(s, "w1", (long)getpid(), &err) == 0 &&
+	      status_is(s, id, "queued") && task_int(s, id, "reclaims") == 1,
+	      "restart: re-registering w1 queues its running task at once");
+	check(!strcmp(attempt_outcome(s, id, 1, buf, sizeof buf), "lost"),
+	      "restart: the old attempt ends as lost");
+	check(claim(s, "w1", types_a, 1, "[]", 1, 60000, &c, NULL) == 1 &&
+	      c[0].attempt == 2, "restart: claimable again at once");
+	ac_claimed_free_array(c, 1);
+	ac_store_close(s);
+}
+
+static void test_cancel_release(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_error err;
+	struct ac_task_spec t = spec("a", 5);
+	struct ac_claimed *c = NULL;
+	int64_t ids[3], *asked = NULL;
+	enum ac_task_status sts[3];
+	size_t n = 0;
+	int acc = -1;
+	enum ac_task_status st;
+
+	if (!s) {
+		check(0, "cancel: store");
+		return;
+	}
+	ids[0] = submit1(s, &t);
+	t.delay_ms = 60000;
+	ids[1] = submit1(s, &t);
+	ac_error_clear(&err);
+	check(s->ops->cancel(s, ids, 2, sts, &err) == 0 &&
+	      sts[0] == AC_TASK_CANCELLED && sts[1] == AC_TASK_CANCELLED &&
+	      status_is(s, ids[0], "cancelled") &&
+	      status_is(s, ids[1], "cancelled"),
+	      "cancel: queued and pending tasks end cancelled at once");
+	t.delay_ms = 0;
+	ids[0] = submit1(s, &t);
+	ids[1] = 999999;
+	ac_error_clear(&err);
+	check(s->ops->cancel(s, ids, 2, sts, &err) < 0 &&
+	      err.exit_code == AC_EXIT_USAGE && status_is(s, ids[0], "queued"),
+	      "cancel: an unknown id (2) changes nothing");
+	ids[1] = submit1(s, &t);
+	claim(s, "w1", types_a, 1, "[]", 1, 30000, NULL, NULL);
+	outcome(s, "w1", ids[0], 1, AC_OUTCOME_COMPLETED, "1", NULL, &acc,
+		NULL);
+	ac_error_clear(&err);
+	check(s->ops->cancel(s, ids, 2, sts, &err) < 0 &&
+	      err.exit_code == AC_EXIT_FAILED &&
+	      strstr(err.msg, "already ended") &&
+	      status_is(s, ids[1], "queued"),
+	      "cancel: an ended task (1) changes nothing");
+	/* running: requested, seen by the worker, ended as cancelled */
+	claim(s, "w1", types_a, 1, "[]", 1, 30000, NULL, NULL);
+	ac_error_clear(&err);
+	check(s->ops->cancel(s, &ids[1], 1, sts, &err) == 0 &&
+	      status_is(s, ids[1], "running"),
+	      "cancel: a running task is asked to stop");
+	ac_error_clear(&err);
+	check(s->ops->worker_cancels(s, "w1", &asked, &n, &err) == 0 &&
+	      n == 1 && asked[0] == ids[1],
+	      "cancel: the worker finds its task to cancel");
+	free(asked);
+	outcome(s, "w1", ids[1], 1, AC_OUTCOME_CANCELLED, NULL, "cancelled",
+		&acc, &st);
+	check(acc == 1 && status_is(s, ids[1], "cancelled"),
+	      "cancel: the cancelled outcome ends it cancelled");
+	/* released: back in the queue at once, no failure */
+	t.max_retries = 0;
+	ids[2] = submit1(s, &t);
+	claim(s, "w1", types_a, 1, "[]", 1, 30000, NULL, NULL);
+	outcome(s, "w1", ids[2], 1, AC_OUTCOME_RELEASED, NULL, "released",
+		&acc, &st);
+	check(acc == 1 && status_is(s, ids[2], "queued") &&
+	      task_int(s, ids[2], "failures") == 0,
+	      "release: queued again at once, no failure counted");
+	check(claim(s, "w2", types_a, 1, "[]", 1, 30000, &c, NULL) == 1 &&
+	      c[0].id == ids[2], "release: claimable at once");
+	ac_claimed_free_array(c, 1);
+	ac_store_close(s);
+}
+
+static void test_report(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_error err;
+	struct ac_lease lease;
+	struct ac_report r1 = { 0.25, "{\"tokens\":10}", "hello" };
+	struct ac_report r2 = { 0.5, "{\"tokens\":5,\"calls\":1}", NULL };
+	json_t *t;
+	int64_t id;
+
+	if (!s) {
+		check(0, "report: store");
+		return;
+	}
+	id = submit1(s, &(struct ac_task_spec){ .type = "a", .data = "1",
+						.data_len = 1, .priority = 5,
+						.max_reclaims = 3 });
+	claim(s, "w1", types_a, 1, "[]", 1, 30000, NULL, NULL);
+	lease.id = id;
+	lease.attempt = 1;
+	ac_error_clear(&err);
+	check(s->ops->task_report(s, "w1", &lease, &r1, &err) == 0 &&
+	      s->ops->task_report(s, "w1", &lease, &r2, &err) == 0,
+	      "report: accepted for the lease holder");
+	t = task(s, id);
+	check(t && json_real_value(json_object_get(t, "progress")) == 0.5 &&
+	      json_integer_value(json_object_get(
+		      json_object_get(t, "usage"), "tokens")) == 15 &&
+	      json_integer_value(json_object_get(
+		      json_object_get(t, "usage"), "calls")) == 1 &&
+	      json_string_value(json_object_get(t, "log")) &&
+	      strstr(json_string_value(json_object_get(t, "log")), "hello"),
+	      "report: progress kept, usage added up, log kept");
+	json_decref(t);
+	lease.attempt = 2;
+	check(s->ops->task_report(s, "w1", &lease, &r1, &err) == 1,
+	      "report: refused for another attempt");
+	ac_store_close(s);
+}
+
+static void test_reads(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_error err;
+	struct ac_task_spec t[5];
+	struct ac_submitted out[5];
+	struct ac_task_filter f;
+	json_t *j = NULL;
+	static const char *const keys[] = {
+		"id", "type", "status", "priority", "attempt", "max_retries",
+		"failures", "timeout_s", "worker", "key", "tags", "meta",
+		"idempotency_key", "data", "result", "error", "checkpoint",
+		"progress", "usage", "log", "reclaims", "max_reclaims",
+		"cancel_requested", "created", "due", "started", "finished",
+		"lease_until",
+	};
+	int ok;
+
+	if (!s) {
+		check(0, "reads: store");
+		return;
+	}
+	for (int i = 0; i < 5; i++)
+		t[i] = spec(i < 3 ? "a" : "b", 5);
+	t[0].route_key = "thread-7";
+	t[0].meta = "{\"k\":\"v\"}";
+	t[0].tags = "[\"gpu\"]";
+	t[0].timeout_ms = 1500;
+	t[0].max_retries = 4;
+	t[1].delay_ms = 60000;
+	ac_error_clear(&err);
+	s->ops->submit(s, t, 5, out, &err);
+	check(s->ops->task_get(s, out[0].id, &j, &err) == 0, "task_get: ok");
+	ok = j != NULL;
+	for (size_t i = 0; ok && i < sizeof keys / sizeof keys[0]; i++)
+		if (!json_object_get(j, keys[i])) {
+			printf("# missing %s\n", keys[i]);
+			ok = 0;
+		}
+	check(ok, "task_get: every field of docs/cli.md");
+	check(ok && !strcmp(json_string_value(json_object_get(j, "key")),
+			    "thread-7") &&
+	      !strcmp(json_string_value(json_object_get(
+			      json_object_get(j, "meta"), "k")), "v") &&
+	      json_integer_value(json_object_get(j, "max_retries")) == 4 &&
+	      json_number_value(json_object_get(j, "timeout_s")) == 1.5 &&
+	      json_integer_value(json_object_get(
+		      json_object_get(j, "data"), "x")) == 1,
+	      "task_get: values as submitted");
+	json_decref(j);
+	j = NULL;
+	ac_error_clear(&err);
+	check(s->ops->task_get(s, 999999, &j, &err) < 0 &&
+	      err.exit_code == AC_EXIT_USAGE, "task_get: unknown id (2)");
+	memset(&f, 0, sizeof f);
+	f.limit = 100;
+	check(s->ops->tasks_list(s, &f, &j, &err) == 0 &&
+	      json_array_size(j) == 5 &&
+	      json_integer_value(json_object_get(json_array_get(j, 0), "id")) ==
+	      out[4].id, "tasks_list: all, newest first");
+	json_decref(j);
+	f.limit = 2;
+	check(s->ops->tasks_list(s, &f, &j, &err) == 0 &&
+	      json_array_size(j) == 2, "tasks_list: limit");
+	json_decref(j);
+	f.limit = 100;
+	f.type = "b";
+	check(s->ops->tasks_list(s, &f, &j, &err) == 0 &&
+	      json_array_size(j) == 2, "tasks_list: type filter");
+	json_decref(j);
+	f.type = NULL;
+	f.has_status = 1;
+	f.status = AC_TASK_PENDING;
+	check(s->ops->tasks_list(s, &f, &j, &err) == 0 &&
+	      json_array_size(j) == 1 &&
+	      json_integer_value(json_object_get(json_array_get(j, 0), "id")) ==
+	      out[1].id, "tasks_list: status filter");
+	json_decref(j);
+	check(s->ops->task_counts(s, &j, &err) == 0 &&
+	      json_integer_value(json_object_get(j, "queued")) == 4 &&
+	      json_integer_value(json_object_get(j, "pending")) == 1 &&
+	      json_integer_value(json_object_get(j, "expired")) == 0 &&
+	      json_object_size(j) == 8, "task_counts: every status counted");
+	json_decref(j);
+	check(s->ops->queue_depth(s, &j, &err) == 0 && json_array_size(j) == 2,
+	      "queue_depth: one row per (type, priority)");
+	{
+		json_t *r = json_array_get(j, 0);
+
+		check(r && !strcmp(json_string_value(json_object_get(r, "type")),
+				   "a") &&
+		      json_integer_value(json_object_get(r, "queued")) == 2 &&
+		      json_integer_value(json_object_get(r, "pending")) == 1 &&
+		      json_integer_value(json_object_get(r, "running")) == 0,
+		      "queue_depth: queued/pending/running counts");
+	}
+	json_decref(j);
+	{
+		int64_t ids[2] = { out[0].id, 999999 };
+		enum ac_task_status sts[2];
+
+		ac_error_clear(&err);
+		check(s->ops->task_states(s, ids, 1, sts, &err) == 0 &&
+		      sts[0] == AC_TASK_QUEUED, "task_states: status");
+		check(s->ops->task_states(s, ids, 2, sts, &err) < 0,
+		      "task_states: an unknown id is an error");
+	}
+	ac_store_close(s);
+}
+
+static void test_submit_atomic(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_task_spec t[3];
+	struct ac_submitted out[3];
+	struct ac_error err;
+
+	if (!s) {
+		check(0, "atomic: store");
+		return;
+	}
+	t[0] = spec("a", 5);
+	t[1] = spec("a", 5);
+	t[2] = spec("a", 5);
+	t[1].idempotency_key = "same";
+	t[2].idempotency_key = "same";
+	ac_error_clear(&err);
+	check(s->ops->submit(s, t, 3, out, &err) == 0 &&
+	      out[2].id == out[1].id && out[2].existed == 1 &&
+	      total_tasks(s) == 2,
+	      "submit: a repeated key inside one call names the first task");
+	ac_store_close(s);
+}
+
+int main(void)
+{
+	const char *base = getenv("TMPDIR");
+	char cmd[300];
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	snprintf(tmpdir, sizeof tmpdir, "%s/ac-unit-XXXXXX",
+		 base && *base ? base : "/tmp");
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_open();
+	test_claim_order();
+	test_delay();
+	test_tags();
+	test_fencing();
+	test_retries();
+	test_tempfail();
+	test_idempotency();
+	test_drain();
+	test_register();
+	test_lease();
+	test_sweep();
+	test_restart_reclaim();
+	test_cancel_release();
+	test_report();
+	test_reads();
+	test_submit_atomic();
+	printf("1..%d\n", test_no);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+	return failures ? 1 : 0;
+}

@@ -596,8 +596,11 @@ static int side_process(struct slot *slot, int at_end)
 	}
 	if (slot->lost)
 		off = slot->side.len;
-	memmove(slot->side.data, slot->side.data + off, slot->side.len - off);
-	slot->side.len -= off;
+	if (off) {
+		memmove(slot->side.data, slot->side.data + off,
+			slot->side.len - off);
+		slot->side.len -= off;
+	}
 	slot->side_blocked = rc < 0;
 	if (slot->side.len > AC_MAX_PAYLOAD + 4096) {
 		slot->too_large = 1;

@@ -155,8 +155,9 @@ failed_task_id() {
 
 @test "--delay 1.5 (fractional) runs the task once due" {
 	start_worker w1 --handler echo=cat
-	run -0 ac_submit --delay 1.5 echo <<<'"d"'
+	run -0 --separate-stderr ac_submit --delay 1.5 echo <<<'"d"'
 	assert_eq "$output" '"d"'
+	assert_eq "$stderr" "" "stderr (a live worker handles echo)"
 	local id created started
 	id=$(ac-status --tasks --json | jq -r '.[0].id')
 	created=$(ms_of "$(task_field "$id" created)")

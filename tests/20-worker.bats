@@ -168,6 +168,35 @@ first_task_id() {
 	[ "$(task_status "$a")" != completed ] || fail "task completed although the gate is shut"
 }
 
+# registered: the worker row exists (read straight from the store when the
+# sqlite3 shell is there: the tightest poll).
+registered() {
+	if command -v sqlite3 >/dev/null 2>&1; then
+		[ "$(sqlite3 "$AC_STORE" "SELECT count(*) FROM workers WHERE id = '$1'" 2>/dev/null)" = 1 ]
+	else
+		worker_listed "$1" "$2"
+	fi
+}
+
+@test "SIGTERM as soon as the worker is registered: still a clean exit 0 (10 times)" {
+	local i pid rc bad=()
+	for i in $(seq 10); do
+		setsid env --default-signal=INT ac-worker --id "t$i" --handler echo=cat \
+			</dev/null >>"$AC_TMP/t$i.log" 2>&1 3>&- &
+		pid=$!
+		AC_PIDS+=("$pid")
+		until registered "t$i" "$pid"; do
+			pid_alive "$pid" || break
+			sleep 0.01
+		done
+		kill -TERM "$pid"
+		rc=0
+		wait_exit "$pid" || rc=$?
+		[ "$rc" = 0 ] || bad+=("t$i:$rc")
+	done
+	((${#bad[@]} == 0)) || fail "exit status of workers sent SIGTERM right after registering: ${bad[*]}"
+}
+
 @test "a stopped worker shows status stopped" {
 	start_worker w1 --handler echo=cat
 	local rc=0
@@ -410,10 +439,10 @@ heartbeat_past() {
 }
 
 @test "a worker killed with SIGKILL shows as lost once its heartbeat is older than its lease" {
-	start_worker w1 --heartbeat 1 --lease 2 --handler echo=cat
+	start_worker w1 --heartbeat 500ms --lease 2s --handler echo=cat
 	kill -KILL "$(worker_pid w1)"
 	wait_until "$AC_WAIT" worker_field_is w1 status lost ||
-		fail "status: $(worker_field w1 status)"
+		fail "status: $(worker_field w1 status); workers: $(ac-status --workers --json 2>&1)"
 }
 
 @test "-v logs every task; -q logs no info lines" {

@@ -101,7 +101,7 @@ load helpers
 	local a
 	a=$(submit_async gate '"a"')
 	wait_file "$AC_TMP/started.$a"
-	run -3 --separate-stderr timeout 30 ac-drain --wait --timeout 1 wa
+	run -3 --separate-stderr timeout 30 ac-drain --wait --timeout 1500ms wa
 	assert_eq "$(task_status "$a")" running "task"
 	assert_eq "$(worker_field wa drained)" true "drained"
 	touch "$AC_TMP/go"
@@ -148,16 +148,17 @@ load helpers
 }
 
 @test "--undo withdraws a --stop not yet taken up" {
-	start_worker wa --heartbeat 2 --lease 30 --handler echo=cat
-	# Frozen, the worker cannot be told over its socket: only the store
-	# holds the --stop, and the undo withdraws it there.
-	kill -STOP "$(worker_pid wa)"
+	start_worker wa --heartbeat 1 --lease 30 --handler echo=cat
+	local wpid
+	wpid=$(worker_pid wa)
+	# frozen, the worker cannot take the --stop up before the --undo
+	kill -STOP "$wpid"
 	run -0 ac-drain --stop wa
 	run -0 ac-drain --undo wa
-	kill -CONT "$(worker_pid wa)"
-	# past the next heartbeat: still alive, not drained, claiming
-	sleep 3
-	pid_alive "$(worker_pid wa)" || fail "the worker took up the withdrawn --stop"
+	kill -CONT "$wpid"
+	# past its next heartbeats: still alive, not drained, claiming
+	sleep 2.5
+	pid_alive "$wpid" || fail "the worker took up the withdrawn --stop"
 	assert_eq "$(worker_field wa drained)" false drained
 	run -0 ac_submit echo <<<'"still here"'
 	assert_eq "$output" '"still here"'

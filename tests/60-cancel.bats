@@ -73,7 +73,7 @@ load helpers
 	local id
 	id=$(submit_async stub '{}')
 	wait_file "$AC_TMP/pids/$id"
-	run -3 --separate-stderr timeout 30 ac-cancel --wait --timeout 1 "$id"
+	run -3 --separate-stderr timeout 30 ac-cancel --wait --timeout 0.02m "$id"
 	assert_eq "$(task_status "$id")" running "status"
 	assert_eq "$(task_field "$id" cancel_requested)" true cancel_requested
 }

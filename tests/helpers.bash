@@ -33,7 +33,10 @@ ac_setup() {
 	export AC_STORE=$AC_TMP/ac.db
 	export XDG_STATE_HOME=$AC_TMP/xdg
 	export HOME=$AC_TMP/userhome
-	mkdir -p "$HOME"
+	# temporary files of the commands (e.g. AC_CHECKPOINT files) stay in
+	# the test's directory
+	export TMPDIR=$AC_TMP/tmp
+	mkdir -p "$HOME" "$TMPDIR"
 	unset AC_TOKEN
 	AC_PIDS=()
 }
@@ -46,50 +49,56 @@ teardown() {
 	ac_teardown
 }
 
+# ours PID: the process belongs to this test (its environment has this
+# test's AC_TEST_TMP): a pid that was reused by another process is never
+# signalled.
+ours() {
+	[ -n "$1" ] && grep -qzx -- "AC_TEST_TMP=$AC_TMP" "/proc/$1/environ" 2>/dev/null
+}
+
+# signal_ours SIGNAL PID...: the process and its process group, if ours.
+signal_ours() {
+	local sig=$1 p
+	shift
+	for p in "$@"; do
+		ours "$p" || continue
+		kill "-$sig" -- "-$p" 2>/dev/null
+		kill "-$sig" "$p" 2>/dev/null
+	done
+}
+
 # Kill every process this test started: workers (TERM, then KILL after a
 # few seconds), their process groups, every process of their sessions
 # (handlers run in process groups of their own), and handler pids the test
-# handlers recorded.
+# handlers recorded -- each only while it is still this test's.
 ac_teardown() {
-	local pid p end sids=() extra=()
+	local pid p end extra=()
 	set +e
 
 	[ -n "${AC_TMP:-}" ] || return 0
+	signal_ours TERM "${AC_PIDS[@]}"
+	end=$((SECONDS + 5))
+	for pid in "${AC_PIDS[@]}"; do
+		while pid_alive "$pid" && ours "$pid" && ((SECONDS < end)); do
+			sleep 0.1
+		done
+	done
 	if [ -f "$AC_TMP/handler.pids" ]; then
 		while read -r p; do
 			[ -n "$p" ] && extra+=("$p")
 		done <"$AC_TMP/handler.pids"
 	fi
-	for pid in "${AC_PIDS[@]}"; do
-		sids+=("$pid")
-		kill -TERM -- "-$pid" 2>/dev/null
-		kill -TERM "$pid" 2>/dev/null
-	done
-	end=$((SECONDS + 5))
-	for pid in "${AC_PIDS[@]}"; do
-		while pid_alive "$pid" && ((SECONDS < end)); do
-			sleep 0.1
-		done
-	done
-	for pid in "${AC_PIDS[@]}"; do
-		kill -KILL -- "-$pid" 2>/dev/null
-		kill -KILL "$pid" 2>/dev/null
-	done
 	# Handlers left in the workers' sessions (each worker is a session
 	# leader: see start_worker).
-	if ((${#sids[@]})); then
+	if ((${#AC_PIDS[@]})); then
 		local sid_re
-		sid_re=" ($(IFS='|'; echo "${sids[*]}"))\$"
+		sid_re=" ($(IFS='|'; echo "${AC_PIDS[*]}"))\$"
 		while read -r p; do
 			extra+=("$p")
 		done < <(ps -e -o pid=,sid= 2>/dev/null | grep -E "$sid_re" |
 			awk '{print $1}')
 	fi
-	for p in "${extra[@]}"; do
-		[ "$p" = "$$" ] && continue
-		kill -KILL -- "-$p" 2>/dev/null
-		kill -KILL "$p" 2>/dev/null
-	done
+	signal_ours KILL "${AC_PIDS[@]}" "${extra[@]}"
 	for pid in "${AC_PIDS[@]}"; do
 		wait "$pid" 2>/dev/null
 	done
@@ -118,14 +127,24 @@ pid_alive() {
 	[ "${st%% *}" != Z ]
 }
 
+# sanitizer_tripped: a worker of this test logged an ASan/UBSan report (it
+# has aborted: waiting for it is pointless).
+sanitizer_tripped() {
+	grep -qsE 'ERROR: AddressSanitizer|runtime error:' "$AC_TMP"/*.log
+}
+
 # wait_until SECONDS CMD...: run CMD every 0.1 s until it succeeds; 1 when
-# the time runs out.
+# the time runs out, or at once when a worker tripped a sanitizer.
 wait_until() {
-	local t=$1 end
+	local t=$1 end n=0
 	shift
 	end=$((SECONDS + t))
 	until "$@"; do
 		((SECONDS < end)) || return 1
+		if ((++n % 10 == 0)) && sanitizer_tripped; then
+			echo "# a worker tripped a sanitizer; not waiting for: $*" >&2
+			return 1
+		fi
 		sleep 0.1
 	done
 }
@@ -162,8 +181,9 @@ start_worker() {
 	end=$((SECONDS + AC_WAIT))
 	until worker_listed "$id" "$pid"; do
 		if ! pid_alive "$pid"; then
-			wait "$pid"
-			echo "# ac-worker $id exited ($?) before registering; log:" >&2
+			local rc=0
+			wait "$pid" || rc=$?
+			echo "# ac-worker $id exited ($rc) before registering; log:" >&2
 			sed 's/^/#   /' "$log" >&2
 			return 1
 		fi

@@ -13,7 +13,7 @@ _ac_options()
 	ac-worker)
 		echo "--id= --handler= --handlers= --concurrency= --tag=" \
 			"--heartbeat= --lease= --grace= --drain-timeout=" \
-			"--listen= --token-file= --insecure" \
+			"--listen= --token-file= --insecure --tls-cert=" \
 			"--store= -q --quiet" \
 			"-v --verbose -h --help --version"
 		;;
@@ -147,7 +147,7 @@ _ac_complete_value()
 		fi
 		;;
 	--handlers) _ac_reply_dirs ;;
-	--token-file) _ac_reply_files ;;
+	--token-file | --tls-cert) _ac_reply_files ;;
 	--listen)
 		# ipc://PATH (a path completed after the prefix) or tcp://HOST:PORT.
 		if [[ $_ac_cur == ipc://* ]]; then

@@ -7,6 +7,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,8 +82,30 @@ int ac_ctl_token(const char *token_file, char **token, struct ac_error *err)
 	return 0;
 }
 
+static int is_tls(const char *url)
+{
+	return !strncmp(url, "tls+tcp://", 10);
+}
+
+/* The host part of tls+tcp://HOST:PORT, for the server name check. */
+static char *url_host(const char *url)
+{
+	const char *h = strstr(url, "://"), *colon;
+
+	if (!h)
+		return NULL;
+	h += 3;
+	if (*h == '[') {
+		colon = strchr(h, ']');
+		return colon ? strndup(h + 1, (size_t)(colon - h - 1)) : NULL;
+	}
+	colon = strrchr(h, ':');
+	return strndup(h, colon ? (size_t)(colon - h) : strlen(h));
+}
+
 int ac_ctl_server_open(struct ac_ctl_server **out, const char *url,
-		       const char *token, struct ac_error *err)
+		       const char *token, const char *tls_cert,
+		       struct ac_error *err)
 {
 	struct ac_ctl_server *srv = calloc(1, sizeof *srv);
 	int rv;
@@ -107,6 +130,27 @@ int ac_ctl_server_open(struct ac_ctl_server **out, const char *url,
 	if (ac_ctl_url_is_local(url))
 		nng_listener_set_int(srv->listener, NNG_OPT_IPC_PERMISSIONS,
 				     0600);
+	if (is_tls(url)) {
+		nng_tls_config *cfg;
+
+		if (!tls_cert) {
+			ac_error_set(err, AC_EXIT_USAGE,
+				     "a tls+tcp:// listener needs --tls-cert FILE (certificate and key, PEM)");
+			goto fail;
+		}
+		if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER)) != 0 ||
+		    (rv = nng_tls_config_cert_key_file(cfg, tls_cert, NULL)) != 0 ||
+		    (rv = nng_listener_set_ptr(srv->listener, NNG_OPT_TLS_CONFIG,
+					       cfg)) != 0) {
+			ac_error_set(err, AC_EXIT_USAGE,
+				     "cannot use the certificate '%s': %s",
+				     tls_cert, nng_strerror(rv));
+			if (rv != NNG_ENOMEM)
+				nng_tls_config_free(cfg);
+			goto fail;
+		}
+		nng_tls_config_free(cfg);  /* the listener holds its own */
+	}
 	if ((rv = nng_listener_start(srv->listener, 0)) != 0) {
 		ac_error_set(err, AC_EXIT_UNAVAILABLE,
 			     "cannot listen on '%s': %s", url, nng_strerror(rv));
@@ -307,7 +351,35 @@ int ac_ctl_client_open(struct ac_ctl_client **out, const char *url,
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, 16 * AC_CTL_MAX_MSG);
 	/* A request is never resent: a long-poll must not be doubled. */
 	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	if ((rv = nng_dial(c->sock, url, NULL, 0)) != 0) {
+	if (is_tls(url)) {
+		nng_dialer d;
+		nng_tls_config *cfg = NULL;
+		const char *ca = getenv("AC_TLS_CA");
+		char *host = url_host(url);
+
+		rv = nng_dialer_create(&d, c->sock, url);
+		if (rv == 0)
+			rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT);
+		if (rv == 0 && ca && *ca) {
+			rv = nng_tls_config_ca_file(cfg, ca);
+			if (rv == 0)
+				rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED);
+			if (rv == 0 && host)
+				rv = nng_tls_config_server_name(cfg, host);
+		} else if (rv == 0) {
+			rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_NONE);
+		}
+		if (rv == 0)
+			rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
+		if (cfg)
+			nng_tls_config_free(cfg);
+		free(host);
+		if (rv == 0)
+			rv = nng_dialer_start(d, 0);
+	} else {
+		rv = nng_dial(c->sock, url, NULL, 0);
+	}
+	if (rv != 0) {
 		nng_close(c->sock);
 		free(c->token);
 		free(c);

@@ -20,11 +20,14 @@
 struct ac_ctl_server;
 struct ac_ctl_request;
 
-/* Listen on url (ipc:// or tcp://).  token NULL means none required (only
- * allowed for ipc://, see ac_ctl_url_is_local).  ipc sockets are made mode
- * 0600 in a directory the caller made 0700. */
+/* Listen on url (ipc://, tcp:// or tls+tcp://).  token NULL means none
+ * required (only allowed for ipc://, see ac_ctl_url_is_local).  ipc
+ * sockets are made mode 0600 in a directory the caller made 0700.
+ * tls_cert names a PEM file holding the certificate and its key; it is
+ * required for tls+tcp:// and ignored otherwise. */
 int ac_ctl_server_open(struct ac_ctl_server **out, const char *url,
-		       const char *token, struct ac_error *err);
+		       const char *token, const char *tls_cert,
+		       struct ac_error *err);
 void ac_ctl_server_close(struct ac_ctl_server *srv);
 /* A descriptor that is readable when a request may be waiting. */
 int ac_ctl_server_fd(struct ac_ctl_server *srv);
@@ -63,7 +66,10 @@ int ac_ctl_url_is_local(const char *url);
  * error); -1 with err when a named file cannot be read. */
 int ac_ctl_token(const char *token_file, char **token, struct ac_error *err);
 
-/* A client of one worker's control socket. */
+/* A client of one worker's control socket.  For tls+tcp:// the server's
+ * certificate is checked against the CA file named by $AC_TLS_CA when it
+ * is set (else the link is encrypted but the server not verified; the
+ * token still authenticates the client). */
 struct ac_ctl_client;
 
 int ac_ctl_client_open(struct ac_ctl_client **out, const char *url,

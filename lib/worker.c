@@ -1545,7 +1545,7 @@ static int open_control(struct worker *w, struct ac_error *err)
 		unlink(w->listen_url + 6);
 	if (ac_ctl_server_open(&w->ctl_srv, w->listen_url,
 			       ac_ctl_url_is_local(w->listen_url) ? NULL :
-			       w->cfg->token, err) < 0)
+			       w->cfg->token, w->cfg->tls_cert, err) < 0)
 		return -1;
 	w->ev_ctl = event_new(w->base, ac_ctl_server_fd(w->ctl_srv),
 			      EV_READ | EV_PERSIST, on_ctl, w);

@@ -29,6 +29,7 @@ struct ac_worker_config {
 	const char *home;               /* AC_HOME: run/ and workers/ live here */
 	const char *listen_url;         /* NULL: ipc:// under AC_HOME/run */
 	const char *token;              /* required on a non-ipc listener */
+	const char *tls_cert;           /* PEM cert + key for tls+tcp:// */
 };
 
 /* Run until drained by a signal or by ac-drain --stop.  Returns 0 after a

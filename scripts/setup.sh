@@ -4,7 +4,7 @@
 # there, so it is cheap to run before every build.
 set -eu
 packages="gcc make pkg-config libc6-dev libnng-dev libevent-dev liblz4-dev faketime clang libclang-rt-14-dev
-libsqlite3-dev libpq-dev libjansson-dev bats jq sqlite3 procps"
+libsqlite3-dev libpq-dev libjansson-dev bats jq sqlite3 procps openssl socat"
 missing=
 for p in $packages; do
 	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed'; then

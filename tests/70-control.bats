@@ -179,3 +179,31 @@ follow_to() {
 	assert_eq "$output" '{}'
 	pid_alive "$(worker_pid A)"
 }
+
+@test "a tls+tcp listener: encrypted, token required, the server checked against AC_TLS_CA" {
+	command -v openssl >/dev/null || skip "openssl is not installed"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$AC_TMP/key.pem" \
+		-out "$AC_TMP/cert.pem" -days 2 -subj /CN=localhost \
+		-addext "subjectAltName=DNS:localhost" 2>/dev/null
+	cat "$AC_TMP/cert.pem" "$AC_TMP/key.pem" >"$AC_TMP/both.pem"
+	port=$((20000 + RANDOM % 20000))
+	run --separate-stderr -2 env AC_TOKEN=tok ac-worker --id S --handler quick='echo {}' --listen "tls+tcp://localhost:$port"
+	assert_contains "$stderr" "--tls-cert"
+	AC_TOKEN=tok start_worker S --handler quick='echo {}' \
+		--listen "tls+tcp://localhost:$port" --tls-cert "$AC_TMP/both.pem"
+	AC_TOKEN=tok AC_TLS_CA=$AC_TMP/cert.pem ac-status --follow >"$AC_TMP/good" 2>/dev/null &
+	AC_PIDS+=("$!")
+	AC_TOKEN=wrong ac-status --follow >"$AC_TMP/badtoken" 2>/dev/null &
+	AC_PIDS+=("$!")
+	# A CA that did not sign the server's certificate: no connection.
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$AC_TMP/k2.pem" \
+		-out "$AC_TMP/other.pem" -days 2 -subj /CN=localhost 2>/dev/null
+	AC_TOKEN=tok AC_TLS_CA=$AC_TMP/other.pem ac-status --follow >"$AC_TMP/badca" 2>/dev/null &
+	AC_PIDS+=("$!")
+	sleep 1
+	run -0 env AC_TOKEN=tok ac-submit quick <<<'{}'
+	assert_eq "$output" '{}'
+	wait_until 10 grep -q task.completed "$AC_TMP/good"
+	assert_eq "$(wc -c <"$AC_TMP/badtoken")" 0 "events with a wrong token"
+	assert_eq "$(wc -c <"$AC_TMP/badca")" 0 "events from an unverified server"
+}

@@ -19,7 +19,7 @@ static const char synopsis[] =
 	"ac-worker [--id ID] [--handler TYPE=COMMAND]... [--handlers DIR] "
 	"[--concurrency N] [--tag TAG]... [--heartbeat SEC] [--lease SEC] "
 	"[--grace SEC] [--drain-timeout SEC] [--listen URL] [--token-file FILE] "
-	"[--insecure] [--store URL] [-q | -v]";
+	"[--insecure] [--tls-cert FILE] [--store URL] [-q | -v]";
 
 _Noreturn static void usage(void)
 {
@@ -37,9 +37,10 @@ _Noreturn static void usage(void)
 	       "  --drain-timeout SEC     on SIGTERM, hand running tasks back to the queue after\n"
 	       "                          SEC (default: wait for them however long)\n"
 	       "  --listen URL            control and event socket (default ipc:// under\n"
-	       "                          $AC_HOME/run; tcp://HOST:PORT needs the token)\n"
+	       "                          $AC_HOME/run; tcp:// and tls+tcp:// need the token)\n"
 	       "  --token-file FILE       the shared token (default $AC_TOKEN, $AC_TOKEN_FILE)\n"
 	       "  --insecure              allow a tcp:// listener without a token\n"
+	       "  --tls-cert FILE         certificate and key (PEM) for a tls+tcp:// listener\n"
 	       "  --store URL             the store (default $AC_STORE, else $AC_HOME/ac.db)\n"
 	       "  -q, --quiet             log warnings and errors only\n"
 	       "  -v, --verbose           log every task\n"
@@ -54,7 +55,8 @@ _Noreturn static void usage(void)
 
 enum { OPT_ID = 256, OPT_HANDLER, OPT_HANDLERS, OPT_CONCURRENCY, OPT_TAG,
        OPT_HEARTBEAT, OPT_LEASE, OPT_GRACE, OPT_STORE, OPT_VERSION,
-       OPT_DRAIN_TIMEOUT, OPT_LISTEN, OPT_TOKEN_FILE, OPT_INSECURE };
+       OPT_DRAIN_TIMEOUT, OPT_LISTEN, OPT_TOKEN_FILE, OPT_INSECURE,
+       OPT_TLS_CERT };
 
 static int64_t seconds_option(const char *name, const char *value)
 {
@@ -81,6 +83,7 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "insecure", no_argument, NULL, OPT_INSECURE },
+		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
 		{ "store", required_argument, NULL, OPT_STORE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -175,8 +178,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_LISTEN:
 			if (strncmp(optarg, "ipc://", 6) &&
-			    strncmp(optarg, "tcp://", 6))
-				ac_cli_usage_error(synopsis, "--listen wants ipc://PATH or tcp://HOST:PORT, not '%s'",
+			    strncmp(optarg, "tcp://", 6) &&
+			    strncmp(optarg, "tls+tcp://", 10))
+				ac_cli_usage_error(synopsis, "--listen wants ipc://PATH, tcp://HOST:PORT or tls+tcp://HOST:PORT, not '%s'",
 						   optarg);
 			cfg.listen_url = optarg;
 			break;
@@ -185,6 +189,12 @@ int main(int argc, char **argv)
 			break;
 		case OPT_INSECURE:
 			insecure = 1;
+			break;
+		case OPT_TLS_CERT:
+			if (access(optarg, R_OK) < 0)
+				ac_cli_usage_error(synopsis, "cannot read the certificate '%s'",
+						   optarg);
+			cfg.tls_cert = optarg;
 			break;
 		case OPT_STORE:
 			store_opt = optarg;
@@ -238,6 +248,9 @@ int main(int argc, char **argv)
 	    !insecure)
 		ac_cli_usage_error(synopsis, "a %s listener needs the shared token (AC_TOKEN or --token-file), or --insecure",
 				   cfg.listen_url);
+	if (cfg.listen_url && !strncmp(cfg.listen_url, "tls+tcp://", 10) &&
+	    !cfg.tls_cert)
+		ac_cli_usage_error(synopsis, "a tls+tcp:// listener needs --tls-cert FILE");
 	cfg.token = token;
 	home = ac_config_home(&err);
 	if (!home || ac_config_mkdirs(home, &err) < 0)

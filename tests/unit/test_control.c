@@ -68,7 +68,7 @@ static void test_tokens(void)
 	/* A free port: try a few. */
 	for (int p = 47310; p < 47400 && !run.srv; p++) {
 		snprintf(url, sizeof url, "tcp://127.0.0.1:%d", p);
-		if (ac_ctl_server_open(&run.srv, url, "s3cret", &err) == 0)
+		if (ac_ctl_server_open(&run.srv, url, "s3cret", NULL, &err) == 0)
 			port = p;
 	}
 	check(run.srv != NULL, "a tcp listener with a token opens on loopback");

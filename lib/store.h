@@ -215,6 +215,10 @@ struct ac_store_ops {
 	 * max_reclaims times, or cancelled if a cancel was asked for. */
 	int (*sweep)(struct ac_store *store, size_t *reclaimed,
 		     struct ac_error *err);
+	/* Mark workers whose heartbeat is older than their lease as lost;
+	 * *ids is a malloc'd array of the *n newly lost (each malloc'd). */
+	int (*mark_lost)(struct ac_store *store, char ***ids, size_t *n,
+			 struct ac_error *err);
 	/* Store a checkpoint of a running attempt, durably.  0 stored, 1
 	 * refused (the attempt no longer owns the task), -1 error. */
 	int (*task_checkpoint)(struct ac_store *store, const char *worker_id,

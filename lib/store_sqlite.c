@@ -46,6 +46,7 @@ enum stmt_id {
 	ST_CHECKPOINT, ST_REPORT_READ, ST_REPORT, ST_CANCEL_NOW,
 	ST_CANCEL_ASK, ST_CANCELS, ST_CANCEL_DONE, ST_RELEASE,
 	ST_UNASSIGN_GONE, ST_UNASSIGN_WORKER, ST_COUNTER_READ, ST_COUNTER_WRITE,
+	ST_MARK_LOST,
 	ST_COUNT
 };
 
@@ -228,6 +229,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"UPDATE tasks SET assigned = NULL WHERE assigned = ?1 AND "
 		"status IN ('queued', 'pending')",
 	[ST_COUNTER_READ] = "SELECT value FROM meta WHERE key = ?1",
+	[ST_MARK_LOST] =
+		"UPDATE workers SET status = 'lost' WHERE status NOT IN "
+		"('stopped', 'lost') AND ?1 - heartbeat_mono > lease_ms "
+		"RETURNING id",
 	[ST_COUNTER_WRITE] =
 		"INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
 	/* Handed back by a stopping worker: not the task's fault, so no
@@ -1955,6 +1960,52 @@ static int sqlite_changed(struct ac_store *base, int *changed,
 	return 0;
 }
 
+static int sqlite_mark_lost(struct ac_store *base, char ***ids, size_t *n,
+			    struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_MARK_LOST, err);
+	char **out = NULL;
+	size_t cap = 0;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	if (!st || tx_begin(s, err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, lease_now());
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char *id = column_dup(st, 0, NULL);
+
+		if (*n == cap) {
+			char **grown;
+
+			cap = cap ? cap * 2 : 4;
+			grown = realloc(out, cap * sizeof *out);
+			if (!grown) {
+				free(id);
+				break;
+			}
+			out = grown;
+		}
+		if (id)
+			out[(*n)++] = id;
+	}
+	done(st);
+	if ((rc != SQLITE_DONE && rc != SQLITE_ROW) || tx_commit(s, err) < 0) {
+		for (size_t i = 0; i < *n; i++)
+			free(out[i]);
+		free(out);
+		*n = 0;
+		if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+			db_error(s, err, "marking lost workers");
+		tx_rollback(s);
+		return -1;
+	}
+	*ids = out;
+	return 0;
+}
+
 static int sqlite_counter_add(struct ac_store *base, const char *name,
 			      int64_t n, int64_t *before, struct ac_error *err)
 {
@@ -2007,5 +2058,6 @@ const struct ac_store_ops ac_store_sqlite_ops = {
 	.worker_control = sqlite_worker_control,
 	.worker_running = sqlite_worker_running,
 	.counter_add = sqlite_counter_add,
+	.mark_lost = sqlite_mark_lost,
 	.changed = sqlite_changed,
 };

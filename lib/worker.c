@@ -193,12 +193,14 @@ static void answer_waiters(struct worker *w, int flush)
 	ac_buf_release(&reply);
 }
 
-/* Publish an event: ev is stolen.  "worker" is filled in. */
+/* Publish an event: ev is stolen.  "worker" is filled in unless the event
+ * is about another worker. */
 static void emit(struct worker *w, json_t *ev)
 {
 	if (!ev)
 		return;
-	json_object_set_new(ev, "worker", json_string(w->cfg->id));
+	if (!json_object_get(ev, "worker"))
+		json_object_set_new(ev, "worker", json_string(w->cfg->id));
 	if (ac_event_ring_add(&w->events, ev) > 0 && w->nwaiters)
 		answer_waiters(w, 0);
 	json_decref(ev);
@@ -1264,6 +1266,24 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 	else if (reclaimed)
 		ac_log_info("took back %zu task(s) whose lease ran out",
 			    reclaimed);
+	{
+		char **lost = NULL;
+		size_t nlost = 0;
+
+		if (w->store->ops->mark_lost(w->store, &lost, &nlost, &err) < 0)
+			store_failed(w, &err);
+		for (size_t i = 0; i < nlost; i++) {
+			ac_log_warn("worker %s is lost: no heartbeat for longer than its lease",
+				    lost[i]);
+			emit(w, json_pack("{s:s,s:n,s:n,s:n,s:s,s:s,s:s}", "event",
+					  "worker.lost", "task", "type",
+					  "attempt", "worker", lost[i],
+					  "status", "lost", "reported_by",
+					  w->cfg->id));
+			free(lost[i]);
+		}
+		free(lost);
+	}
 	check_cancels(w);
 	maybe_exit(w);
 }

@@ -207,3 +207,26 @@ follow_to() {
 	assert_eq "$(wc -c <"$AC_TMP/badtoken")" 0 "events with a wrong token"
 	assert_eq "$(wc -c <"$AC_TMP/badca")" 0 "events from an unverified server"
 }
+
+@test "a worker that stops heartbeating is reported lost by the others (worker.lost)" {
+	start_worker A --handler quick='echo {}' --heartbeat 0.5 --lease 1.5
+	start_worker B --handler quick='echo {}' --heartbeat 0.5 --lease 1.5
+	follow_to "$AC_TMP/events" --worker A
+	kill -9 "$(worker_pid B)"
+	wait_until 15 grep -q '"worker.lost"' "$AC_TMP/events"
+	run -0 jq -c 'select(.event == "worker.lost") | {worker, reported_by, status}' "$AC_TMP/events"
+	assert_eq "$output" '{"worker":"B","reported_by":"A","status":"lost"}'
+	assert_eq "$(worker_field B status)" lost
+}
+
+@test "a large garbage frame on the control socket does not harm the worker" {
+	command -v socat >/dev/null || skip "socat is not installed"
+	start_worker A --handler quick='echo {}'
+	# The refusal of an oversized request (with its log line) is in
+	# ac_ctl_parse_request, tested in tests/unit/test_control.c; here the
+	# worker must survive 3 MB of garbage on its socket.
+	sock=$(worker_field A listen)
+	head -c 3000000 /dev/zero | tr '\0' 'x' | timeout 3 socat - "UNIX-CONNECT:${sock#ipc://}" >/dev/null 2>&1 || true
+	run -0 ac_submit quick <<<'{}'
+	pid_alive "$(worker_pid A)"
+}

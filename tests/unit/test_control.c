@@ -119,6 +119,20 @@ static void test_parse(void)
 					   &answer, why, sizeof why) == -1 &&
 		      !strcmp(answer, "malformed request"), name);
 	}
+	{
+		size_t big = AC_CTL_MAX_MSG + 10;
+		char *huge = malloc(big);
+
+		memset(huge, ' ', big);
+		memcpy(huge, "{\"op\":\"info\"}", 13);
+		why[0] = '\0';
+		check(huge && ac_ctl_parse_request(huge, big, NULL, &req, &answer,
+						   why, sizeof why) == -1 &&
+		      !strcmp(answer, "request too large") &&
+		      strstr(why, "oversized"),
+		      "an oversized request is refused with a line for the log");
+		free(huge);
+	}
 	const char *good = "{\"op\":\"poke\",\"token\":\"t\"}";
 
 	check(ac_ctl_parse_request(good, strlen(good), "t",

@@ -58,3 +58,10 @@ int ac_cli_isatty(int fd)
 {
 	return isatty(fd) == 1;
 }
+
+_Noreturn void ac_cli_bad_option(const char *synopsis, int c, const char *arg)
+{
+	if (c == ':')
+		ac_cli_usage_error(synopsis, "option '%s' needs a value", arg);
+	ac_cli_usage_error(synopsis, "unknown option '%s'", arg);
+}

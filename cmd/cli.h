@@ -24,6 +24,10 @@ _Noreturn void ac_cli_usage_error(const char *synopsis, const char *fmt, ...)
 
 _Noreturn void ac_cli_version(void);
 
+/* getopt_long returned c (':' or '?') for the option arg: the usage error
+ * for a missing value or an unknown option. */
+_Noreturn void ac_cli_bad_option(const char *synopsis, int c, const char *arg);
+
 /* 1 when the stream is a terminal. */
 int ac_cli_isatty(int fd);
 

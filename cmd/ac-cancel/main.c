@@ -75,12 +75,8 @@ int main(int argc, char **argv)
 			usage();
 		case OPT_VERSION:
 			ac_cli_version();
-		case ':':
-			ac_cli_usage_error(synopsis, "option '%s' needs a value",
-					   argv[optind - 1]);
 		default:
-			ac_cli_usage_error(synopsis, "unknown option '%s'",
-					   argv[optind - 1]);
+			ac_cli_bad_option(synopsis, c, argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)

@@ -1727,6 +1727,7 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 	struct ac_worker_state state;
 	char host[256];
 	int rc = -1, registered = 0;
+	sigset_t stop_signals, old_mask;
 
 	if (gethostname(host, sizeof host) < 0)
 		snprintf(host, sizeof host, "localhost");
@@ -1736,6 +1737,12 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 	 * fail the store's write, not kill the worker. */
 	signal(SIGXFSZ, SIG_IGN);
 	srandom((unsigned)(getpid() ^ ac_now_ms()));
+	/* From the moment the store knows us until the loop watches signals,
+	 * a SIGTERM must wait, not kill: it is a drain like any other. */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop_signals, &old_mask);
 	ac_event_ring_init(&w.events);
 	if (ac_watchdog_start(&w.watchdog, err) < 0)
 		goto out;
@@ -1799,6 +1806,7 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 		ac_error_set(err, AC_EXIT_FAILED, "cannot arm timers");
 		goto out;
 	}
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	ac_log_info("worker %s started: pid %ld, concurrency %d, handlers %s, tags %s, store %s%s",
 		    cfg->id, (long)getpid(), cfg->concurrency, w.handlers_json,
 		    w.tags_json, cfg->store_url,
@@ -1840,5 +1848,6 @@ out:
 					       &w.ctl, &ignored);
 	}
 	worker_release(&w);
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	return rc;
 }

@@ -442,7 +442,10 @@ heartbeat_past() {
 	start_worker w1 --heartbeat 500ms --lease 2s --handler echo=cat
 	kill -KILL "$(worker_pid w1)"
 	wait_until "$AC_WAIT" worker_field_is w1 status lost ||
-		fail "status: $(worker_field w1 status); workers: $(ac-status --workers --json 2>&1)"
+		fail "status: $(worker_field w1 status); workers: $(ac-status --workers --json 2>&1);" \
+			"store files: $(ls -la "$AC_TMP" 2>&1);" \
+			"rows: $(sqlite3 "$AC_STORE" 'SELECT id, status, pid FROM workers' 2>&1);" \
+			"log: $(worker_log w1)"
 }
 
 @test "-v logs every task; -q logs no info lines" {

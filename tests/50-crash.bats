@@ -269,7 +269,7 @@ SH
 	start_worker A --handler quick='echo {}' --concurrency 4
 	seq 20 | sed 's/.*/{}/' | ac-submit --batch --async quick >/dev/null
 	# Hold the write lock for three seconds while tasks complete.
-	(echo "BEGIN IMMEDIATE;"; sleep 3; echo "COMMIT;") | sqlite3 "$AC_STORE" &
+	(echo ".timeout 20000"; echo "BEGIN IMMEDIATE;"; sleep 3; echo "COMMIT;") | sqlite3 "$AC_STORE" &
 	lockpid=$!
 	seq 20 | sed 's/.*/{}/' | ac-submit --batch --async quick >/dev/null
 	wait "$lockpid"

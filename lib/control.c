@@ -386,9 +386,12 @@ int ac_ctl_client_open(struct ac_ctl_client **out, const char *url,
 			nng_tls_config_free(cfg);
 		free(host);
 		if (rv == 0)
-			rv = nng_dialer_start(d, 0);
+			rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
 	} else {
-		rv = nng_dial(c->sock, url, NULL, 0);
+		/* Not waiting for the connection here: a frozen worker accepts
+		 * but never finishes the handshake, and the dial would hang
+		 * for nng's own ten seconds.  The call's timeout bounds it. */
+		rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK);
 	}
 	if (rv != 0) {
 		nng_close(c->sock);

@@ -671,6 +671,44 @@ fail:
 	return -1;
 }
 
+/* WAL mode is a property of the file: set once, by whoever creates the
+ * store.  Asking for it again takes a lock that a busy store may not
+ * grant at once (and that request does not wait on the busy timeout), so
+ * it is only asked for when missing, and retried while the store is busy. */
+static int use_wal(struct sqlite_store *s, struct ac_error *err)
+{
+	for (int i = 0; i < 200; i++) {
+		sqlite3_stmt *st;
+		const char *mode;
+		int rc, wal;
+
+		if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &st,
+				       NULL) != SQLITE_OK)
+			return db_error(s, err, "reading the journal mode");
+		rc = sqlite3_step(st);
+		mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+		wal = mode && !strcmp(mode, "wal");
+		sqlite3_finalize(st);
+		if (wal)
+			return 0;
+		if (rc == SQLITE_ROW) {
+			rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL,
+					  NULL, NULL);
+			if (rc == SQLITE_OK)
+				continue;  /* read it back */
+		}
+		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+			return db_error(s, err, "switching to WAL");
+		{
+			struct timespec ts = { 0, 50 * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	return ac_error_set(err, AC_EXIT_TEMPFAIL,
+			    "store '%s' stayed locked while opening it", s->path);
+}
+
 static void sqlite_close(struct ac_store *base)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
@@ -740,8 +778,9 @@ static int sqlite_open(const char *url, int create, struct ac_store **out,
 	/* WAL lets readers run beside the one writer; synchronous=NORMAL is
 	 * durable across a process crash (the promise of ac), and the WAL is
 	 * kept bounded by journal_size_limit plus the auto-checkpoint. */
+	if (use_wal(s, err) < 0)
+		goto fail;
 	if (sqlite3_exec(s->db,
-			 "PRAGMA journal_mode = WAL;"
 			 "PRAGMA synchronous = NORMAL;"
 			 "PRAGMA journal_size_limit = 67108864;"
 			 "PRAGMA foreign_keys = OFF;",

@@ -20,7 +20,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 ac-worker --id lat --handler noop=/bin/true --concurrency 1 --quiet &
 wpid=$!
-until ac-status --workers 2>/dev/null | jq -e 'length == 1' >/dev/null 2>&1; do sleep 0.05; done
+until ac-status --workers 2>/dev/null | jq -en 'input | length == 1' >/dev/null 2>&1; do sleep 0.05; done
 sleep 1
 i=0
 : > "$AC_HOME/wall"

@@ -30,7 +30,7 @@ printf '{"peer":"xargs","version":"%s","workload":"spawn","n":%s,"c":%s,"enqueue
 
 ac-worker --id bench --handler true=/bin/true --concurrency "$C" --quiet &
 wpid=$!
-until ac-status --workers 2>/dev/null | jq -e 'length == 1' >/dev/null 2>&1; do sleep 0.05; done
+until ac-status --workers 2>/dev/null | jq -en 'input | length == 1' >/dev/null 2>&1; do sleep 0.05; done
 
 seq "$N" | jq -c '{id: ., pad: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}' > "$AC_HOME/in.jsonl"
 # Drain: the waiting submit returns when the last result is in.

@@ -722,32 +722,13 @@ static void sqlite_close(struct ac_store *base)
 	free(s);
 }
 
-static int sqlite_open(const char *url, int create, struct ac_store **out,
-		       struct ac_error *err)
+/* Open path as a store connection: WAL, pragmas, functions, schema. */
+static int open_connection(const char *path, int flags, int writer,
+			   struct sqlite_store **out, struct ac_error *err)
 {
-	struct sqlite_store *s;
-	const char *path = url;
-	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-	struct stat sb;
+	struct sqlite_store *s = calloc(1, sizeof *s);
 	char *msg = NULL;
 
-	if (!strncmp(path, "sqlite:", 7))
-		path += 7;
-	if (!strncmp(path, "//", 2))
-		path += 2;
-	if (!*path)
-		return ac_error_set(err, AC_EXIT_USAGE, "store URL '%s' names no file", url);
-	if (stat(path, &sb) < 0) {
-		if (errno != ENOENT || !create)
-			return ac_error_set(err, AC_EXIT_UNAVAILABLE,
-					    "store '%s' is not there: %s", path,
-					    strerror(errno));
-		flags |= SQLITE_OPEN_CREATE;
-	} else if (!S_ISREG(sb.st_mode)) {
-		return ac_error_set(err, AC_EXIT_UNAVAILABLE,
-				    "store '%s' is not a regular file", path);
-	}
-	s = calloc(1, sizeof *s);
 	if (!s)
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 	s->base.ops = &ac_store_sqlite_ops;
@@ -758,19 +739,18 @@ static int sqlite_open(const char *url, int create, struct ac_store **out,
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 	}
 	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-		if (!s->db) {
+		if (!s->db)
 			ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-		} else {
+		else
 			ac_error_set(err, AC_EXIT_UNAVAILABLE,
 				     "cannot open store '%s': %s", path,
 				     sqlite3_errmsg(s->db));
-		}
 		sqlite_close(&s->base);
 		return -1;
 	}
 	sqlite3_extended_result_codes(s->db, 0);
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-	if (create && sqlite3_db_readonly(s->db, "main") == 1) {
+	if (writer && sqlite3_db_readonly(s->db, "main") == 1) {
 		ac_error_set(err, AC_EXIT_UNAVAILABLE,
 			     "store '%s' is not writable", path);
 		goto fail;
@@ -799,11 +779,85 @@ static int sqlite_open(const char *url, int create, struct ac_store **out,
 	}
 	if (migrate(s, err) < 0 || check_boot(s, err) < 0)
 		goto fail;
-	*out = &s->base;
+	*out = s;
 	return 0;
 fail:
 	sqlite_close(&s->base);
 	return -1;
+}
+
+/* A new store is made whole under a temporary name and then linked into
+ * place, so that no other process ever opens a file that is still being
+ * set up (two processes turning a fresh, empty file to WAL at once can
+ * lose what one of them writes).  If another process wins the race, its
+ * store is used. */
+static int create_store(const char *path, struct ac_error *err)
+{
+	struct ac_buf tmp = { 0 };
+	struct sqlite_store *s;
+	int rc = -1;
+
+	if (ac_buf_printf(&tmp, "%s.new.%ld", path, (long)getpid()) < 0)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	unlink(tmp.data);
+	if (open_connection(tmp.data, SQLITE_OPEN_READWRITE |
+			    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, 1, &s,
+			    err) < 0)
+		goto out;
+	/* Closing the only connection checkpoints the WAL into the file. */
+	sqlite_close(&s->base);
+	if (link(tmp.data, path) < 0 && errno != EEXIST) {
+		ac_error_set(err, AC_EXIT_UNAVAILABLE,
+			     "cannot create store '%s': %s", path,
+			     strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	unlink(tmp.data);
+	{
+		struct ac_buf side = { 0 };
+
+		if (ac_buf_printf(&side, "%s-wal", tmp.data) == 0)
+			unlink(side.data);
+		ac_buf_reset(&side);
+		if (ac_buf_printf(&side, "%s-shm", tmp.data) == 0)
+			unlink(side.data);
+		ac_buf_release(&side);
+	}
+	ac_buf_release(&tmp);
+	return rc;
+}
+
+static int sqlite_open(const char *url, int create, struct ac_store **out,
+		       struct ac_error *err)
+{
+	const char *path = url;
+	struct sqlite_store *s;
+	struct stat sb;
+
+	if (!strncmp(path, "sqlite:", 7))
+		path += 7;
+	if (!strncmp(path, "//", 2))
+		path += 2;
+	if (!*path)
+		return ac_error_set(err, AC_EXIT_USAGE, "store URL '%s' names no file", url);
+	if (stat(path, &sb) < 0) {
+		if (errno != ENOENT || !create)
+			return ac_error_set(err, AC_EXIT_UNAVAILABLE,
+					    "store '%s' is not there: %s", path,
+					    strerror(errno));
+		if (create_store(path, err) < 0)
+			return -1;
+	} else if (!S_ISREG(sb.st_mode)) {
+		return ac_error_set(err, AC_EXIT_UNAVAILABLE,
+				    "store '%s' is not a regular file", path);
+	}
+	if (open_connection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			    create, &s, err) < 0)
+		return -1;
+	*out = &s->base;
+	return 0;
 }
 
 static int sqlite_submit(struct ac_store *base, const struct ac_task_spec *specs,

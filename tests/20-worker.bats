@@ -309,7 +309,7 @@ registered() {
 		</dev/null >>"$AC_TMP/anon.log" 2>&1 3>&- &
 	local pid=$!
 	AC_PIDS+=("$pid")
-	wait_until "$AC_WAIT" sh -c "ac-status --workers --json 2>/dev/null | jq -e 'any(.[]; .pid == $pid)' >/dev/null" ||
+	wait_until "$AC_WAIT" sh -c "ac-status --workers --json 2>/dev/null | jq -en 'input | any(.[]; .pid == $pid)' >/dev/null" ||
 		fail "worker $pid not listed: $(cat "$AC_TMP/anon.log")"
 	local id
 	id=$(ac-status --workers --json | jq -r ".[] | select(.pid == $pid) | .id")

@@ -199,8 +199,10 @@ start_worker() {
 
 # worker_listed ID PID: listed by ac-status --workers with that pid, alive.
 worker_listed() {
-	ac-status --workers --json 2>/dev/null | jq -e --arg id "$1" \
-		--argjson pid "$2" 'any(.[]; .id == $id and .pid == $pid and
+	# -n with input: no output at all (no store yet) is a failure, not
+	# jq's "nothing false seen".
+	ac-status --workers --json 2>/dev/null | jq -en --arg id "$1" \
+		--argjson pid "$2" 'input | any(.[]; .id == $id and .pid == $pid and
 		(.status == "idle" or .status == "busy" or
 		 .status == "draining"))' >/dev/null 2>&1
 }

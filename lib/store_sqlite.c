@@ -36,7 +36,7 @@ enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_INSERT_TASK, ST_FIND_IDEM, ST_TASK_STATUS, ST_TASK_GET,
 	ST_RETRY,
-	ST_PROMOTE, ST_CANDIDATES, ST_CLAIM,
+	ST_PROMOTE, ST_CANDIDATES, ST_CANDIDATES_MINE, ST_CLAIM,
 	ST_DONE, ST_FAIL, ST_TEMPFAIL,
 	ST_WORKER_STATE, ST_WORKER_CTL, ST_RENEW,
 	ST_WORKER_FIND, ST_WORKER_UPSERT, ST_WORKER_EXISTS,
@@ -77,9 +77,17 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PROMOTE] =
 		"UPDATE tasks SET status = 'queued' WHERE status = 'pending' "
 		"AND run_at <= ?1",
+	/* Two seeks per type, one for unassigned tasks and one for tasks
+	 * routed to this worker, so that tasks routed elsewhere are never
+	 * scanned past: each is O(log n) however deep the queue. */
 	[ST_CANDIDATES] =
 		"SELECT id, priority FROM tasks WHERE status = 'queued' AND "
-		"type = ?1 AND (assigned IS NULL OR assigned = ?4) AND "
+		"type = ?1 AND assigned IS NULL AND "
+		"(tags IS NULL OR ac_tags_ok(tags, ?2)) "
+		"ORDER BY priority DESC, id LIMIT ?3",
+	[ST_CANDIDATES_MINE] =
+		"SELECT id, priority FROM tasks WHERE status = 'queued' AND "
+		"type = ?1 AND assigned = ?4 AND "
 		"(tags IS NULL OR ac_tags_ok(tags, ?2)) "
 		"ORDER BY priority DESC, id LIMIT ?3",
 	[ST_CLAIM] =
@@ -275,7 +283,7 @@ static const char schema_v1[] =
 	" finished INTEGER,"
 	" lease_until INTEGER);"
 	/* The claim: per type, highest priority then oldest, queued only. */
-	"CREATE INDEX tasks_claim ON tasks (type, priority DESC, id)"
+	"CREATE INDEX tasks_claim ON tasks (type, assigned, priority DESC, id)"
 	" WHERE status = 'queued';"
 	"CREATE INDEX tasks_due ON tasks (run_at) WHERE status = 'pending';"
 	"CREATE INDEX tasks_running ON tasks (worker) WHERE status = 'running';"
@@ -1522,36 +1530,40 @@ static int claim_tasks(struct sqlite_store *s, const char *worker_id,
 {
 	sqlite3_stmt *promote = stmt(s, ST_PROMOTE, err);
 	sqlite3_stmt *cand = stmt(s, ST_CANDIDATES, err);
+	sqlite3_stmt *mine = stmt(s, ST_CANDIDATES_MINE, err);
 	sqlite3_stmt *claim = stmt(s, ST_CLAIM, err);
 	struct candidate *cands = NULL;
 	struct ac_claimed *tasks = NULL;
 	size_t ncands = 0, cap, ntasks = 0;
 	int rc;
 
-	if (!promote || !cand || !claim)
+	if (!promote || !cand || !mine || !claim)
 		return -1;
 	sqlite3_bind_int64(promote, 1, now);
 	if (exec_stmt(s, promote, err, "promoting due tasks") < 0)
 		return -1;
 	if (req->ntypes == 0 || req->max == 0)
 		return 0;
-	/* Each type's best req->max, merged: O(types * log n), whatever the
-	 * depth of the queue. */
-	cap = req->ntypes * req->max;
+	/* Each type's best req->max (unassigned and routed here), merged:
+	 * O(types * log n), whatever the depth of the queue. */
+	cap = 2 * req->ntypes * req->max;
 	cands = calloc(cap, sizeof *cands);
 	if (!cands)
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-	for (size_t t = 0; t < req->ntypes; t++) {
-		sqlite3_bind_text(cand, 1, req->types[t], -1, SQLITE_STATIC);
-		sqlite3_bind_text(cand, 2, req->tags, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(cand, 3, (sqlite3_int64)req->max);
-		sqlite3_bind_text(cand, 4, worker_id, -1, SQLITE_STATIC);
-		while ((rc = sqlite3_step(cand)) == SQLITE_ROW && ncands < cap) {
-			cands[ncands].id = sqlite3_column_int64(cand, 0);
-			cands[ncands].priority = sqlite3_column_int(cand, 1);
+	for (size_t t = 0; t < 2 * req->ntypes; t++) {
+		sqlite3_stmt *q = t % 2 ? mine : cand;
+
+		sqlite3_bind_text(q, 1, req->types[t / 2], -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, req->tags, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, (sqlite3_int64)req->max);
+		if (q == mine)
+			sqlite3_bind_text(q, 4, worker_id, -1, SQLITE_STATIC);
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW && ncands < cap) {
+			cands[ncands].id = sqlite3_column_int64(q, 0);
+			cands[ncands].priority = sqlite3_column_int(q, 1);
 			ncands++;
 		}
-		done(cand);
+		done(q);
 		if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 			free(cands);
 			return db_error(s, err, "finding tasks to claim");

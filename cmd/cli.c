@@ -1,5 +1,6 @@
 #include "cli.h"
 #include "exitcode.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -64,4 +65,15 @@ _Noreturn void ac_cli_bad_option(const char *synopsis, int c, const char *arg)
 	if (c == ':')
 		ac_cli_usage_error(synopsis, "option '%s' needs a value", arg);
 	ac_cli_usage_error(synopsis, "unknown option '%s'", arg);
+}
+
+int64_t ac_cli_seconds(const char *synopsis, const char *name,
+		       const char *value)
+{
+	int64_t ms;
+
+	if (ac_parse_duration_ms(value, &ms) < 0 || ms <= 0)
+		ac_cli_usage_error(synopsis, "%s wants a positive number of seconds, not '%s'",
+				   name, value);
+	return ms;
 }

@@ -28,6 +28,12 @@ _Noreturn void ac_cli_version(void);
  * for a missing value or an unknown option. */
 _Noreturn void ac_cli_bad_option(const char *synopsis, int c, const char *arg);
 
+/* A positive duration option (see ac_parse_duration_ms) in ms, or the
+ * usage error "NAME wants a positive number of seconds". */
+#include <stdint.h>
+int64_t ac_cli_seconds(const char *synopsis, const char *name,
+		       const char *value);
+
 /* 1 when the stream is a terminal. */
 int ac_cli_isatty(int fd);
 

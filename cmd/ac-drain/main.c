@@ -70,10 +70,7 @@ int main(int argc, char **argv)
 			wait = 1;
 			break;
 		case OPT_TIMEOUT:
-			if (ac_parse_duration_ms(optarg, &timeout_ms) < 0 ||
-			    timeout_ms <= 0)
-				ac_cli_usage_error(synopsis, "--timeout wants a positive number of seconds, not '%s'",
-						   optarg);
+			timeout_ms = ac_cli_seconds(synopsis, "--timeout", optarg);
 			break;
 		case OPT_STOP:
 			stop = 1;

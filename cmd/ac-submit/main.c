@@ -229,10 +229,7 @@ int main(int argc, char **argv)
 						   optarg);
 			break;
 		case OPT_TIMEOUT:
-			if (ac_parse_duration_ms(optarg, &spec.timeout_ms) < 0 ||
-			    spec.timeout_ms <= 0)
-				ac_cli_usage_error(synopsis, "--timeout wants a positive number of seconds, not '%s'",
-						   optarg);
+			spec.timeout_ms = ac_cli_seconds(synopsis, "--timeout", optarg);
 			break;
 		case OPT_RETRIES:
 			if (ac_parse_int(optarg, 0, 1000, &v) < 0)
@@ -292,10 +289,7 @@ int main(int argc, char **argv)
 			retry_id = v;
 			break;
 		case OPT_WAIT_TIMEOUT:
-			if (ac_parse_duration_ms(optarg, &wait_timeout_ms) < 0 ||
-			    wait_timeout_ms <= 0)
-				ac_cli_usage_error(synopsis, "--wait-timeout wants a positive number of seconds, not '%s'",
-						   optarg);
+			wait_timeout_ms = ac_cli_seconds(synopsis, "--wait-timeout", optarg);
 			break;
 		case OPT_STORE:
 			store_opt = optarg;

@@ -58,16 +58,6 @@ enum { OPT_ID = 256, OPT_HANDLER, OPT_HANDLERS, OPT_CONCURRENCY, OPT_TAG,
        OPT_DRAIN_TIMEOUT, OPT_LISTEN, OPT_TOKEN_FILE, OPT_INSECURE,
        OPT_TLS_CERT };
 
-static int64_t seconds_option(const char *name, const char *value)
-{
-	int64_t ms;
-
-	if (ac_parse_duration_ms(value, &ms) < 0 || ms <= 0)
-		ac_cli_usage_error(synopsis, "%s wants a positive number of seconds, not '%s'",
-				   name, value);
-	return ms;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -164,17 +154,17 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OPT_HEARTBEAT:
-			cfg.heartbeat_ms = seconds_option("--heartbeat", optarg);
+			cfg.heartbeat_ms = ac_cli_seconds(synopsis, "--heartbeat", optarg);
 			break;
 		case OPT_LEASE:
-			cfg.lease_ms = seconds_option("--lease", optarg);
+			cfg.lease_ms = ac_cli_seconds(synopsis, "--lease", optarg);
 			lease_set = 1;
 			break;
 		case OPT_GRACE:
-			cfg.grace_ms = seconds_option("--grace", optarg);
+			cfg.grace_ms = ac_cli_seconds(synopsis, "--grace", optarg);
 			break;
 		case OPT_DRAIN_TIMEOUT:
-			cfg.drain_timeout_ms = seconds_option("--drain-timeout", optarg);
+			cfg.drain_timeout_ms = ac_cli_seconds(synopsis, "--drain-timeout", optarg);
 			break;
 		case OPT_LISTEN:
 			if (strncmp(optarg, "ipc://", 6) &&

@@ -1048,45 +1048,73 @@ static json_t *task_json_from_row(sqlite3_stmt *st, json_t *attempts)
 	return ac_task_row_json(&row);
 }
 
+/* Step st (bound by the caller) to its end, turning each row into a JSON
+ * value with row_json, into a new array *out.  The statement is reset,
+ * or finalized when owned is set. */
+typedef json_t *row_json_fn(sqlite3_stmt *st, void *arg);
+
+static int collect_rows(struct sqlite_store *s, sqlite3_stmt *st, int owned,
+			row_json_fn *row_json, void *arg, const char *what,
+			json_t **out, struct ac_error *err)
+{
+	json_t *arr = json_array();
+	int rc = SQLITE_NOMEM;
+
+	while (arr && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *v = row_json(st, arg);
+
+		if (!v || json_array_append_new(arr, v) < 0) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	if (owned)
+		sqlite3_finalize(st);
+	else
+		done(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return rc == SQLITE_NOMEM ?
+			ac_error_set(err, AC_EXIT_FAILED, "out of memory") :
+			db_error(s, err, what);
+	}
+	*out = arr;
+	return 0;
+}
+
+static json_t *attempt_json(sqlite3_stmt *st, void *arg)
+{
+	char started[40], finished[40];
+
+	(void)arg;
+	return json_pack("{s:i,s:s,s:s,s:s?,s:s?,s:s?}",
+		"attempt", sqlite3_column_int(st, 0),
+		"worker", col_text(st, 1),
+		"started", ac_format_time(sqlite3_column_int64(st, 2),
+					  started, sizeof started),
+		"finished", sqlite3_column_type(st, 3) == SQLITE_NULL ?
+			NULL : ac_format_time(sqlite3_column_int64(st, 3),
+					      finished, sizeof finished),
+		"outcome", col_text(st, 4),
+		"error", col_text(st, 5));
+}
+
 static int read_attempts(struct sqlite_store *s, int64_t id, json_t **out,
 			 struct ac_error *err)
 {
 	sqlite3_stmt *st = stmt(s, ST_ATTEMPTS, err);
-	json_t *arr;
-	int rc;
 
 	if (!st)
 		return -1;
-	arr = json_array();
-	if (!arr)
-		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 	sqlite3_bind_int64(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		char started[40], finished[40];
-		json_t *a = json_pack("{s:i,s:s,s:s,s:s?,s:s?,s:s?}",
-			"attempt", sqlite3_column_int(st, 0),
-			"worker", col_text(st, 1),
-			"started", ac_format_time(sqlite3_column_int64(st, 2),
-						  started, sizeof started),
-			"finished", sqlite3_column_type(st, 3) == SQLITE_NULL ?
-				NULL : ac_format_time(sqlite3_column_int64(st, 3),
-						      finished, sizeof finished),
-			"outcome", col_text(st, 4),
-			"error", col_text(st, 5));
+	return collect_rows(s, st, 0, attempt_json, NULL, "reading attempts",
+			    out, err);
+}
 
-		if (!a || json_array_append_new(arr, a) < 0) {
-			done(st);
-			json_decref(arr);
-			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-		}
-	}
-	done(st);
-	if (rc != SQLITE_DONE) {
-		json_decref(arr);
-		return db_error(s, err, "reading attempts");
-	}
-	*out = arr;
-	return 0;
+static json_t *task_row_json(sqlite3_stmt *st, void *arg)
+{
+	(void)arg;
+	return task_json_from_row(st, NULL);
 }
 
 static int sqlite_task_get(struct ac_store *base, int64_t id, json_t **out,
@@ -1135,37 +1163,17 @@ static int sqlite_tasks_list(struct ac_store *base,
 	};
 	int which = (filter->has_status ? 1 : 0) | (filter->type ? 2 : 0);
 	sqlite3_stmt *st;
-	json_t *arr = json_array();
-	int rc;
 
-	if (!arr)
-		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-	if (sqlite3_prepare_v2(s->db, sql[which], -1, &st, NULL) != SQLITE_OK) {
-		json_decref(arr);
+	if (sqlite3_prepare_v2(s->db, sql[which], -1, &st, NULL) != SQLITE_OK)
 		return db_error(s, err, "listing tasks");
-	}
 	if (filter->has_status)
 		sqlite3_bind_text(st, 1, ac_task_status_name(filter->status),
 				  -1, SQLITE_STATIC);
 	if (filter->type)
 		sqlite3_bind_text(st, 2, filter->type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, filter->limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *t = task_json_from_row(st, NULL);
-
-		if (!t || json_array_append_new(arr, t) < 0) {
-			sqlite3_finalize(st);
-			json_decref(arr);
-			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-		}
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		json_decref(arr);
-		return db_error(s, err, "listing tasks");
-	}
-	*out = arr;
-	return 0;
+	return collect_rows(s, st, 1, task_row_json, NULL, "listing tasks",
+			    out, err);
 }
 
 static int sqlite_task_counts(struct ac_store *base, json_t **out,
@@ -1237,58 +1245,45 @@ static int sqlite_queue_depth(struct ac_store *base, json_t **out,
 	return 0;
 }
 
+static json_t *worker_json(sqlite3_stmt *st, void *arg)
+{
+	struct ac_worker_row row = {
+		.id = col_text(st, 0),
+		.status = col_text(st, 1),
+		.host = col_text(st, 2),
+		.pid = (long)sqlite3_column_int64(st, 3),
+		.concurrency = sqlite3_column_int(st, 4),
+		.running = sqlite3_column_int(st, 5),
+		.completed = sqlite3_column_int64(st, 6),
+		.failed = sqlite3_column_int64(st, 7),
+		.tags = col_text(st, 8),
+		.handlers = col_text(st, 9),
+		.listen = col_text(st, 10),
+		.metrics = col_text(st, 11),
+		.started = sqlite3_column_int64(st, 12),
+		.heartbeat = sqlite3_column_int64(st, 13),
+		.lease_ms = sqlite3_column_int64(st, 14),
+		.drain = sqlite3_column_int(st, 15),
+		.drain_reason = col_text(st, 16),
+		.stop = sqlite3_column_int(st, 17),
+		.heartbeat_age_ms = sqlite3_column_int64(st, 18),
+	};
+
+	return ac_worker_row_json(&row, *(const int64_t *)arg);
+}
+
 static int sqlite_workers_list(struct ac_store *base, json_t **out,
 			       struct ac_error *err)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
 	sqlite3_stmt *st = stmt(s, ST_WORKERS, err);
 	int64_t now = ac_now_ms();
-	json_t *arr;
-	int rc;
 
 	if (!st)
 		return -1;
-	arr = json_array();
-	if (!arr)
-		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 	sqlite3_bind_int64(st, 1, lease_now());
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct ac_worker_row row = {
-			.id = col_text(st, 0),
-			.status = col_text(st, 1),
-			.host = col_text(st, 2),
-			.pid = (long)sqlite3_column_int64(st, 3),
-			.concurrency = sqlite3_column_int(st, 4),
-			.running = sqlite3_column_int(st, 5),
-			.completed = sqlite3_column_int64(st, 6),
-			.failed = sqlite3_column_int64(st, 7),
-			.tags = col_text(st, 8),
-			.handlers = col_text(st, 9),
-			.listen = col_text(st, 10),
-			.metrics = col_text(st, 11),
-			.started = sqlite3_column_int64(st, 12),
-			.heartbeat = sqlite3_column_int64(st, 13),
-			.lease_ms = sqlite3_column_int64(st, 14),
-			.drain = sqlite3_column_int(st, 15),
-			.drain_reason = col_text(st, 16),
-			.stop = sqlite3_column_int(st, 17),
-			.heartbeat_age_ms = sqlite3_column_int64(st, 18),
-		};
-		json_t *w = ac_worker_row_json(&row, now);
-
-		if (!w || json_array_append_new(arr, w) < 0) {
-			done(st);
-			json_decref(arr);
-			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-		}
-	}
-	done(st);
-	if (rc != SQLITE_DONE) {
-		json_decref(arr);
-		return db_error(s, err, "listing workers");
-	}
-	*out = arr;
-	return 0;
+	return collect_rows(s, st, 0, worker_json, &now, "listing workers",
+			    out, err);
 }
 
 static int read_control(struct sqlite_store *s, const char *worker_id,

@@ -70,11 +70,16 @@ void ac_claimed_free_array(struct ac_claimed *tasks, size_t n)
 	free(tasks);
 }
 
+int ac_store_url_is_pg(const char *url)
+{
+	return !strncmp(url, "postgres://", 11) ||
+	       !strncmp(url, "postgresql://", 13);
+}
+
 int ac_store_open(const char *url, int create, struct ac_store **out,
 		  struct ac_error *err)
 {
-	if (!strncmp(url, "postgres://", 11) ||
-	    !strncmp(url, "postgresql://", 13))
+	if (ac_store_url_is_pg(url))
 		return ac_error_set(err, AC_EXIT_UNAVAILABLE,
 				    "store '%s': this build has no PostgreSQL backend yet; use a SQLite path",
 				    url);

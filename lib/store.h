@@ -1,7 +1,7 @@
 /* The store: the one source of truth for tasks and workers.
  *
- * Every backend is a `const struct ac_store_ops` (SQLite in store_sqlite.c;
- * PostgreSQL to come) and passes the same contract tests.  Callers use the
+ * Every backend is a `const struct ac_store_ops` (SQLite in store_sqlite.c,
+ * PostgreSQL in store_pg.c) and passes the same contract tests.  Callers use the
  * ac_store_* wrappers below.  Strings passed in are borrowed for the length
  * of the call.  JSON trees returned through json_t ** are new references the
  * caller must json_decref().  Every function returns 0 on success or -1 with
@@ -257,6 +257,18 @@ struct ac_store_ops {
 	 * call (1) or not (0); backends without a cheap way always say 1. */
 	int (*changed)(struct ac_store *store, int *changed,
 		       struct ac_error *err);
+	/* Remove tasks that ended (any final status, or only `status` when
+	 * has_status is set) more than older_than_ms ago, with their
+	 * attempts; at most `limit` in one call (0 = all).  *removed gets how
+	 * many went.  Their idempotency keys are free again. */
+	int (*prune)(struct ac_store *store, int64_t older_than_ms,
+		     int has_status, enum ac_task_status status, long limit,
+		     size_t *removed, struct ac_error *err);
+	/* A descriptor that turns readable when another process may have
+	 * changed something (PostgreSQL: the connection that LISTENs), or -1
+	 * when the backend has none.  It may change after a reconnect, so
+	 * callers ask again rather than keep it. */
+	int (*wait_fd)(struct ac_store *store);
 };
 
 /* Every backend's handle starts with this. */
@@ -265,6 +277,10 @@ struct ac_store {
 };
 
 extern const struct ac_store_ops ac_store_sqlite_ops;
+extern const struct ac_store_ops ac_store_pg_ops;
+
+/* 1 when url names a PostgreSQL store (postgres:// or postgresql://). */
+int ac_store_url_is_pg(const char *url);
 
 /* Open the store named by url (see config.h for how the url is chosen).
  * With create = 0 a missing SQLite file is an error rather than created. */

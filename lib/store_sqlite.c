@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define BUSY_TIMEOUT_MS 10000
 #define BUSY_RETRIES 3
 #define BACKOFF_BASE_MS 1000
@@ -46,7 +46,7 @@ enum stmt_id {
 	ST_CHECKPOINT, ST_REPORT_READ, ST_REPORT, ST_CANCEL_NOW,
 	ST_CANCEL_ASK, ST_CANCELS, ST_CANCEL_DONE, ST_RELEASE,
 	ST_UNASSIGN_GONE, ST_UNASSIGN_WORKER, ST_COUNTER_READ, ST_COUNTER_WRITE,
-	ST_MARK_LOST,
+	ST_MARK_LOST, ST_PRUNE, ST_PRUNE_ATTEMPTS,
 	ST_COUNT
 };
 
@@ -249,6 +249,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"UPDATE tasks SET status = 'queued', worker = NULL, "
 		"lease_until = NULL, error = ?4 WHERE id = ?1 AND attempt = ?2 "
 		"AND worker = ?3 AND status = 'running'",
+	/* Oldest first, a bounded number at a time, so that a long backlog
+	 * of finished tasks never holds the write lock for long. */
+	[ST_PRUNE] =
+		"DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE "
+		"finished IS NOT NULL AND finished < ?1 AND status IN "
+		"('completed', 'failed', 'cancelled', 'timeout', 'expired') "
+		"AND (?2 IS NULL OR status = ?2) ORDER BY finished LIMIT ?3) "
+		"RETURNING id",
+	[ST_PRUNE_ATTEMPTS] = "DELETE FROM attempts WHERE task_id = ?1",
 };
 
 static const char schema_v1[] =
@@ -323,6 +332,11 @@ static const char schema_v1[] =
 	" error TEXT,"
 	" PRIMARY KEY (task_id, attempt)) WITHOUT ROWID;"
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
+/* Version 2: retention pruning finds old finished tasks by an index. */
+static const char schema_v2[] =
+	"CREATE INDEX tasks_finished ON tasks (finished)"
+	" WHERE finished IS NOT NULL;";
 
 struct sqlite_store {
 	struct ac_store base;
@@ -614,8 +628,18 @@ static int migrate(struct sqlite_store *s, struct ac_error *err)
 	}
 	/* Later versions migrate here, one step at a time, in this same
 	 * transaction. */
+	if (version < 2) {
+		if (sqlite3_exec(s->db, schema_v2, NULL, NULL, &msg) !=
+		    SQLITE_OK) {
+			ac_error_set(err, AC_EXIT_UNAVAILABLE,
+				     "store '%s': migrating the schema to version 2: %s",
+				     s->path, msg ? msg : "unknown error");
+			sqlite3_free(msg);
+			goto fail;
+		}
+	}
 	if (version != SCHEMA_VERSION &&
-	    sqlite3_exec(s->db, "PRAGMA user_version = 1", NULL, NULL,
+	    sqlite3_exec(s->db, "PRAGMA user_version = 2", NULL, NULL,
 			 NULL) != SQLITE_OK) {
 		db_error(s, err, "writing the schema version");
 		goto fail;
@@ -2134,6 +2158,72 @@ static int sqlite_counter_add(struct ac_store *base, const char *name,
 	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
 }
 
+static int sqlite_prune(struct ac_store *base, int64_t older_than_ms,
+			int has_status, enum ac_task_status status, long limit,
+			size_t *removed, struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_PRUNE, err);
+	sqlite3_stmt *att = stmt(s, ST_PRUNE_ATTEMPTS, err);
+	int64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	*removed = 0;
+	if (!st || !att || tx_begin(s, err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, ac_now_ms() - older_than_ms);
+	if (has_status)
+		sqlite3_bind_text(st, 2, ac_task_status_name(status), -1,
+				  SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			int64_t *grown;
+
+			cap = cap ? cap * 2 : 64;
+			grown = realloc(ids, cap * sizeof *ids);
+			if (!grown) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			ids = grown;
+		}
+		ids[n++] = sqlite3_column_int64(st, 0);
+	}
+	done(st);
+	if (rc != SQLITE_DONE) {
+		free(ids);
+		if (rc == SQLITE_NOMEM)
+			ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		else
+			db_error(s, err, "pruning tasks");
+		tx_rollback(s);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_int64(att, 1, ids[i]);
+		if (exec_stmt(s, att, err, "pruning attempts") < 0) {
+			free(ids);
+			tx_rollback(s);
+			return -1;
+		}
+	}
+	free(ids);
+	if (tx_commit(s, err) < 0) {
+		tx_rollback(s);
+		return -1;
+	}
+	*removed = n;
+	return 0;
+}
+
+static int sqlite_wait_fd(struct ac_store *base)
+{
+	(void)base;
+	return -1;
+}
+
 const struct ac_store_ops ac_store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -2160,4 +2250,6 @@ const struct ac_store_ops ac_store_sqlite_ops = {
 	.counter_add = sqlite_counter_add,
 	.mark_lost = sqlite_mark_lost,
 	.changed = sqlite_changed,
+	.prune = sqlite_prune,
+	.wait_fd = sqlite_wait_fd,
 };

@@ -2,9 +2,15 @@
 # Install the Debian 12 packages that building and testing ac need, when
 # any is missing.  Run as root (or with sudo); does nothing when all are
 # there, so it is cheap to run before every build.
+#
+# postgresql is the server the tests start throwaway instances of
+# (scripts/pgtest.sh; initdb and pg_ctl are in /usr/lib/postgresql/*/bin).
+# Its post-install starts a default cluster on port 5432, which nothing of
+# ac uses.  iproute2 gives ss, to find a free port.
 set -eu
 packages="gcc make pkg-config libc6-dev libnng-dev libevent-dev liblz4-dev faketime clang libclang-rt-14-dev
-libsqlite3-dev libpq-dev libjansson-dev bats jq sqlite3 procps openssl socat"
+libsqlite3-dev libpq-dev libjansson-dev bats jq sqlite3 procps openssl socat
+postgresql iproute2"
 missing=
 for p in $packages; do
 	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed'; then

@@ -1,18 +1,34 @@
-/* Contract tests of the store (lib/store.h) on the SQLite backend: claim
- * order, delays, required tags, fencing, retries and back-off, tempfail,
- * idempotency keys, drain/undo, worker registration.  Each group opens a
- * fresh store file in a temporary directory.  TAP-like output; exit 1 on any
- * failure. */
+/* Contract tests of the store (lib/store.h), one suite for every backend:
+ * claim order, priorities, delays, required tags, leases and fencing,
+ * retries and back-off, tempfail, idempotency keys, drain/undo, worker
+ * registration, retention pruning, many claimers at once.
+ *
+ * AC_TEST_STORE chooses the backend: unset, empty or "sqlite" for SQLite
+ * files in a new temporary directory (an existing directory instead puts
+ * that temporary directory there); a postgres:// or postgresql:// URL for
+ * that PostgreSQL database, whose public schema is dropped and made anew
+ * for every group of tests (so never point it at a database you keep).
+ * Each group starts on an empty store.  A few white-box helpers reach into
+ * the tables (tasks, attempts) with the backend's own client library, to
+ * skip a back-off or age a task; the schemas share table and column names.
+ * Tests of one backend's own nature are reported "# SKIP" on the other.
+ * TAP output; exit 1 on any failure. */
 #include "error.h"
 #include "exitcode.h"
 #include "store.h"
 #include "util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,7 +36,9 @@
 static int test_no, failures;
 static char tmpdir[256];
 static int store_seq;
-static char cur_path[512];
+static char cur_path[512];      /* SQLite: the current store's file */
+static const char *pg_url;      /* PostgreSQL: the database; NULL = SQLite */
+static PGconn *pg_admin;        /* white-box connection to pg_url */
 
 static void check(int ok, const char *name)
 {
@@ -28,6 +46,14 @@ static void check(int ok, const char *name)
 	printf("%sok %d - %s\n", ok ? "" : "not ", test_no, name);
 	if (!ok)
 		failures++;
+}
+
+/* A test that does not apply to this backend still gets its number, so
+ * that both backends report the same plan. */
+static void skip(const char *name, const char *why)
+{
+	test_no++;
+	printf("ok %d - %s # SKIP %s\n", test_no, name, why);
 }
 
 static void diag(const char *what, const struct ac_error *err)
@@ -42,36 +68,164 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* The URL of the current store, for another handle or process. */
+static const char *store_url(void)
+{
+	return pg_url ? pg_url : cur_path;
+}
+
+static void ignore_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+static PGconn *admin_conn(void)
+{
+	if (pg_admin && PQstatus(pg_admin) == CONNECTION_OK)
+		return pg_admin;
+	PQfinish(pg_admin);
+	pg_admin = PQconnectdb(pg_url);
+	if (PQstatus(pg_admin) != CONNECTION_OK) {
+		printf("# connecting to %s: %s", pg_url,
+		       PQerrorMessage(pg_admin));
+		PQfinish(pg_admin);
+		pg_admin = NULL;
+		return NULL;
+	}
+	/* DROP SCHEMA ... CASCADE lists what it dropped as notices. */
+	PQsetNoticeProcessor(pg_admin, ignore_notice, NULL);
+	return pg_admin;
+}
+
+/* PostgreSQL: an empty public schema, for the store to create its tables
+ * in afresh.  lock_timeout: a handle a test forgot to close must fail the
+ * test, not hang it. */
+static int pg_reset(void)
+{
+	PGconn *c = admin_conn();
+	PGresult *r;
+	int ok;
+
+	if (!c)
+		return -1;
+	r = PQexec(c, "SET lock_timeout = '20s'; "
+		   "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public");
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		printf("# resetting %s: %s", pg_url, PQerrorMessage(c));
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+/* An empty store that no handle has opened yet: a new file name on SQLite,
+ * an empty schema on PostgreSQL. */
+static int fresh_url(void)
+{
+	snprintf(cur_path, sizeof cur_path, "%s/store%d.db", tmpdir,
+		 ++store_seq);
+	return pg_url ? pg_reset() : 0;
+}
+
 static struct ac_store *fresh_store(void)
 {
 	struct ac_store *s = NULL;
 	struct ac_error err;
 
+	if (fresh_url() < 0)
+		return NULL;
 	ac_error_clear(&err);
-	snprintf(cur_path, sizeof cur_path, "%s/store%d.db", tmpdir,
-		 ++store_seq);
-	if (ac_store_open(cur_path, 1, &s, &err) < 0) {
+	if (ac_store_open(store_url(), 1, &s, &err) < 0) {
 		diag("opening a fresh store", &err);
 		return NULL;
 	}
 	return s;
 }
 
+/* White-box: run sql on the current store's tables, with up to two integer
+ * parameters $1 and $2; *out (when given) gets the first column of the
+ * first row.  0, or -1 with a diagnostic. */
+static int wb_sql(const char *sql, int nparams, int64_t a, int64_t b,
+		  long long *out)
+{
+	if (pg_url) {
+		PGconn *c = admin_conn();
+		char pa[24], pb[24];
+		const char *params[2] = { pa, pb };
+		PGresult *r;
+		int ok;
+
+		if (!c)
+			return -1;
+		snprintf(pa, sizeof pa, "%lld", (long long)a);
+		snprintf(pb, sizeof pb, "%lld", (long long)b);
+		r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
+		     PQresultStatus(r) == PGRES_TUPLES_OK;
+		if (ok && out) {
+			ok = PQntuples(r) > 0 && !PQgetisnull(r, 0, 0);
+			if (ok)
+				*out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		}
+		if (!ok)
+			printf("# white-box '%s': %s", sql,
+			       PQerrorMessage(c));
+		PQclear(r);
+		return ok ? 0 : -1;
+	} else {
+		sqlite3 *db;
+		sqlite3_stmt *st = NULL;
+		char *q = strdup(sql);
+		int rc;
+
+		/* $N is PostgreSQL's; SQLite's numbered form is ?N. */
+		if (!q)
+			return -1;
+		for (char *p = q; *p; p++)
+			if (*p == '$')
+				*p = '?';
+		if (sqlite3_open_v2(cur_path, &db, SQLITE_OPEN_READWRITE,
+				    NULL) != SQLITE_OK) {
+			free(q);
+			sqlite3_close(db);
+			return -1;
+		}
+		sqlite3_busy_timeout(db, 5000);
+		rc = sqlite3_prepare_v2(db, q, -1, &st, NULL);
+		if (rc == SQLITE_OK && nparams > 0)
+			sqlite3_bind_int64(st, 1, a);
+		if (rc == SQLITE_OK && nparams > 1)
+			sqlite3_bind_int64(st, 2, b);
+		if (rc == SQLITE_OK) {
+			rc = sqlite3_step(st);
+			if (rc == SQLITE_ROW && out)
+				*out = sqlite3_column_int64(st, 0);
+			if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+				rc = out && rc != SQLITE_ROW ? SQLITE_ERROR :
+				     SQLITE_OK;
+		}
+		if (rc != SQLITE_OK)
+			printf("# white-box '%s': %s\n", sql, sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+		free(q);
+		return rc == SQLITE_OK ? 0 : -1;
+	}
+}
+
 /* White-box: make a pending task due now, to skip a back-off in a test. */
 static int make_due(int64_t id)
 {
-	sqlite3 *db;
-	char sql[128];
-	int rc;
+	return wb_sql("UPDATE tasks SET run_at = 0 WHERE id = $1", 1, id, 0,
+		      NULL);
+}
 
-	if (sqlite3_open(cur_path, &db) != SQLITE_OK)
-		return -1;
-	sqlite3_busy_timeout(db, 5000);
-	snprintf(sql, sizeof sql, "UPDATE tasks SET run_at = 0 WHERE id = %lld",
-		 (long long)id);
-	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-	sqlite3_close(db);
-	return rc == SQLITE_OK ? 0 : -1;
+/* White-box: a count; -1 on error. */
+static long long wb_count(const char *sql, int nparams, int64_t a)
+{
+	long long n = -1;
+
+	return wb_sql(sql, nparams, a, 0, &n) < 0 ? -1 : n;
 }
 
 static struct ac_task_spec spec(const char *type, int priority)
@@ -227,8 +381,9 @@ static long long total_tasks(struct ac_store *s)
 	return n;
 }
 
-static int register_worker(struct ac_store *s, const char *id, long pid,
-			   struct ac_error *err)
+/* Register a worker whose heartbeat is lease_ms / 6 (as ac-worker allows). */
+static int register_worker_lease(struct ac_store *s, const char *id, long pid,
+				 int64_t lease_ms, struct ac_error *err)
 {
 	struct ac_worker_record rec;
 	struct ac_worker_control ctl;
@@ -240,43 +395,77 @@ static int register_worker(struct ac_store *s, const char *id, long pid,
 	rec.concurrency = 2;
 	rec.tags = "[]";
 	rec.handlers = "[\"a\",\"b\"]";
-	rec.heartbeat_ms = 5000;
-	rec.lease_ms = 30000;
+	rec.heartbeat_ms = lease_ms / 6;
+	rec.lease_ms = lease_ms;
 	ac_error_clear(err);
 	return s->ops->worker_register(s, &rec, &ctl, err);
+}
+
+static int register_worker(struct ac_store *s, const char *id, long pid,
+			   struct ac_error *err)
+{
+	return register_worker_lease(s, id, pid, 30000, err);
 }
 
 static const char *const types_ab[] = { "a", "b" };
 static const char *const types_a[] = { "a" };
 
+/* Opening: what a store URL names.  The SQLite file checks are SQLite's
+ * own; the rest holds for every backend. */
 static void test_open(void)
 {
+	static const char *const sqlite_names[] = {
+		"open: a missing store with create=0 fails (69) and creates nothing",
+		"open: a store in a missing directory fails with 69",
+		"open: create=1 creates the store",
+		"open: sqlite:PATH opens the same file",
+	};
 	struct ac_store *s = NULL;
 	struct ac_error err;
 	char path[512];
+	int64_t t0;
 
+	int ok;
+
+	ac_error_clear(&err);
+	ok = ac_store_open("postgres://x", 1, &s, &err) < 0 &&
+	     err.exit_code == AC_EXIT_UNAVAILABLE && !strchr(err.msg, '\n');
+	check(ok, "open: postgres://x (no such host) fails with 69, one line");
+	if (!ok)
+		diag("postgres://x", &err);
+	/* Nothing listens on port 1: refused at once, not retried for long. */
+	ac_error_clear(&err);
+	t0 = ac_mono_ms();
+	ok = ac_store_open("postgresql://postgres@127.0.0.1:1/ac", 1, &s,
+			   &err) < 0 &&
+	     err.exit_code == AC_EXIT_UNAVAILABLE && !strchr(err.msg, '\n') &&
+	     ac_mono_ms() - t0 < 10000;
+	check(ok, "open: a PostgreSQL server that is not there fails with 69 at once");
+	if (!ok)
+		diag("port 1", &err);
+
+	if (pg_url) {
+		for (size_t i = 0; i < sizeof sqlite_names / sizeof *sqlite_names;
+		     i++)
+			skip(sqlite_names[i], "sqlite only");
+		return;
+	}
 	snprintf(path, sizeof path, "%s/missing.db", tmpdir);
 	ac_error_clear(&err);
 	check(ac_store_open(path, 0, &s, &err) < 0 &&
 	      err.exit_code == AC_EXIT_UNAVAILABLE && access(path, F_OK) < 0,
-	      "open: a missing store with create=0 fails (69) and creates nothing");
+	      sqlite_names[0]);
 	ac_error_clear(&err);
 	check(ac_store_open("/nonexistent/dir/x.db", 1, &s, &err) < 0 &&
-	      err.exit_code == AC_EXIT_UNAVAILABLE,
-	      "open: a store in a missing directory fails with 69");
-	ac_error_clear(&err);
-	check(ac_store_open("postgres://x", 1, &s, &err) < 0 &&
-	      err.exit_code == AC_EXIT_UNAVAILABLE,
-	      "open: postgres:// refused with 69 in this release");
+	      err.exit_code == AC_EXIT_UNAVAILABLE, sqlite_names[1]);
 	ac_error_clear(&err);
 	check(ac_store_open(path, 1, &s, &err) == 0 && s &&
-	      access(path, F_OK) == 0, "open: create=1 creates the store");
+	      access(path, F_OK) == 0, sqlite_names[2]);
 	ac_store_close(s);
 	s = NULL;
 	snprintf(path, sizeof path, "sqlite:%s/missing.db", tmpdir);
 	ac_error_clear(&err);
-	check(ac_store_open(path, 0, &s, &err) == 0 && s,
-	      "open: sqlite:PATH opens the same file");
+	check(ac_store_open(path, 0, &s, &err) == 0 && s, sqlite_names[3]);
 	ac_store_close(s);
 }
 
@@ -1280,16 +1469,704 @@ static void test_submit_atomic(void)
 	ac_store_close(s);
 }
 
+/* ------------------------------------------------------------ prune */
+
+/* White-box: move a task's finish time ms into the past. */
+static int age_finished(int64_t id, int64_t ms)
+{
+	return wb_sql("UPDATE tasks SET finished = finished - $2 WHERE id = $1",
+		      2, id, ms, NULL);
+}
+
+static long long attempts_of(int64_t id)
+{
+	return wb_count("SELECT count(*) FROM attempts WHERE task_id = $1", 1,
+			id);
+}
+
+/* The task is no longer in the store (task_get: unknown id, exit 2). */
+static int gone(struct ac_store *s, int64_t id)
+{
+	json_t *t = NULL;
+	struct ac_error err;
+	int rc;
+
+	ac_error_clear(&err);
+	rc = s->ops->task_get(s, id, &t, &err);
+	json_decref(t);
+	return rc < 0 && err.exit_code == AC_EXIT_USAGE;
+}
+
+/* prune, returning how many went or -1. */
+static long prune(struct ac_store *s, int64_t older_than_ms, int has_status,
+		  enum ac_task_status status, long limit)
+{
+	struct ac_error err;
+	size_t removed = 12345;
+
+	ac_error_clear(&err);
+	if (s->ops->prune(s, older_than_ms, has_status, status, limit,
+			  &removed, &err) < 0) {
+		diag("prune", &err);
+		return -1;
+	}
+	return (long)removed;
+}
+
+/* Complete a claimed task; 1 when accepted. */
+static int complete(struct ac_store *s, const char *worker,
+		    const struct ac_claimed *c)
+{
+	int acc = -1;
+
+	return outcome(s, worker, c->id, c->attempt, AC_OUTCOME_COMPLETED,
+		       "{\"done\":1}", NULL, &acc, NULL) == 0 && acc == 1;
+}
+
+static void test_prune(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_task_spec t = spec("a", 5);
+	struct ac_submitted sub = { 0, 0 };
+	struct ac_claimed *c = NULL;
+	struct ac_error err;
+	enum ac_task_status sts[1];
+	int64_t done[4], failed, cancelled, queued, running, pending, recent;
+	int64_t key_id;
+	long n;
+	int ok = 1, acc = -1;
+	const int64_t hour = 3600000, ten_min = 600000;
+
+	if (!s) {
+		check(0, "prune: store");
+		return;
+	}
+	/* Four completed, the first with an idempotency key. */
+	t.idempotency_key = "old-key";
+	done[0] = submit1(s, &t);
+	t.idempotency_key = NULL;
+	for (int i = 1; i < 4; i++)
+		done[i] = submit1(s, &t);
+	n = claim(s, "w1", types_a, 1, "[]", 10, 60000, &c, NULL);
+	for (long i = 0; i < n; i++)
+		ok &= complete(s, "w1", &c[i]);
+	if (n > 0)
+		ac_claimed_free_array(c, (size_t)n);
+	c = NULL;
+	ok &= n == 4;
+	/* One failed (no retries), one cancelled while queued. */
+	t.max_retries = 0;
+	failed = submit1(s, &t);
+	n = claim(s, "w1", types_a, 1, "[]", 1, 60000, &c, NULL);
+	ok &= n == 1 && outcome(s, "w1", failed, 1, AC_OUTCOME_FAILED, NULL,
+				"boom", &acc, NULL) == 0 && acc == 1;
+	if (n > 0)
+		ac_claimed_free_array(c, (size_t)n);
+	c = NULL;
+	cancelled = submit1(s, &t);
+	ac_error_clear(&err);
+	ok &= s->ops->cancel(s, &cancelled, 1, sts, &err) == 0;
+	/* Unfinished ones: queued, running (type b), pending (delayed). */
+	queued = submit1(s, &t);
+	t.type = "b";
+	running = submit1(s, &t);
+	ok &= claim(s, "w2", (const char *const[]){ "b" }, 1, "[]", 1, 60000,
+		    NULL, NULL) == 1;
+	t.type = "a";
+	t.delay_ms = 3600000;
+	pending = submit1(s, &t);
+	t.delay_ms = 0;
+	/* One completed just now. */
+	recent = submit1(s, &t);
+	n = claim(s, "w1", types_a, 1, "[]", 10, 60000, &c, NULL);
+	ok &= n == 2;   /* queued and recent */
+	for (long i = 0; i < n; i++)
+		if (c[i].id == recent)
+			ok &= complete(s, "w1", &c[i]);
+		else
+			ok &= outcome(s, "w1", c[i].id, c[i].attempt,
+				      AC_OUTCOME_RELEASED, NULL, "released",
+				      &acc, NULL) == 0 && acc == 1;
+	if (n > 0)
+		ac_claimed_free_array(c, (size_t)n);
+	c = NULL;
+	check(ok && status_is(s, done[0], "completed") &&
+	      status_is(s, failed, "failed") &&
+	      status_is(s, cancelled, "cancelled") &&
+	      status_is(s, queued, "queued") &&
+	      status_is(s, running, "running") &&
+	      status_is(s, pending, "pending") &&
+	      status_is(s, recent, "completed"),
+	      "prune: tasks in every state to prune from");
+	/* Age them: everything created long ago, the ended ones (but
+	 * `recent`) ended hours ago, the oldest first. */
+	ok = wb_sql("UPDATE tasks SET created = created - $1", 1, 10 * hour,
+		    0, NULL) == 0;
+	for (int i = 0; i < 4; i++)
+		ok &= age_finished(done[i], (6 - i) * hour) == 0;
+	ok &= age_finished(failed, 2 * hour) == 0;
+	ok &= age_finished(cancelled, 2 * hour) == 0;
+	check(ok, "prune: ended tasks aged by hand");
+
+	check(prune(s, ten_min, 1, AC_TASK_QUEUED, 0) == 0 &&
+	      status_is(s, queued, "queued"),
+	      "prune: has_status queued removes nothing (only ended tasks go)");
+	check(prune(s, ten_min, 1, AC_TASK_FAILED, 0) == 1 && gone(s, failed) &&
+	      !gone(s, done[0]) && !gone(s, cancelled),
+	      "prune: has_status failed removes only the old failed task");
+	check(attempts_of(failed) == 0, "prune: ... with its attempts");
+	ac_error_clear(&err);
+	check(s->ops->submit(s, &(struct ac_task_spec){
+			.type = "a", .data = "1", .data_len = 1,
+			.priority = 5, .idempotency_key = "old-key" },
+			     1, &sub, &err) == 0 &&
+	      sub.id == done[0] && sub.existed == 1,
+	      "prune: before pruning, an idempotency key names its task");
+	check(prune(s, ten_min, 0, AC_TASK_COMPLETED, 2) == 2 &&
+	      gone(s, done[0]) && gone(s, done[1]) && !gone(s, done[2]),
+	      "prune: limit 2 removes two, the longest ended first");
+	check(prune(s, ten_min, 0, AC_TASK_COMPLETED, 0) == 3 &&
+	      gone(s, done[2]) && gone(s, done[3]) && gone(s, cancelled),
+	      "prune: limit 0 removes every ended task older than the cutoff");
+	check(!gone(s, recent) && status_is(s, recent, "completed"),
+	      "prune: a task that ended recently stays");
+	check(status_is(s, queued, "queued") &&
+	      status_is(s, running, "running") &&
+	      status_is(s, pending, "pending") && total_tasks(s) == 4,
+	      "prune: unfinished tasks stay, however old");
+	ok = 1;
+	for (int i = 0; i < 4; i++)
+		ok &= attempts_of(done[i]) == 0;
+	check(ok && attempts_of(recent) == 1 && attempts_of(running) == 1,
+	      "prune: attempts of pruned tasks go, the others' stay");
+	check(prune(s, ten_min, 0, AC_TASK_COMPLETED, 0) == 0,
+	      "prune: nothing more to remove");
+	ac_error_clear(&err);
+	memset(&sub, 0, sizeof sub);
+	check(s->ops->submit(s, &(struct ac_task_spec){
+			.type = "a", .data = "1", .data_len = 1,
+			.priority = 5, .idempotency_key = "old-key" },
+			     1, &sub, &err) == 0 &&
+	      sub.id > recent && sub.existed == 0,
+	      "prune: a pruned task's idempotency key makes a new task");
+	key_id = sub.id;
+	sleep_ms(20);
+	check(prune(s, 0, 0, AC_TASK_COMPLETED, 0) == 1 && gone(s, recent) &&
+	      !gone(s, key_id) && total_tasks(s) == 4,
+	      "prune: a cutoff of 0 takes every ended task, no unfinished one");
+	ac_store_close(s);
+}
+
+/* ------------------------------------------------------------ handles */
+
+/* Two handles on one store, as two processes would have. */
+static void test_two_handles(void)
+{
+	struct ac_store *a = fresh_store(), *b = NULL;
+	struct ac_error err;
+	struct pollfd pfd;
+	int64_t id, t0;
+	int changed = 0, fd;
+
+	if (!a) {
+		check(0, "handles: store");
+		return;
+	}
+	ac_error_clear(&err);
+	check(ac_store_open(store_url(), 0, &b, &err) == 0 && b,
+	      "handles: a second handle opens the same store (create=0)");
+	if (!b) {
+		diag("second handle", &err);
+		ac_store_close(a);
+		return;
+	}
+	fd = a->ops->wait_fd(a);
+	ac_error_clear(&err);
+	a->ops->changed(a, &changed, &err);
+	id = submit1(b, &(struct ac_task_spec){ .type = "a", .data = "1",
+						.data_len = 1, .priority = 5 });
+	check(id > 0 && status_is(a, id, "queued"),
+	      "handles: a task submitted through one is read through the other");
+	if (pg_url) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		check(fd >= 0 && poll(&pfd, 1, 5000) == 1 &&
+		      (pfd.revents & POLLIN),
+		      "wait_fd: readable once another connection commits");
+	} else {
+		skip("wait_fd: readable once another connection commits",
+		     "postgres only");
+	}
+	/* changed(): 1 once the other handle's commit is seen. */
+	changed = 0;
+	t0 = ac_mono_ms();
+	while (ac_mono_ms() - t0 < 5000) {
+		ac_error_clear(&err);
+		if (a->ops->changed(a, &changed, &err) < 0) {
+			diag("changed", &err);
+			break;
+		}
+		if (changed)
+			break;
+		sleep_ms(20);
+	}
+	check(changed == 1, "changed: says 1 after another handle committed");
+	ac_store_close(b);
+	ac_store_close(a);
+}
+
+/* ------------------------------------------------------------ counters, lost workers */
+
+static int has_id(char **ids, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(ids[i], id))
+			return 1;
+	return 0;
+}
+
+static void free_ids(char **ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+static void test_counter_lost(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_error err;
+	int64_t v[5] = { -1, -1, -1, -1, -1 };
+	char **ids = NULL, st[32];
+	size_t n = 0;
+	json_t *arr = NULL, *w;
+	size_t i;
+	int ok;
+
+	if (!s) {
+		check(0, "counter: store");
+		return;
+	}
+	ac_error_clear(&err);
+	ok = s->ops->counter_add(s, "rr", 1, &v[0], &err) == 0 &&
+	     s->ops->counter_add(s, "rr", 1, &v[1], &err) == 0 &&
+	     s->ops->counter_add(s, "rr", 5, &v[2], &err) == 0 &&
+	     s->ops->counter_add(s, "rr", 0, &v[3], &err) == 0 &&
+	     s->ops->counter_add(s, "other", 1, &v[4], &err) == 0;
+	check(ok && v[0] == 0 && v[1] == 1 && v[2] == 2 && v[3] == 7 &&
+	      v[4] == 0, "counter_add: returns the value before, per name");
+
+	check(register_worker_lease(s, "short", (long)getpid(), 150, &err) ==
+	      0 && register_worker_lease(s, "long", (long)getpid(), 600000,
+					 &err) == 0,
+	      "mark_lost: two workers registered");
+	sleep_ms(500);
+	ac_error_clear(&err);
+	check(s->ops->mark_lost(s, &ids, &n, &err) == 0 &&
+	      has_id(ids, n, "short") && !has_id(ids, n, "long"),
+	      "mark_lost: a worker silent longer than its lease is lost");
+	free_ids(ids, n);
+	ids = NULL;
+	n = 0;
+	ac_error_clear(&err);
+	check(s->ops->mark_lost(s, &ids, &n, &err) == 0 &&
+	      !has_id(ids, n, "short"),
+	      "mark_lost: ... and reported once");
+	free_ids(ids, n);
+	snprintf(st, sizeof st, "?");
+	ac_error_clear(&err);
+	if (s->ops->workers_list(s, &arr, &err) == 0)
+		json_array_foreach(arr, i, w)
+			if (!strcmp(json_string_value(json_object_get(w, "id")),
+				    "short"))
+				snprintf(st, sizeof st, "%s",
+					 json_string_value(json_object_get(
+						 w, "status")));
+	json_decref(arr);
+	check(!strcmp(st, "lost"), "mark_lost: workers_list shows it lost");
+	ac_store_close(s);
+}
+
+/* ------------------------------------------------------------ many processes */
+
+#define PROCS 8
+#define MANY_TASKS 400
+
+/* wait_children: reap n children; 1 when all exited 0. */
+static int wait_children(const pid_t *pids, int n, const char *what)
+{
+	int ok = 1;
+
+	for (int k = 0; k < n; k++) {
+		int status = 0;
+
+		if (pids[k] <= 0) {
+			ok = 0;
+			continue;
+		}
+		while (waitpid(pids[k], &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			printf("# %s %d: %s %d\n", what, k,
+			       WIFEXITED(status) ? "exit" : "signal",
+			       WIFEXITED(status) ? WEXITSTATUS(status) :
+			       WTERMSIG(status));
+			ok = 0;
+		}
+	}
+	return ok;
+}
+
+/* Wait until the parent closes its end of the start pipe. */
+static void wait_start(int fd)
+{
+	char c;
+
+	while (read(fd, &c, 1) < 0 && errno == EINTR)
+		;
+	close(fd);
+}
+
+/* Child k of test_concurrent_open. */
+static int open_and_submit(int k)
+{
+	struct ac_store *s = NULL;
+	struct ac_error err;
+	struct ac_task_spec t = spec("a", 5);
+	char data[32];
+	int rc;
+
+	ac_error_clear(&err);
+	if (ac_store_open(store_url(), 1, &s, &err) < 0) {
+		printf("# opener %d: exit %d: %s\n", k, err.exit_code, err.msg);
+		return 1;
+	}
+	snprintf(data, sizeof data, "{\"k\":%d}", k);
+	t.data = data;
+	t.data_len = strlen(data);
+	rc = submit1(s, &t) > 0 ? 0 : 1;
+	ac_store_close(s);
+	return rc;
+}
+
+/* Several processes open a store that does not exist yet, at once (as
+ * workers started together on a new store do). */
+static void test_concurrent_open(void)
+{
+	pid_t pids[PROCS];
+	int go[2], ok;
+	struct ac_store *s = NULL;
+	struct ac_error err;
+
+	if (fresh_url() < 0 || pipe(go) < 0) {
+		check(0, "concurrent open: setup");
+		return;
+	}
+	fflush(stdout);
+	for (int k = 0; k < PROCS; k++) {
+		pids[k] = fork();
+		if (pids[k] == 0) {
+			close(go[1]);
+			alarm(60);
+			wait_start(go[0]);
+			_exit(open_and_submit(k));
+		}
+	}
+	close(go[0]);
+	close(go[1]);
+	ok = wait_children(pids, PROCS, "opener");
+	check(ok, "open: 8 processes creating the same new store at once all succeed");
+	ac_error_clear(&err);
+	if (ac_store_open(store_url(), 0, &s, &err) < 0) {
+		diag("opening it", &err);
+		check(0, "open: ... and each one's task is there");
+		return;
+	}
+	check(total_tasks(s) == PROCS, "open: ... and each one's task is there");
+	ac_store_close(s);
+}
+
+/* Child k of test_many_claimers: its own connection, claiming up to 4 tasks
+ * a cycle and completing them in the next, until a cycle claims nothing.
+ * Writes "K ID" for every accepted completion to fd out. */
+static int claimer(int k, int out)
+{
+	struct ac_store *s = NULL;
+	struct ac_error err;
+	struct ac_worker_state st = { "busy", 0, 0, 0 };
+	struct ac_worker_control ctl;
+	struct ac_claim_request req = { types_a, 1, "[]", 4, 600000 };
+	struct ac_claimed *held = NULL;
+	struct ac_outcome outs[4];
+	size_t nheld = 0;
+	char wid[16], result[32], line[64];
+	int rc = 0;
+
+	snprintf(wid, sizeof wid, "c%d", k);
+	snprintf(result, sizeof result, "{\"by\":\"%s\"}", wid);
+	ac_error_clear(&err);
+	if (ac_store_open(store_url(), 1, &s, &err) < 0) {
+		printf("# %s: open: exit %d: %s\n", wid, err.exit_code, err.msg);
+		return 1;
+	}
+	for (;;) {
+		struct ac_claimed *got = NULL;
+		size_t ngot = 0;
+
+		memset(outs, 0, sizeof outs);
+		for (size_t i = 0; i < nheld; i++) {
+			outs[i].id = held[i].id;
+			outs[i].attempt = held[i].attempt;
+			outs[i].kind = AC_OUTCOME_COMPLETED;
+			outs[i].result = result;
+			outs[i].result_len = strlen(result);
+		}
+		st.running = (int)nheld;
+		ac_error_clear(&err);
+		if (s->ops->worker_cycle(s, wid, &st, outs, nheld, &req, &got,
+					 &ngot, &ctl, &err) < 0) {
+			printf("# %s: worker_cycle: exit %d: %s\n", wid,
+			       err.exit_code, err.msg);
+			rc = 1;
+			break;
+		}
+		for (size_t i = 0; i < nheld; i++) {
+			int len;
+
+			if (!outs[i].accepted) {
+				printf("# %s: completion of task %lld refused\n",
+				       wid, (long long)held[i].id);
+				rc = 1;
+				continue;
+			}
+			len = snprintf(line, sizeof line, "%d %lld\n", k,
+				       (long long)held[i].id);
+			/* One short write: atomic on a pipe. */
+			if (write(out, line, (size_t)len) != len)
+				rc = 1;
+		}
+		ac_claimed_free_array(held, nheld);
+		held = got;
+		nheld = ngot;
+		if (nheld == 0)
+			break;
+		/* "Running" them: lets the others in between (a tight loop
+		 * can hold a lock so that the others see an empty queue). */
+		sleep_ms(2);
+	}
+	ac_claimed_free_array(held, nheld);
+	ac_store_close(s);
+	return rc;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Read fd to its end into a new NUL-terminated buffer (NULL on error). */
+static char *read_all(int fd)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	ssize_t r;
+
+	if (!buf)
+		return NULL;
+	for (;;) {
+		if (cap - len < 1024) {
+			char *grown = realloc(buf, cap * 2);
+
+			if (!grown) {
+				free(buf);
+				return NULL;
+			}
+			buf = grown;
+			cap *= 2;
+		}
+		r = read(fd, buf + len, cap - len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+static void test_many_claimers(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_task_spec *t = calloc(MANY_TASKS, sizeof *t);
+	struct ac_submitted *sub = calloc(MANY_TASKS, sizeof *sub);
+	int64_t ids[MANY_TASKS];
+	int done_by[MANY_TASKS], times[MANY_TASKS], per[PROCS] = { 0 };
+	pid_t pids[PROCS];
+	int go[2] = { -1, -1 }, res[2] = { -1, -1 };
+	struct ac_error err;
+	char *text = NULL, *p, *end;
+	json_t *c = NULL;
+	int ok, total = 0, once = 1, attempts_ok = 1;
+
+	if (!s || !t || !sub || pipe(go) < 0 || pipe(res) < 0) {
+		check(0, "claimers: setup");
+		goto out;
+	}
+	for (int i = 0; i < MANY_TASKS; i++) {
+		t[i] = spec("a", (i % 3) * 5);
+		done_by[i] = -1;
+		times[i] = 0;
+	}
+	ac_error_clear(&err);
+	ok = s->ops->submit(s, t, MANY_TASKS, sub, &err) == 0;
+	check(ok, "claimers: 400 tasks submitted in one call");
+	if (!ok) {
+		diag("submit", &err);
+		goto out;
+	}
+	for (int i = 0; i < MANY_TASKS; i++)
+		ids[i] = sub[i].id;
+	qsort(ids, MANY_TASKS, sizeof ids[0], cmp_id);
+	/* No handle crosses a fork: each claimer opens its own. */
+	ac_store_close(s);
+	s = NULL;
+	fflush(stdout);
+	for (int k = 0; k < PROCS; k++) {
+		pids[k] = fork();
+		if (pids[k] == 0) {
+			close(go[1]);
+			close(res[0]);
+			alarm(120);
+			wait_start(go[0]);
+			_exit(claimer(k, res[1]));
+		}
+	}
+	close(go[0]);
+	close(res[1]);
+	close(go[1]);
+	go[0] = go[1] = res[1] = -1;
+	text = read_all(res[0]);
+	ok = wait_children(pids, PROCS, "claimer");
+	check(ok && text, "claimers: 8 processes claim and complete until the queue is empty, without an error");
+	for (p = text; p && *p; p = end) {
+		long k = strtol(p, &end, 10);
+		long long id = strtoll(end, &end, 10);
+		int64_t key = id;
+		int64_t *hit = bsearch(&key, ids, MANY_TASKS, sizeof ids[0],
+				       cmp_id);
+
+		while (*end == '\n' || *end == ' ')
+			end++;
+		if (k < 0 || k >= PROCS || !hit) {
+			printf("# claimers: bad line for task %lld\n", id);
+			once = 0;
+			if (end == p)
+				break;
+			continue;
+		}
+		per[k]++;
+		total++;
+		times[hit - ids]++;
+		done_by[hit - ids] = (int)k;
+	}
+	printf("# completions per process:");
+	for (int k = 0; k < PROCS; k++)
+		printf(" %d", per[k]);
+	printf("\n");
+	for (int i = 0; i < MANY_TASKS; i++)
+		if (times[i] != 1) {
+			printf("# task %lld completed %d times\n",
+			       (long long)ids[i], times[i]);
+			once = 0;
+		}
+	check(once && total == MANY_TASKS,
+	      "claimers: every task completed by exactly one process, 400 in all");
+
+	ac_error_clear(&err);
+	if (ac_store_open(store_url(), 0, &s, &err) < 0) {
+		diag("reopening", &err);
+		check(0, "claimers: the store agrees");
+		goto out;
+	}
+	ac_error_clear(&err);
+	check(s->ops->task_counts(s, &c, &err) == 0 &&
+	      json_integer_value(json_object_get(c, "completed")) == MANY_TASKS,
+	      "claimers: the store counts 400 completed");
+	json_decref(c);
+	for (int i = 0; i < MANY_TASKS && attempts_ok; i++) {
+		json_t *j = task(s, ids[i]);
+		json_t *a = json_object_get(j, "attempts");
+		const char *o = json_string_value(
+			json_object_get(json_array_get(a, 0), "outcome"));
+		const char *w = json_string_value(json_object_get(j, "worker"));
+		char want[16];
+
+		snprintf(want, sizeof want, "c%d", done_by[i]);
+		if (!j || json_integer_value(json_object_get(j, "attempt")) !=
+		    1 || json_array_size(a) != 1 || !o ||
+		    strcmp(o, "completed") || !w || strcmp(w, want)) {
+			char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+			printf("# task %lld (completed by %s): %s\n",
+			       (long long)ids[i], want, d ? d : "?");
+			free(d);
+			attempts_ok = 0;
+		}
+		json_decref(j);
+	}
+	check(attempts_ok,
+	      "claimers: each task has one attempt, completed by the process that reported it");
+	check(wb_count("SELECT count(*) FROM attempts", 0, 0) == MANY_TASKS,
+	      "claimers: 400 attempts in the attempts table");
+out:
+	free(text);
+	for (int i = 0; i < 2; i++) {
+		if (go[i] >= 0)
+			close(go[i]);
+		if (res[i] >= 0)
+			close(res[i]);
+	}
+	free(t);
+	free(sub);
+	ac_store_close(s);
+}
+
 int main(void)
 {
 	const char *base = getenv("TMPDIR");
+	const char *sel = getenv("AC_TEST_STORE");
+	struct stat sb;
 	char cmd[300];
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (sel && ac_store_url_is_pg(sel)) {
+		pg_url = sel;
+	} else if (sel && *sel && strcmp(sel, "sqlite")) {
+		if (stat(sel, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+			fprintf(stderr, "test_store: AC_TEST_STORE '%s' is neither \"sqlite\", a directory nor a postgres:// URL\n",
+				sel);
+			return 2;
+		}
+		base = sel;
+	}
+	printf("# backend: %s\n", pg_url ? "postgres" : "sqlite");
 	snprintf(tmpdir, sizeof tmpdir, "%s/ac-unit-XXXXXX",
 		 base && *base ? base : "/tmp");
 	if (!mkdtemp(tmpdir)) {
 		perror("mkdtemp");
+		return 1;
+	}
+	if (pg_url && !admin_conn()) {
+		check(0, "backend: connect to the database of AC_TEST_STORE");
+		printf("1..%d\n", test_no);
 		return 1;
 	}
 	test_open();
@@ -1309,7 +2186,13 @@ int main(void)
 	test_report();
 	test_reads();
 	test_submit_atomic();
+	test_prune();
+	test_two_handles();
+	test_counter_lost();
+	test_concurrent_open();
+	test_many_claimers();
 	printf("1..%d\n", test_no);
+	PQfinish(pg_admin);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);

@@ -2,18 +2,27 @@
 # The whole test suite of ac: `make && make unit && make asan && sh tests/run.sh`
 # (what `make check` does).
 #
-#  1. every C unit test binary build/tests/* (built by `make unit`);
-#  2. every tests/*.bats file (bats --tap) against the binaries in bin/;
-#  3. the bats files again against the ASan+UBSan build in build/asan/bin
+#  1. every C unit test binary build/tests/* (built by `make unit`), the
+#     store's contract tests on SQLite;
+#  2. a throwaway PostgreSQL server (scripts/pgtest.sh, in a temporary
+#     directory) and build/tests/test_store again against it
+#     (AC_TEST_STORE); the server stays up for the bats files, which find
+#     it in AC_TEST_PG_URL and make databases of their own on it, and is
+#     stopped at the end whatever happens;
+#  3. every tests/*.bats file (bats --tap) against the binaries in bin/;
+#  4. the bats files again against the ASan+UBSan build in build/asan/bin
 #     (built by `make asan`), skipped with a message when it is missing.
 #
 # Results are counted across everything; the last line is exactly
 # "N passed, N failed" (or "N passed, N failed, N skipped" when bats skipped
-# tests).  Exit status 1 when anything failed.
+# tests).  Exit status 1 when anything failed.  A PostgreSQL server that
+# cannot start is a failure, not a skip.
 #
 # Environment: AC_TEST_JOBS (bats files run at once, default 2),
 # AC_TEST_FILTER (a regex passed to bats --filter), AC_TEST_ASAN=0 (skip the
-# ASan pass), AC_TEST_FILES (bats files to run instead of tests/*.bats).
+# ASan pass), AC_TEST_FILES (bats files to run instead of tests/*.bats),
+# AC_TEST_PG=0 (skip the PostgreSQL part: no server, the contract tests on
+# SQLite only, and bats files that need PostgreSQL skip their tests).
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd) || exit 2
 cd "$ROOT" || exit 2
@@ -22,8 +31,22 @@ cd "$ROOT" || exit 2
 : "${BATS_TEST_TIMEOUT:=150}"
 export BATS_TEST_TIMEOUT
 
+# Chosen here, never inherited: the first unit pass is SQLite's, and only
+# the server started below is PostgreSQL for the bats files.
+unset AC_TEST_STORE AC_TEST_PG_URL
+
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/ac-run.XXXXXX") || exit 2
-trap 'rm -rf "$OUT"' EXIT
+PG_DIR=
+# pg_stop: stop the test server, if one was started, and remove it.
+pg_stop() {
+	if [ -n "$PG_DIR" ]; then
+		sh scripts/pgtest.sh stop "$PG_DIR" ||
+			echo "# could not stop the PostgreSQL test server in $PG_DIR" >&2
+		rm -rf "$PG_DIR"
+		PG_DIR=
+	fi
+}
+trap 'pg_stop; rm -rf "$OUT"' EXIT
 trap 'exit 130' INT TERM
 
 passed=0
@@ -69,6 +92,41 @@ done
 if [ "$found" -eq 0 ]; then
 	echo "not ok - no unit test binaries in build/tests/ (run 'make unit')"
 	failed=$((failed + 1))
+fi
+
+# ------------------------------------------------------------ PostgreSQL
+
+if [ "${AC_TEST_PG:-1}" = 0 ]; then
+	echo "# === PostgreSQL part skipped: AC_TEST_PG=0"
+else
+	echo "# === PostgreSQL: a throwaway server (scripts/pgtest.sh)"
+	if ! PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ac-pg.XXXXXX"); then
+		PG_DIR=
+		echo "not ok - no temporary directory for the PostgreSQL test server"
+		failed=$((failed + 1))
+	elif ! url=$(sh scripts/pgtest.sh start "$PG_DIR" 2>"$OUT/pg.err"); then
+		echo "not ok - the PostgreSQL test server did not start: $(head -n 1 "$OUT/pg.err")"
+		failed=$((failed + 1))
+	else
+		AC_TEST_PG_URL=$url
+		export AC_TEST_PG_URL
+		echo "# server: $AC_TEST_PG_URL"
+		t=build/tests/test_store
+		if [ -x "$t" ]; then
+			echo "# --- $t (AC_TEST_STORE=$AC_TEST_PG_URL)"
+			AC_TEST_STORE=$AC_TEST_PG_URL "$t" >"$OUT/unit.out" 2>&1
+			rc=$?
+			cat "$OUT/unit.out"
+			count "$OUT/unit.out" "$t on PostgreSQL"
+			if [ "$rc" -ne 0 ] && [ "$last_failed" -eq 0 ]; then
+				echo "not ok - $t on PostgreSQL exited $rc without reporting a failure"
+				failed=$((failed + 1))
+			fi
+		else
+			echo "not ok - no $t to run on PostgreSQL (run 'make unit')"
+			failed=$((failed + 1))
+		fi
+	fi
 fi
 
 # ------------------------------------------------------------ bats

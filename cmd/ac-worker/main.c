@@ -55,7 +55,7 @@ _Noreturn static void usage(void)
 
 enum { OPT_ID = 256, OPT_HANDLER, OPT_HANDLERS, OPT_CONCURRENCY, OPT_TAG,
        OPT_HEARTBEAT, OPT_LEASE, OPT_GRACE, OPT_STORE, OPT_VERSION,
-       OPT_DRAIN_TIMEOUT, OPT_LISTEN, OPT_TOKEN_FILE, OPT_INSECURE,
+       OPT_DRAIN_TIMEOUT, OPT_RETAIN, OPT_LISTEN, OPT_TOKEN_FILE, OPT_INSECURE,
        OPT_TLS_CERT };
 
 int main(int argc, char **argv)
@@ -70,6 +70,7 @@ int main(int argc, char **argv)
 		{ "lease", required_argument, NULL, OPT_LEASE },
 		{ "grace", required_argument, NULL, OPT_GRACE },
 		{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+		{ "retain", required_argument, NULL, OPT_RETAIN },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "insecure", no_argument, NULL, OPT_INSECURE },
@@ -85,6 +86,7 @@ int main(int argc, char **argv)
 		.heartbeat_ms = 5000,
 		.lease_ms = 30000,
 		.grace_ms = 10000,
+		.retain_ms = 7LL * 24 * 3600 * 1000,
 	};
 	struct ac_handler *handlers = NULL;
 	size_t nhandlers = 0;
@@ -165,6 +167,12 @@ int main(int argc, char **argv)
 			break;
 		case OPT_DRAIN_TIMEOUT:
 			cfg.drain_timeout_ms = ac_cli_seconds(synopsis, "--drain-timeout", optarg);
+			break;
+		case OPT_RETAIN:
+			if (ac_parse_duration_ms(optarg, &cfg.retain_ms) < 0 ||
+			    cfg.retain_ms < 0)
+				ac_cli_usage_error(synopsis, "--retain wants a duration such as 7d, 12h or 0 (keep everything), not '%s'",
+						   optarg);
 			break;
 		case OPT_LISTEN:
 			if (strncmp(optarg, "ipc://", 6) &&

@@ -18,8 +18,8 @@
 static const char synopsis[] =
 	"ac-worker [--id ID] [--handler TYPE=COMMAND]... [--handlers DIR] "
 	"[--concurrency N] [--tag TAG]... [--heartbeat SEC] [--lease SEC] "
-	"[--grace SEC] [--drain-timeout SEC] [--listen URL] [--token-file FILE] "
-	"[--insecure] [--tls-cert FILE] [--store URL] [-q | -v]";
+	"[--grace SEC] [--drain-timeout SEC] [--retain DURATION] [--listen URL] "
+	"[--token-file FILE] [--insecure] [--tls-cert FILE] [--store URL] [-q | -v]";
 
 _Noreturn static void usage(void)
 {
@@ -36,6 +36,8 @@ _Noreturn static void usage(void)
 	       "                          cancelled or handed back (default 10)\n"
 	       "  --drain-timeout SEC     on SIGTERM, hand running tasks back to the queue after\n"
 	       "                          SEC (default: wait for them however long)\n"
+	       "  --retain DURATION       remove tasks that ended more than DURATION ago, with\n"
+	       "                          their attempts (default 7d; 0 keeps everything)\n"
 	       "  --listen URL            control and event socket (default ipc:// under\n"
 	       "                          $AC_HOME/run; tcp:// and tls+tcp:// need the token)\n"
 	       "  --token-file FILE       the shared token (default $AC_TOKEN, $AC_TOKEN_FILE)\n"

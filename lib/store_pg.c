@@ -106,7 +106,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"UNION ALL "
 		"(SELECT x.id, x.priority FROM unnest($1::text[]) AS ty(t) "
 		"CROSS JOIN LATERAL (SELECT id, priority FROM tasks WHERE "
-		"status = 'queued' AND type = ty.t AND assigned = $2 AND "
+		"status = 'queued' AND type = ty.t AND assigned IS NOT NULL AND "
+		"assigned = $2 AND "
 		"(tags IS NULL OR tags <@ $3::jsonb) ORDER BY priority DESC, id "
 		"LIMIT $4 FOR UPDATE SKIP LOCKED) x)), "
 		"pick AS (SELECT id FROM cand ORDER BY priority DESC, id LIMIT $4), "
@@ -352,8 +353,14 @@ static const char schema_v1[] =
 	" started bigint,"
 	" finished bigint,"
 	" lease_until bigint);"
-	"CREATE INDEX tasks_claim ON tasks (type, assigned, priority DESC, id)"
-	" WHERE status = 'queued';"
+	/* The claim's two seeks, each an ordered index scan that stops at
+	 * the LIMIT: unassigned tasks, and tasks routed to one worker.  The
+	 * predicates match the claim's exactly, so the planner takes them
+	 * even before the table has statistics. */
+	"CREATE INDEX tasks_claim_any ON tasks (type, priority DESC, id)"
+	" WHERE status = 'queued' AND assigned IS NULL;"
+	"CREATE INDEX tasks_claim_routed ON tasks (type, assigned, priority DESC, id)"
+	" WHERE status = 'queued' AND assigned IS NOT NULL;"
 	"CREATE INDEX tasks_due ON tasks (run_at) WHERE status = 'pending';"
 	"CREATE INDEX tasks_running ON tasks (worker) WHERE status = 'running';"
 	"CREATE INDEX tasks_lease ON tasks (lease_until) WHERE status = 'running';"

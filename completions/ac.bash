@@ -13,7 +13,7 @@ _ac_options()
 	ac-worker)
 		echo "--id= --handler= --handlers= --concurrency= --tag=" \
 			"--heartbeat= --lease= --grace= --drain-timeout=" \
-			"--listen= --token-file= --insecure --tls-cert=" \
+			"--retain= --listen= --token-file= --insecure --tls-cert=" \
 			"--store= -q --quiet" \
 			"-v --verbose -h --help --version"
 		;;
@@ -135,6 +135,8 @@ _ac_complete_value()
 {
 	case $2 in
 	--store)
+		# A SQLite path (plain or after sqlite:), or a PostgreSQL URI,
+		# of which only the scheme is offered.
 		if [[ $_ac_cur == sqlite:* ]]; then
 			local IFS=$'\n' f
 			compopt -o filenames 2>/dev/null
@@ -142,8 +144,14 @@ _ac_complete_value()
 			for f in $(compgen -f -- "${_ac_cur#sqlite:}"); do
 				COMPREPLY+=("sqlite:$f")
 			done
+		elif [[ $_ac_cur == postgres://* || $_ac_cur == postgresql://* ]]; then
+			COMPREPLY=()
 		else
 			_ac_reply_files
+			if ((${#COMPREPLY[@]} == 0)) && [[ -n $_ac_cur ]]; then
+				_ac_reply_words $'postgres://\npostgresql://'
+				compopt +o filenames -o nospace 2>/dev/null
+			fi
 		fi
 		;;
 	--handlers) _ac_reply_dirs ;;

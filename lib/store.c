@@ -70,6 +70,27 @@ void ac_claimed_free_array(struct ac_claimed *tasks, size_t n)
 	free(tasks);
 }
 
+char *ac_store_url_masked(const char *url)
+{
+	const char *scheme = strstr(url, "://"), *at, *colon;
+	struct ac_buf b = { 0 };
+
+	if (!scheme)
+		return ac_strdup(url);
+	scheme += 3;
+	at = strchr(scheme, '@');
+	colon = memchr(scheme, ':', at ? (size_t)(at - scheme) : 0);
+	if (!at || !colon)
+		return ac_strdup(url);
+	if (ac_buf_append(&b, url, (size_t)(colon + 1 - url)) < 0 ||
+	    ac_buf_append(&b, "***", 3) < 0 ||
+	    ac_buf_append(&b, at, strlen(at)) < 0) {
+		ac_buf_release(&b);
+		return NULL;
+	}
+	return b.data;
+}
+
 int ac_store_url_is_pg(const char *url)
 {
 	return !strncmp(url, "postgres://", 11) ||
@@ -80,9 +101,7 @@ int ac_store_open(const char *url, int create, struct ac_store **out,
 		  struct ac_error *err)
 {
 	if (ac_store_url_is_pg(url))
-		return ac_error_set(err, AC_EXIT_UNAVAILABLE,
-				    "store '%s': this build has no PostgreSQL backend yet; use a SQLite path",
-				    url);
+		return ac_store_pg_ops.open(url, create, out, err);
 	if (strstr(url, "://"))
 		return ac_error_set(err, AC_EXIT_USAGE,
 				    "store '%s': unknown kind of store URL (use a path, sqlite:PATH or postgres://...)",

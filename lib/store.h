@@ -281,6 +281,9 @@ extern const struct ac_store_ops ac_store_pg_ops;
 
 /* 1 when url names a PostgreSQL store (postgres:// or postgresql://). */
 int ac_store_url_is_pg(const char *url);
+/* The URL to show people: a password in it becomes "***".  New string
+ * (NULL when out of memory). */
+char *ac_store_url_masked(const char *url);
 
 /* Open the store named by url (see config.h for how the url is chosen).
  * With create = 0 a missing SQLite file is an error rather than created. */

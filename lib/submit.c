@@ -17,6 +17,7 @@
 #define WAIT_TICK_MS 5
 #define WAIT_FORCE_MS 250
 #define WORKER_CHECK_MS 2000
+#define STORE_RETRY_MS 500
 #define POKE_TIMEOUT_MS 500
 #define ANNOUNCE_MAX 1000
 
@@ -211,6 +212,27 @@ static int live_worker_for(struct ac_store *store, const char *type,
 	return found;
 }
 
+/* A store that is down for a while (a PostgreSQL restart or failover)
+ * does not end the wait: the tasks are safe in it.  Returns 0 to go on
+ * waiting (after a pause), -1 for an error that is not of that kind. */
+static int ride_out(const struct ac_submit_sink *sink, int *down,
+		    struct ac_error *err)
+{
+	if (err->exit_code != AC_EXIT_UNAVAILABLE &&
+	    err->exit_code != AC_EXIT_TEMPFAIL)
+		return -1;
+	if (!*down && sink->notice) {
+		struct ac_buf msg = { 0 };
+
+		if (ac_buf_printf(&msg, "%s; still waiting", err->msg) == 0)
+			sink->notice(sink->ctx, msg.data);
+		ac_buf_release(&msg);
+	}
+	*down = 1;
+	sleep_ms(STORE_RETRY_MS);
+	return 0;
+}
+
 int ac_submit_wait(struct ac_store *store, struct ac_submit_watch *watch,
 		   const int64_t *ids, size_t n, const char *type,
 		   int64_t timeout_ms, const struct ac_submit_sink *sink,
@@ -219,7 +241,7 @@ int ac_submit_wait(struct ac_store *store, struct ac_submit_watch *watch,
 	int64_t start = ac_mono_ms(), last_check = 0, last_worker_check = -1;
 	unsigned long seen = 0;
 	size_t next = 0;
-	int warned = 0, first = 1;
+	int warned = 0, first = 1, down = 0;
 
 	/* The store is polled for change (a cheap version number for
 	 * SQLite), and the next task in order is looked at only when
@@ -235,8 +257,11 @@ int ac_submit_wait(struct ac_store *store, struct ac_submit_watch *watch,
 		     now - last_worker_check >= WORKER_CHECK_MS)) {
 			int live = live_worker_for(store, type, err);
 
-			if (live < 0)
-				return -1;
+			if (live < 0) {
+				if (ride_out(sink, &down, err) < 0)
+					return -1;
+				continue;
+			}
 			last_worker_check = now;
 			if (watch && ac_follow_refresh(watch->follow, store,
 						       err) < 0)
@@ -261,8 +286,11 @@ int ac_submit_wait(struct ac_store *store, struct ac_submit_watch *watch,
 			if (ms > 0)
 				watch_wait(watch, &seen, ms);
 		} else if (!watch) {
-			if (store->ops->changed(store, &changed, err) < 0)
-				return -1;
+			if (store->ops->changed(store, &changed, err) < 0) {
+				if (ride_out(sink, &down, err) < 0)
+					return -1;
+				continue;
+			}
 			if (!changed && now - last_check < WAIT_FORCE_MS) {
 				sleep_ms(WAIT_TICK_MS);
 				continue;
@@ -275,13 +303,19 @@ int ac_submit_wait(struct ac_store *store, struct ac_submit_watch *watch,
 			json_t *task;
 
 			if (store->ops->task_states(store, &ids[next], 1,
-						    &status, err) < 0)
-				return -1;
+						    &status, err) < 0 ||
+			    (ac_task_status_final(status) &&
+			     store->ops->task_get(store, ids[next], &task,
+						  err) < 0)) {
+				if (ride_out(sink, &down, err) < 0)
+					return -1;
+				break;
+			}
+			if (down && sink->notice)
+				sink->notice(sink->ctx, "the store answers again");
+			down = 0;
 			if (!ac_task_status_final(status))
 				break;
-			if (store->ops->task_get(store, ids[next], &task,
-						 err) < 0)
-				return -1;
 			sink->ended(sink->ctx, next, task);
 			json_decref(task);
 			next++;

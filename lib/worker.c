@@ -107,6 +107,11 @@ struct worker {
 	size_t nbase_env;
 	int64_t last_claim_mono;
 	int64_t store_down_since; /* 0 while the store answers */
+	struct event *ev_store;  /* the store's wake-up descriptor, if any */
+	int store_fd;
+	char *store_shown;       /* the store URL, its password masked */
+	int store_woke;          /* the store said something changed */
+	int64_t next_prune_mono;
 	int64_t next_retry_mono;
 	int stopped;
 	struct ac_watchdog watchdog;
@@ -1120,7 +1125,11 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 	cycle(w, 1);
 }
 
-static void on_poll(evutil_socket_t fd, short what, void *arg)
+static void on_poll(evutil_socket_t fd, short what, void *arg);
+
+/* A store that can wake us (PostgreSQL's LISTEN) is watched on its
+ * descriptor, which a reconnect may change. */
+static void on_store(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 	struct ac_error err;
@@ -1128,6 +1137,44 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* Read what arrived first, whatever else happens, so that the
+	 * descriptor does not stay readable. */
+	if (w->store->ops->changed(w->store, &changed, &err) < 0)
+		store_failed(w, &err);
+	else if (changed)
+		w->store_woke = 1;
+	if (w->store_woke)
+		on_poll(-1, 0, w);
+}
+
+static void watch_store(struct worker *w)
+{
+	int fd = w->store->ops->wait_fd(w->store);
+
+	if (fd == w->store_fd && (fd < 0 || w->ev_store))
+		return;
+	if (w->ev_store) {
+		event_free(w->ev_store);
+		w->ev_store = NULL;
+	}
+	w->store_fd = fd;
+	if (fd < 0)
+		return;
+	w->ev_store = event_new(w->base, fd, EV_READ | EV_PERSIST, on_store, w);
+	if (!w->ev_store || event_add(w->ev_store, NULL) < 0) {
+		/* The polls still find the work, only later. */
+		ac_log_warn("cannot watch the store for wake-ups");
+		if (w->ev_store)
+			event_free(w->ev_store);
+		w->ev_store = NULL;
+	}
+}
+
+static void poll_once(struct worker *w)
+{
+	struct ac_error err;
+	int changed = 0;
+
 	if (w->nwaiters)
 		answer_waiters(w, 0);
 	if (w->store_down_since && ac_mono_ms() < w->next_retry_mono)
@@ -1143,8 +1190,9 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 			store_failed(w, &err);
 			return;
 		}
-		if (changed)
+		if (changed || w->store_woke)
 			check_cancels(w);
+		w->store_woke = 0;
 		return;
 	}
 	if (w->draining)
@@ -1157,6 +1205,8 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 		store_failed(w, &err);
 		return;
 	}
+	changed |= w->store_woke;
+	w->store_woke = 0;
 	if (!changed)
 		return;
 	check_cancels(w);
@@ -1176,6 +1226,16 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 		ac_log_info("drain undone: claiming again");
 	}
 	cycle(w, 1);
+}
+
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	poll_once(w);
+	watch_store(w);
 }
 
 /* Leases this worker holds, renewed; one it has lost, or that ran out
@@ -1225,6 +1285,31 @@ static int renew_leases(struct worker *w, const struct ac_worker_state *state,
 	free(renewed);
 	free(owner);
 	return rc;
+}
+
+/* Retention: every worker removes a bounded number of long-finished
+ * tasks now and then; a backlog is worked off one heartbeat at a time. */
+#define PRUNE_BATCH 500
+#define PRUNE_EVERY_MS 60000
+
+static void prune_finished(struct worker *w)
+{
+	struct ac_error err;
+	size_t removed = 0;
+
+	if (w->cfg->retain_ms <= 0 || ac_mono_ms() < w->next_prune_mono)
+		return;
+	if (w->store->ops->prune(w->store, w->cfg->retain_ms, 0,
+				 AC_TASK_COMPLETED, PRUNE_BATCH, &removed,
+				 &err) < 0) {
+		store_failed(w, &err);
+		return;
+	}
+	if (removed && w->cfg->verbose)
+		ac_log_info("removed %zu task(s) that ended over the retention period ago",
+			    removed);
+	w->next_prune_mono = ac_mono_ms() +
+		(removed == PRUNE_BATCH ? 0 : PRUNE_EVERY_MS);
 }
 
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
@@ -1284,7 +1369,9 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 		}
 		free(lost);
 	}
+	prune_finished(w);
 	check_cancels(w);
+	watch_store(w);
 	maybe_exit(w);
 }
 
@@ -1499,7 +1586,7 @@ static int write_discovery(struct worker *w, const char *host,
 	doc = json_pack("{s:s,s:s,s:i,s:s,s:n,s:s,s:s}",
 			"id", w->cfg->id, "host", host, "pid", (int)getpid(),
 			"control", w->listen_url, "metrics", "store",
-			w->cfg->store_url, "started",
+			w->store_shown, "started",
 			ac_format_time(ac_now_ms(), started, sizeof started));
 	if (!doc || json_dump_file(doc, tmp.data, JSON_COMPACT) < 0 ||
 	    rename(tmp.data, w->discovery_path) < 0) {
@@ -1684,11 +1771,12 @@ static void worker_release(struct worker *w)
 {
 	struct event *evs[] = { w->ev_chld, w->ev_term, w->ev_int,
 				w->ev_heartbeat, w->ev_poll, w->ev_flush,
-				w->ev_drain_timeout, w->ev_ctl };
+				w->ev_drain_timeout, w->ev_ctl, w->ev_store };
 
 	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
 		if (evs[i])
 			event_free(evs[i]);
+	free(w->store_shown);
 	if (w->slots) {
 		for (int i = 0; i < w->cfg->concurrency; i++)
 			slot_clear(&w->slots[i]);
@@ -1765,6 +1853,11 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 		goto out;
 	}
+	w.store_shown = ac_store_url_masked(cfg->store_url);
+	if (!w.store_shown) {
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		goto out;
+	}
 	if (ac_store_open(cfg->store_url, 1, &w.store, err) < 0)
 		goto out;
 	rec = (struct ac_worker_record){
@@ -1800,6 +1893,8 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 		ac_error_set(err, AC_EXIT_FAILED, "cannot watch signals");
 		goto out;
 	}
+	w.store_fd = -1;
+	watch_store(&w);
 	w.ev_heartbeat = timer_every(&w, cfg->heartbeat_ms, on_heartbeat);
 	w.ev_poll = timer_every(&w, IDLE_POLL_MS, on_poll);
 	if (!w.ev_heartbeat || !w.ev_poll) {
@@ -1809,7 +1904,7 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	ac_log_info("worker %s started: pid %ld, concurrency %d, handlers %s, tags %s, store %s%s",
 		    cfg->id, (long)getpid(), cfg->concurrency, w.handlers_json,
-		    w.tags_json, cfg->store_url,
+		    w.tags_json, w.store_shown,
 		    w.ctl.drain ? " (drained: claiming nothing until ac-drain --undo)" : "");
 	emit_worker(&w, "worker.started");
 	cycle(&w, 1);

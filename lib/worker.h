@@ -25,6 +25,8 @@ struct ac_worker_config {
 					 * a cancel or a hand-back */
 	int64_t drain_timeout_ms;       /* after a SIGTERM, hand running tasks
 					 * back after this long; 0 = never */
+	int64_t retain_ms;              /* remove tasks that ended longer ago
+					 * than this; 0 = keep everything */
 	int verbose;
 	const char *home;               /* AC_HOME: run/ and workers/ live here */
 	const char *listen_url;         /* NULL: ipc:// under AC_HOME/run */

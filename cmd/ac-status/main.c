@@ -93,6 +93,7 @@ static json_t *summary(struct ac_store *store, const char *url,
 	static const char *const statuses[] = { "idle", "busy", "draining",
 						"stopped", "lost", "error" };
 	json_t *workers, *counts, *w, *out, *by;
+	char *shown;
 	size_t i;
 
 	if (store->ops->workers_list(store, &workers, err) < 0)
@@ -112,8 +113,16 @@ static json_t *summary(struct ac_store *store, const char *url,
 		if (n)
 			json_integer_set(n, json_integer_value(n) + 1);
 	}
-	out = json_pack("{s:s,s:o,s:o}", "store", url, "workers", by,
-			"tasks", counts);
+	shown = ac_store_url_masked(url);
+	if (shown) {
+		out = json_pack("{s:s,s:o,s:o}", "store", shown, "workers", by,
+				"tasks", counts);
+	} else {
+		json_decref(by);
+		json_decref(counts);
+		out = NULL;
+	}
+	free(shown);
 	json_decref(workers);
 	if (!out)
 		ac_error_set(err, AC_EXIT_FAILED, "out of memory");

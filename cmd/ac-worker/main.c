@@ -18,8 +18,8 @@
 static const char synopsis[] =
 	"ac-worker [--id ID] [--handler TYPE=COMMAND]... [--handlers DIR] "
 	"[--concurrency N] [--tag TAG]... [--heartbeat SEC] [--lease SEC] "
-	"[--grace SEC] [--drain-timeout SEC] [--listen URL] [--token-file FILE] "
-	"[--insecure] [--tls-cert FILE] [--store URL] [-q | -v]";
+	"[--grace SEC] [--drain-timeout SEC] [--retain DURATION] [--listen URL] "
+	"[--token-file FILE] [--insecure] [--tls-cert FILE] [--store URL] [-q | -v]";
 
 _Noreturn static void usage(void)
 {
@@ -36,6 +36,8 @@ _Noreturn static void usage(void)
 	       "                          cancelled or handed back (default 10)\n"
 	       "  --drain-timeout SEC     on SIGTERM, hand running tasks back to the queue after\n"
 	       "                          SEC (default: wait for them however long)\n"
+	       "  --retain DURATION       remove tasks that ended more than DURATION ago, with\n"
+	       "                          their attempts (default 7d; 0 keeps everything)\n"
 	       "  --listen URL            control and event socket (default ipc:// under\n"
 	       "                          $AC_HOME/run; tcp:// and tls+tcp:// need the token)\n"
 	       "  --token-file FILE       the shared token (default $AC_TOKEN, $AC_TOKEN_FILE)\n"
@@ -55,7 +57,7 @@ _Noreturn static void usage(void)
 
 enum { OPT_ID = 256, OPT_HANDLER, OPT_HANDLERS, OPT_CONCURRENCY, OPT_TAG,
        OPT_HEARTBEAT, OPT_LEASE, OPT_GRACE, OPT_STORE, OPT_VERSION,
-       OPT_DRAIN_TIMEOUT, OPT_LISTEN, OPT_TOKEN_FILE, OPT_INSECURE,
+       OPT_DRAIN_TIMEOUT, OPT_RETAIN, OPT_LISTEN, OPT_TOKEN_FILE, OPT_INSECURE,
        OPT_TLS_CERT };
 
 int main(int argc, char **argv)
@@ -70,6 +72,7 @@ int main(int argc, char **argv)
 		{ "lease", required_argument, NULL, OPT_LEASE },
 		{ "grace", required_argument, NULL, OPT_GRACE },
 		{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+		{ "retain", required_argument, NULL, OPT_RETAIN },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "insecure", no_argument, NULL, OPT_INSECURE },
@@ -85,6 +88,7 @@ int main(int argc, char **argv)
 		.heartbeat_ms = 5000,
 		.lease_ms = 30000,
 		.grace_ms = 10000,
+		.retain_ms = 7LL * 24 * 3600 * 1000,
 	};
 	struct ac_handler *handlers = NULL;
 	size_t nhandlers = 0;
@@ -165,6 +169,12 @@ int main(int argc, char **argv)
 			break;
 		case OPT_DRAIN_TIMEOUT:
 			cfg.drain_timeout_ms = ac_cli_seconds(synopsis, "--drain-timeout", optarg);
+			break;
+		case OPT_RETAIN:
+			if (ac_parse_duration_ms(optarg, &cfg.retain_ms) < 0 ||
+			    cfg.retain_ms < 0)
+				ac_cli_usage_error(synopsis, "--retain wants a duration such as 7d, 12h or 0 (keep everything), not '%s'",
+						   optarg);
 			break;
 		case OPT_LISTEN:
 			if (strncmp(optarg, "ipc://", 6) &&

@@ -1,0 +1,2060 @@
+/* The PostgreSQL backend of the store: workers on many hosts share one
+ * database through libpq.
+ *
+ * The server's clock decides every lease and heartbeat (NOW_MS below), so
+ * the hosts' own clocks never matter.  Claims take rows with FOR UPDATE
+ * SKIP LOCKED, so competing workers neither block one another nor take the
+ * same task.  Writes that make work available NOTIFY the channel ac_wake;
+ * workers LISTEN on it and sleep on the connection's socket (wait_fd).
+ *
+ * Every statement with a value in it is a prepared statement, prepared on
+ * first use on each connection.  Every round trip has a deadline: a store
+ * that stops answering (a cut network) costs a bounded wait, after which
+ * the connection is dropped and opened again later with back-off.  A
+ * transaction cut at COMMIT is never guessed at: its effects, if any, are
+ * undone by the leases (claims) or refused by fencing (outcomes). */
+#include "store.h"
+#include "exitcode.h"
+#include "util.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SCHEMA_VERSION 2
+#define ROUNDTRIP_TIMEOUT_MS 10000
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS 5000
+#define BACKOFF_BASE_MS 1000
+#define TEMPFAIL_DELAY_MS 1000
+#define RECLAIM_BACKOFF_MS 1000
+#define LOG_KEEP 4096
+/* Any fixed number: the key of the advisory lock taken while migrating. */
+#define MIGRATE_LOCK_KEY 0x61632d6d6967LL
+
+/* Milliseconds since the epoch by the server's clock, as it is at the
+ * moment the expression runs. */
+#define NOW_MS "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+
+enum stmt_id {
+	ST_INSERT_TASK, ST_FIND_IDEM, ST_TASK_STATUS, ST_TASK_GET, ST_RETRY,
+	ST_PROMOTE, ST_CLAIM, ST_DONE, ST_FAIL, ST_TEMPFAIL, ST_CANCEL_DONE,
+	ST_RELEASE, ST_WORKER_STATE, ST_WORKER_CTL, ST_RENEW, ST_WORKER_FIND,
+	ST_WORKER_UPSERT, ST_WORKER_EXISTS, ST_DRAIN, ST_UNDRAIN,
+	ST_WORKER_RUNNING, ST_COUNTS, ST_DEPTH, ST_WORKERS, ST_ATTEMPTS,
+	ST_SWEEP, ST_REQUEUE_OWN, ST_CHECKPOINT, ST_REPORT_READ, ST_REPORT,
+	ST_CANCEL_NOW, ST_CANCEL_ASK, ST_CANCELS, ST_UNASSIGN_GONE,
+	ST_UNASSIGN_WORKER, ST_COUNTER_ADD, ST_MARK_LOST, ST_PRUNE, ST_NOTIFY,
+	ST_LIST_ALL, ST_LIST_STATUS, ST_LIST_TYPE, ST_LIST_BOTH,
+	ST_COUNT
+};
+
+#define TASK_COLS "id, type, status, priority, attempt, max_retries, " \
+	"failures, timeout_ms, worker, route_key, tags::text, meta, data, " \
+	"result, error, checkpoint, progress, idempotency_key, created, " \
+	"run_at, started, finished, lease_until, usage, log, reclaims, " \
+	"max_reclaims, cancel_requested, assigned"
+
+/* The end of an attempt, written with the task's change in one statement:
+ * `changed` is the UPDATE of tasks, RETURNING id, attempt and status. */
+#define END_ATTEMPT(outcome, error) \
+	", ended AS (UPDATE attempts a SET finished = " NOW_MS ", " \
+	"outcome = " outcome ", error = " error " FROM changed c " \
+	"WHERE a.task_id = c.id AND a.attempt = c.attempt AND " \
+	"a.finished IS NULL) SELECT status FROM changed"
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_INSERT_TASK] =
+		"INSERT INTO tasks (type, status, priority, data, max_retries, "
+		"timeout_ms, route_key, tags, meta, idempotency_key, run_at, "
+		"created, max_reclaims, assigned) VALUES ($1, CASE WHEN "
+		"$10::bigint > 0 THEN 'pending' ELSE 'queued' END, $2, $3, $4, "
+		"$5, $6, $7::jsonb, $8, $9, " NOW_MS " + $10::bigint, " NOW_MS
+		", $11, $12) ON CONFLICT (idempotency_key) WHERE "
+		"idempotency_key IS NOT NULL DO NOTHING RETURNING id",
+	[ST_FIND_IDEM] = "SELECT id FROM tasks WHERE idempotency_key = $1",
+	[ST_TASK_STATUS] = "SELECT status FROM tasks WHERE id = $1",
+	[ST_TASK_GET] = "SELECT " TASK_COLS " FROM tasks WHERE id = $1",
+	[ST_RETRY] =
+		"UPDATE tasks SET status = 'queued', failures = 0, reclaims = 0, "
+		"cancel_requested = 0, error = NULL, result = NULL, "
+		"worker = NULL, lease_until = NULL, finished = NULL, "
+		"run_at = " NOW_MS " WHERE id = $1 AND status IN "
+		"('failed', 'timeout', 'cancelled', 'expired')",
+	/* Rows another worker is promoting are skipped, not waited for. */
+	[ST_PROMOTE] =
+		"UPDATE tasks SET status = 'queued' WHERE id IN (SELECT id FROM "
+		"tasks WHERE status = 'pending' AND run_at <= " NOW_MS
+		" FOR UPDATE SKIP LOCKED)",
+	/* One round trip: per type, the best $4 unassigned tasks and the
+	 * best $4 routed here (each an index seek, however deep the queue),
+	 * locked with SKIP LOCKED; the best $4 of those are taken, with
+	 * their attempts opened.  Rows locked but not taken are left
+	 * queued and free again at COMMIT. */
+	[ST_CLAIM] =
+		"WITH cand AS ("
+		"(SELECT x.id, x.priority FROM unnest($1::text[]) AS ty(t) "
+		"CROSS JOIN LATERAL (SELECT id, priority FROM tasks WHERE "
+		"status = 'queued' AND type = ty.t AND assigned IS NULL AND "
+		"(tags IS NULL OR tags <@ $3::jsonb) ORDER BY priority DESC, id "
+		"LIMIT $4 FOR UPDATE SKIP LOCKED) x) "
+		"UNION ALL "
+		"(SELECT x.id, x.priority FROM unnest($1::text[]) AS ty(t) "
+		"CROSS JOIN LATERAL (SELECT id, priority FROM tasks WHERE "
+		"status = 'queued' AND type = ty.t AND assigned IS NOT NULL AND "
+		"assigned = $2 AND "
+		"(tags IS NULL OR tags <@ $3::jsonb) ORDER BY priority DESC, id "
+		"LIMIT $4 FOR UPDATE SKIP LOCKED) x)), "
+		"pick AS (SELECT id FROM cand ORDER BY priority DESC, id LIMIT $4), "
+		"claimed AS (UPDATE tasks t SET status = 'running', worker = $2, "
+		"attempt = t.attempt + 1, lease_until = " NOW_MS " + $5::bigint, "
+		"started = " NOW_MS ", finished = NULL FROM pick "
+		"WHERE t.id = pick.id AND t.status = 'queued' RETURNING t.id, "
+		"t.type, t.data, t.priority, t.attempt, t.timeout_ms, "
+		"t.route_key, t.checkpoint), "
+		"opened AS (INSERT INTO attempts (task_id, attempt, worker, "
+		"started) SELECT id, attempt, $2, " NOW_MS " FROM claimed "
+		"ON CONFLICT (task_id, attempt) DO UPDATE SET worker = "
+		"excluded.worker, started = excluded.started, finished = NULL, "
+		"outcome = NULL, error = NULL) "
+		"SELECT id, type, data, priority, attempt, timeout_ms, "
+		"route_key, checkpoint FROM claimed ORDER BY priority DESC, id",
+	[ST_DONE] =
+		"WITH changed AS (UPDATE tasks SET status = 'completed', "
+		"result = $4, error = NULL, finished = " NOW_MS ", "
+		"lease_until = NULL WHERE id = $1 AND attempt = $2 AND "
+		"worker = $3 AND status = 'running' AND lease_until >= " NOW_MS
+		" RETURNING id, attempt, status)"
+		END_ATTEMPT("'completed'", "NULL"),
+	[ST_FAIL] =
+		"WITH changed AS (UPDATE tasks SET failures = failures + 1, "
+		"error = $4, lease_until = NULL, "
+		"status = CASE WHEN failures + 1 > max_retries THEN $5 "
+		"ELSE 'pending' END, "
+		"finished = CASE WHEN failures + 1 > max_retries THEN " NOW_MS
+		" ELSE NULL END, "
+		"run_at = CASE WHEN failures + 1 > max_retries THEN run_at "
+		"ELSE " NOW_MS " + $6::bigint * (1 << least(failures, 8)) + "
+		"$7::bigint END "
+		"WHERE id = $1 AND attempt = $2 AND worker = $3 AND "
+		"status = 'running' AND lease_until >= " NOW_MS
+		" RETURNING id, attempt, status)"
+		END_ATTEMPT("$8", "$4"),
+	[ST_TEMPFAIL] =
+		"WITH changed AS (UPDATE tasks SET status = 'pending', "
+		"error = $4, lease_until = NULL, run_at = " NOW_MS
+		" + $5::bigint WHERE id = $1 AND attempt = $2 AND worker = $3 "
+		"AND status = 'running' AND lease_until >= " NOW_MS
+		" RETURNING id, attempt, status)"
+		END_ATTEMPT("'tempfail'", "$4"),
+	[ST_CANCEL_DONE] =
+		"WITH changed AS (UPDATE tasks SET status = 'cancelled', "
+		"error = $4, finished = " NOW_MS ", lease_until = NULL "
+		"WHERE id = $1 AND attempt = $2 AND worker = $3 AND "
+		"status = 'running' RETURNING id, attempt, status)"
+		END_ATTEMPT("'cancelled'", "$4"),
+	/* Handed back by a stopping worker: no attempt, no reclaim counted. */
+	[ST_RELEASE] =
+		"WITH changed AS (UPDATE tasks SET status = 'queued', "
+		"worker = NULL, lease_until = NULL, error = $4 WHERE id = $1 "
+		"AND attempt = $2 AND worker = $3 AND status = 'running' "
+		"RETURNING id, attempt, status)"
+		END_ATTEMPT("'released'", "$4"),
+	[ST_WORKER_STATE] =
+		"UPDATE workers SET status = $2, running = $3, completed = $4, "
+		"failed = $5, heartbeat = " NOW_MS ", heartbeat_mono = " NOW_MS
+		" WHERE id = $1",
+	[ST_WORKER_CTL] = "SELECT drain, stop FROM workers WHERE id = $1",
+	/* Only a lease still held is renewed. */
+	[ST_RENEW] =
+		"UPDATE tasks t SET lease_until = " NOW_MS " + $2::bigint FROM "
+		"unnest($3::bigint[], $4::int[]) AS h(id, attempt) WHERE "
+		"t.id = h.id AND t.attempt = h.attempt AND t.worker = $1 AND "
+		"t.status = 'running' AND t.lease_until >= " NOW_MS
+		" RETURNING t.id",
+	[ST_WORKER_FIND] =
+		"SELECT host, pid, status, " NOW_MS " - heartbeat_mono, lease_ms "
+		"FROM workers WHERE id = $1 FOR UPDATE",
+	[ST_WORKER_UPSERT] =
+		"INSERT INTO workers (id, host, pid, concurrency, tags, handlers, "
+		"listen, metrics, status, running, completed, failed, started, "
+		"heartbeat, heartbeat_mono, heartbeat_ms, lease_ms, drain, stop) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'idle', 0, 0, 0, "
+		NOW_MS ", " NOW_MS ", " NOW_MS ", $9, $10, 0, 0) "
+		"ON CONFLICT (id) DO UPDATE SET host = $2, pid = $3, "
+		"concurrency = $4, tags = $5, handlers = $6, listen = $7, "
+		"metrics = $8, status = CASE WHEN workers.drain <> 0 THEN "
+		"'draining' ELSE 'idle' END, running = 0, completed = 0, "
+		"failed = 0, started = " NOW_MS ", heartbeat = " NOW_MS ", "
+		"heartbeat_mono = " NOW_MS ", heartbeat_ms = $9, lease_ms = $10, "
+		"stop = 0",
+	[ST_WORKER_EXISTS] = "SELECT 1 FROM workers WHERE id = $1",
+	[ST_DRAIN] =
+		"UPDATE workers SET drain = 1, drain_reason = $2, stop = $3 "
+		"WHERE id = $1",
+	[ST_UNDRAIN] =
+		"UPDATE workers SET drain = 0, drain_reason = NULL, stop = 0 "
+		"WHERE id = $1",
+	[ST_WORKER_RUNNING] =
+		"SELECT count(*) FROM tasks WHERE worker = $1 AND "
+		"status = 'running'",
+	[ST_COUNTS] = "SELECT status, count(*) FROM tasks GROUP BY status",
+	[ST_DEPTH] =
+		"SELECT type, priority, status, count(*) FROM tasks WHERE status "
+		"IN ('pending', 'queued', 'running') GROUP BY type, priority, "
+		"status ORDER BY type, priority DESC",
+	[ST_WORKERS] =
+		"SELECT id, status, host, pid, concurrency, running, completed, "
+		"failed, tags, handlers, listen, metrics, started, heartbeat, "
+		"lease_ms, drain, drain_reason, stop, " NOW_MS
+		" - heartbeat_mono, " NOW_MS " FROM workers ORDER BY id",
+	[ST_ATTEMPTS] =
+		"SELECT attempt, worker, started, finished, outcome, error "
+		"FROM attempts WHERE task_id = $1 ORDER BY attempt",
+	/* A lost attempt: queued again after a back-off, failed for good as
+	 * a poison task once lost too often, cancelled if that was asked. */
+	[ST_SWEEP] =
+		"WITH changed AS (UPDATE tasks SET reclaims = reclaims + 1, "
+		"worker = NULL, lease_until = NULL, "
+		"status = CASE WHEN cancel_requested <> 0 THEN 'cancelled' "
+		"WHEN reclaims + 1 > max_reclaims THEN 'failed' ELSE 'pending' END, "
+		"error = CASE WHEN cancel_requested <> 0 THEN 'cancelled' "
+		"WHEN reclaims + 1 > max_reclaims THEN 'lost ' || (reclaims + 1) || "
+		"' times: its worker died or hung each time (a poison task?)' "
+		"ELSE 'attempt ' || attempt || ' lost: the lease of worker ' || "
+		"worker || ' ran out' END, "
+		"finished = CASE WHEN cancel_requested <> 0 OR reclaims + 1 > "
+		"max_reclaims THEN " NOW_MS " ELSE NULL END, "
+		"run_at = " NOW_MS " + $1::bigint * (1 << least(reclaims, 5)) "
+		"WHERE id IN (SELECT id FROM tasks WHERE status = 'running' AND "
+		"lease_until < " NOW_MS " FOR UPDATE SKIP LOCKED) "
+		"RETURNING id, attempt, status, error), "
+		"ended AS (UPDATE attempts a SET finished = " NOW_MS ", "
+		"outcome = 'lost', error = c.error FROM changed c WHERE "
+		"a.task_id = c.id AND a.attempt = c.attempt AND "
+		"a.finished IS NULL) SELECT count(*) FROM changed",
+	/* A worker back under its own id: its running tasks are its dead
+	 * predecessor's, to be run again at once. */
+	[ST_REQUEUE_OWN] =
+		"WITH changed AS (UPDATE tasks SET reclaims = reclaims + 1, "
+		"worker = NULL, lease_until = NULL, "
+		"status = CASE WHEN cancel_requested <> 0 THEN 'cancelled' "
+		"WHEN reclaims + 1 > max_reclaims THEN 'failed' ELSE 'queued' END, "
+		"error = CASE WHEN cancel_requested <> 0 THEN 'cancelled' "
+		"WHEN reclaims + 1 > max_reclaims THEN 'lost ' || (reclaims + 1) || "
+		"' times: its worker died or hung each time (a poison task?)' "
+		"ELSE 'attempt ' || attempt || ' lost: worker ' || worker || "
+		"' restarted' END, "
+		"finished = CASE WHEN cancel_requested <> 0 OR reclaims + 1 > "
+		"max_reclaims THEN " NOW_MS " ELSE NULL END "
+		"WHERE worker = $1 AND status = 'running' "
+		"RETURNING id, attempt, status, error), "
+		"ended AS (UPDATE attempts a SET finished = " NOW_MS ", "
+		"outcome = 'lost', error = c.error FROM changed c WHERE "
+		"a.task_id = c.id AND a.attempt = c.attempt AND "
+		"a.finished IS NULL) SELECT count(*) FROM changed",
+	[ST_CHECKPOINT] =
+		"UPDATE tasks SET checkpoint = $4 WHERE id = $1 AND attempt = $2 "
+		"AND worker = $3 AND status = 'running' AND lease_until >= "
+		NOW_MS,
+	[ST_REPORT_READ] =
+		"SELECT usage, log FROM tasks WHERE id = $1 AND attempt = $2 AND "
+		"worker = $3 AND status = 'running' AND lease_until >= " NOW_MS
+		" FOR UPDATE",
+	[ST_REPORT] =
+		"UPDATE tasks SET progress = coalesce($4::double precision, "
+		"progress), usage = coalesce($5, usage), log = coalesce($6, log) "
+		"WHERE id = $1 AND attempt = $2 AND worker = $3",
+	[ST_CANCEL_NOW] =
+		"UPDATE tasks SET status = 'cancelled', finished = " NOW_MS ", "
+		"error = 'cancelled before it ran' WHERE id = $1 AND status IN "
+		"('pending', 'queued')",
+	[ST_CANCEL_ASK] =
+		"UPDATE tasks SET cancel_requested = 1 WHERE id = $1 AND "
+		"status = 'running'",
+	[ST_CANCELS] =
+		"SELECT id FROM tasks WHERE worker = $1 AND status = 'running' "
+		"AND cancel_requested = 1",
+	/* Tasks routed to a worker that is draining, stopped or lost go to
+	 * any capable worker instead. */
+	[ST_UNASSIGN_GONE] =
+		"UPDATE tasks SET assigned = NULL WHERE assigned IS NOT NULL AND "
+		"status IN ('queued', 'pending') AND assigned IN (SELECT id FROM "
+		"workers WHERE drain = 1 OR stop = 1 OR status IN ('draining', "
+		"'stopped') OR " NOW_MS " - heartbeat_mono > lease_ms)",
+	[ST_UNASSIGN_WORKER] =
+		"UPDATE tasks SET assigned = NULL WHERE assigned = $1 AND "
+		"status IN ('queued', 'pending')",
+	[ST_COUNTER_ADD] =
+		"INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) "
+		"DO UPDATE SET value = (meta.value::bigint + $2::bigint)::text "
+		"RETURNING value::bigint - $2::bigint",
+	[ST_MARK_LOST] =
+		"UPDATE workers SET status = 'lost' WHERE status NOT IN "
+		"('stopped', 'lost') AND " NOW_MS " - heartbeat_mono > lease_ms "
+		"RETURNING id",
+	/* Oldest first, a bounded number at a time. */
+	[ST_PRUNE] =
+		"WITH gone AS (DELETE FROM tasks WHERE id IN (SELECT id FROM "
+		"tasks WHERE finished IS NOT NULL AND finished < " NOW_MS
+		" - $1::bigint AND status IN ('completed', 'failed', "
+		"'cancelled', 'timeout', 'expired') AND ($2::text IS NULL OR "
+		"status = $2) ORDER BY finished LIMIT $3 FOR UPDATE SKIP LOCKED) "
+		"RETURNING id), "
+		"history AS (DELETE FROM attempts WHERE task_id IN (SELECT id "
+		"FROM gone)) SELECT count(*) FROM gone",
+	[ST_NOTIFY] = "SELECT pg_notify('ac_wake', '')",
+	/* Four fixed statements, so that each can use its index. */
+	[ST_LIST_ALL] = "SELECT " TASK_COLS " FROM tasks ORDER BY id DESC "
+		"LIMIT $1",
+	[ST_LIST_STATUS] = "SELECT " TASK_COLS " FROM tasks WHERE "
+		"status = $1 ORDER BY id DESC LIMIT $2",
+	[ST_LIST_TYPE] = "SELECT " TASK_COLS " FROM tasks WHERE type = $1 "
+		"ORDER BY id DESC LIMIT $2",
+	[ST_LIST_BOTH] = "SELECT " TASK_COLS " FROM tasks WHERE "
+		"status = $1 AND type = $2 ORDER BY id DESC LIMIT $3",
+};
+
+/* Each version's step, run in order in one transaction under the
+ * migration lock. */
+static const char schema_v1[] =
+	"CREATE TABLE tasks ("
+	" id bigserial PRIMARY KEY,"
+	" type text NOT NULL,"
+	" status text NOT NULL,"
+	" priority integer NOT NULL DEFAULT 5,"
+	" data text NOT NULL,"
+	" attempt integer NOT NULL DEFAULT 0,"
+	" failures integer NOT NULL DEFAULT 0,"
+	" max_retries integer NOT NULL DEFAULT 0,"
+	" timeout_ms bigint NOT NULL DEFAULT 0,"
+	" worker text,"
+	" route_key text,"
+	" tags jsonb,"
+	" meta text,"
+	" idempotency_key text,"
+	" result text,"
+	" error text,"
+	" checkpoint text,"
+	" progress double precision,"
+	" usage text,"
+	" log text,"
+	" reclaims integer NOT NULL DEFAULT 0,"
+	" max_reclaims integer NOT NULL DEFAULT 3,"
+	" cancel_requested integer NOT NULL DEFAULT 0,"
+	" assigned text,"
+	" created bigint NOT NULL,"
+	" run_at bigint NOT NULL,"
+	" started bigint,"
+	" finished bigint,"
+	" lease_until bigint);"
+	/* The claim's two seeks, each an ordered index scan that stops at
+	 * the LIMIT: unassigned tasks, and tasks routed to one worker.  The
+	 * predicates match the claim's exactly, so the planner takes them
+	 * even before the table has statistics. */
+	"CREATE INDEX tasks_claim_any ON tasks (type, priority DESC, id)"
+	" WHERE status = 'queued' AND assigned IS NULL;"
+	"CREATE INDEX tasks_claim_routed ON tasks (type, assigned, priority DESC, id)"
+	" WHERE status = 'queued' AND assigned IS NOT NULL;"
+	"CREATE INDEX tasks_due ON tasks (run_at) WHERE status = 'pending';"
+	"CREATE INDEX tasks_running ON tasks (worker) WHERE status = 'running';"
+	"CREATE INDEX tasks_lease ON tasks (lease_until) WHERE status = 'running';"
+	"CREATE INDEX tasks_status ON tasks (status, type, priority);"
+	"CREATE INDEX tasks_assigned ON tasks (assigned) WHERE assigned IS NOT NULL;"
+	"CREATE UNIQUE INDEX tasks_idempotency ON tasks (idempotency_key)"
+	" WHERE idempotency_key IS NOT NULL;"
+	"CREATE TABLE workers ("
+	" id text PRIMARY KEY,"
+	" host text NOT NULL,"
+	" pid bigint NOT NULL,"
+	" concurrency integer NOT NULL,"
+	" tags text NOT NULL,"
+	" handlers text NOT NULL,"
+	" listen text,"
+	" metrics text,"
+	" status text NOT NULL,"
+	" running integer NOT NULL DEFAULT 0,"
+	" completed bigint NOT NULL DEFAULT 0,"
+	" failed bigint NOT NULL DEFAULT 0,"
+	" started bigint NOT NULL,"
+	" heartbeat bigint NOT NULL,"
+	" heartbeat_mono bigint NOT NULL,"
+	" heartbeat_ms bigint NOT NULL,"
+	" lease_ms bigint NOT NULL,"
+	" drain integer NOT NULL DEFAULT 0,"
+	" drain_reason text,"
+	" stop integer NOT NULL DEFAULT 0);"
+	"CREATE TABLE attempts ("
+	" task_id bigint NOT NULL,"
+	" attempt integer NOT NULL,"
+	" worker text NOT NULL,"
+	" started bigint NOT NULL,"
+	" finished bigint,"
+	" outcome text,"
+	" error text,"
+	" PRIMARY KEY (task_id, attempt));";
+
+static const char schema_v2[] =
+	"CREATE INDEX tasks_finished ON tasks (finished)"
+	" WHERE finished IS NOT NULL;";
+
+struct pg_store {
+	struct ac_store base;
+	PGconn *conn;
+	char *url;                /* as given; may hold a password */
+	char *shown;              /* for messages: the password masked */
+	unsigned char prepared[ST_COUNT];
+	int in_tx;
+	int wake;                 /* changed() answers 1 once: set on connect */
+	int backoff_ms;
+	int64_t next_connect_mono;
+};
+
+/* libpq's messages end with a newline and may span lines: one line. */
+static const char *one_line(const char *msg, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (; msg && *msg && n + 1 < size; msg++) {
+		char c = *msg == '\n' || *msg == '\t' ? ' ' : *msg;
+
+		if (c == ' ' && (n == 0 || buf[n - 1] == ' '))
+			continue;
+		buf[n++] = c;
+	}
+	while (n && buf[n - 1] == ' ')
+		n--;
+	buf[n] = '\0';
+	return buf;
+}
+
+static void drop_connection(struct pg_store *s)
+{
+	if (s->conn)
+		PQfinish(s->conn);
+	s->conn = NULL;
+	s->in_tx = 0;
+	memset(s->prepared, 0, sizeof s->prepared);
+}
+
+static int unreachable(struct pg_store *s, struct ac_error *err,
+		       const char *what, const char *why)
+{
+	char line[400];
+
+	return ac_error_set(err, AC_EXIT_UNAVAILABLE,
+			    "store '%s' unreachable: %s: %s", s->shown, what,
+			    one_line(why, line, sizeof line));
+}
+
+/* Wait for the answer to what was sent, within the round-trip deadline;
+ * the last result is returned (NULL with err filled when there is none). */
+static PGresult *wait_result(struct pg_store *s, const char *what,
+			     struct ac_error *err)
+{
+	int64_t deadline = ac_mono_ms() + ROUNDTRIP_TIMEOUT_MS;
+	PGresult *last = NULL, *res;
+	int fd = PQsocket(s->conn);
+
+	for (;;) {
+		int flushed = PQflush(s->conn);
+
+		while (flushed == 1 || (flushed == 0 && PQisBusy(s->conn))) {
+			struct pollfd p = { fd, POLLIN, 0 };
+			int64_t left = deadline - ac_mono_ms();
+			int rc;
+
+			if (flushed == 1)
+				p.events |= POLLOUT;
+			if (left <= 0) {
+				PQclear(last);
+				drop_connection(s);
+				unreachable(s, err, what, "no answer within 10 s");
+				return NULL;
+			}
+			rc = poll(&p, 1, (int)left);
+			if (rc < 0 && errno != EINTR)
+				goto broken;
+			if (rc <= 0)
+				continue;
+			if (flushed == 1)
+				flushed = PQflush(s->conn);
+			if ((p.revents & (POLLIN | POLLERR | POLLHUP)) &&
+			    !PQconsumeInput(s->conn))
+				goto broken;
+		}
+		if (flushed < 0)
+			goto broken;
+		res = PQgetResult(s->conn);
+		if (!res)
+			break;
+		PQclear(last);
+		last = res;
+		if (PQstatus(s->conn) == CONNECTION_BAD)
+			break;
+	}
+	if (PQstatus(s->conn) == CONNECTION_BAD) {
+		char msg[400];
+
+		one_line(PQerrorMessage(s->conn), msg, sizeof msg);
+		PQclear(last);
+		drop_connection(s);
+		unreachable(s, err, what, msg[0] ? msg : "connection lost");
+		return NULL;
+	}
+	if (!last)
+		ac_error_set(err, AC_EXIT_UNAVAILABLE, "store '%s': %s: no result",
+			     s->shown, what);
+	return last;
+broken:
+	{
+		char msg[400];
+
+		one_line(PQerrorMessage(s->conn), msg, sizeof msg);
+		PQclear(last);
+		drop_connection(s);
+		unreachable(s, err, what, msg[0] ? msg : "connection lost");
+		return NULL;
+	}
+}
+
+/* A failed statement: the error's class decides the exit code. */
+static int statement_error(struct pg_store *s, PGresult *res,
+			   struct ac_error *err, const char *what)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	int code = AC_EXIT_UNAVAILABLE;
+	char line[400];
+
+	if (!msg)
+		msg = PQerrorMessage(s->conn);
+	/* Serialization failures, deadlocks, lock and statement timeouts,
+	 * a server in recovery or shutting down: try again later. */
+	if (state && (!strncmp(state, "40", 2) || !strcmp(state, "55P03") ||
+		      !strcmp(state, "57014") || !strncmp(state, "57P", 3) ||
+		      !strcmp(state, "25006")))
+		code = AC_EXIT_TEMPFAIL;
+	if (state && !strcmp(state, "25006"))
+		drop_connection(s);  /* a read-only server: look for the primary */
+	return ac_error_set(err, code, "store '%s': %s: %s%s%s%s", s->shown,
+			    what, one_line(msg, line, sizeof line),
+			    state ? " (SQLSTATE " : "", state ? state : "",
+			    state ? ")" : "");
+}
+
+/* Run a simple fixed command (no values in it). */
+static int run_simple(struct pg_store *s, const char *sql, const char *what,
+		      struct ac_error *err)
+{
+	PGresult *res;
+	ExecStatusType st;
+
+	/* The simple protocol: a fixed text may hold several commands. */
+	if (!PQsendQuery(s->conn, sql)) {
+		char msg[400];
+
+		one_line(PQerrorMessage(s->conn), msg, sizeof msg);
+		drop_connection(s);
+		return unreachable(s, err, what, msg);
+	}
+	res = wait_result(s, what, err);
+	if (!res)
+		return -1;
+	st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		statement_error(s, res, err, what);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static void ignore_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+static int connect_store(struct pg_store *s, struct ac_error *err)
+{
+	/* Our defaults come first so that the URL's own settings win. */
+	static const char *const keys[] = {
+		"connect_timeout", "application_name", "keepalives_idle",
+		"keepalives_interval", "keepalives_count", "tcp_user_timeout",
+		"dbname", NULL
+	};
+	const char *values[] = { "3", "ac", "10", "3", "3", "15000", s->url, NULL };
+	int64_t now = ac_mono_ms();
+
+	if (now < s->next_connect_mono)
+		return ac_error_set(err, AC_EXIT_UNAVAILABLE,
+				    "store '%s' unreachable: trying again in %lld ms",
+				    s->shown,
+				    (long long)(s->next_connect_mono - now));
+	s->conn = PQconnectdbParams(keys, values, 1);
+	if (!s->conn)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		char msg[400];
+
+		one_line(PQerrorMessage(s->conn), msg, sizeof msg);
+		drop_connection(s);
+		s->next_connect_mono = ac_mono_ms() + s->backoff_ms;
+		s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ?
+			BACKOFF_MAX_MS : s->backoff_ms * 2;
+		return ac_error_set(err, AC_EXIT_UNAVAILABLE,
+				    "store '%s' unreachable: %s", s->shown, msg);
+	}
+	/* The server's notices and warnings are not for our users' stderr:
+	 * what matters comes back as an error. */
+	PQsetNoticeProcessor(s->conn, ignore_notice, NULL);
+	if (run_simple(s, "SET client_min_messages = warning", "setting up",
+		       err) < 0 ||
+	    run_simple(s, "LISTEN ac_wake", "listening for wake-ups", err) < 0) {
+		drop_connection(s);
+		return -1;
+	}
+	s->backoff_ms = BACKOFF_FIRST_MS;
+	s->next_connect_mono = 0;
+	/* A notification may have been missed while we were away: whoever
+	 * asks what changed gets a yes, and does one full poll. */
+	s->wake = 1;
+	return 0;
+}
+
+static int ensure_connected(struct pg_store *s, struct ac_error *err)
+{
+	if (s->conn && PQstatus(s->conn) == CONNECTION_OK)
+		return 0;
+	drop_connection(s);
+	return connect_store(s, err);
+}
+
+/* Run prepared statement id with n text values (NULL = SQL NULL);
+ * returns its result (PGRES_TUPLES_OK or PGRES_COMMAND_OK) or NULL with
+ * err filled.  Outside a transaction a lost connection is opened again
+ * first; inside one, the transaction is gone with it. */
+static PGresult *run(struct pg_store *s, enum stmt_id id, int n,
+		     const char *const *values, const int *lengths,
+		     const char *what, struct ac_error *err)
+{
+	char name[16];
+	PGresult *res;
+	ExecStatusType st;
+
+	if (!s->in_tx && ensure_connected(s, err) < 0)
+		return NULL;
+	if (!s->conn)
+		return unreachable(s, err, what, "connection lost"), NULL;
+	snprintf(name, sizeof name, "ac%d", (int)id);
+	if (!s->prepared[id]) {
+		if (!PQsendPrepare(s->conn, name, stmt_sql[id], 0, NULL)) {
+			char msg[400];
+
+			one_line(PQerrorMessage(s->conn), msg, sizeof msg);
+			drop_connection(s);
+			return unreachable(s, err, what, msg), NULL;
+		}
+		res = wait_result(s, what, err);
+		if (!res)
+			return NULL;
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			statement_error(s, res, err, "preparing a statement");
+			PQclear(res);
+			return NULL;
+		}
+		PQclear(res);
+		s->prepared[id] = 1;
+	}
+	if (!PQsendQueryPrepared(s->conn, name, n, values, lengths, NULL,
+				 0)) {
+		char msg[400];
+
+		one_line(PQerrorMessage(s->conn), msg, sizeof msg);
+		drop_connection(s);
+		return unreachable(s, err, what, msg), NULL;
+	}
+	res = wait_result(s, what, err);
+	if (!res)
+		return NULL;
+	st = PQresultStatus(res);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		statement_error(s, res, err, what);
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+/* Run and discard the rows; *changed (if asked) gets the rows changed. */
+static int run_command(struct pg_store *s, enum stmt_id id, int n,
+		       const char *const *values, const char *what,
+		       long *changed, struct ac_error *err)
+{
+	PGresult *res = run(s, id, n, values, NULL, what, err);
+
+	if (!res)
+		return -1;
+	if (changed) {
+		const char *t = PQcmdTuples(res);
+
+		*changed = t && *t ? strtol(t, NULL, 10) : 0;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int tx_begin(struct pg_store *s, struct ac_error *err)
+{
+	if (ensure_connected(s, err) < 0)
+		return -1;
+	if (run_simple(s, "BEGIN", "starting a transaction", err) < 0)
+		return -1;
+	s->in_tx = 1;
+	return 0;
+}
+
+static int tx_commit(struct pg_store *s, struct ac_error *err)
+{
+	int rc;
+
+	if (!s->conn)
+		return unreachable(s, err, "committing", "connection lost");
+	rc = run_simple(s, "COMMIT", "committing", err);
+	s->in_tx = 0;
+	return rc;
+}
+
+static void tx_rollback(struct pg_store *s)
+{
+	struct ac_error ignored;
+
+	if (!s->in_tx)
+		return;
+	s->in_tx = 0;
+	if (s->conn && run_simple(s, "ROLLBACK", "rolling back", &ignored) < 0)
+		drop_connection(s);
+}
+
+static int notify_wake(struct pg_store *s, struct ac_error *err)
+{
+	return run_command(s, ST_NOTIFY, 0, NULL, "waking workers", NULL, err);
+}
+
+/* Number formatting for parameters: buffers of this size hold any int64. */
+#define NUM 24
+
+static const char *num(char buf[NUM], int64_t v)
+{
+	snprintf(buf, NUM, "%lld", (long long)v);
+	return buf;
+}
+
+static int64_t get_i64(const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return 0;
+	return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+static const char *get_text(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+static char *dup_text(const PGresult *res, int row, int col, size_t *len)
+{
+	const char *t = get_text(res, row, col);
+	size_t n = t ? (size_t)PQgetlength(res, row, col) : 0;
+	char *p;
+
+	if (len)
+		*len = n;
+	if (!t)
+		return NULL;
+	p = malloc(n + 1);
+	if (!p)
+		return NULL;
+	memcpy(p, t, n);
+	p[n] = '\0';
+	return p;
+}
+
+/* A PostgreSQL array literal of texts: {"a","b"} with quotes and
+ * backslashes escaped. */
+static int text_array(struct ac_buf *b, const char *const *items, size_t n)
+{
+	if (ac_buf_append(b, "{", 1) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if ((i && ac_buf_append(b, ",", 1) < 0) ||
+		    ac_buf_append(b, "\"", 1) < 0)
+			return -1;
+		for (const char *p = items[i]; *p; p++)
+			if (((*p == '"' || *p == '\\') &&
+			     ac_buf_append(b, "\\", 1) < 0) ||
+			    ac_buf_append(b, p, 1) < 0)
+				return -1;
+		if (ac_buf_append(b, "\"", 1) < 0)
+			return -1;
+	}
+	return ac_buf_append(b, "}", 1);
+}
+
+/* Creates the schema or brings it up to date, under an advisory lock so
+ * that workers starting together do it once. */
+static int migrate(struct pg_store *s, struct ac_error *err)
+{
+	char lock_sql[80], version_sql[] =
+		"SELECT value FROM meta WHERE key = 'schema_version'";
+	PGresult *res;
+	int version = 0;
+
+	if (tx_begin(s, err) < 0)
+		return -1;
+	snprintf(lock_sql, sizeof lock_sql, "SELECT pg_advisory_xact_lock(%lld)",
+		 (long long)MIGRATE_LOCK_KEY);
+	if (run_simple(s, lock_sql, "locking the schema", err) < 0 ||
+	    run_simple(s, "CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL)",
+		       "creating the schema", err) < 0)
+		goto fail;
+	if (!PQsendQueryParams(s->conn, version_sql, 0, NULL, NULL, NULL, NULL, 0)) {
+		unreachable(s, err, "reading the schema version",
+			    PQerrorMessage(s->conn));
+		drop_connection(s);
+		return -1;
+	}
+	res = wait_result(s, "reading the schema version", err);
+	if (!res)
+		goto fail;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		statement_error(s, res, err, "reading the schema version");
+		PQclear(res);
+		goto fail;
+	}
+	if (PQntuples(res) > 0)
+		version = (int)get_i64(res, 0, 0);
+	PQclear(res);
+	if (version > SCHEMA_VERSION) {
+		ac_error_set(err, AC_EXIT_UNAVAILABLE,
+			     "store '%s' has schema version %d, newer than this ac knows (%d): upgrade ac",
+			     s->shown, version, SCHEMA_VERSION);
+		goto fail;
+	}
+	if (version == SCHEMA_VERSION) {
+		tx_rollback(s);
+		return 0;
+	}
+	if ((version < 1 && run_simple(s, schema_v1, "creating the schema", err) < 0) ||
+	    (version < 2 && run_simple(s, schema_v2, "migrating the schema to version 2", err) < 0))
+		goto fail;
+	{
+		char sql[120];
+
+		snprintf(sql, sizeof sql,
+			 "INSERT INTO meta (key, value) VALUES ('schema_version', '%d') "
+			 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+			 SCHEMA_VERSION);
+		if (run_simple(s, sql, "writing the schema version", err) < 0)
+			goto fail;
+	}
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+fail:
+	tx_rollback(s);
+	return -1;
+}
+
+static void pg_close(struct ac_store *base)
+{
+	struct pg_store *s = (struct pg_store *)base;
+
+	if (!s)
+		return;
+	drop_connection(s);
+	free(s->url);
+	free(s->shown);
+	free(s);
+}
+
+static int pg_open(const char *url, int create, struct ac_store **out,
+		   struct ac_error *err)
+{
+	struct pg_store *s = calloc(1, sizeof *s);
+
+	(void)create;  /* the database must exist; the schema is made here */
+	if (!s)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	s->base.ops = &ac_store_pg_ops;
+	s->url = ac_strdup(url);
+	s->shown = ac_store_url_masked(url);
+	s->backoff_ms = BACKOFF_FIRST_MS;
+	if (!s->url || !s->shown) {
+		pg_close(&s->base);
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	if (connect_store(s, err) < 0 || migrate(s, err) < 0) {
+		pg_close(&s->base);
+		return -1;
+	}
+	*out = &s->base;
+	return 0;
+}
+
+static int pg_submit(struct ac_store *base, const struct ac_task_spec *specs,
+		     size_t n, struct ac_submitted *out, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+
+	if (tx_begin(s, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct ac_task_spec *t = &specs[i];
+		char prio[NUM], retries[NUM], timeout[NUM], delay[NUM], reclaims[NUM];
+		const char *v[12] = {
+			t->type, num(prio, t->priority), NULL,
+			num(retries, t->max_retries), num(timeout, t->timeout_ms),
+			t->route_key, t->tags, t->meta, t->idempotency_key,
+			num(delay, t->delay_ms > 0 ? t->delay_ms : 0),
+			num(reclaims, t->max_reclaims), t->assigned,
+		};
+		int lengths[12] = { 0 };
+		char *data = NULL;
+		PGresult *res;
+
+		/* The data is sent with its length; a NUL-free copy is only
+		 * needed if the caller's text is not terminated there. */
+		if (t->data[t->data_len] != '\0') {
+			data = malloc(t->data_len + 1);
+			if (!data) {
+				ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+				goto fail;
+			}
+			memcpy(data, t->data, t->data_len);
+			data[t->data_len] = '\0';
+		}
+		v[2] = data ? data : t->data;
+		res = run(s, ST_INSERT_TASK, 12, v, lengths, "adding a task", err);
+		free(data);
+		if (!res)
+			goto fail;
+		out[i].existed = 0;
+		if (PQntuples(res) == 1) {
+			out[i].id = get_i64(res, 0, 0);
+			PQclear(res);
+			continue;
+		}
+		PQclear(res);
+		/* The key named a task already there. */
+		res = run(s, ST_FIND_IDEM, 1, &t->idempotency_key, NULL,
+			  "looking up an idempotency key", err);
+		if (!res)
+			goto fail;
+		if (PQntuples(res) != 1) {
+			PQclear(res);
+			ac_error_set(err, AC_EXIT_TEMPFAIL,
+				     "store '%s': idempotency key '%s' is being used by another submit; try again",
+				     s->shown, t->idempotency_key);
+			goto fail;
+		}
+		out[i].id = get_i64(res, 0, 0);
+		out[i].existed = 1;
+		PQclear(res);
+	}
+	if (notify_wake(s, err) < 0)
+		goto fail;
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+fail:
+	tx_rollback(s);
+	return -1;
+}
+
+static int read_status(struct pg_store *s, int64_t id,
+		       enum ac_task_status *status, struct ac_error *err)
+{
+	char idb[NUM];
+	const char *v[1] = { num(idb, id) };
+	PGresult *res = run(s, ST_TASK_STATUS, 1, v, NULL, "reading a task", err);
+	int rc = 0;
+
+	if (!res)
+		return -1;
+	if (PQntuples(res) == 0)
+		rc = ac_error_set(err, AC_EXIT_USAGE, "no task %lld",
+				  (long long)id);
+	else if (ac_task_status_parse(PQgetvalue(res, 0, 0), status) < 0)
+		rc = ac_error_set(err, AC_EXIT_UNAVAILABLE,
+				  "task %lld has an unknown status",
+				  (long long)id);
+	PQclear(res);
+	return rc;
+}
+
+static int pg_retry(struct ac_store *base, int64_t id, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	enum ac_task_status status;
+	char idb[NUM];
+	const char *v[1] = { num(idb, id) };
+
+	if (tx_begin(s, err) < 0)
+		return -1;
+	if (read_status(s, id, &status, err) < 0)
+		goto fail;
+	if (status != AC_TASK_FAILED && status != AC_TASK_TIMEOUT &&
+	    status != AC_TASK_CANCELLED && status != AC_TASK_EXPIRED) {
+		ac_error_set(err, AC_EXIT_USAGE,
+			     "task %lld is %s: only a failed, timed-out, cancelled or expired task can be retried",
+			     (long long)id, ac_task_status_name(status));
+		goto fail;
+	}
+	if (run_command(s, ST_RETRY, 1, v, "requeueing a task", NULL, err) < 0 ||
+	    notify_wake(s, err) < 0)
+		goto fail;
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+fail:
+	tx_rollback(s);
+	return -1;
+}
+
+static int pg_task_states(struct ac_store *base, const int64_t *ids, size_t n,
+			  enum ac_task_status *out, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+
+	for (size_t i = 0; i < n; i++)
+		if (read_status(s, ids[i], &out[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+static json_t *task_json_from_row(const PGresult *res, int r, json_t *attempts)
+{
+	struct ac_task_row row = {
+		.id = get_i64(res, r, 0),
+		.type = get_text(res, r, 1),
+		.status = get_text(res, r, 2),
+		.priority = (int)get_i64(res, r, 3),
+		.attempt = (int)get_i64(res, r, 4),
+		.max_retries = (int)get_i64(res, r, 5),
+		.failures = (int)get_i64(res, r, 6),
+		.timeout_ms = get_i64(res, r, 7),
+		.worker = get_text(res, r, 8),
+		.route_key = get_text(res, r, 9),
+		.tags = get_text(res, r, 10),
+		.meta = get_text(res, r, 11),
+		.data = get_text(res, r, 12),
+		.result = get_text(res, r, 13),
+		.error = get_text(res, r, 14),
+		.checkpoint = get_text(res, r, 15),
+		.progress = PQgetisnull(res, r, 16) ? -1.0 :
+			strtod(PQgetvalue(res, r, 16), NULL),
+		.idempotency_key = get_text(res, r, 17),
+		.created = get_i64(res, r, 18),
+		.run_at = get_i64(res, r, 19),
+		.started = get_i64(res, r, 20),
+		.finished = get_i64(res, r, 21),
+		.lease_until = get_i64(res, r, 22),
+		.usage = get_text(res, r, 23),
+		.log = get_text(res, r, 24),
+		.reclaims = (int)get_i64(res, r, 25),
+		.max_reclaims = (int)get_i64(res, r, 26),
+		.cancel_requested = (int)get_i64(res, r, 27),
+		.assigned = get_text(res, r, 28),
+		.attempts = attempts,
+	};
+
+	return ac_task_row_json(&row);
+}
+
+static int read_attempts(struct pg_store *s, int64_t id, json_t **out,
+			 struct ac_error *err)
+{
+	char idb[NUM];
+	const char *v[1] = { num(idb, id) };
+	PGresult *res = run(s, ST_ATTEMPTS, 1, v, NULL, "reading attempts", err);
+	json_t *arr;
+
+	if (!res)
+		return -1;
+	arr = json_array();
+	for (int r = 0; arr && r < PQntuples(res); r++) {
+		char started[40], finished[40];
+		json_t *a = json_pack("{s:i,s:s,s:s,s:s?,s:s?,s:s?}",
+			"attempt", (int)get_i64(res, r, 0),
+			"worker", get_text(res, r, 1),
+			"started", ac_format_time(get_i64(res, r, 2), started,
+						  sizeof started),
+			"finished", PQgetisnull(res, r, 3) ? NULL :
+				ac_format_time(get_i64(res, r, 3), finished,
+					       sizeof finished),
+			"outcome", get_text(res, r, 4),
+			"error", get_text(res, r, 5));
+
+		if (!a || json_array_append_new(arr, a) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	PQclear(res);
+	if (!arr)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	*out = arr;
+	return 0;
+}
+
+static int pg_task_get(struct ac_store *base, int64_t id, json_t **out,
+		       struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	char idb[NUM];
+	const char *v[1] = { num(idb, id) };
+	json_t *attempts = NULL;
+	PGresult *res;
+
+	if (read_attempts(s, id, &attempts, err) < 0)
+		return -1;
+	res = run(s, ST_TASK_GET, 1, v, NULL, "reading a task", err);
+	if (!res) {
+		json_decref(attempts);
+		return -1;
+	}
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		json_decref(attempts);
+		return ac_error_set(err, AC_EXIT_USAGE, "no task %lld",
+				    (long long)id);
+	}
+	*out = task_json_from_row(res, 0, attempts);
+	PQclear(res);
+	return *out ? 0 : ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+}
+
+static int pg_tasks_list(struct ac_store *base,
+			 const struct ac_task_filter *filter, json_t **out,
+			 struct ac_error *err)
+{
+	static const enum stmt_id which[4] = {
+		ST_LIST_ALL, ST_LIST_STATUS, ST_LIST_TYPE, ST_LIST_BOTH,
+	};
+	struct pg_store *s = (struct pg_store *)base;
+	char limit[NUM];
+	const char *v[3];
+	int k = (filter->has_status ? 1 : 0) | (filter->type ? 2 : 0), n = 0;
+	PGresult *res;
+	json_t *arr;
+
+	/* Each statement takes only the values it uses, in order. */
+	if (filter->has_status)
+		v[n++] = ac_task_status_name(filter->status);
+	if (filter->type)
+		v[n++] = filter->type;
+	v[n++] = num(limit, filter->limit);
+	res = run(s, which[k], n, v, NULL, "listing tasks", err);
+	if (!res)
+		return -1;
+	arr = json_array();
+	for (int r = 0; arr && r < PQntuples(res); r++) {
+		json_t *t = task_json_from_row(res, r, NULL);
+
+		if (!t || json_array_append_new(arr, t) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	PQclear(res);
+	if (!arr)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	*out = arr;
+	return 0;
+}
+
+static int pg_task_counts(struct ac_store *base, json_t **out,
+			  struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	PGresult *res = run(s, ST_COUNTS, 0, NULL, NULL, "counting tasks", err);
+	json_t *o;
+
+	if (!res)
+		return -1;
+	o = json_object();
+	if (!o) {
+		PQclear(res);
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	for (int i = 0; i < AC_TASK_STATUS_COUNT; i++)
+		json_object_set_new(o, ac_task_status_name(i), json_integer(0));
+	for (int r = 0; r < PQntuples(res); r++)
+		json_object_set_new(o, PQgetvalue(res, r, 0),
+				    json_integer(get_i64(res, r, 1)));
+	PQclear(res);
+	*out = o;
+	return 0;
+}
+
+static int pg_queue_depth(struct ac_store *base, json_t **out,
+			  struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	PGresult *res = run(s, ST_DEPTH, 0, NULL, NULL, "reading queue depth", err);
+	json_t *arr, *cur = NULL;
+
+	if (!res)
+		return -1;
+	arr = json_array();
+	for (int r = 0; arr && r < PQntuples(res); r++) {
+		const char *type = PQgetvalue(res, r, 0);
+		int prio = (int)get_i64(res, r, 1);
+
+		if (!cur || strcmp(json_string_value(json_object_get(cur, "type")),
+				   type) ||
+		    json_integer_value(json_object_get(cur, "priority")) != prio) {
+			cur = json_pack("{s:s,s:i,s:i,s:i,s:i}", "type", type,
+					"priority", prio, "queued", 0,
+					"pending", 0, "running", 0);
+			if (!cur || json_array_append_new(arr, cur) < 0) {
+				json_decref(arr);
+				arr = NULL;
+				break;
+			}
+		}
+		json_object_set_new(cur, PQgetvalue(res, r, 2),
+				    json_integer(get_i64(res, r, 3)));
+	}
+	PQclear(res);
+	if (!arr)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	*out = arr;
+	return 0;
+}
+
+static int pg_workers_list(struct ac_store *base, json_t **out,
+			   struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	PGresult *res = run(s, ST_WORKERS, 0, NULL, NULL, "listing workers", err);
+	json_t *arr;
+
+	if (!res)
+		return -1;
+	arr = json_array();
+	for (int r = 0; arr && r < PQntuples(res); r++) {
+		struct ac_worker_row row = {
+			.id = get_text(res, r, 0),
+			.status = get_text(res, r, 1),
+			.host = get_text(res, r, 2),
+			.pid = (long)get_i64(res, r, 3),
+			.concurrency = (int)get_i64(res, r, 4),
+			.running = (int)get_i64(res, r, 5),
+			.completed = get_i64(res, r, 6),
+			.failed = get_i64(res, r, 7),
+			.tags = get_text(res, r, 8),
+			.handlers = get_text(res, r, 9),
+			.listen = get_text(res, r, 10),
+			.metrics = get_text(res, r, 11),
+			.started = get_i64(res, r, 12),
+			.heartbeat = get_i64(res, r, 13),
+			.lease_ms = get_i64(res, r, 14),
+			.drain = (int)get_i64(res, r, 15),
+			.drain_reason = get_text(res, r, 16),
+			.stop = (int)get_i64(res, r, 17),
+			.heartbeat_age_ms = get_i64(res, r, 18),
+		};
+		json_t *w = ac_worker_row_json(&row, get_i64(res, r, 19));
+
+		if (!w || json_array_append_new(arr, w) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	PQclear(res);
+	if (!arr)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	*out = arr;
+	return 0;
+}
+
+static int read_control(struct pg_store *s, const char *worker_id,
+			struct ac_worker_control *ctl, struct ac_error *err)
+{
+	PGresult *res = run(s, ST_WORKER_CTL, 1, &worker_id, NULL,
+			    "reading the worker's state", err);
+
+	if (!res)
+		return -1;
+	ctl->drain = ctl->stop = 0;
+	if (PQntuples(res) == 1) {
+		ctl->drain = (int)get_i64(res, 0, 0);
+		ctl->stop = (int)get_i64(res, 0, 1);
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int pg_worker_register(struct ac_store *base,
+			      const struct ac_worker_record *rec,
+			      struct ac_worker_control *ctl,
+			      struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	char pid[NUM], conc[NUM], hb[NUM], lease[NUM];
+	const char *up[10] = {
+		rec->id, rec->host, num(pid, rec->pid),
+		num(conc, rec->concurrency), rec->tags, rec->handlers,
+		rec->listen, rec->metrics, num(hb, rec->heartbeat_ms),
+		num(lease, rec->lease_ms),
+	};
+	PGresult *res;
+
+	if (tx_begin(s, err) < 0)
+		return -1;
+	res = run(s, ST_WORKER_FIND, 1, &rec->id, NULL, "looking up the worker", err);
+	if (!res)
+		goto fail;
+	if (PQntuples(res) == 1) {
+		const char *host = PQgetvalue(res, 0, 0);
+		long other = (long)get_i64(res, 0, 1);
+		const char *status = PQgetvalue(res, 0, 2);
+		int64_t age = get_i64(res, 0, 3), lease_ms = get_i64(res, 0, 4);
+		int alive = strcmp(status, "stopped") && age <= lease_ms;
+
+		/* On this host the pid tells for sure; elsewhere the heartbeat
+		 * must have gone stale before the id may be taken over. */
+		if (alive && !strcmp(host, rec->host))
+			alive = other != rec->pid &&
+				(kill((pid_t)other, 0) == 0 || errno == EPERM);
+		if (alive) {
+			ac_error_set(err, AC_EXIT_FAILED,
+				     "worker id '%s' is in use by pid %ld on %s",
+				     rec->id, other, host);
+			PQclear(res);
+			goto fail;
+		}
+	}
+	PQclear(res);
+	if (run_command(s, ST_WORKER_UPSERT, 10, up, "registering the worker",
+			NULL, err) < 0 ||
+	    read_control(s, rec->id, ctl, err) < 0)
+		goto fail;
+	res = run(s, ST_REQUEUE_OWN, 1, &rec->id, NULL, "reclaiming tasks", err);
+	if (!res)
+		goto fail;
+	if (get_i64(res, 0, 0) > 0 && notify_wake(s, err) < 0) {
+		PQclear(res);
+		goto fail;
+	}
+	PQclear(res);
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+fail:
+	tx_rollback(s);
+	return -1;
+}
+
+static int write_worker_state(struct pg_store *s, const char *worker_id,
+			      const struct ac_worker_state *state,
+			      struct ac_error *err)
+{
+	char running[NUM], completed[NUM], failed[NUM];
+	const char *v[5] = {
+		worker_id, state->status, num(running, state->running),
+		num(completed, state->completed), num(failed, state->failed),
+	};
+
+	return run_command(s, ST_WORKER_STATE, 5, v, "updating the worker",
+			   NULL, err);
+}
+
+/* One attempt's end, fenced: it changes the task only while this attempt
+ * of this worker holds a lease that has not run out. */
+static int write_outcome(struct pg_store *s, const char *worker_id,
+			 struct ac_outcome *o, int *wake, struct ac_error *err)
+{
+	char idb[NUM], att[NUM], base_ms[NUM], jitter[NUM], delay[NUM];
+	const char *v[8] = { num(idb, o->id), num(att, o->attempt), worker_id };
+	int lengths[8] = { 0 };
+	char *result = NULL;
+	enum stmt_id id;
+	int n = 4;
+	PGresult *res;
+
+	switch (o->kind) {
+	case AC_OUTCOME_COMPLETED:
+		id = ST_DONE;
+		if (o->result && o->result[o->result_len] != '\0') {
+			result = malloc(o->result_len + 1);
+			if (!result)
+				return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+			memcpy(result, o->result, o->result_len);
+			result[o->result_len] = '\0';
+		}
+		v[3] = result ? result : o->result;
+		break;
+	case AC_OUTCOME_TEMPFAIL:
+		id = ST_TEMPFAIL;
+		v[3] = o->error;
+		v[4] = num(delay, TEMPFAIL_DELAY_MS);
+		n = 5;
+		break;
+	case AC_OUTCOME_CANCELLED:
+		id = ST_CANCEL_DONE;
+		v[3] = o->error;
+		break;
+	case AC_OUTCOME_RELEASED:
+		id = ST_RELEASE;
+		v[3] = o->error;
+		break;
+	default:
+		id = ST_FAIL;
+		v[3] = o->error;
+		v[4] = o->kind == AC_OUTCOME_TIMEOUT ? "timeout" : "failed";
+		v[5] = num(base_ms, BACKOFF_BASE_MS);
+		/* Up to a quarter of the base, so retries of a burst spread. */
+		v[6] = num(jitter, (int64_t)(random() % (BACKOFF_BASE_MS / 4)));
+		v[7] = o->kind == AC_OUTCOME_TIMEOUT ? "timeout" : "failed";
+		n = 8;
+		break;
+	}
+	res = run(s, id, n, v, lengths, "recording a task's end", err);
+	free(result);
+	if (!res)
+		return -1;
+	o->accepted = PQntuples(res) > 0;
+	if (o->accepted &&
+	    ac_task_status_parse(PQgetvalue(res, 0, 0), &o->status) < 0)
+		o->status = AC_TASK_PENDING;
+	PQclear(res);
+	if (o->accepted && o->status == AC_TASK_QUEUED)
+		*wake = 1;
+	return 0;
+}
+
+static int claimed_cmp(const void *a, const void *b)
+{
+	const struct ac_claimed *x = a, *y = b;
+
+	if (x->priority != y->priority)
+		return x->priority > y->priority ? -1 : 1;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static int claim_tasks(struct pg_store *s, const char *worker_id,
+		       const struct ac_claim_request *req,
+		       struct ac_claimed **claimed, size_t *nclaimed,
+		       struct ac_error *err)
+{
+	struct ac_buf types = { 0 };
+	char max[NUM], lease[NUM];
+	const char *v[5];
+	struct ac_claimed *tasks;
+	PGresult *res;
+	int n;
+
+	if (run_command(s, ST_PROMOTE, 0, NULL, "promoting due tasks", NULL,
+			err) < 0)
+		return -1;
+	if (req->ntypes == 0 || req->max == 0)
+		return 0;
+	if (text_array(&types, req->types, req->ntypes) < 0) {
+		ac_buf_release(&types);
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	v[0] = types.data;
+	v[1] = worker_id;
+	v[2] = req->tags ? req->tags : "[]";
+	v[3] = num(max, (int64_t)req->max);
+	v[4] = num(lease, req->lease_ms);
+	res = run(s, ST_CLAIM, 5, v, NULL, "claiming tasks", err);
+	ac_buf_release(&types);
+	if (!res)
+		return -1;
+	n = PQntuples(res);
+	if (n == 0) {
+		PQclear(res);
+		return 0;
+	}
+	tasks = calloc((size_t)n, sizeof *tasks);
+	if (!tasks) {
+		PQclear(res);
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	for (int r = 0; r < n; r++) {
+		struct ac_claimed *t = &tasks[r];
+
+		t->id = get_i64(res, r, 0);
+		t->type = dup_text(res, r, 1, NULL);
+		t->data = dup_text(res, r, 2, &t->data_len);
+		t->priority = (int)get_i64(res, r, 3);
+		t->attempt = (int)get_i64(res, r, 4);
+		t->timeout_ms = get_i64(res, r, 5);
+		t->route_key = dup_text(res, r, 6, NULL);
+		t->checkpoint = dup_text(res, r, 7, NULL);
+		if (!t->type || !t->data ||
+		    (!t->route_key && !PQgetisnull(res, r, 6)) ||
+		    (!t->checkpoint && !PQgetisnull(res, r, 7))) {
+			PQclear(res);
+			ac_claimed_free_array(tasks, (size_t)n);
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		}
+	}
+	PQclear(res);
+	qsort(tasks, (size_t)n, sizeof *tasks, claimed_cmp);
+	*claimed = tasks;
+	*nclaimed = (size_t)n;
+	return 0;
+}
+
+static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
+			   const struct ac_worker_state *state,
+			   struct ac_outcome *outcomes, size_t noutcomes,
+			   const struct ac_claim_request *claim,
+			   struct ac_claimed **claimed, size_t *nclaimed,
+			   struct ac_worker_control *ctl, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	int wake = 0;
+
+	*claimed = NULL;
+	*nclaimed = 0;
+	if (tx_begin(s, err) < 0)
+		return -1;
+	for (size_t i = 0; i < noutcomes; i++)
+		if (write_outcome(s, worker_id, &outcomes[i], &wake, err) < 0)
+			goto fail;
+	if (read_control(s, worker_id, ctl, err) < 0)
+		goto fail;
+	if (claim && !ctl->drain && !ctl->stop &&
+	    claim_tasks(s, worker_id, claim, claimed, nclaimed, err) < 0)
+		goto fail;
+	if (state) {
+		struct ac_worker_state st = *state;
+
+		st.running += (int)*nclaimed;
+		if (st.running > 0 && !strcmp(st.status, "idle"))
+			st.status = "busy";
+		if (ctl->drain && strcmp(st.status, "stopped"))
+			st.status = "draining";
+		if (write_worker_state(s, worker_id, &st, err) < 0)
+			goto fail;
+	}
+	/* A task handed back is work for the others. */
+	if (wake && notify_wake(s, err) < 0)
+		goto fail;
+	if (tx_commit(s, err) < 0)
+		goto fail;
+	return 0;
+fail:
+	ac_claimed_free_array(*claimed, *nclaimed);
+	*claimed = NULL;
+	*nclaimed = 0;
+	tx_rollback(s);
+	return -1;
+}
+
+static int pg_worker_heartbeat(struct ac_store *base, const char *worker_id,
+			       const struct ac_worker_state *state,
+			       int64_t lease_ms, const struct ac_lease *held,
+			       size_t nheld, int *renewed,
+			       struct ac_worker_control *ctl,
+			       struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	struct ac_buf ids = { 0 }, attempts = { 0 };
+	struct ac_worker_state st;
+	char lease[NUM];
+	const char *v[4];
+	PGresult *res;
+	int oom = 0;
+
+	if (tx_begin(s, err) < 0)
+		return -1;
+	if (read_control(s, worker_id, ctl, err) < 0)
+		goto fail;
+	st = *state;
+	if (ctl->drain && strcmp(st.status, "stopped"))
+		st.status = "draining";
+	if (write_worker_state(s, worker_id, &st, err) < 0)
+		goto fail;
+	if (nheld) {
+		oom |= ac_buf_append(&ids, "{", 1) < 0 ||
+		       ac_buf_append(&attempts, "{", 1) < 0;
+		for (size_t i = 0; i < nheld && !oom; i++)
+			oom |= ac_buf_printf(&ids, "%s%lld", i ? "," : "",
+					     (long long)held[i].id) < 0 ||
+			       ac_buf_printf(&attempts, "%s%d", i ? "," : "",
+					     held[i].attempt) < 0;
+		oom |= ac_buf_append(&ids, "}", 1) < 0 ||
+		       ac_buf_append(&attempts, "}", 1) < 0;
+		if (oom) {
+			ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+			goto fail;
+		}
+		v[0] = worker_id;
+		v[1] = num(lease, lease_ms);
+		v[2] = ids.data;
+		v[3] = attempts.data;
+		/* Only a lease still held is renewed: one that ran out may
+		 * already belong to another attempt. */
+		res = run(s, ST_RENEW, 4, v, NULL, "renewing leases", err);
+		if (!res)
+			goto fail;
+		for (size_t i = 0; i < nheld; i++) {
+			renewed[i] = 0;
+			for (int r = 0; r < PQntuples(res); r++)
+				if (get_i64(res, r, 0) == held[i].id)
+					renewed[i] = 1;
+		}
+		PQclear(res);
+	}
+	ac_buf_release(&ids);
+	ac_buf_release(&attempts);
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+fail:
+	ac_buf_release(&ids);
+	ac_buf_release(&attempts);
+	tx_rollback(s);
+	return -1;
+}
+
+static int pg_sweep(struct ac_store *base, size_t *reclaimed,
+		    struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	char backoff[NUM];
+	const char *v[1] = { num(backoff, RECLAIM_BACKOFF_MS) };
+	PGresult *res;
+
+	*reclaimed = 0;
+	if (tx_begin(s, err) < 0)
+		return -1;
+	res = run(s, ST_SWEEP, 1, v, NULL, "reclaiming tasks", err);
+	if (!res)
+		goto fail;
+	*reclaimed = (size_t)get_i64(res, 0, 0);
+	PQclear(res);
+	if (run_command(s, ST_UNASSIGN_GONE, 0, NULL, "rerouting tasks", NULL,
+			err) < 0)
+		goto fail;
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+fail:
+	*reclaimed = 0;
+	tx_rollback(s);
+	return -1;
+}
+
+static int pg_task_checkpoint(struct ac_store *base, const char *worker_id,
+			      const struct ac_lease *lease, const char *json,
+			      size_t len, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	char idb[NUM], att[NUM], *copy = NULL;
+	const char *v[4] = { num(idb, lease->id), num(att, lease->attempt),
+			     worker_id, json };
+	long changed = 0;
+	int rc;
+
+	if (json[len] != '\0') {
+		copy = malloc(len + 1);
+		if (!copy)
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		memcpy(copy, json, len);
+		copy[len] = '\0';
+		v[3] = copy;
+	}
+	/* One statement outside a transaction commits on its own. */
+	rc = run_command(s, ST_CHECKPOINT, 4, v, "storing a checkpoint",
+			 &changed, err);
+	free(copy);
+	if (rc < 0)
+		return -1;
+	return changed > 0 ? 0 : 1;
+}
+
+/* Add the numbers of `add` to those of `total` (both JSON objects);
+ * returns new compact text or NULL. */
+static char *usage_sum(const char *total_text, const char *add_text)
+{
+	json_t *total = total_text ? json_loads(total_text, 0, NULL) : NULL;
+	json_t *add = json_loads(add_text, 0, NULL);
+	const char *key;
+	json_t *v;
+	char *out = NULL;
+
+	if (!json_is_object(total)) {
+		json_decref(total);
+		total = json_object();
+	}
+	if (!total || !json_is_object(add))
+		goto done;
+	json_object_foreach(add, key, v) {
+		json_t *have = json_object_get(total, key);
+
+		if (json_is_integer(v) && json_is_integer(have))
+			json_object_set_new(total, key, json_integer(
+				json_integer_value(have) + json_integer_value(v)));
+		else if (json_is_number(v) && json_is_number(have))
+			json_object_set_new(total, key, json_real(
+				json_number_value(have) + json_number_value(v)));
+		else
+			json_object_set(total, key, v);
+	}
+	out = json_dumps(total, JSON_COMPACT);
+done:
+	json_decref(total);
+	json_decref(add);
+	return out;
+}
+
+static int pg_task_report(struct ac_store *base, const char *worker_id,
+			  const struct ac_lease *lease,
+			  const struct ac_report *report, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	char idb[NUM], att[NUM], progress[40];
+	const char *key[3] = { num(idb, lease->id), num(att, lease->attempt),
+			       worker_id };
+	const char *v[6];
+	struct ac_buf log = { 0 };
+	char *usage = NULL;
+	PGresult *res;
+
+	if (tx_begin(s, err) < 0)
+		return -1;
+	res = run(s, ST_REPORT_READ, 3, key, NULL, "reading a task", err);
+	if (!res)
+		goto fail;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		tx_rollback(s);
+		return 1;
+	}
+	if (report->usage)
+		usage = usage_sum(get_text(res, 0, 0), report->usage);
+	if (report->log) {
+		const char *old = get_text(res, 0, 1);
+		size_t oldlen = old ? strlen(old) : 0, addlen = strlen(report->log);
+
+		/* Keep the last LOG_KEEP bytes, whole lines first. */
+		if (oldlen + addlen + 1 > LOG_KEEP && oldlen) {
+			size_t drop = oldlen + addlen + 1 > LOG_KEEP + oldlen ?
+				oldlen : oldlen + addlen + 1 - LOG_KEEP;
+			const char *nl = memchr(old + drop, '\n', oldlen - drop);
+
+			old = nl ? nl + 1 : old + oldlen;
+			oldlen = strlen(old);
+		}
+		if ((oldlen && ac_buf_append(&log, old, oldlen) < 0) ||
+		    ac_buf_append(&log, report->log,
+				  addlen > LOG_KEEP ? LOG_KEEP : addlen) < 0 ||
+		    ac_buf_append(&log, "\n", 1) < 0) {
+			PQclear(res);
+			ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+			goto fail;
+		}
+	}
+	PQclear(res);
+	if (report->progress >= 0)
+		snprintf(progress, sizeof progress, "%.17g", report->progress);
+	v[0] = key[0];
+	v[1] = key[1];
+	v[2] = key[2];
+	v[3] = report->progress >= 0 ? progress : NULL;
+	v[4] = usage;
+	v[5] = log.data;
+	if (run_command(s, ST_REPORT, 6, v, "keeping a report", NULL, err) < 0)
+		goto fail;
+	free(usage);
+	ac_buf_release(&log);
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+fail:
+	free(usage);
+	ac_buf_release(&log);
+	tx_rollback(s);
+	return -1;
+}
+
+static int pg_cancel(struct ac_store *base, const int64_t *ids, size_t n,
+		     enum ac_task_status *status, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+
+	if (tx_begin(s, err) < 0)
+		return -1;
+	/* All or nothing: check every id before changing any. */
+	for (size_t i = 0; i < n; i++) {
+		if (read_status(s, ids[i], &status[i], err) < 0)
+			goto fail;
+		if (ac_task_status_final(status[i])) {
+			ac_error_set(err, AC_EXIT_FAILED,
+				     "task %lld has already ended (%s); nothing was cancelled",
+				     (long long)ids[i],
+				     ac_task_status_name(status[i]));
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		char idb[NUM];
+		const char *v[1] = { num(idb, ids[i]) };
+		int running = status[i] == AC_TASK_RUNNING;
+		long changed = 0;
+
+		if (run_command(s, running ? ST_CANCEL_ASK : ST_CANCEL_NOW, 1,
+				v, "cancelling a task", &changed, err) < 0)
+			goto fail;
+		/* A task that started or ended meanwhile is looked at again. */
+		if (!changed) {
+			if (read_status(s, ids[i], &status[i], err) < 0)
+				goto fail;
+			if (ac_task_status_final(status[i])) {
+				ac_error_set(err, AC_EXIT_FAILED,
+					     "task %lld has already ended (%s); nothing was cancelled",
+					     (long long)ids[i],
+					     ac_task_status_name(status[i]));
+				goto fail;
+			}
+			i--;
+			continue;
+		}
+		if (!running)
+			status[i] = AC_TASK_CANCELLED;
+	}
+	if (notify_wake(s, err) < 0)
+		goto fail;
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+fail:
+	tx_rollback(s);
+	return -1;
+}
+
+static int pg_worker_cancels(struct ac_store *base, const char *worker_id,
+			     int64_t **ids, size_t *n, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	PGresult *res = run(s, ST_CANCELS, 1, &worker_id, NULL,
+			    "reading cancels", err);
+	int rows;
+
+	*ids = NULL;
+	*n = 0;
+	if (!res)
+		return -1;
+	rows = PQntuples(res);
+	if (rows > 0) {
+		*ids = calloc((size_t)rows, sizeof **ids);
+		if (!*ids) {
+			PQclear(res);
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		}
+		for (int r = 0; r < rows; r++)
+			(*ids)[r] = get_i64(res, r, 0);
+		*n = (size_t)rows;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int pg_drain(struct ac_store *base, const char *const *ids, size_t n,
+		    const char *reason, int flags, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+
+	if (tx_begin(s, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		PGresult *res = run(s, ST_WORKER_EXISTS, 1, &ids[i], NULL,
+				    "looking up a worker", err);
+		int found;
+
+		if (!res)
+			goto fail;
+		found = PQntuples(res) > 0;
+		PQclear(res);
+		if (!found) {
+			ac_error_set(err, AC_EXIT_USAGE, "unknown worker '%s'",
+				     ids[i]);
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *v[3] = { ids[i], reason,
+				     (flags & AC_DRAIN_STOP) ? "1" : "0" };
+
+		if (flags & AC_DRAIN_UNDO) {
+			if (run_command(s, ST_UNDRAIN, 1, v, "undoing a drain",
+					NULL, err) < 0)
+				goto fail;
+		} else if (run_command(s, ST_DRAIN, 3, v, "draining a worker",
+				       NULL, err) < 0 ||
+			   run_command(s, ST_UNASSIGN_WORKER, 1, v,
+				       "rerouting tasks", NULL, err) < 0) {
+			goto fail;
+		}
+	}
+	if (notify_wake(s, err) < 0)
+		goto fail;
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+fail:
+	tx_rollback(s);
+	return -1;
+}
+
+static int pg_worker_control(struct ac_store *base, const char *worker_id,
+			     struct ac_worker_control *ctl, struct ac_error *err)
+{
+	return read_control((struct pg_store *)base, worker_id, ctl, err);
+}
+
+static int pg_worker_running(struct ac_store *base, const char *worker_id,
+			     long *running, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	PGresult *res = run(s, ST_WORKER_RUNNING, 1, &worker_id, NULL,
+			    "counting a worker's tasks", err);
+
+	*running = 0;
+	if (!res)
+		return -1;
+	*running = (long)get_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+static int pg_counter_add(struct ac_store *base, const char *name, int64_t n,
+			  int64_t *before, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	char nb[NUM];
+	const char *v[2] = { name, num(nb, n) };
+	PGresult *res = run(s, ST_COUNTER_ADD, 2, v, NULL, "counting", err);
+
+	if (!res)
+		return -1;
+	*before = get_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+static int pg_mark_lost(struct ac_store *base, char ***ids, size_t *n,
+			struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	PGresult *res = run(s, ST_MARK_LOST, 0, NULL, NULL,
+			    "marking lost workers", err);
+	int rows;
+
+	*ids = NULL;
+	*n = 0;
+	if (!res)
+		return -1;
+	rows = PQntuples(res);
+	if (rows > 0) {
+		*ids = calloc((size_t)rows, sizeof **ids);
+		if (!*ids) {
+			PQclear(res);
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		}
+		for (int r = 0; r < rows; r++) {
+			(*ids)[*n] = dup_text(res, r, 0, NULL);
+			if ((*ids)[*n])
+				(*n)++;
+		}
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int pg_prune(struct ac_store *base, int64_t older_than_ms,
+		    int has_status, enum ac_task_status status, long limit,
+		    size_t *removed, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	char age[NUM], lim[NUM];
+	const char *v[3] = {
+		num(age, older_than_ms),
+		has_status ? ac_task_status_name(status) : NULL,
+		limit > 0 ? num(lim, limit) : NULL,
+	};
+	PGresult *res = run(s, ST_PRUNE, 3, v, NULL, "pruning tasks", err);
+
+	*removed = 0;
+	if (!res)
+		return -1;
+	*removed = (size_t)get_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+/* Notifications are read off the socket without a round trip; our own
+ * are not news to us.  After a (re)connect the answer is yes once. */
+static int pg_changed(struct ac_store *base, int *changed,
+		      struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	PGnotify *note;
+
+	*changed = 0;
+	if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
+		if (ensure_connected(s, err) < 0)
+			return -1;
+	} else if (!PQconsumeInput(s->conn)) {
+		char msg[400];
+
+		one_line(PQerrorMessage(s->conn), msg, sizeof msg);
+		drop_connection(s);
+		return unreachable(s, err, "waiting for wake-ups", msg);
+	}
+	while ((note = PQnotifies(s->conn))) {
+		if (note->be_pid != PQbackendPID(s->conn))
+			*changed = 1;
+		PQfreemem(note);
+	}
+	if (s->wake) {
+		*changed = 1;
+		s->wake = 0;
+	}
+	return 0;
+}
+
+static int pg_wait_fd(struct ac_store *base)
+{
+	struct pg_store *s = (struct pg_store *)base;
+
+	return s->conn && PQstatus(s->conn) == CONNECTION_OK ?
+		PQsocket(s->conn) : -1;
+}
+
+const struct ac_store_ops ac_store_pg_ops = {
+	.name = "postgres",
+	.open = pg_open,
+	.close = pg_close,
+	.submit = pg_submit,
+	.retry = pg_retry,
+	.task_states = pg_task_states,
+	.task_get = pg_task_get,
+	.tasks_list = pg_tasks_list,
+	.queue_depth = pg_queue_depth,
+	.task_counts = pg_task_counts,
+	.workers_list = pg_workers_list,
+	.worker_register = pg_worker_register,
+	.worker_cycle = pg_worker_cycle,
+	.worker_heartbeat = pg_worker_heartbeat,
+	.sweep = pg_sweep,
+	.task_checkpoint = pg_task_checkpoint,
+	.task_report = pg_task_report,
+	.cancel = pg_cancel,
+	.worker_cancels = pg_worker_cancels,
+	.drain = pg_drain,
+	.worker_control = pg_worker_control,
+	.worker_running = pg_worker_running,
+	.counter_add = pg_counter_add,
+	.mark_lost = pg_mark_lost,
+	.changed = pg_changed,
+	.prune = pg_prune,
+	.wait_fd = pg_wait_fd,
+};

@@ -221,14 +221,16 @@ check_documented() {
 	done
 }
 
-@test "--store postgres://x is refused with 69 by every command" {
+@test "--store postgres://x (no such host): exit 69 and one line naming the store, from every command" {
 	make_store
 	local before
 	before=$(task_counts)
 	run -69 --separate-stderr ac-submit --store postgres://x echo <<<'{}'
 	assert_one_stderr_line ac-submit
+	assert_contains "$stderr" "'postgres://x'" "ac-submit names the store"
 	run -69 --separate-stderr ac-status --store postgres://x
 	assert_one_stderr_line ac-status
+	assert_contains "$stderr" "'postgres://x'" "ac-status names the store"
 	run -69 --separate-stderr ac-drain --store postgres://x w1
 	assert_one_stderr_line ac-drain
 	run -69 --separate-stderr ac-cancel --store postgres://x 1
@@ -236,6 +238,7 @@ check_documented() {
 	run -69 --separate-stderr timeout 20 ac-worker --store postgresql://x \
 		--handler echo=cat
 	assert_match "$stderr" '^ac-worker: ' "ac-worker diagnostic prefix"
+	assert_contains "$stderr" "'postgresql://x'" "ac-worker names the store"
 	assert_eq "$(task_counts)" "$before" "task counts unchanged"
 }
 

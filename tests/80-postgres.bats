@@ -120,7 +120,7 @@ SH
 	t0=$SECONDS
 	wait_until 120 count_is "select count(*) from tasks where status = 'completed'" 300 ||
 		fail "not all completed within 120 s: $(sql "select status, count(*) from tasks group by status" | tr '\n' ' '); w2 log: $(tail -n 20 "$AC_TMP/w2.log")"
-	echo "# all 300 completed $((SECONDS - t0)) s after the restart" >&3
+	echo "# all 300 completed $((SECONDS - t0)) s after the restart; attempts: $(sql "select worker, coalesce(outcome, 'open'), count(*) from attempts group by 1, 2 order by 1, 2" | tr '|\n' ' ,')" >&3
 	pid_alive "$(worker_pid w2)" || fail "w2 did not survive the server restart: $(tail -n 20 "$AC_TMP/w2.log")"
 
 	assert_eq "$(sql "select count(*) from tasks")" 300 "tasks in the store"

@@ -65,6 +65,8 @@ as_owner() {
 	elif command -v runuser >/dev/null 2>&1; then
 		(cd "$DIR" && runuser -u "$owner" -- "$@")
 	else
+		# $0 and $@ are for the shell su starts, not this one.
+		# shellcheck disable=SC2016
 		(cd "$DIR" && su -s /bin/sh -c 'exec "$0" "$@"' "$owner" -- "$@")
 	fi
 }
@@ -144,7 +146,8 @@ cmd_start() {
 		[ "$tries" -le 20 ] || die "no free port found in 20 tries (see $DIR/log)"
 		port=$(random_port)
 		port_busy "$port" && continue
-		lines=$(cat "$DIR/log" 2>/dev/null | wc -l)
+		lines=0
+		[ -f "$DIR/log" ] && lines=$(wc -l <"$DIR/log")
 		if as_owner "$bindir/pg_ctl" -w -t 60 -D "$DIR/data" -l "$DIR/log" \
 			-o "-c listen_addresses=$addr -p $port -k $DIR -c fsync=on -c max_connections=200" \
 			start >"$DIR/pg_ctl.out" 2>&1; then

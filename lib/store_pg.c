@@ -27,7 +27,8 @@
 #include <unistd.h>
 
 #define SCHEMA_VERSION 2
-#define ROUNDTRIP_TIMEOUT_MS 10000
+#define DEADLINE_DEFAULT_MS 10000
+#define DEADLINE_MIN_MS 200
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 5000
 #define BACKOFF_BASE_MS 1000
@@ -413,6 +414,7 @@ struct pg_store {
 	int wake;                 /* changed() answers 1 once: set on connect */
 	int backoff_ms;
 	int64_t next_connect_mono;
+	int64_t deadline_ms;      /* the longest one request may take */
 };
 
 /* libpq's messages end with a newline and may span lines: one line. */
@@ -457,7 +459,7 @@ static int unreachable(struct pg_store *s, struct ac_error *err,
 static PGresult *wait_result(struct pg_store *s, const char *what,
 			     struct ac_error *err)
 {
-	int64_t deadline = ac_mono_ms() + ROUNDTRIP_TIMEOUT_MS;
+	int64_t deadline = ac_mono_ms() + s->deadline_ms;
 	PGresult *last = NULL, *res;
 	int fd = PQsocket(s->conn);
 
@@ -474,7 +476,7 @@ static PGresult *wait_result(struct pg_store *s, const char *what,
 			if (left <= 0) {
 				PQclear(last);
 				drop_connection(s);
-				unreachable(s, err, what, "no answer within 10 s");
+				unreachable(s, err, what, "no answer in time");
 				return NULL;
 			}
 			rc = poll(&p, 1, (int)left);
@@ -582,6 +584,33 @@ static void ignore_notice(void *arg, const char *message)
 	(void)message;
 }
 
+/* Drive a connection started with PQconnectStartParams to its end, never
+ * waiting past the deadline: a worker's loop must not hang on a host that
+ * drops packets.  0 connected, -1 not. */
+static int finish_connecting(struct pg_store *s)
+{
+	int64_t deadline = ac_mono_ms() + s->deadline_ms;
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	if (PQstatus(s->conn) == CONNECTION_BAD)
+		return -1;
+	while (st != PGRES_POLLING_OK) {
+		struct pollfd p = { PQsocket(s->conn), 0, 0 };
+		int64_t left = deadline - ac_mono_ms();
+		int rc;
+
+		if (st == PGRES_POLLING_FAILED || p.fd < 0 || left <= 0)
+			return -1;
+		p.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		rc = poll(&p, 1, (int)left);
+		if (rc < 0 && errno != EINTR)
+			return -1;
+		if (rc > 0)
+			st = PQconnectPoll(s->conn);
+	}
+	return PQstatus(s->conn) == CONNECTION_OK ? 0 : -1;
+}
+
 static int connect_store(struct pg_store *s, struct ac_error *err)
 {
 	/* Our defaults come first so that the URL's own settings win. */
@@ -590,7 +619,7 @@ static int connect_store(struct pg_store *s, struct ac_error *err)
 		"keepalives_interval", "keepalives_count", "tcp_user_timeout",
 		"dbname", NULL
 	};
-	const char *values[] = { "3", "ac", "10", "3", "3", "15000", s->url, NULL };
+	const char *values[] = { "10", "ac", "10", "3", "3", "15000", s->url, NULL };
 	int64_t now = ac_mono_ms();
 
 	if (now < s->next_connect_mono)
@@ -598,13 +627,15 @@ static int connect_store(struct pg_store *s, struct ac_error *err)
 				    "store '%s' unreachable: trying again in %lld ms",
 				    s->shown,
 				    (long long)(s->next_connect_mono - now));
-	s->conn = PQconnectdbParams(keys, values, 1);
+	s->conn = PQconnectStartParams(keys, values, 1);
 	if (!s->conn)
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-	if (PQstatus(s->conn) != CONNECTION_OK) {
+	if (finish_connecting(s) < 0) {
 		char msg[400];
 
 		one_line(PQerrorMessage(s->conn), msg, sizeof msg);
+		if (!msg[0])
+			snprintf(msg, sizeof msg, "no answer in time");
 		drop_connection(s);
 		s->next_connect_mono = ac_mono_ms() + s->backoff_ms;
 		s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ?
@@ -895,6 +926,7 @@ static int pg_open(const char *url, int create, struct ac_store **out,
 	s->url = ac_strdup(url);
 	s->shown = ac_store_url_masked(url);
 	s->backoff_ms = BACKOFF_FIRST_MS;
+	s->deadline_ms = DEADLINE_DEFAULT_MS;
 	if (!s->url || !s->shown) {
 		pg_close(&s->base);
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
@@ -2021,6 +2053,14 @@ static int pg_changed(struct ac_store *base, int *changed,
 	return 0;
 }
 
+static void pg_set_deadline(struct ac_store *base, int64_t ms)
+{
+	struct pg_store *s = (struct pg_store *)base;
+
+	s->deadline_ms = ms <= 0 ? DEADLINE_DEFAULT_MS :
+		ms < DEADLINE_MIN_MS ? DEADLINE_MIN_MS : ms;
+}
+
 static int pg_wait_fd(struct ac_store *base)
 {
 	struct pg_store *s = (struct pg_store *)base;
@@ -2057,4 +2097,5 @@ const struct ac_store_ops ac_store_pg_ops = {
 	.changed = pg_changed,
 	.prune = pg_prune,
 	.wait_fd = pg_wait_fd,
+	.set_deadline = pg_set_deadline,
 };

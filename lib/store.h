@@ -269,6 +269,11 @@ struct ac_store_ops {
 	 * when the backend has none.  It may change after a reconnect, so
 	 * callers ask again rather than keep it. */
 	int (*wait_fd)(struct ac_store *store);
+	/* The longest one request to a networked store may take (connecting
+	 * included) before the connection is given up and opened again
+	 * later; 0 = the backend's default.  A worker keeps it well under
+	 * its lease, so that a cut network never holds its loop long. */
+	void (*set_deadline)(struct ac_store *store, int64_t ms);
 };
 
 /* Every backend's handle starts with this. */

@@ -27,7 +27,8 @@
 #include <unistd.h>
 
 #define SCHEMA_VERSION 2
-#define ROUNDTRIP_TIMEOUT_MS 10000
+#define DEADLINE_DEFAULT_MS 10000
+#define DEADLINE_MIN_MS 200
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 5000
 #define BACKOFF_BASE_MS 1000
@@ -51,6 +52,7 @@ enum stmt_id {
 	ST_CANCEL_NOW, ST_CANCEL_ASK, ST_CANCELS, ST_UNASSIGN_GONE,
 	ST_UNASSIGN_WORKER, ST_COUNTER_ADD, ST_MARK_LOST, ST_PRUNE, ST_NOTIFY,
 	ST_LIST_ALL, ST_LIST_STATUS, ST_LIST_TYPE, ST_LIST_BOTH,
+	ST_CYCLE_STATE,
 	ST_COUNT
 };
 
@@ -110,7 +112,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"assigned = $2 AND "
 		"(tags IS NULL OR tags <@ $3::jsonb) ORDER BY priority DESC, id "
 		"LIMIT $4 FOR UPDATE SKIP LOCKED) x)), "
-		"pick AS (SELECT id FROM cand ORDER BY priority DESC, id LIMIT $4), "
+		"pick AS (SELECT id FROM cand WHERE NOT EXISTS (SELECT 1 FROM "
+		"workers WHERE id = $2 AND (drain <> 0 OR stop <> 0)) "
+		"ORDER BY priority DESC, id LIMIT $4), "
 		"claimed AS (UPDATE tasks t SET status = 'running', worker = $2, "
 		"attempt = t.attempt + 1, lease_until = " NOW_MS " + $5::bigint, "
 		"started = " NOW_MS ", finished = NULL FROM pick "
@@ -170,13 +174,22 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"failed = $5, heartbeat = " NOW_MS ", heartbeat_mono = " NOW_MS
 		" WHERE id = $1",
 	[ST_WORKER_CTL] = "SELECT drain, stop FROM workers WHERE id = $1",
+	/* The worker's row at the end of a cycle: what it holds is counted
+	 * here, claims of this cycle included. */
+	[ST_CYCLE_STATE] =
+		"UPDATE workers w SET running = r.n, completed = $3, "
+		"failed = $4, heartbeat = " NOW_MS ", heartbeat_mono = " NOW_MS
+		", status = CASE WHEN w.drain <> 0 AND $2 <> 'stopped' THEN "
+		"'draining' WHEN $2 = 'idle' AND r.n > 0 THEN 'busy' ELSE $2 END "
+		"FROM (SELECT count(*) AS n FROM tasks WHERE worker = $1 AND "
+		"status = 'running') r WHERE w.id = $1",
 	/* Only a lease still held is renewed. */
 	[ST_RENEW] =
 		"UPDATE tasks t SET lease_until = " NOW_MS " + $2::bigint FROM "
 		"unnest($3::bigint[], $4::int[]) AS h(id, attempt) WHERE "
 		"t.id = h.id AND t.attempt = h.attempt AND t.worker = $1 AND "
 		"t.status = 'running' AND t.lease_until >= " NOW_MS
-		" RETURNING t.id",
+		" RETURNING t.id, t.attempt",
 	[ST_WORKER_FIND] =
 		"SELECT host, pid, status, " NOW_MS " - heartbeat_mono, lease_ms "
 		"FROM workers WHERE id = $1 FOR UPDATE",
@@ -413,6 +426,7 @@ struct pg_store {
 	int wake;                 /* changed() answers 1 once: set on connect */
 	int backoff_ms;
 	int64_t next_connect_mono;
+	int64_t deadline_ms;      /* the longest one request may take */
 };
 
 /* libpq's messages end with a newline and may span lines: one line. */
@@ -457,7 +471,7 @@ static int unreachable(struct pg_store *s, struct ac_error *err,
 static PGresult *wait_result(struct pg_store *s, const char *what,
 			     struct ac_error *err)
 {
-	int64_t deadline = ac_mono_ms() + ROUNDTRIP_TIMEOUT_MS;
+	int64_t deadline = ac_mono_ms() + s->deadline_ms;
 	PGresult *last = NULL, *res;
 	int fd = PQsocket(s->conn);
 
@@ -474,7 +488,7 @@ static PGresult *wait_result(struct pg_store *s, const char *what,
 			if (left <= 0) {
 				PQclear(last);
 				drop_connection(s);
-				unreachable(s, err, what, "no answer within 10 s");
+				unreachable(s, err, what, "no answer in time");
 				return NULL;
 			}
 			rc = poll(&p, 1, (int)left);
@@ -582,6 +596,33 @@ static void ignore_notice(void *arg, const char *message)
 	(void)message;
 }
 
+/* Drive a connection started with PQconnectStartParams to its end, never
+ * waiting past the deadline: a worker's loop must not hang on a host that
+ * drops packets.  0 connected, -1 not. */
+static int finish_connecting(struct pg_store *s)
+{
+	int64_t deadline = ac_mono_ms() + s->deadline_ms;
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	if (PQstatus(s->conn) == CONNECTION_BAD)
+		return -1;
+	while (st != PGRES_POLLING_OK) {
+		struct pollfd p = { PQsocket(s->conn), 0, 0 };
+		int64_t left = deadline - ac_mono_ms();
+		int rc;
+
+		if (st == PGRES_POLLING_FAILED || p.fd < 0 || left <= 0)
+			return -1;
+		p.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		rc = poll(&p, 1, (int)left);
+		if (rc < 0 && errno != EINTR)
+			return -1;
+		if (rc > 0)
+			st = PQconnectPoll(s->conn);
+	}
+	return PQstatus(s->conn) == CONNECTION_OK ? 0 : -1;
+}
+
 static int connect_store(struct pg_store *s, struct ac_error *err)
 {
 	/* Our defaults come first so that the URL's own settings win. */
@@ -590,7 +631,7 @@ static int connect_store(struct pg_store *s, struct ac_error *err)
 		"keepalives_interval", "keepalives_count", "tcp_user_timeout",
 		"dbname", NULL
 	};
-	const char *values[] = { "3", "ac", "10", "3", "3", "15000", s->url, NULL };
+	const char *values[] = { "10", "ac", "10", "3", "3", "15000", s->url, NULL };
 	int64_t now = ac_mono_ms();
 
 	if (now < s->next_connect_mono)
@@ -598,13 +639,15 @@ static int connect_store(struct pg_store *s, struct ac_error *err)
 				    "store '%s' unreachable: trying again in %lld ms",
 				    s->shown,
 				    (long long)(s->next_connect_mono - now));
-	s->conn = PQconnectdbParams(keys, values, 1);
+	s->conn = PQconnectStartParams(keys, values, 1);
 	if (!s->conn)
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-	if (PQstatus(s->conn) != CONNECTION_OK) {
+	if (finish_connecting(s) < 0) {
 		char msg[400];
 
 		one_line(PQerrorMessage(s->conn), msg, sizeof msg);
+		if (!msg[0])
+			snprintf(msg, sizeof msg, "no answer in time");
 		drop_connection(s);
 		s->next_connect_mono = ac_mono_ms() + s->backoff_ms;
 		s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ?
@@ -637,6 +680,42 @@ static int ensure_connected(struct pg_store *s, struct ac_error *err)
 	return connect_store(s, err);
 }
 
+static const char *stmt_name(enum stmt_id id, char name[16])
+{
+	snprintf(name, 16, "ac%d", (int)id);
+	return name;
+}
+
+/* Prepare statement id on this connection, once (named "ac<id>"). */
+static int prepare(struct pg_store *s, enum stmt_id id, const char *what,
+		   struct ac_error *err)
+{
+	char name[16];
+	PGresult *res;
+
+	if (s->prepared[id])
+		return 0;
+	snprintf(name, sizeof name, "ac%d", (int)id);
+	if (!PQsendPrepare(s->conn, name, stmt_sql[id], 0, NULL)) {
+		char msg[400];
+
+		one_line(PQerrorMessage(s->conn), msg, sizeof msg);
+		drop_connection(s);
+		return unreachable(s, err, what, msg);
+	}
+	res = wait_result(s, what, err);
+	if (!res)
+		return -1;
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		statement_error(s, res, err, "preparing a statement");
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	s->prepared[id] = 1;
+	return 0;
+}
+
 /* Run prepared statement id with n text values (NULL = SQL NULL);
  * returns its result (PGRES_TUPLES_OK or PGRES_COMMAND_OK) or NULL with
  * err filled.  Outside a transaction a lost connection is opened again
@@ -654,25 +733,8 @@ static PGresult *run(struct pg_store *s, enum stmt_id id, int n,
 	if (!s->conn)
 		return unreachable(s, err, what, "connection lost"), NULL;
 	snprintf(name, sizeof name, "ac%d", (int)id);
-	if (!s->prepared[id]) {
-		if (!PQsendPrepare(s->conn, name, stmt_sql[id], 0, NULL)) {
-			char msg[400];
-
-			one_line(PQerrorMessage(s->conn), msg, sizeof msg);
-			drop_connection(s);
-			return unreachable(s, err, what, msg), NULL;
-		}
-		res = wait_result(s, what, err);
-		if (!res)
-			return NULL;
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			statement_error(s, res, err, "preparing a statement");
-			PQclear(res);
-			return NULL;
-		}
-		PQclear(res);
-		s->prepared[id] = 1;
-	}
+	if (prepare(s, id, what, err) < 0)
+		return NULL;
 	if (!PQsendQueryPrepared(s->conn, name, n, values, lengths, NULL,
 				 0)) {
 		char msg[400];
@@ -895,6 +957,7 @@ static int pg_open(const char *url, int create, struct ac_store **out,
 	s->url = ac_strdup(url);
 	s->shown = ac_store_url_masked(url);
 	s->backoff_ms = BACKOFF_FIRST_MS;
+	s->deadline_ms = DEADLINE_DEFAULT_MS;
 	if (!s->url || !s->shown) {
 		pg_close(&s->base);
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
@@ -1371,68 +1434,54 @@ static int write_worker_state(struct pg_store *s, const char *worker_id,
 			   NULL, err);
 }
 
-/* One attempt's end, fenced: it changes the task only while this attempt
- * of this worker holds a lease that has not run out. */
-static int write_outcome(struct pg_store *s, const char *worker_id,
-			 struct ac_outcome *o, int *wake, struct ac_error *err)
-{
-	char idb[NUM], att[NUM], base_ms[NUM], jitter[NUM], delay[NUM];
-	const char *v[8] = { num(idb, o->id), num(att, o->attempt), worker_id };
-	int lengths[8] = { 0 };
-	char *result = NULL;
+/* The statement and values of one attempt's end, fenced: it changes the
+ * task only while this attempt of this worker holds a lease that has not
+ * run out.  The values point into bufs and into o. */
+struct outcome_args {
 	enum stmt_id id;
-	int n = 4;
-	PGresult *res;
+	int n;
+	const char *v[8];
+	char idb[NUM], att[NUM], base_ms[NUM], jitter[NUM], delay[NUM];
+};
 
+static void outcome_args(const struct ac_outcome *o, const char *worker_id,
+			 struct outcome_args *a)
+{
+	a->v[0] = num(a->idb, o->id);
+	a->v[1] = num(a->att, o->attempt);
+	a->v[2] = worker_id;
+	a->n = 4;
 	switch (o->kind) {
 	case AC_OUTCOME_COMPLETED:
-		id = ST_DONE;
-		if (o->result && o->result[o->result_len] != '\0') {
-			result = malloc(o->result_len + 1);
-			if (!result)
-				return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-			memcpy(result, o->result, o->result_len);
-			result[o->result_len] = '\0';
-		}
-		v[3] = result ? result : o->result;
+		a->id = ST_DONE;
+		a->v[3] = o->result;   /* NUL-terminated at result_len */
 		break;
 	case AC_OUTCOME_TEMPFAIL:
-		id = ST_TEMPFAIL;
-		v[3] = o->error;
-		v[4] = num(delay, TEMPFAIL_DELAY_MS);
-		n = 5;
+		a->id = ST_TEMPFAIL;
+		a->v[3] = o->error;
+		a->v[4] = num(a->delay, TEMPFAIL_DELAY_MS);
+		a->n = 5;
 		break;
 	case AC_OUTCOME_CANCELLED:
-		id = ST_CANCEL_DONE;
-		v[3] = o->error;
+		a->id = ST_CANCEL_DONE;
+		a->v[3] = o->error;
 		break;
 	case AC_OUTCOME_RELEASED:
-		id = ST_RELEASE;
-		v[3] = o->error;
+		a->id = ST_RELEASE;
+		a->v[3] = o->error;
 		break;
 	default:
-		id = ST_FAIL;
-		v[3] = o->error;
-		v[4] = o->kind == AC_OUTCOME_TIMEOUT ? "timeout" : "failed";
-		v[5] = num(base_ms, BACKOFF_BASE_MS);
+		a->id = ST_FAIL;
+		a->v[3] = o->error;
+		a->v[4] = o->kind == AC_OUTCOME_TIMEOUT ? "timeout" : "failed";
+		a->v[5] = num(a->base_ms, BACKOFF_BASE_MS);
 		/* Up to a quarter of the base, so retries of a burst spread. */
-		v[6] = num(jitter, (int64_t)(random() % (BACKOFF_BASE_MS / 4)));
-		v[7] = o->kind == AC_OUTCOME_TIMEOUT ? "timeout" : "failed";
-		n = 8;
+		a->v[6] = num(a->jitter,
+			      (int64_t)(random() % (BACKOFF_BASE_MS / 4)));
+		a->v[7] = a->v[4];
+		a->n = 8;
 		break;
 	}
-	res = run(s, id, n, v, lengths, "recording a task's end", err);
-	free(result);
-	if (!res)
-		return -1;
-	o->accepted = PQntuples(res) > 0;
-	if (o->accepted &&
-	    ac_task_status_parse(PQgetvalue(res, 0, 0), &o->status) < 0)
-		o->status = AC_TASK_PENDING;
-	PQclear(res);
-	if (o->accepted && o->status == AC_TASK_QUEUED)
-		*wake = 1;
-	return 0;
 }
 
 static int claimed_cmp(const void *a, const void *b)
@@ -1444,46 +1493,18 @@ static int claimed_cmp(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
-static int claim_tasks(struct pg_store *s, const char *worker_id,
-		       const struct ac_claim_request *req,
-		       struct ac_claimed **claimed, size_t *nclaimed,
-		       struct ac_error *err)
+/* The rows of a claim, as a new array in claim order. */
+static int claimed_from(const PGresult *res, struct ac_claimed **claimed,
+			size_t *nclaimed, struct ac_error *err)
 {
-	struct ac_buf types = { 0 };
-	char max[NUM], lease[NUM];
-	const char *v[5];
+	int n = PQntuples(res);
 	struct ac_claimed *tasks;
-	PGresult *res;
-	int n;
 
-	if (run_command(s, ST_PROMOTE, 0, NULL, "promoting due tasks", NULL,
-			err) < 0)
-		return -1;
-	if (req->ntypes == 0 || req->max == 0)
+	if (n == 0)
 		return 0;
-	if (text_array(&types, req->types, req->ntypes) < 0) {
-		ac_buf_release(&types);
-		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-	}
-	v[0] = types.data;
-	v[1] = worker_id;
-	v[2] = req->tags ? req->tags : "[]";
-	v[3] = num(max, (int64_t)req->max);
-	v[4] = num(lease, req->lease_ms);
-	res = run(s, ST_CLAIM, 5, v, NULL, "claiming tasks", err);
-	ac_buf_release(&types);
-	if (!res)
-		return -1;
-	n = PQntuples(res);
-	if (n == 0) {
-		PQclear(res);
-		return 0;
-	}
 	tasks = calloc((size_t)n, sizeof *tasks);
-	if (!tasks) {
-		PQclear(res);
+	if (!tasks)
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-	}
 	for (int r = 0; r < n; r++) {
 		struct ac_claimed *t = &tasks[r];
 
@@ -1498,17 +1519,49 @@ static int claim_tasks(struct pg_store *s, const char *worker_id,
 		if (!t->type || !t->data ||
 		    (!t->route_key && !PQgetisnull(res, r, 6)) ||
 		    (!t->checkpoint && !PQgetisnull(res, r, 7))) {
-			PQclear(res);
 			ac_claimed_free_array(tasks, (size_t)n);
 			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 		}
 	}
-	PQclear(res);
 	qsort(tasks, (size_t)n, sizeof *tasks, claimed_cmp);
 	*claimed = tasks;
 	*nclaimed = (size_t)n;
 	return 0;
 }
+
+/* The next result of a pipeline (NULL between statements), waiting no
+ * longer than the deadline; *broken is set when the connection failed. */
+static PGresult *pipe_next(struct pg_store *s, int64_t deadline, int *broken)
+{
+	while (PQisBusy(s->conn)) {
+		struct pollfd p = { PQsocket(s->conn), POLLIN, 0 };
+		int64_t left = deadline - ac_mono_ms();
+		int rc;
+
+		if (PQflush(s->conn) == 1)
+			p.events |= POLLOUT;
+		if (left <= 0) {
+			*broken = 2;
+			return NULL;
+		}
+		rc = poll(&p, 1, (int)left);
+		if ((rc < 0 && errno != EINTR) ||
+		    (rc > 0 && !PQconsumeInput(s->conn))) {
+			*broken = 1;
+			return NULL;
+		}
+	}
+	return PQgetResult(s->conn);
+}
+
+/* A worker's cycle is one pipeline: BEGIN, every outcome, the operators'
+ * requests, the promotion of due tasks, the claim, the worker's row and
+ * COMMIT are sent at once and their answers read back in order, so a
+ * cycle costs one round trip however much it carries.  The claim checks
+ * the drain itself, and the worker's row counts what it holds, so that no
+ * statement needs the answer of another. */
+enum piped_kind { P_BEGIN, P_OUTCOME, P_CONTROL, P_PROMOTE, P_CLAIM,
+		  P_STATE, P_NOTIFY, P_COMMIT };
 
 static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
 			   const struct ac_worker_state *state,
@@ -1517,43 +1570,185 @@ static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
 			   struct ac_claimed **claimed, size_t *nclaimed,
 			   struct ac_worker_control *ctl, struct ac_error *err)
 {
+	static const enum stmt_id needed[] = {
+		ST_DONE, ST_FAIL, ST_TEMPFAIL, ST_CANCEL_DONE, ST_RELEASE,
+		ST_WORKER_CTL, ST_PROMOTE, ST_CLAIM, ST_CYCLE_STATE, ST_NOTIFY,
+	};
 	struct pg_store *s = (struct pg_store *)base;
-	int wake = 0;
+	size_t nkinds = noutcomes + 8, nsent = 0, outcome_at = 0;
+	enum piped_kind *kinds = calloc(nkinds, sizeof *kinds);
+	struct ac_buf types = { 0 };
+	char max[NUM], lease[NUM], completed[NUM], failed[NUM];
+	int64_t deadline;
+	int wake = 0, failed_at = -1, broken = 0, sent_ok = 1;
+	char name[16];
 
 	*claimed = NULL;
 	*nclaimed = 0;
-	if (tx_begin(s, err) < 0)
-		return -1;
-	for (size_t i = 0; i < noutcomes; i++)
-		if (write_outcome(s, worker_id, &outcomes[i], &wake, err) < 0)
-			goto fail;
-	if (read_control(s, worker_id, ctl, err) < 0)
-		goto fail;
-	if (claim && !ctl->drain && !ctl->stop &&
-	    claim_tasks(s, worker_id, claim, claimed, nclaimed, err) < 0)
-		goto fail;
-	if (state) {
-		struct ac_worker_state st = *state;
+	ctl->drain = ctl->stop = 0;
+	if (!kinds)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	if (ensure_connected(s, err) < 0)
+		goto fail_early;
+	for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++)
+		if (prepare(s, needed[i], "preparing a statement", err) < 0)
+			goto fail_early;
+	if (claim && claim->ntypes && claim->max &&
+	    text_array(&types, claim->types, claim->ntypes) < 0) {
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		goto fail_early;
+	}
+	if (!PQenterPipelineMode(s->conn)) {
+		unreachable(s, err, "starting a pipeline", PQerrorMessage(s->conn));
+		drop_connection(s);
+		goto fail_early;
+	}
 
-		st.running += (int)*nclaimed;
-		if (st.running > 0 && !strcmp(st.status, "idle"))
-			st.status = "busy";
-		if (ctl->drain && strcmp(st.status, "stopped"))
-			st.status = "draining";
-		if (write_worker_state(s, worker_id, &st, err) < 0)
-			goto fail;
+	/* Send everything. */
+	sent_ok &= PQsendQueryParams(s->conn, "BEGIN", 0, NULL, NULL, NULL,
+				     NULL, 0);
+	kinds[nsent++] = P_BEGIN;
+	for (size_t i = 0; i < noutcomes && sent_ok; i++) {
+		struct outcome_args a;
+
+		outcome_args(&outcomes[i], worker_id, &a);
+		sent_ok &= PQsendQueryPrepared(s->conn, stmt_name(a.id, name),
+					       a.n, a.v, NULL, NULL, 0);
+		kinds[nsent++] = P_OUTCOME;
+		if (outcomes[i].kind == AC_OUTCOME_RELEASED)
+			wake = 1;
+	}
+	sent_ok &= PQsendQueryPrepared(s->conn, stmt_name(ST_WORKER_CTL, name), 1,
+				       &worker_id, NULL, NULL, 0);
+	kinds[nsent++] = P_CONTROL;
+	if (claim) {
+		sent_ok &= PQsendQueryPrepared(s->conn, stmt_name(ST_PROMOTE, name),
+					       0, NULL, NULL, NULL, 0);
+		kinds[nsent++] = P_PROMOTE;
+		if (types.data) {
+			const char *v[5] = {
+				types.data, worker_id,
+				claim->tags ? claim->tags : "[]",
+				num(max, (int64_t)claim->max),
+				num(lease, claim->lease_ms),
+			};
+
+			sent_ok &= PQsendQueryPrepared(s->conn,
+						       stmt_name(ST_CLAIM, name), 5,
+						       v, NULL, NULL, 0);
+			kinds[nsent++] = P_CLAIM;
+		}
+	}
+	if (state) {
+		const char *v[4] = {
+			worker_id, state->status,
+			num(completed, state->completed),
+			num(failed, state->failed),
+		};
+
+		sent_ok &= PQsendQueryPrepared(s->conn,
+					       stmt_name(ST_CYCLE_STATE, name), 4, v,
+					       NULL, NULL, 0);
+		kinds[nsent++] = P_STATE;
 	}
 	/* A task handed back is work for the others. */
-	if (wake && notify_wake(s, err) < 0)
+	if (wake) {
+		sent_ok &= PQsendQueryPrepared(s->conn, stmt_name(ST_NOTIFY, name),
+					       0, NULL, NULL, NULL, 0);
+		kinds[nsent++] = P_NOTIFY;
+	}
+	sent_ok &= PQsendQueryParams(s->conn, "COMMIT", 0, NULL, NULL, NULL,
+				     NULL, 0);
+	kinds[nsent++] = P_COMMIT;
+	ac_buf_release(&types);
+	if (!sent_ok || !PQpipelineSync(s->conn)) {
+		unreachable(s, err, "sending a cycle", PQerrorMessage(s->conn));
+		drop_connection(s);
+		goto fail_early;
+	}
+
+	/* Read the answers, in order. */
+	deadline = ac_mono_ms() + s->deadline_ms;
+	for (size_t i = 0; i < nsent && !broken; i++) {
+		PGresult *res = pipe_next(s, deadline, &broken);
+		ExecStatusType st;
+
+		if (!res)
+			break;
+		st = PQresultStatus(res);
+		if (st == PGRES_FATAL_ERROR && failed_at < 0) {
+			failed_at = (int)i;
+			statement_error(s, res, err, "recording a cycle");
+		}
+		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+			switch (kinds[i]) {
+			case P_OUTCOME: {
+				struct ac_outcome *o = &outcomes[outcome_at];
+
+				o->accepted = PQntuples(res) > 0;
+				if (o->accepted &&
+				    ac_task_status_parse(PQgetvalue(res, 0, 0),
+							 &o->status) < 0)
+					o->status = AC_TASK_PENDING;
+				break;
+			}
+			case P_CONTROL:
+				if (PQntuples(res) == 1) {
+					ctl->drain = (int)get_i64(res, 0, 0);
+					ctl->stop = (int)get_i64(res, 0, 1);
+				}
+				break;
+			case P_CLAIM:
+				if (failed_at < 0 &&
+				    claimed_from(res, claimed, nclaimed, err) < 0)
+					failed_at = (int)i;
+				break;
+			default:
+				break;
+			}
+		}
+		if (kinds[i] == P_OUTCOME)
+			outcome_at++;
+		PQclear(res);
+		/* Each statement's answer ends with a NULL. */
+		res = pipe_next(s, deadline, &broken);
+		PQclear(res);
+	}
+	if (!broken) {
+		PGresult *res = pipe_next(s, deadline, &broken);
+
+		if (res && PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+			broken = 1;
+		PQclear(res);
+	}
+	if (broken || !PQexitPipelineMode(s->conn)) {
+		char msg[400];
+
+		one_line(PQerrorMessage(s->conn), msg, sizeof msg);
+		drop_connection(s);
+		if (failed_at < 0)
+			unreachable(s, err, "recording a cycle", broken == 2 ?
+				    "no answer in time" :
+				    msg[0] ? msg : "connection lost");
 		goto fail;
-	if (tx_commit(s, err) < 0)
+	}
+	if (failed_at >= 0) {
+		/* The transaction is left failed: end it. */
+		s->in_tx = 1;
+		tx_rollback(s);
 		goto fail;
+	}
+	free(kinds);
 	return 0;
+fail_early:
+	ac_buf_release(&types);
 fail:
+	free(kinds);
 	ac_claimed_free_array(*claimed, *nclaimed);
 	*claimed = NULL;
 	*nclaimed = 0;
-	tx_rollback(s);
+	for (size_t i = 0; i < noutcomes; i++)
+		outcomes[i].accepted = 0;
 	return -1;
 }
 
@@ -1607,7 +1802,8 @@ static int pg_worker_heartbeat(struct ac_store *base, const char *worker_id,
 		for (size_t i = 0; i < nheld; i++) {
 			renewed[i] = 0;
 			for (int r = 0; r < PQntuples(res); r++)
-				if (get_i64(res, r, 0) == held[i].id)
+				if (get_i64(res, r, 0) == held[i].id &&
+				    get_i64(res, r, 1) == held[i].attempt)
 					renewed[i] = 1;
 		}
 		PQclear(res);
@@ -2021,6 +2217,14 @@ static int pg_changed(struct ac_store *base, int *changed,
 	return 0;
 }
 
+static void pg_set_deadline(struct ac_store *base, int64_t ms)
+{
+	struct pg_store *s = (struct pg_store *)base;
+
+	s->deadline_ms = ms <= 0 ? DEADLINE_DEFAULT_MS :
+		ms < DEADLINE_MIN_MS ? DEADLINE_MIN_MS : ms;
+}
+
 static int pg_wait_fd(struct ac_store *base)
 {
 	struct pg_store *s = (struct pg_store *)base;
@@ -2057,4 +2261,5 @@ const struct ac_store_ops ac_store_pg_ops = {
 	.changed = pg_changed,
 	.prune = pg_prune,
 	.wait_fd = pg_wait_fd,
+	.set_deadline = pg_set_deadline,
 };

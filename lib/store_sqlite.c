@@ -2224,6 +2224,14 @@ static int sqlite_wait_fd(struct ac_store *base)
 	return -1;
 }
 
+/* A local file has no network to wait on; the busy timeout bounds the
+ * waits for other writers. */
+static void sqlite_set_deadline(struct ac_store *base, int64_t ms)
+{
+	(void)base;
+	(void)ms;
+}
+
 const struct ac_store_ops ac_store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -2252,4 +2260,5 @@ const struct ac_store_ops ac_store_sqlite_ops = {
 	.changed = sqlite_changed,
 	.prune = sqlite_prune,
 	.wait_fd = sqlite_wait_fd,
+	.set_deadline = sqlite_set_deadline,
 };

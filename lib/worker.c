@@ -1259,6 +1259,11 @@ static int renew_leases(struct worker *w, const struct ac_worker_state *state,
 	for (int k = 0; k < w->cfg->concurrency; k++) {
 		struct slot *slot = &w->slots[k];
 
+		/* A lease that ran out by our own clock is not asked about:
+		 * another attempt may own the task already. */
+		if (slot->busy && !slot->lost &&
+		    ac_mono_ms() - slot->lease_mono > w->cfg->lease_ms)
+			slot_lose(slot, "its lease ran out while the store could not be reached");
 		if (!slot->busy || slot->lost)
 			continue;
 		owner[n] = slot;
@@ -1860,6 +1865,11 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 	}
 	if (ac_store_open(cfg->store_url, 1, &w.store, err) < 0)
 		goto out;
+	/* A request that hangs holds the whole loop: bound it by the
+	 * heartbeat and a quarter of the lease. */
+	w.store->ops->set_deadline(w.store,
+		cfg->heartbeat_ms < cfg->lease_ms / 4 ? cfg->heartbeat_ms :
+		cfg->lease_ms / 4);
 	rec = (struct ac_worker_record){
 		.id = cfg->id,
 		.host = host,

@@ -37,7 +37,8 @@ int ac_priority_parse(const char *s, int *out);
 /* A new task, as ac-submit hands it to the store. */
 struct ac_task_spec {
 	const char *type;
-	const char *data;            /* compact JSON text, data_len bytes */
+	const char *data;            /* compact JSON text, data_len bytes,
+				      * NUL-terminated there */
 	size_t data_len;
 	int priority;
 	int max_retries;

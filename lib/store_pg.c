@@ -970,65 +970,128 @@ static int pg_open(const char *url, int create, struct ac_store **out,
 	return 0;
 }
 
-static int pg_submit(struct ac_store *base, const struct ac_task_spec *specs,
-		     size_t n, struct ac_submitted *out, struct ac_error *err)
-{
-	struct pg_store *s = (struct pg_store *)base;
+static PGresult *pipe_next(struct pg_store *s, int64_t deadline,
+			   int *broken);
 
-	if (tx_begin(s, err) < 0)
+/* Inserts go in pipelines of this many: one round trip each. */
+#define SUBMIT_PIPELINE 500
+
+/* Send the inserts of specs[from, to) in one pipeline inside the open
+ * transaction and read their ids; a task whose idempotency key is taken
+ * gets id 0 here (looked up by the caller).  0 or -1. */
+static int submit_chunk(struct pg_store *s, const struct ac_task_spec *specs,
+			size_t from, size_t to, struct ac_submitted *out,
+			struct ac_error *err)
+{
+	char name[16];
+	int64_t deadline;
+	int broken = 0, failed = 0;
+
+	if (prepare(s, ST_INSERT_TASK, "adding a task", err) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
+	if (!PQenterPipelineMode(s->conn)) {
+		unreachable(s, err, "starting a pipeline", PQerrorMessage(s->conn));
+		drop_connection(s);
+		return -1;
+	}
+	stmt_name(ST_INSERT_TASK, name);
+	for (size_t i = from; i < to; i++) {
 		const struct ac_task_spec *t = &specs[i];
-		char prio[NUM], retries[NUM], timeout[NUM], delay[NUM], reclaims[NUM];
+		char prio[NUM], retries[NUM], timeout[NUM], delay[NUM],
+			reclaims[NUM];
+		/* t->data is NUL-terminated at data_len (ac_task_spec). */
 		const char *v[12] = {
-			t->type, num(prio, t->priority), NULL,
+			t->type, num(prio, t->priority), t->data,
 			num(retries, t->max_retries), num(timeout, t->timeout_ms),
 			t->route_key, t->tags, t->meta, t->idempotency_key,
 			num(delay, t->delay_ms > 0 ? t->delay_ms : 0),
 			num(reclaims, t->max_reclaims), t->assigned,
 		};
-		int lengths[12] = { 0 };
-		char *data = NULL;
-		PGresult *res;
 
-		/* The data is sent with its length; a NUL-free copy is only
-		 * needed if the caller's text is not terminated there. */
-		if (t->data[t->data_len] != '\0') {
-			data = malloc(t->data_len + 1);
-			if (!data) {
-				ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		if (!PQsendQueryPrepared(s->conn, name, 12, v, NULL, NULL, 0)) {
+			broken = 1;
+			break;
+		}
+	}
+	if (!broken && !PQpipelineSync(s->conn))
+		broken = 1;
+	deadline = ac_mono_ms() + s->deadline_ms;
+	for (size_t i = from; i < to && !broken; i++) {
+		PGresult *res = pipe_next(s, deadline, &broken);
+
+		if (!res)
+			break;
+		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+			out[i].existed = 0;
+			out[i].id = PQntuples(res) == 1 ? get_i64(res, 0, 0) : 0;
+		} else if (!failed) {
+			failed = 1;
+			statement_error(s, res, err, "adding a task");
+		}
+		PQclear(res);
+		PQclear(pipe_next(s, deadline, &broken));
+	}
+	if (!broken) {
+		PGresult *res = pipe_next(s, deadline, &broken);
+
+		if (!res || PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+			broken = 1;
+		PQclear(res);
+	}
+	if (broken || !PQexitPipelineMode(s->conn)) {
+		char msg[400];
+
+		one_line(PQerrorMessage(s->conn), msg, sizeof msg);
+		drop_connection(s);
+		if (!failed)
+			unreachable(s, err, "adding tasks", broken == 2 ?
+				    "no answer in time" :
+				    msg[0] ? msg : "connection lost");
+		return -1;
+	}
+	return failed ? -1 : 0;
+}
+
+/* All n tasks in one transaction, their inserts pipelined. */
+static int pg_submit(struct ac_store *base, const struct ac_task_spec *specs,
+		     size_t n, struct ac_submitted *out, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+
+	for (size_t i = 0; i < n; i++)
+		if (specs[i].data[specs[i].data_len] != '\0')
+			return ac_error_set(err, AC_EXIT_FAILED,
+					    "task data must end at its length");
+	if (tx_begin(s, err) < 0)
+		return -1;
+	for (size_t from = 0; from < n; from += SUBMIT_PIPELINE) {
+		size_t to = n - from > SUBMIT_PIPELINE ? from + SUBMIT_PIPELINE : n;
+
+		if (submit_chunk(s, specs, from, to, out, err) < 0)
+			goto fail;
+		/* A key that named a task already there (or earlier in this
+		 * call): that task's id. */
+		for (size_t i = from; i < to; i++) {
+			const char *key = specs[i].idempotency_key;
+			PGresult *res;
+
+			if (out[i].id)
+				continue;
+			res = run(s, ST_FIND_IDEM, 1, &key, NULL,
+				  "looking up an idempotency key", err);
+			if (!res)
+				goto fail;
+			if (!key || PQntuples(res) != 1) {
+				PQclear(res);
+				ac_error_set(err, AC_EXIT_TEMPFAIL,
+					     "store '%s': idempotency key '%s' is being used by another submit; try again",
+					     s->shown, key ? key : "");
 				goto fail;
 			}
-			memcpy(data, t->data, t->data_len);
-			data[t->data_len] = '\0';
-		}
-		v[2] = data ? data : t->data;
-		res = run(s, ST_INSERT_TASK, 12, v, lengths, "adding a task", err);
-		free(data);
-		if (!res)
-			goto fail;
-		out[i].existed = 0;
-		if (PQntuples(res) == 1) {
 			out[i].id = get_i64(res, 0, 0);
+			out[i].existed = 1;
 			PQclear(res);
-			continue;
 		}
-		PQclear(res);
-		/* The key named a task already there. */
-		res = run(s, ST_FIND_IDEM, 1, &t->idempotency_key, NULL,
-			  "looking up an idempotency key", err);
-		if (!res)
-			goto fail;
-		if (PQntuples(res) != 1) {
-			PQclear(res);
-			ac_error_set(err, AC_EXIT_TEMPFAIL,
-				     "store '%s': idempotency key '%s' is being used by another submit; try again",
-				     s->shown, t->idempotency_key);
-			goto fail;
-		}
-		out[i].id = get_i64(res, 0, 0);
-		out[i].existed = 1;
-		PQclear(res);
 	}
 	if (notify_wake(s, err) < 0)
 		goto fail;

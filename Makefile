@@ -34,6 +34,9 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PROGRAMS = $(COMMANDS:%=$(BIN)/%)
 
 .PHONY: all check unit bats asan install uninstall clean setup demo bench chaos fuzz
+# Objects made through chained rules are kept, not removed at the end (which
+# would also print after the test summary).
+.SECONDARY:
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c

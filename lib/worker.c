@@ -44,6 +44,8 @@ extern char **environ;
 #define WAIT_MAX_MS 30000
 #define EVENTS_PER_REPLY 512
 #define STORE_RETRY_MS 1000
+/* /readyz: free slots and no claim for this long (plus 3 heartbeats). */
+#define CLAIM_STALL_MS 10000
 #define ENV_TASK_VARS 8
 
 struct worker;
@@ -1682,6 +1684,13 @@ static void on_http(struct evhttp_request *req, void *arg)
 		else if (!accepting(w))
 			http_text(req, 503, "Service Unavailable",
 				  "not ready: draining\n");
+		else if (w->nbusy < w->cfg->concurrency &&
+			 ac_mono_ms() - w->last_claim_mono >
+			 CLAIM_STALL_MS + 3 * w->cfg->heartbeat_ms)
+			/* Free slots, a store that answers, and yet no claim
+			 * for this long: the claim loop is stuck. */
+			http_text(req, 503, "Service Unavailable",
+				  "not ready: not claiming\n");
 		else
 			http_text(req, 200, "OK", "ready\n");
 	} else if (path && !strcmp(path, "/metrics")) {

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1818,9 +1819,17 @@ static int write_discovery(struct worker *w, const char *host,
 	json_t *doc;
 	int rc = -1;
 
+	/* workers/ is readable by others (a Prometheus on the host reads
+	 * the target files); it holds no secret.  AC_HOME itself keeps the
+	 * mode it has (0700 when ac made it). */
 	if (ac_buf_printf(&dir, "%s/workers", w->cfg->home) < 0 ||
-	    ac_config_mkdirs(dir.data, err) < 0)
+	    ac_config_mkdirs(w->cfg->home, err) < 0)
 		goto out;
+	if (mkdir(dir.data, 0755) < 0 && errno != EEXIST) {
+		ac_error_set(err, AC_EXIT_UNAVAILABLE, "cannot create '%s': %s",
+			     dir.data, strerror(errno));
+		goto out;
+	}
 	remove_stale_discovery(dir.data, host);
 	w->discovery_path = NULL;
 	{

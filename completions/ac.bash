@@ -13,7 +13,7 @@ _ac_options()
 	ac-worker)
 		echo "--id= --handler= --handlers= --concurrency= --tag=" \
 			"--heartbeat= --lease= --grace= --drain-timeout=" \
-			"--retain= --listen= --token-file= --insecure --tls-cert=" \
+			"--retain= --metrics= --listen= --token-file= --insecure --tls-cert=" \
 			"--store= -q --quiet" \
 			"-v --verbose -h --help --version"
 		;;

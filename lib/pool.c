@@ -34,6 +34,7 @@ struct slot {
 	int replacing;           /* the next start replaces a dead one */
 	int stopping;            /* drained by us to shrink: not replaced */
 	int signalled;           /* stopped by SIGTERM, not by the store */
+	int kept;                /* its drain was undone while it ran */
 	int registered;          /* the store lists it with this pid */
 	int store_draining;      /* the store says it is draining */
 };
@@ -209,7 +210,8 @@ static void start_worker(struct pool *p, size_t i)
 	setpgid(pid, pid);
 	s->pid = pid;
 	s->started = now;
-	s->stopping = s->signalled = s->registered = s->store_draining = 0;
+	s->stopping = s->signalled = s->kept = 0;
+	s->registered = s->store_draining = 0;
 	if (s->replacing) {
 		s->restarts++;
 		s->replacing = 0;
@@ -262,6 +264,7 @@ static void keep_worker(struct pool *p, size_t i)
 		return;
 	}
 	s->stopping = s->store_draining = 0;
+	s->kept = 1;
 	ac_log_info("keeping worker %s (pid %ld): its drain is undone", id,
 		    (long)s->pid);
 }
@@ -336,6 +339,16 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 			ac_log_info("worker %s (pid %ld) left the pool: it %s",
 				    id, (long)pid, how);
 			memset(s, 0, sizeof *s);
+			continue;
+		}
+		/* A worker takes a stop up at once and cannot take it back:
+		 * one kept after that finishes its tasks and leaves all the
+		 * same, which is no crash. */
+		if (s->kept && WIFEXITED(wstatus) && !WEXITSTATUS(wstatus)) {
+			s->kept = 0;
+			s->next_start = now;
+			ac_log_info("worker %s (pid %ld) left after the stop it had taken up before its drain was undone; starting it again",
+				    id, (long)pid);
 			continue;
 		}
 		if (now - s->started >= STEADY_MS)

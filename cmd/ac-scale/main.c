@@ -286,9 +286,9 @@ static void print_state(json_t *state, int table)
 		rc = ac_render_json(stdout, state);
 	} else {
 		json_t *backlog = json_object_get(autos, "backlog");
+		const char *pool = json_string_value(json_object_get(state, "pool"));
 
-		printf("pool %s: %lld worker(s)",
-		       json_string_value(json_object_get(state, "pool")),
+		printf("pool %s: %lld worker(s)", pool ? pool : "?",
 		       (long long)json_integer_value(json_object_get(state, "target")));
 		if (json_is_object(autos)) {
 			printf(", auto %lld..%lld",

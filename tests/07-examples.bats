@@ -16,12 +16,18 @@
 #                               process group, as Ctrl-C would; it must
 #                               still be running then, and its exit status
 #                               is checked as above
+#   .\" example: background     it runs until interrupted, as above, but
+#                               alongside the examples after it ("from
+#                               another terminal"): it is interrupted after
+#                               the last example, unless one of them ended
+#                               it, and its status is checked then
 #   .\" example: file=PATH      it is the text of a file (a handler): the
 #                               test writes it to PATH, executable, and
 #                               checks its syntax; the page's fixture runs it
 #   .\" example: skip: REASON   not run; the reason is printed
 # Processes an example leaves behind (a worker started with &) are stopped
-# after it, by the pids of its session.  AC_EXAMPLES_VERBOSE=1 prints each
+# after it, by the pids of its session; at the end of the page, every
+# process of this test outside its own session (a daemon, say) is stopped.  AC_EXAMPLES_VERBOSE=1 prints each
 # example with its output.
 
 load helpers
@@ -63,14 +69,14 @@ session_pids() {
 stop_session() {
 	local sid=$1 p end
 	for p in $(session_pids "$sid"); do
-		ours "$p" && kill -TERM "$p" 2>/dev/null
+		{ ours "$p" && kill -TERM "$p"; } 2>/dev/null || true
 	done
 	end=$((SECONDS + 15))
 	while [ -n "$(session_pids "$sid")" ] && ((SECONDS < end)); do
 		sleep 0.1
 	done
 	for p in $(session_pids "$sid"); do
-		ours "$p" && kill -KILL "$p" 2>/dev/null
+		{ ours "$p" && kill -KILL "$p"; } 2>/dev/null || true
 	done
 	return 0
 }
@@ -94,7 +100,7 @@ session_worker_up() {
 # work directory; 0 when it behaved as its "example:" line says, else 1
 # with its script and output on stderr.
 run_example() {
-	local page=$1 n=$2 dir=$3 opts want=0 interrupt=0 file='' o pid rc
+	local page=$1 n=$2 dir=$3 opts want=0 interrupt=0 background=0 file='' o pid rc
 	opts=$(cat "$dir/$n.opts")
 	local what="$page example $n"
 	case $opts in
@@ -107,6 +113,7 @@ run_example() {
 		case $o in
 		exit=*) want=${o#exit=} ;;
 		interrupt) interrupt=1 ;;
+		background) interrupt=1 background=1 ;;
 		file=*) file=${o#file=} ;;
 		*) fail "$what: unknown word '$o' on its example: line" || return 1 ;;
 		esac
@@ -155,8 +162,20 @@ run_example() {
 			example_failed "$what ended (exit $rc) before it was interrupted" "$dir" "$n"
 			return 1
 		fi
+		if ((background)); then
+			BACKGROUND+=("$pid $n $want")
+			echo "# $what: running on beside the next examples" >&3
+			return 0
+		fi
 		kill -INT -- "-$pid"
 	fi
+	finish_example "$page" "$n" "$dir" "$pid" "$want"
+}
+
+# finish_example PAGE N DIR PID WANT: wait for example N (pid PID) to end,
+# stop what it left, check its status is WANT.
+finish_example() {
+	local page=$1 n=$2 dir=$3 pid=$4 want=$5 rc=0 what="$1 example $2"
 	wait_exit "$pid" "$AC_EXAMPLE_TIMEOUT" || rc=$?
 	if [ "$rc" = 124 ] && pid_alive "$pid"; then
 		stop_session "$pid"
@@ -191,7 +210,7 @@ example_failed() {
 # NAME the page's file name with - and . as _), then every example in
 # order, then its after_NAME check when there is one.
 run_page() {
-	local page=$AC_ROOT/man/$1 dir=$AC_TMP/examples/$1 count n name
+	local page=$AC_ROOT/man/$1 dir=$AC_TMP/examples/$1 count n name rc
 	WORK=$AC_TMP/work
 	mkdir -p "$WORK"
 	count=$(extract_examples "$page" "$dir")
@@ -203,12 +222,52 @@ run_page() {
 	else
 		fixture_default || fail "the default fixture failed" || return 1
 	fi
+	BACKGROUND=()
 	for ((n = 1; n <= count; n++)); do
 		run_example "$1" "$n" "$dir" || return 1
+	done
+	local bg pid want
+	for bg in "${BACKGROUND[@]}"; do
+		read -r pid n want <<<"$bg"
+		pid_alive "$pid" && kill -INT -- "-$pid"
+		finish_example "$1" "$n" "$dir" "$pid" "$want" || return 1
 	done
 	if declare -F "after_$name" >/dev/null; then
 		"after_$name" || return 1
 	fi
+	stop_strays
+}
+
+# stop_strays: TERM every process of this test (its environment has this
+# test's AC_TEST_TMP) outside the test's own session, wait up to 15 s for
+# them, then KILL what is left.  It reaches what detached itself from an
+# example's session (a daemon).
+stop_strays() {
+	local me p end left
+	me=$(ps -o sid= -p $$ | tr -d ' ')
+	strays() {
+		local d p sid
+		for d in /proc/[0-9]*; do
+			p=${d#/proc/}
+			ours "$p" || continue
+			sid=$(ps -o sid= -p "$p" 2>/dev/null | tr -d ' ')
+			[ -n "$sid" ] && [ "$sid" != "$me" ] && pid_alive "$p" && echo "$p"
+		done
+		return 0
+	}
+	for p in $(strays); do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	end=$((SECONDS + 15))
+	left=$(strays)
+	while [ -n "$left" ] && ((SECONDS < end)); do
+		sleep 0.2
+		left=$(strays)
+	done
+	for p in $left; do
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	return 0
 }
 
 # ---------------------------------------------------------------- fixtures
@@ -343,6 +402,12 @@ fixture_ac_1() {
 	submit_17 seed '{}'
 }
 
+# ac-scale(1): its examples name examples/handlers, as in the source tree.
+fixture_ac_scale_1() {
+	mkdir -p "$WORK/examples"
+	cp -R "$AC_ROOT/examples/handlers" "$WORK/examples/"
+}
+
 # ---------------------------------------------------------------- tests
 
 @test "ac(1) EXAMPLES run" {
@@ -369,7 +434,12 @@ fixture_ac_1() {
 	run_page ac-cancel.1
 }
 
-# A page added later (ac-scale(1), say) runs with the default fixture
+@test "ac-scale(1) EXAMPLES run" {
+	[ -f "$AC_ROOT/man/ac-scale.1" ] || skip "man/ac-scale.1 is not here yet (it lands with ac-scale)"
+	run_page ac-scale.1
+}
+
+# A page added later runs with the default fixture
 # until it gets a test and a fixture of its own above.
 @test "the EXAMPLES of every other man page run" {
 	local page others=()

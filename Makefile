@@ -6,6 +6,8 @@ PREFIX ?= /usr/local
 BINDIR_INSTALL = $(PREFIX)/bin
 MANDIR = $(PREFIX)/share/man
 BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR = $(PREFIX)/share/zsh/vendor-completions
+FISHCOMPDIR = $(PREFIX)/share/fish/vendor_completions.d
 DESTDIR ?=
 
 CC ?= cc
@@ -99,22 +101,30 @@ demo: all
 bench: all
 	sh bench/run.sh
 
+# The completions: bash and fish load a file named like the command being
+# completed, so completions/ac.bash and completions/ac.fish are installed
+# once under each command's name (each copy covers every command); zsh
+# reads the #compdef line of its one file _ac.
 install: all
 	install -d $(DESTDIR)$(BINDIR_INSTALL) $(DESTDIR)$(MANDIR)/man1 \
-		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(BASHCOMPDIR)
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
 	install -m 0755 $(PROGRAMS) bin/ac $(DESTDIR)$(BINDIR_INSTALL)
 	install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1
 	install -m 0644 man/*.7 $(DESTDIR)$(MANDIR)/man7
 	for c in ac $(COMMANDS); do \
-		install -m 0644 completions/ac.bash $(DESTDIR)$(BASHCOMPDIR)/$$c; \
+		install -m 0644 completions/ac.bash $(DESTDIR)$(BASHCOMPDIR)/$$c && \
+		install -m 0644 completions/ac.fish $(DESTDIR)$(FISHCOMPDIR)/$$c.fish || exit 1; \
 	done
+	install -m 0644 completions/_ac $(DESTDIR)$(ZSHCOMPDIR)/_ac
 
 uninstall:
 	for c in ac $(COMMANDS); do \
-		rm -f $(DESTDIR)$(BINDIR_INSTALL)/$$c $(DESTDIR)$(BASHCOMPDIR)/$$c; \
+		rm -f $(DESTDIR)$(BINDIR_INSTALL)/$$c $(DESTDIR)$(BASHCOMPDIR)/$$c \
+			$(DESTDIR)$(FISHCOMPDIR)/$$c.fish; \
 	done
 	rm -f $(COMMANDS:%=$(DESTDIR)$(MANDIR)/man1/%.1) $(DESTDIR)$(MANDIR)/man1/ac.1 \
-		$(DESTDIR)$(MANDIR)/man7/ac.7
+		$(DESTDIR)$(MANDIR)/man7/ac.7 $(DESTDIR)$(ZSHCOMPDIR)/_ac
 
 clean:
 	rm -rf $(BUILD) build $(PROGRAMS)

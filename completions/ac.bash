@@ -1,9 +1,12 @@
-# bash completion for ac, ac-worker, ac-submit, ac-status, ac-drain and
-# ac-cancel.
+# bash completion for ac, ac-worker, ac-submit, ac-status, ac-drain,
+# ac-cancel and ac-scale.
 # One file for every command: install it as
 # /usr/share/bash-completion/completions/NAME for each NAME, or source it.
-# Worker ids, task types and the ids of unfinished tasks are read from the
-# store with ac-status, only when jq is installed.
+# Worker ids, task types and task ids are read from the store with
+# ac-status, only when jq is installed.
+# The option lists of _ac_options are checked against each command's --help,
+# its man page, docs/cli.md and the zsh and fish completions by
+# tests/06-options.bats.
 # shellcheck disable=SC2207  # COMPREPLY=($(compgen ...)) with IFS set as needed
 
 # Options of each command; those that take an argument end in '='.
@@ -13,8 +16,8 @@ _ac_options()
 	ac-worker)
 		echo "--id= --handler= --handlers= --concurrency= --tag=" \
 			"--heartbeat= --lease= --grace= --drain-timeout=" \
-			"--retain= --metrics= --listen= --token-file= --insecure --tls-cert=" \
-			"--store= -q --quiet" \
+			"--retain= --listen= --metrics= --token-file= --insecure" \
+			"--tls-cert= --store= -q --quiet" \
 			"-v --verbose -h --help --version"
 		;;
 	ac-submit)
@@ -35,6 +38,14 @@ _ac_options()
 		;;
 	ac-cancel)
 		echo "--wait --timeout= --store= -h --help --version"
+		;;
+	ac-scale)
+		echo "--pool= --daemon --status --auto --min= --max= --up=" \
+			"--down= --cooldown= --recommend --per-worker= --store=" \
+			"--json --table -h --help --version"
+		;;
+	ac)
+		echo "-h --help --version"
 		;;
 	*)
 		echo "--store= -h --help --version"
@@ -92,12 +103,15 @@ _ac_worker_ids()
 	_ac_status --workers --json | jq -r '.[].id' 2>/dev/null
 }
 
-# The ids of the tasks not ended yet (queued, running or pending).
+# The ids of the newest tasks (ac-status --tasks: up to 100) whose status
+# is one of $@ (every status when none is given).
 _ac_task_ids()
 {
 	command -v jq >/dev/null 2>&1 || return 0
 	_ac_status --tasks --json |
-		jq -r '.[] | select(.status=="queued" or .status=="running" or .status=="pending") | .id' 2>/dev/null
+		jq -r '$ARGS.positional as $s | .[] |
+			select(($s | length) == 0 or (.status | IN($s[]))) | .id' \
+			--args "$@" 2>/dev/null
 }
 
 _ac_task_types()
@@ -180,16 +194,31 @@ _ac_complete_value()
 			_ac_reply_words $'pending\nqueued\nrunning\ncompleted\nfailed\ncancelled\ntimeout\nexpired'
 		;;
 	--type) _ac_reply_words "$(_ac_task_types)" ;;
+	--task) _ac_reply_words "$(_ac_task_ids)" ;;
+	--retry)
+		_ac_reply_words "$(_ac_task_ids failed timeout cancelled expired)"
+		;;
 	*) COMPREPLY=() ;;
 	esac
 }
 
-# Complete _ac_words[_ac_cword] for command $1 (ac-worker ... ac-cancel).
+# Complete _ac_words[_ac_cword] for command $1 (ac-worker ... ac-scale).
 _ac_complete_command()
 {
 	local cmd=$1 prev='' i w npos=0 retry=0 opts o
 
 	COMPREPLY=()
+	# ac-scale N -- WORKER-ARGS: after "--", the options of ac-worker.
+	if [[ $cmd == ac-scale ]]; then
+		for ((i = 1; i < _ac_cword; i++)); do
+			if [[ ${_ac_words[i]} == -- ]]; then
+				_ac_words=(ac-worker "${_ac_words[@]:i+1}")
+				((_ac_cword -= i))
+				_ac_complete_command ac-worker
+				return 0
+			fi
+		done
+	fi
 	# An option value: "--opt VALUE" or "--opt=VALUE".
 	if [[ $_ac_cur == --*=* ]]; then
 		prev=${_ac_cur%%=*}
@@ -249,9 +278,9 @@ _ac_complete_command()
 		_ac_ltrim_colon
 		;;
 	ac-cancel)
-		_ac_reply_words "$(_ac_task_ids)"
+		_ac_reply_words "$(_ac_task_ids queued running pending)"
 		;;
-	ac-worker | ac-status) ;;
+	ac-worker | ac-status | ac-scale) ;;
 	*) _ac_reply_files ;;
 	esac
 	return 0
@@ -307,10 +336,10 @@ _ac_completion()
 	COMPREPLY=()
 	if ((_ac_cword == 1)); then
 		if [[ $_ac_cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-h --help --version" -- "$_ac_cur"))
+			COMPREPLY=($(compgen -W "$(_ac_options ac)" -- "$_ac_cur"))
 			return 0
 		fi
-		local subs="worker submit status drain cancel help"
+		local subs="worker submit status drain cancel scale help"
 		# Any other ac-NAME command beside ac or in PATH.
 		if [[ -n $dir ]]; then
 			for c in "$dir"/ac-*; do
@@ -338,4 +367,5 @@ _ac_completion()
 }
 
 complete -F _ac_completion ac
-complete -F _ac_cmd_completion ac-worker ac-submit ac-status ac-drain ac-cancel
+complete -F _ac_cmd_completion ac-worker ac-submit ac-status ac-drain ac-cancel \
+	ac-scale

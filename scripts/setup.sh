@@ -6,7 +6,9 @@
 # postgresql is the server the tests start throwaway instances of
 # (scripts/pgtest.sh; initdb and pg_ctl are in /usr/lib/postgresql/*/bin).
 # Its post-install starts a default cluster on port 5432, which nothing of
-# ac uses.  iproute2 gives ss, to find a free port.
+# ac uses.  iproute2 gives ss, to find a free port.  zsh and fish check
+# that their completion files load (tests/05-docs, 06-options); man-db
+# renders the man pages (tests/05-docs).
 #
 # tests/90-deploy.bats checks the files of deploy/ with: systemd-analyze and
 # systemd-sysusers (package systemd, which Debian's container images leave
@@ -19,7 +21,7 @@
 set -eu
 packages="gcc make pkg-config libc6-dev libnng-dev libevent-dev liblz4-dev faketime clang libclang-rt-14-dev
 libsqlite3-dev libpq-dev libjansson-dev bats jq sqlite3 procps openssl socat
-postgresql iproute2
+postgresql iproute2 zsh fish man-db
 systemd python3 python3-yaml curl prometheus"
 missing=
 for p in $packages; do

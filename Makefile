@@ -27,7 +27,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DAC_VERSION='"$(VERSION)"' $(WARN) \
 # Debian's nng ships no .pc file.
 ALL_LIBS = $(PKG_LIBS) -lnng -lpthread
 
-COMMANDS = ac-worker ac-submit ac-status ac-drain ac-cancel
+COMMANDS = ac-worker ac-submit ac-status ac-drain ac-cancel ac-scale
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIBAC = $(BUILD)/libac.a
@@ -71,7 +71,8 @@ asan:
 	$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin \
 		CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 		build/asan/bin/ac-worker build/asan/bin/ac-submit \
-		build/asan/bin/ac-status build/asan/bin/ac-drain build/asan/bin/ac-cancel
+		build/asan/bin/ac-status build/asan/bin/ac-drain build/asan/bin/ac-cancel \
+		build/asan/bin/ac-scale
 
 # libFuzzer on the decoders of outside input (clang's libFuzzer runtime).
 FUZZ_SRC = lib/control.c lib/sidechannel.c lib/util.c lib/error.c

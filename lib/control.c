@@ -341,8 +341,8 @@ void ac_ctl_request_free(struct ac_ctl_request *handle)
 	free(handle);
 }
 
-int ac_ctl_client_open(struct ac_ctl_client **out, const char *url,
-		       const char *token, struct ac_error *err)
+static int client_open(struct ac_ctl_client **out, const char *url,
+		       const char *token, int connect_now, struct ac_error *err)
 {
 	struct ac_ctl_client *c = calloc(1, sizeof *c);
 	int rv;
@@ -391,7 +391,8 @@ int ac_ctl_client_open(struct ac_ctl_client **out, const char *url,
 		/* Not waiting for the connection here: a frozen worker accepts
 		 * but never finishes the handshake, and the dial would hang
 		 * for nng's own ten seconds.  The call's timeout bounds it. */
-		rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK);
+		rv = nng_dial(c->sock, url, NULL,
+			      connect_now ? 0 : NNG_FLAG_NONBLOCK);
 	}
 	if (rv != 0) {
 		nng_close(c->sock);
@@ -402,6 +403,21 @@ int ac_ctl_client_open(struct ac_ctl_client **out, const char *url,
 	}
 	*out = c;
 	return 0;
+}
+
+int ac_ctl_client_open(struct ac_ctl_client **out, const char *url,
+		       const char *token, struct ac_error *err)
+{
+	return client_open(out, url, token, 0, err);
+}
+
+int ac_ctl_client_connect(struct ac_ctl_client **out, const char *url,
+			  struct ac_error *err)
+{
+	if (!ac_ctl_url_is_local(url))
+		return ac_error_set(err, AC_EXIT_USAGE,
+				    "'%s' is not a local ipc:// address", url);
+	return client_open(out, url, NULL, 1, err);
 }
 
 void ac_ctl_client_abort(struct ac_ctl_client *c)

@@ -74,6 +74,13 @@ struct ac_ctl_client;
 
 int ac_ctl_client_open(struct ac_ctl_client **out, const char *url,
 		       const char *token, struct ac_error *err);
+/* The same for a local ipc:// socket, but connected before it returns:
+ * a socket file that nobody listens on any more is an error at once
+ * (AC_EXIT_UNAVAILABLE).  This is how to tell whether a local server
+ * runs: a bare connect() and close() on an nng listener, which never
+ * speaks the SP handshake, leaves nng 1.5's listener unable to serve. */
+int ac_ctl_client_connect(struct ac_ctl_client **out, const char *url,
+			  struct ac_error *err);
 void ac_ctl_client_close(struct ac_ctl_client *c);
 /* Send req (the token is added) and wait up to timeout_ms for the reply:
  * 0 with *reply (new reference), -1 with err (exit code 69 when the worker

@@ -12,6 +12,8 @@
 int64_t ac_now_ms(void);
 /* Milliseconds of CLOCK_MONOTONIC: what a process's own timers use. */
 int64_t ac_mono_ms(void);
+/* Seconds of CLOCK_MONOTONIC, to the nanosecond: for measuring durations. */
+double ac_seconds_now(void);
 
 /* Parse a whole string as a base-10 integer in [min, max]; 0 or -1. */
 int ac_parse_int(const char *s, long long min, long long max, long long *out);

@@ -12,6 +12,7 @@
 #include "events.h"
 #include "exitcode.h"
 #include "log.h"
+#include "metrics.h"
 #include "sidechannel.h"
 #include "store.h"
 #include "util.h"
@@ -19,13 +20,18 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
+#include <event2/http.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +45,8 @@ extern char **environ;
 #define WAIT_MAX_MS 30000
 #define EVENTS_PER_REPLY 512
 #define STORE_RETRY_MS 1000
+/* /readyz: free slots and no claim for this long (plus 3 heartbeats). */
+#define CLAIM_STALL_MS 10000
 #define ENV_TASK_VARS 8
 
 struct worker;
@@ -110,6 +118,13 @@ struct worker {
 	struct event *ev_store;  /* the store's wake-up descriptor, if any */
 	int store_fd;
 	char *store_shown;       /* the store URL, its password masked */
+	struct evhttp *http;     /* --metrics: health, readiness, metrics */
+	char *metrics_url;       /* http://HOST:PORT with the real port */
+	char *metrics_target;    /* HOST:PORT, for Prometheus file_sd */
+	char *targets_path;      /* $AC_HOME/workers/ID.targets.json */
+	struct ac_metrics metrics;
+	int64_t start_mono;
+	int64_t heartbeat_ok_mono; /* the store last took our heartbeat */
 	int store_woke;          /* the store said something changed */
 	int64_t next_prune_mono;
 	int64_t next_retry_mono;
@@ -284,6 +299,7 @@ static void cycle(struct worker *w, int claim_wanted)
 	struct ac_worker_state state;
 	struct ac_error err;
 	int64_t done_now = 0, failed_now = 0;
+	double sent;
 
 	free_slots = (size_t)(w->cfg->concurrency - w->nbusy);
 	if (!accepting(w) || !claim_wanted)
@@ -318,21 +334,30 @@ static void cycle(struct worker *w, int claim_wanted)
 		.failed = w->failed + failed_now,
 	};
 	w->cycle_mono = ac_mono_ms();
+	sent = ac_seconds_now();
 	if (w->store->ops->worker_cycle(w->store, w->cfg->id, &state, outs,
 					w->npending, free_slots ? &req : NULL,
 					&claimed, &nclaimed, &w->ctl,
 					&err) < 0) {
+		ac_metrics_store_request(&w->metrics, ac_seconds_now() - sent, 0);
 		free(outs);
 		store_failed(w, &err);
 		return;
 	}
+	ac_metrics_store_request(&w->metrics, ac_seconds_now() - sent, 1);
 	store_answered(w);
 	w->last_claim_mono = ac_mono_ms();
 	for (size_t i = 0; i < w->npending; i++) {
 		struct pending *p = &w->pending[i];
 
-		if (outs[i].accepted)
+		if (outs[i].accepted) {
 			emit_outcome(w, p, &outs[i]);
+			ac_metrics_ended(&w->metrics, p->type,
+					 outs[i].status == AC_TASK_COMPLETED ?
+					 "completed" : ac_task_status_final(
+						 outs[i].status) ? "failed" :
+					 "retried", (double)p->elapsed_ms / 1000);
+		}
 		if (!outs[i].accepted) {
 			ac_log_warn("task %lld attempt %d: the store refused its end (the attempt no longer owns the task)",
 				    (long long)p->o.id, p->o.attempt);
@@ -1031,6 +1056,7 @@ static void start_task(struct worker *w, struct slot *slot,
 	slot->side_ev = watch_fd(w, slot->side_fd, on_side, slot);
 	if (slot->task.timeout_ms > 0)
 		arm_timer(slot, slot->task.timeout_ms);
+	ac_metrics_started(&w->metrics, slot->task.type);
 	emit_task(w, "task.started", slot->task.id, slot->task.type,
 		  slot->task.attempt, json_pack("{s:b}", "resumed",
 						slot->checkpoint_path != NULL));
@@ -1329,13 +1355,18 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 	};
 	struct ac_error err;
 	size_t reclaimed = 0;
+	double sent;
 
 	(void)fd;
 	(void)what;
+	sent = ac_seconds_now();
 	if (renew_leases(w, &state, &err) < 0) {
+		ac_metrics_store_request(&w->metrics, ac_seconds_now() - sent, 0);
 		store_failed(w, &err);
 		return;
 	}
+	ac_metrics_store_request(&w->metrics, ac_seconds_now() - sent, 1);
+	w->heartbeat_ok_mono = ac_mono_ms();
 	store_answered(w);
 	emit_worker(w, "worker.heartbeat");
 	if (w->ctl.drain && !before.drain) {
@@ -1548,6 +1579,7 @@ static void remove_stale_discovery(const char *dir, const char *host)
 		size_t len = strlen(e->d_name);
 
 		if (len < 6 || strcmp(e->d_name + len - 5, ".json") ||
+		    (len > 13 && !strcmp(e->d_name + len - 13, ".targets.json")) ||
 		    ac_buf_printf(&path, "%s/%s", dir, e->d_name) < 0) {
 			ac_buf_release(&path);
 			continue;
@@ -1556,12 +1588,226 @@ static void remove_stale_discovery(const char *dir, const char *host)
 		fhost = json_string_value(json_object_get(doc, "host"));
 		pid = (pid_t)json_integer_value(json_object_get(doc, "pid"));
 		if (fhost && !strcmp(fhost, host) && pid > 0 &&
-		    kill(pid, 0) < 0 && errno == ESRCH)
+		    kill(pid, 0) < 0 && errno == ESRCH) {
+			struct ac_buf targets = { 0 };
+
 			unlink(path.data);
+			/* ID.json goes with ID.targets.json. */
+			if (ac_buf_printf(&targets, "%s/%.*s.targets.json", dir,
+					  (int)(len - 5), e->d_name) == 0)
+				unlink(targets.data);
+			ac_buf_release(&targets);
+		}
 		json_decref(doc);
 		ac_buf_release(&path);
 	}
 	closedir(d);
+}
+
+static void http_reply(struct evhttp_request *req, int code,
+		       const char *reason, const char *type, const char *body,
+		       size_t len)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type", type);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Cache-Control", "no-store");
+	if (b && evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
+		evbuffer_add(b, body, len);
+	evhttp_send_reply(req, code, reason, b);
+	if (b)
+		evbuffer_free(b);
+}
+
+static void http_text(struct evhttp_request *req, int code,
+		      const char *reason, const char *text)
+{
+	http_reply(req, code, reason, "text/plain; charset=utf-8", text,
+		   strlen(text));
+}
+
+/* The Prometheus exposition: this worker's counters and the store's
+ * queue depth, read now. */
+static void http_metrics(struct worker *w, struct evhttp_request *req)
+{
+	struct ac_metrics_state st = {
+		.worker_id = w->cfg->id,
+		.version = AC_VERSION,
+		.store_kind = w->store->ops->name,
+		.running = w->nbusy,
+		.concurrency = w->cfg->concurrency,
+		.draining = !accepting(w),
+		.store_up = !w->store_down_since,
+		.heartbeat_age_s = (double)(ac_mono_ms() - w->heartbeat_ok_mono) / 1000,
+		.uptime_s = (double)(ac_mono_ms() - w->start_mono) / 1000,
+	};
+	struct ac_buf out = { 0 };
+	struct ac_error err;
+	json_t *depth = NULL;
+	double sent = ac_seconds_now();
+
+	if (w->store->ops->queue_depth(w->store, &depth, &err) < 0) {
+		ac_metrics_store_request(&w->metrics, ac_seconds_now() - sent, 0);
+		st.store_up = 0;
+	} else {
+		ac_metrics_store_request(&w->metrics, ac_seconds_now() - sent, 1);
+	}
+	st.queue_depth = depth;
+	if (ac_metrics_render(&w->metrics, &st, &out) < 0)
+		http_text(req, 500, "Internal Server Error", "out of memory\n");
+	else
+		http_reply(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8",
+			   out.data ? out.data : "", out.len);
+	json_decref(depth);
+	ac_buf_release(&out);
+}
+
+static void on_http(struct evhttp_request *req, void *arg)
+{
+	struct worker *w = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+				  "Allow", "GET, HEAD");
+		http_text(req, 405, "Method Not Allowed", "only GET and HEAD\n");
+	} else if (path && !strcmp(path, "/healthz")) {
+		/* Answering at all means the loop runs. */
+		http_text(req, 200, "OK", "ok\n");
+	} else if (path && !strcmp(path, "/readyz")) {
+		if (w->store_down_since)
+			http_text(req, 503, "Service Unavailable",
+				  "not ready: the store cannot be reached\n");
+		else if (!accepting(w))
+			http_text(req, 503, "Service Unavailable",
+				  "not ready: draining\n");
+		else if (w->nbusy < w->cfg->concurrency &&
+			 ac_mono_ms() - w->last_claim_mono >
+			 CLAIM_STALL_MS + 3 * w->cfg->heartbeat_ms)
+			/* Free slots, a store that answers, and yet no claim
+			 * for this long: the claim loop is stuck. */
+			http_text(req, 503, "Service Unavailable",
+				  "not ready: not claiming\n");
+		else
+			http_text(req, 200, "OK", "ready\n");
+	} else if (path && !strcmp(path, "/metrics")) {
+		http_metrics(w, req);
+	} else {
+		http_text(req, 404, "Not Found",
+			  "not found: try /healthz, /readyz or /metrics\n");
+	}
+}
+
+/* --metrics HOST:PORT: the HTTP server on the worker's own loop; port 0
+ * takes any free port, and the real one is what gets recorded. */
+static int open_metrics(struct worker *w, struct ac_error *err)
+{
+	const char *spec = w->cfg->metrics_listen;
+	const char *colon = strrchr(spec, ':');
+	struct evhttp_bound_socket *bound;
+	struct sockaddr_storage addr;
+	socklen_t alen = sizeof addr;
+	struct ac_buf host = { 0 }, url = { 0 }, target = { 0 };
+	long long port;
+	int rc = -1;
+
+	if (!colon || colon == spec ||
+	    ac_parse_int(colon + 1, 0, 65535, &port) < 0)
+		return ac_error_set(err, AC_EXIT_USAGE,
+				    "--metrics wants HOST:PORT, not '%s'", spec);
+	/* [::1]:9464 names an IPv6 host. */
+	if (spec[0] == '[' && colon[-1] == ']')
+		rc = ac_buf_append(&host, spec + 1, (size_t)(colon - spec - 2));
+	else
+		rc = ac_buf_append(&host, spec, (size_t)(colon - spec));
+	if (rc < 0)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	rc = -1;
+	w->http = evhttp_new(w->base);
+	if (!w->http) {
+		ac_error_set(err, AC_EXIT_FAILED, "cannot create the HTTP server");
+		goto out;
+	}
+	/* Small requests only, and no client may hold a connection open. */
+	evhttp_set_max_headers_size(w->http, 8192);
+	evhttp_set_max_body_size(w->http, 1024);
+	evhttp_set_timeout(w->http, 10);
+	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+				   EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+				   EVHTTP_REQ_DELETE);
+	evhttp_set_gencb(w->http, on_http, w);
+	bound = evhttp_bind_socket_with_handle(w->http, host.data,
+					       (unsigned short)port);
+	if (!bound) {
+		ac_error_set(err, AC_EXIT_UNAVAILABLE,
+			     "--metrics %s: cannot listen there: %s", spec,
+			     strerror(errno));
+		goto out;
+	}
+	if (getsockname(evhttp_bound_socket_get_fd(bound),
+			(struct sockaddr *)&addr, &alen) == 0) {
+		if (addr.ss_family == AF_INET)
+			port = ntohs(((struct sockaddr_in *)&addr)->sin_port);
+		else if (addr.ss_family == AF_INET6)
+			port = ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
+	}
+	if (ac_buf_printf(&url, strchr(host.data, ':') ? "http://[%s]:%lld" :
+			  "http://%s:%lld", host.data, port) < 0 ||
+	    ac_buf_printf(&target, strchr(host.data, ':') ? "[%s]:%lld" :
+			  "%s:%lld", host.data, port) < 0) {
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		goto out;
+	}
+	w->metrics_url = url.data;
+	w->metrics_target = target.data;
+	url.data = target.data = NULL;
+	rc = 0;
+out:
+	ac_buf_release(&host);
+	ac_buf_release(&url);
+	ac_buf_release(&target);
+	return rc;
+}
+
+/* $AC_HOME/workers/ID.targets.json: this worker as a Prometheus file_sd
+ * target, so that Prometheus finds every worker of a host by a glob. */
+static int write_targets(struct worker *w, const char *dir, const char *host,
+			 struct ac_error *err)
+{
+	struct ac_buf path = { 0 }, tmp = { 0 };
+	json_t *doc;
+	int rc = -1;
+
+	if (!w->metrics_target)
+		return 0;
+	if (ac_buf_printf(&path, "%s/%s.targets.json", dir, w->cfg->id) < 0 ||
+	    ac_buf_printf(&tmp, "%s.tmp.%ld", path.data, (long)getpid()) < 0) {
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		goto out;
+	}
+	doc = json_pack("[{s:[s],s:{s:s,s:s}}]", "targets", w->metrics_target,
+			"labels", "ac_worker", w->cfg->id, "ac_host", host);
+	if (!doc || json_dump_file(doc, tmp.data, JSON_COMPACT) < 0 ||
+	    rename(tmp.data, path.data) < 0) {
+		ac_error_set(err, AC_EXIT_FAILED,
+			     "cannot write the target file '%s': %s", path.data,
+			     strerror(errno));
+		unlink(tmp.data);
+		json_decref(doc);
+		goto out;
+	}
+	json_decref(doc);
+	w->targets_path = path.data;
+	path.data = NULL;
+	rc = 0;
+out:
+	ac_buf_release(&path);
+	ac_buf_release(&tmp);
+	return rc;
 }
 
 /* $AC_HOME/workers/ID.json, written whole or not at all (rename). */
@@ -1573,9 +1819,17 @@ static int write_discovery(struct worker *w, const char *host,
 	json_t *doc;
 	int rc = -1;
 
+	/* workers/ is readable by others (a Prometheus on the host reads
+	 * the target files); it holds no secret.  AC_HOME itself keeps the
+	 * mode it has (0700 when ac made it). */
 	if (ac_buf_printf(&dir, "%s/workers", w->cfg->home) < 0 ||
-	    ac_config_mkdirs(dir.data, err) < 0)
+	    ac_config_mkdirs(w->cfg->home, err) < 0)
 		goto out;
+	if (mkdir(dir.data, 0755) < 0 && errno != EEXIST) {
+		ac_error_set(err, AC_EXIT_UNAVAILABLE, "cannot create '%s': %s",
+			     dir.data, strerror(errno));
+		goto out;
+	}
 	remove_stale_discovery(dir.data, host);
 	w->discovery_path = NULL;
 	{
@@ -1588,10 +1842,10 @@ static int write_discovery(struct worker *w, const char *host,
 	if (ac_buf_printf(&tmp, "%s.tmp.%ld", w->discovery_path,
 			  (long)getpid()) < 0)
 		goto out;
-	doc = json_pack("{s:s,s:s,s:i,s:s,s:n,s:s,s:s}",
+	doc = json_pack("{s:s,s:s,s:i,s:s,s:s?,s:s,s:s}",
 			"id", w->cfg->id, "host", host, "pid", (int)getpid(),
-			"control", w->listen_url, "metrics", "store",
-			w->store_shown, "started",
+			"control", w->listen_url, "metrics", w->metrics_url,
+			"store", w->store_shown, "started",
 			ac_format_time(ac_now_ms(), started, sizeof started));
 	if (!doc || json_dump_file(doc, tmp.data, JSON_COMPACT) < 0 ||
 	    rename(tmp.data, w->discovery_path) < 0) {
@@ -1603,7 +1857,7 @@ static int write_discovery(struct worker *w, const char *host,
 		goto out;
 	}
 	json_decref(doc);
-	rc = 0;
+	rc = write_targets(w, dir.data, host, err);
 out:
 	if (rc < 0 && !err->msg[0])
 		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
@@ -1805,6 +2059,14 @@ static void worker_release(struct worker *w)
 	if (w->discovery_path)
 		unlink(w->discovery_path);
 	free(w->discovery_path);
+	if (w->targets_path)
+		unlink(w->targets_path);
+	free(w->targets_path);
+	if (w->http)
+		evhttp_free(w->http);
+	free(w->metrics_url);
+	free(w->metrics_target);
+	ac_metrics_release(&w->metrics);
 	free(w->listen_url);
 	ac_event_ring_release(&w->events);
 	ac_watchdog_stop(&w->watchdog);
@@ -1883,14 +2145,24 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 	if (choose_listen_url(&w, err) < 0)
 		goto out;
 	rec.listen = w.listen_url;
-	if (w.store->ops->worker_register(w.store, &rec, &w.ctl, err) < 0)
-		goto out;
-	registered = 1;
 	w.base = event_base_new();
 	if (!w.base) {
 		ac_error_set(err, AC_EXIT_FAILED, "cannot create the event loop");
 		goto out;
 	}
+	w.start_mono = w.heartbeat_ok_mono = ac_mono_ms();
+	if (ac_metrics_init(&w.metrics, w.types, cfg->nhandlers) < 0) {
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		goto out;
+	}
+	/* Bound before registering, so that the store records the real
+	 * port. */
+	if (cfg->metrics_listen && open_metrics(&w, err) < 0)
+		goto out;
+	rec.metrics = w.metrics_url;
+	if (w.store->ops->worker_register(w.store, &rec, &w.ctl, err) < 0)
+		goto out;
+	registered = 1;
 	if (open_control(&w, err) < 0 || write_discovery(&w, host, err) < 0)
 		goto out;
 	w.ev_chld = evsignal_new(w.base, SIGCHLD, on_sigchld, &w);

@@ -32,6 +32,7 @@ struct ac_worker_config {
 	const char *listen_url;         /* NULL: ipc:// under AC_HOME/run */
 	const char *token;              /* required on a non-ipc listener */
 	const char *tls_cert;           /* PEM cert + key for tls+tcp:// */
+	const char *metrics_listen;     /* --metrics HOST:PORT, or NULL */
 };
 
 /* Run until drained by a signal or by ac-drain --stop.  Returns 0 after a

@@ -9,10 +9,20 @@
 # ac uses.  iproute2 gives ss, to find a free port.  zsh and fish check
 # that their completion files load (tests/05-docs, 06-options); man-db
 # renders the man pages (tests/05-docs).
+#
+# tests/90-deploy.bats checks the files of deploy/ with: systemd-analyze and
+# systemd-sysusers (package systemd, which Debian's container images leave
+# out), python3-yaml (the YAML), curl (a live worker's /metrics), and
+# promtool, from prometheus.  prometheus's post-install enables a
+# prometheus service, which nothing of ac uses; it starts it only where an
+# init system runs (systemd, or a SysV runlevel: `systemctl disable --now
+# prometheus` stops it there).  In a container without one, invoke-rc.d
+# finds no runlevel and starts nothing, and the install succeeds.
 set -eu
 packages="gcc make pkg-config libc6-dev libnng-dev libevent-dev liblz4-dev faketime clang libclang-rt-14-dev
 libsqlite3-dev libpq-dev libjansson-dev bats jq sqlite3 procps openssl socat
-postgresql iproute2 zsh fish man-db"
+postgresql iproute2 zsh fish man-db
+systemd python3 python3-yaml curl prometheus"
 missing=
 for p in $packages; do
 	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed'; then

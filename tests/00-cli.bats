@@ -210,6 +210,43 @@ check_documented() {
 	check_documented ac-cancel
 }
 
+# ---------------------------------------------------------------- ac-scale
+
+@test "ac-scale -h prints usage and exits 0" {
+	check_help ac-scale -h
+}
+
+@test "ac-scale --help prints usage and exits 0" {
+	check_help ac-scale --help
+}
+
+@test "ac-scale --version prints 'ac-scale 0.1.0'" {
+	check_version ac-scale
+}
+
+@test "ac-scale unknown option: exit 2, 'ac-scale: ...' on stderr" {
+	check_unknown_option ac-scale
+}
+
+@test "ac-scale missing option argument: exit 2" {
+	run -2 --separate-stderr ac-scale 3 --pool
+	assert_usage_error ac-scale
+}
+
+# Its completions are written apart, so only the man page is checked here.
+@test "ac-scale long options are in man/ac-scale.1" {
+	local opt missing=()
+	run -0 long_options ac-scale
+	[ -n "$output" ] || fail "ac-scale --help lists no long option"
+	for opt in $output; do
+		option_in "$AC_ROOT/man/ac-scale.1" "$opt" || missing+=("$opt not in man/ac-scale.1")
+	done
+	if ((${#missing[@]})); then
+		printf '# %s\n' "${missing[@]}" >&2
+		return 1
+	fi
+}
+
 # ---------------------------------------------------------------- every command
 
 @test "--help and --version work even with an unusable store" {
@@ -235,6 +272,9 @@ check_documented() {
 	assert_one_stderr_line ac-drain
 	run -69 --separate-stderr ac-cancel --store postgres://x 1
 	assert_one_stderr_line ac-cancel
+	run -69 --separate-stderr ac-scale --store postgres://x --recommend
+	assert_one_stderr_line ac-scale
+	assert_contains "$stderr" "'postgres://x'" "ac-scale names the store"
 	run -69 --separate-stderr timeout 20 ac-worker --store postgresql://x \
 		--handler echo=cat
 	assert_match "$stderr" '^ac-worker: ' "ac-worker diagnostic prefix"

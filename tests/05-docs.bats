@@ -39,7 +39,7 @@ man_codes() {
 }
 
 @test "the codes each --help names exist" {
-	for cmd in ac-worker ac-submit ac-status ac-drain ac-cancel; do
+	for cmd in $COMMANDS; do
 		run -0 "$cmd" --help
 		for c in $(sed -n '/Exit status/,$p' <<<"$output" | grep -o '\b[0-9]\{1,3\}\b'); do
 			[ "$c" = 1 ] && continue

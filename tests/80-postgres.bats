@@ -153,3 +153,28 @@ SH
 	run -69 --separate-stderr timeout 30 ac-status --store "$url"
 	assert_one_stderr_line ac-status
 }
+
+@test "postgres: /readyz is 503 while the store is down, 200 again once it is back; the worker goes on" {
+	command -v curl >/dev/null || skip "curl is not installed"
+	local url murl
+	PG_DIR=$(mktemp -d /tmp/ac-pg80.XXXXXX)
+	url=$(sh "$PGTEST" start "$PG_DIR") || fail "pgtest.sh start failed"
+	new_db "$url"
+	PG_DB=
+	start_worker r1 --store "$PG_URL" --handler echo=cat --heartbeat 1 --lease 4 \
+		--metrics 127.0.0.1:0
+	murl=$(ac-status --store "$PG_URL" --workers --json | jq -r '.[0].metrics')
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$murl/readyz")" = 200 ]
+	sh "$PGTEST" stop "$PG_DIR" || fail "pgtest.sh stop failed"
+	wait_until 20 sh -c '[ "$(curl -s -o /dev/null -w "%{http_code}" "$1/readyz")" = 503 ]' _ "$murl" ||
+		fail "readyz stayed ready with the store down: $(curl -s "$murl/readyz")"
+	[ "$(curl -s "$murl/readyz")" = "not ready: the store cannot be reached" ]
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$murl/healthz")" = 200 ]
+	curl -s "$murl/metrics" | grep -qx 'ac_store_up 0'
+	sh "$PGTEST" restart "$PG_DIR" || fail "pgtest.sh restart failed"
+	wait_until 30 sh -c '[ "$(curl -s -o /dev/null -w "%{http_code}" "$1/readyz")" = 200 ]' _ "$murl" ||
+		fail "readyz not ready again: $(curl -s "$murl/readyz")"
+	run ac_submit --store "$PG_URL" echo <<<'{"back":true}'
+	[ "$status" -eq 0 ] || fail "submit after the restart: $status $output"
+	assert_eq "$output" '{"back":true}'
+}

@@ -18,7 +18,7 @@
 static const char synopsis[] =
 	"ac-worker [--id ID] [--handler TYPE=COMMAND]... [--handlers DIR] "
 	"[--concurrency N] [--tag TAG]... [--heartbeat SEC] [--lease SEC] "
-	"[--grace SEC] [--drain-timeout SEC] [--retain DURATION] [--listen URL] "
+	"[--grace SEC] [--drain-timeout SEC] [--retain DURATION] [--metrics HOST:PORT] [--listen URL] "
 	"[--token-file FILE] [--insecure] [--tls-cert FILE] [--store URL] [-q | -v]";
 
 _Noreturn static void usage(void)
@@ -38,6 +38,8 @@ _Noreturn static void usage(void)
 	       "                          SEC (default: wait for them however long)\n"
 	       "  --retain DURATION       remove tasks that ended more than DURATION ago, with\n"
 	       "                          their attempts (default 7d; 0 keeps everything)\n"
+	       "  --metrics HOST:PORT     serve /healthz, /readyz and /metrics (Prometheus)\n"
+	       "                          over HTTP; port 0 takes any free port\n"
 	       "  --listen URL            control and event socket (default ipc:// under\n"
 	       "                          $AC_HOME/run; tcp:// and tls+tcp:// need the token)\n"
 	       "  --token-file FILE       the shared token (default $AC_TOKEN, $AC_TOKEN_FILE)\n"
@@ -57,7 +59,7 @@ _Noreturn static void usage(void)
 
 enum { OPT_ID = 256, OPT_HANDLER, OPT_HANDLERS, OPT_CONCURRENCY, OPT_TAG,
        OPT_HEARTBEAT, OPT_LEASE, OPT_GRACE, OPT_STORE, OPT_VERSION,
-       OPT_DRAIN_TIMEOUT, OPT_RETAIN, OPT_LISTEN, OPT_TOKEN_FILE, OPT_INSECURE,
+       OPT_DRAIN_TIMEOUT, OPT_RETAIN, OPT_METRICS, OPT_LISTEN, OPT_TOKEN_FILE, OPT_INSECURE,
        OPT_TLS_CERT };
 
 int main(int argc, char **argv)
@@ -73,6 +75,7 @@ int main(int argc, char **argv)
 		{ "grace", required_argument, NULL, OPT_GRACE },
 		{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
 		{ "retain", required_argument, NULL, OPT_RETAIN },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "insecure", no_argument, NULL, OPT_INSECURE },
@@ -176,6 +179,17 @@ int main(int argc, char **argv)
 				ac_cli_usage_error(synopsis, "--retain wants a duration such as 7d, 12h or 0 (keep everything), not '%s'",
 						   optarg);
 			break;
+		case OPT_METRICS: {
+			const char *colon = strrchr(optarg, ':');
+			long long port;
+
+			if (!colon || colon == optarg ||
+			    ac_parse_int(colon + 1, 0, 65535, &port) < 0)
+				ac_cli_usage_error(synopsis, "--metrics wants HOST:PORT (port 0 = any free one), not '%s'",
+						   optarg);
+			cfg.metrics_listen = optarg;
+			break;
+		}
 		case OPT_LISTEN:
 			if (strncmp(optarg, "ipc://", 6) &&
 			    strncmp(optarg, "tcp://", 6) &&

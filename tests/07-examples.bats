@@ -449,7 +449,10 @@ fixture_ac_scale_1() {
 		grep -q '^\.SH EXAMPLES' "$AC_ROOT/man/$page" || continue
 		others+=("$page")
 	done
-	((${#others[@]})) || skip "every page with EXAMPLES has a test of its own"
+	if ((${#others[@]} == 0)); then
+		echo "# every page with EXAMPLES has a test of its own" >&3
+		return 0
+	fi
 	for page in "${others[@]}"; do
 		run_page "$page" || return 1
 		ac_teardown

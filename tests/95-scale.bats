@@ -188,22 +188,18 @@ one_process_per_id() {
 	run -0 ac_submit --batch gate <<<$'"c"\n"d"'
 }
 
-# watch_targets NAME SECONDS UNTIL: poll the pool's target every 0.5 s
-# for at most SECONDS, appending each to $AC_TMP/targets, until UNTIL
-# (a command) succeeds.
+# watch_targets NAME SECONDS WANT: poll the pool's target every 0.5 s for
+# at most SECONDS, appending each value read to $AC_TMP/targets, until the
+# value read is WANT (the value recorded is the value tested: no race).
 watch_targets() {
-	local name=$1 end=$((SECONDS + $2))
-	shift 2
+	local name=$1 end=$((SECONDS + $2)) want=$3 t
 	while ((SECONDS < end)); do
-		pool_field "$name" .target >>"$AC_TMP/targets" 2>/dev/null
-		"$@" && return 0
+		t=$(pool_field "$name" .target 2>/dev/null)
+		echo "$t" >>"$AC_TMP/targets"
+		[ "$t" = "$want" ] && return 0
 		sleep 0.5
 	done
 	return 1
-}
-
-target_is() {
-	[ "$(pool_field "$1" .target 2>/dev/null)" = "$2" ]
 }
 
 pool_size_is() {
@@ -217,9 +213,9 @@ pool_size_is() {
 	assert_eq "$(pool_state a | jq -c '.auto | [.min, .max, .up, .down, .cooldown_s]')" \
 		'[1,3,4,1,1]' "auto settings"
 	seq 30 | jq -c . | ac-submit --batch --async burst >/dev/null
-	watch_targets a 60 target_is a 3 || { show_pool a; fail "did not grow to 3"; }
+	watch_targets a 60 3 || { show_pool a; fail "did not grow to 3"; }
 	wait_until 90 summary_is .tasks.completed 30 || fail "tasks: $(task_counts)"
-	watch_targets a 60 target_is a 1 || { show_pool a; fail "did not shrink to 1"; }
+	watch_targets a 60 1 || { show_pool a; fail "did not shrink to 1"; }
 	wait_until 30 pool_size_is a 1 || { show_pool a; fail "the drained workers did not leave"; }
 	assert_eq "$(sort -n "$AC_TMP/targets" | head -1)" 1 "lowest target"
 	assert_eq "$(sort -n "$AC_TMP/targets" | tail -1)" 3 "highest target"

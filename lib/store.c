@@ -225,3 +225,61 @@ json_t *ac_worker_row_json(const struct ac_worker_row *row, int64_t now_ms)
 			    string_or_null(row->drain ? row->drain_reason : NULL));
 	return o;
 }
+
+char *ac_usage_sum(const char *total_text, const char *add_text)
+{
+	json_t *total = total_text ? json_loads(total_text, 0, NULL) : NULL;
+	json_t *add = json_loads(add_text, 0, NULL);
+	const char *key;
+	json_t *v;
+	char *out = NULL;
+
+	if (!json_is_object(total)) {
+		json_decref(total);
+		total = json_object();
+	}
+	if (!total || !json_is_object(add))
+		goto done;
+	json_object_foreach(add, key, v) {
+		json_t *have = json_object_get(total, key);
+
+		if (json_is_number(v) && json_is_number(have)) {
+			if (json_is_integer(v) && json_is_integer(have))
+				json_object_set_new(total, key, json_integer(
+					json_integer_value(have) +
+					json_integer_value(v)));
+			else
+				json_object_set_new(total, key, json_real(
+					json_number_value(have) +
+					json_number_value(v)));
+		} else {
+			json_object_set(total, key, v);
+		}
+	}
+	out = json_dumps(total, JSON_COMPACT);
+done:
+	json_decref(total);
+	json_decref(add);
+	return out;
+}
+
+int ac_log_append(struct ac_buf *out, const char *old, const char *line)
+{
+	size_t oldlen = old ? strlen(old) : 0, addlen = strlen(line);
+
+	/* Keep the last AC_LOG_KEEP bytes, whole lines first. */
+	if (oldlen + addlen + 1 > AC_LOG_KEEP && oldlen) {
+		size_t drop = oldlen + addlen + 1 > AC_LOG_KEEP + oldlen ?
+			oldlen : oldlen + addlen + 1 - AC_LOG_KEEP;
+		const char *nl = memchr(old + drop, '\n', oldlen - drop);
+
+		old = nl ? nl + 1 : old + oldlen;
+		oldlen = strlen(old);
+	}
+	if ((oldlen && ac_buf_append(out, old, oldlen) < 0) ||
+	    ac_buf_append(out, line,
+			  addlen > AC_LOG_KEEP ? AC_LOG_KEEP : addlen) < 0 ||
+	    ac_buf_append(out, "\n", 1) < 0)
+		return -1;
+	return 0;
+}

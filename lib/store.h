@@ -345,4 +345,13 @@ struct ac_worker_row {
 };
 json_t *ac_worker_row_json(const struct ac_worker_row *row, int64_t now_ms);
 
+/* Shared by the backends' task_report: the task's usage totals with the
+ * numbers of `add` added (both JSON object texts; new compact text, or
+ * NULL), and its log with one more line, keeping the last AC_LOG_KEEP bytes
+ * (whole lines first) in out (0, or -1 when out of memory). */
+#define AC_LOG_KEEP 4096
+char *ac_usage_sum(const char *total_text, const char *add_text);
+struct ac_buf;
+int ac_log_append(struct ac_buf *out, const char *old, const char *line);
+
 #endif

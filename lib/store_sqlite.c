@@ -30,7 +30,6 @@
 #define BACKOFF_BASE_MS 1000
 #define TEMPFAIL_DELAY_MS 1000
 #define RECLAIM_BACKOFF_MS 1000
-#define LOG_KEEP 4096
 
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
@@ -1799,45 +1798,6 @@ static int sqlite_task_checkpoint(struct ac_store *base, const char *worker_id,
 	return changed ? 0 : 1;
 }
 
-/* Add the numbers of `add` to those of `total` (both JSON objects);
- * returns new compact text or NULL. */
-static char *usage_sum(const char *total_text, const char *add_text)
-{
-	json_t *total = total_text ? json_loads(total_text, 0, NULL) : NULL;
-	json_t *add = json_loads(add_text, 0, NULL);
-	const char *key;
-	json_t *v;
-	char *out = NULL;
-
-	if (!json_is_object(total)) {
-		json_decref(total);
-		total = json_object();
-	}
-	if (!total || !json_is_object(add))
-		goto done;
-	json_object_foreach(add, key, v) {
-		json_t *have = json_object_get(total, key);
-
-		if (json_is_number(v) && json_is_number(have)) {
-			if (json_is_integer(v) && json_is_integer(have))
-				json_object_set_new(total, key, json_integer(
-					json_integer_value(have) +
-					json_integer_value(v)));
-			else
-				json_object_set_new(total, key, json_real(
-					json_number_value(have) +
-					json_number_value(v)));
-		} else {
-			json_object_set(total, key, v);
-		}
-	}
-	out = json_dumps(total, JSON_COMPACT);
-done:
-	json_decref(total);
-	json_decref(add);
-	return out;
-}
-
 static int sqlite_task_report(struct ac_store *base, const char *worker_id,
 			      const struct ac_lease *lease,
 			      const struct ac_report *report,
@@ -1863,30 +1823,14 @@ static int sqlite_task_report(struct ac_store *base, const char *worker_id,
 		return rc == SQLITE_DONE ? 1 : db_error(s, err, "reading a task");
 	}
 	if (report->usage)
-		usage = usage_sum(col_text(rd, 0), report->usage);
-	if (report->log) {
-		const char *old = col_text(rd, 1);
-		size_t oldlen = old ? strlen(old) : 0, addlen = strlen(report->log);
-
-		/* Keep the last LOG_KEEP bytes, whole lines first. */
-		if (oldlen + addlen + 1 > LOG_KEEP && oldlen) {
-			size_t drop = oldlen + addlen + 1 > LOG_KEEP + oldlen ?
-				oldlen : oldlen + addlen + 1 - LOG_KEEP;
-			const char *nl = memchr(old + drop, '\n', oldlen - drop);
-
-			old = nl ? nl + 1 : old + oldlen;
-			oldlen = strlen(old);
-		}
-		if ((oldlen && ac_buf_append(&log, old, oldlen) < 0) ||
-		    ac_buf_append(&log, report->log,
-				  addlen > LOG_KEEP ? LOG_KEEP : addlen) < 0 ||
-		    ac_buf_append(&log, "\n", 1) < 0) {
-			done(rd);
-			free(usage);
-			ac_buf_release(&log);
-			tx_rollback(s);
-			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-		}
+		usage = ac_usage_sum(col_text(rd, 0), report->usage);
+	if (report->log &&
+	    ac_log_append(&log, col_text(rd, 1), report->log) < 0) {
+		done(rd);
+		free(usage);
+		ac_buf_release(&log);
+		tx_rollback(s);
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 	}
 	done(rd);
 	sqlite3_bind_int64(up, 1, lease->id);

@@ -34,12 +34,14 @@ LIBAC = $(BUILD)/libac.a
 UNIT_SRC = $(wildcard tests/unit/*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PROGRAMS = $(COMMANDS:%=$(BIN)/%)
+# Example handlers written in C (examples/stream/*.c), built beside the tools.
+EXAMPLE_BIN = $(BUILD)/examples/stream-noop
 
 .PHONY: all check unit bats asan install uninstall clean setup demo bench chaos fuzz
 # Objects made through chained rules are kept, not removed at the end (which
 # would also print after the test summary).
 .SECONDARY:
-all: $(PROGRAMS)
+all: $(PROGRAMS) $(EXAMPLE_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -53,6 +55,10 @@ $(LIBAC): $(LIB_OBJ)
 $(BIN)/ac-%: $(BUILD)/cmd/ac-%/main.o $(BUILD)/cmd/cli.o $(LIBAC)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/cmd/cli.o $(LIBAC) $(ALL_LIBS)
+
+$(BUILD)/examples/stream-noop: examples/stream/noop.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(PKG_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBAC)
 	@mkdir -p $(@D)

@@ -108,7 +108,7 @@ end
 # --handler TYPE=COMMAND: a task type, then a command after the '='.
 function __ac_handler_spec
     set -l cur (commandline -ct)
-    set cur (string replace -r -- '^--handler=' '' $cur)
+    set cur (string replace -r -- '^--(handler|stream)=' '' $cur)
     if string match -q -- '*=*' $cur
         set -l type (string split -m 1 = -- $cur)[1]
         set -l cmd (string split -m 1 = -- $cur)[2]
@@ -185,6 +185,7 @@ complete -c ac -n "not __fish_use_subcommand; and not __fish_seen_subcommand_fro
 complete -c ac-worker -f
 complete -c ac-worker -l id -x -d 'worker id (default HOST-PID)'
 complete -c ac-worker -l handler -x -a '(__ac_handler_spec)' -d 'run COMMAND for each task of TYPE'
+complete -c ac-worker -l stream -x -a '(__ac_handler_spec)' -d 'stream mode: one long-lived COMMAND per slot for TYPE'
 complete -c ac-worker -l handlers -x -a '(__fish_complete_directories (commandline -ct))' -d 'directory of handlers named by type'
 complete -c ac-worker -l concurrency -x -d 'tasks run at once'
 complete -c ac-worker -l tag -x -d 'offer TAG to tasks that require it'

@@ -143,7 +143,7 @@ oom:
 }
 
 int ac_handler_init_spec(struct ac_handler *h, const char *spec,
-			 struct ac_error *err)
+			 const char *option, struct ac_error *err)
 {
 	const char *eq = strchr(spec, '=');
 	char *type;
@@ -151,7 +151,8 @@ int ac_handler_init_spec(struct ac_handler *h, const char *spec,
 
 	if (!eq || eq == spec)
 		return ac_error_set(err, AC_EXIT_USAGE,
-				    "--handler wants TYPE=COMMAND, not '%s'", spec);
+				    "%s wants TYPE=COMMAND, not '%s'", option,
+				    spec);
 	type = strndup(spec, (size_t)(eq - spec));
 	if (!type)
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");

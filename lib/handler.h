@@ -16,6 +16,8 @@ struct ac_handler {
 	char *type;       /* owned */
 	char *command;    /* owned: as the operator wrote it */
 	char **argv;      /* owned, NULL-terminated; argv[0] is a full path */
+	int stream;       /* 1: stream mode, one long-lived process per slot
+			   * reading a JSON line per task (--stream) */
 };
 
 /* Resolve COMMAND for TYPE into h.  0, or -1 with err (exit code 2). */
@@ -23,9 +25,10 @@ int ac_handler_init(struct ac_handler *h, const char *type, const char *command,
 		    struct ac_error *err);
 void ac_handler_release(struct ac_handler *h);
 
-/* Parse "TYPE=COMMAND" into h. */
+/* Parse "TYPE=COMMAND" into h; option ("--handler", "--stream") names
+ * the option in the error message. */
 int ac_handler_init_spec(struct ac_handler *h, const char *spec,
-			 struct ac_error *err);
+			 const char *option, struct ac_error *err);
 
 /* Every executable regular file in dir as a handler of the type named like
  * it.  Appends to *handlers (a malloc'd array of *n); the caller releases

@@ -20,7 +20,8 @@ int ac_side_parse(const char *line, size_t len, struct ac_side_msg *msg,
 		  struct ac_error *err)
 {
 	json_error_t jerr;
-	json_t *obj, *v;
+	json_t *obj;
+	int rc;
 
 	memset(msg, 0, sizeof *msg);
 	msg->progress = -1;
@@ -33,6 +34,18 @@ int ac_side_parse(const char *line, size_t len, struct ac_side_msg *msg,
 				    "side-channel line is not a JSON object: %s",
 				    obj ? "another JSON value" : jerr.text);
 	}
+	rc = ac_side_from_json(obj, msg, err);
+	json_decref(obj);
+	return rc;
+}
+
+int ac_side_from_json(json_t *obj, struct ac_side_msg *msg,
+		      struct ac_error *err)
+{
+	json_t *v;
+
+	memset(msg, 0, sizeof *msg);
+	msg->progress = -1;
 	if ((v = json_object_get(obj, "checkpoint"))) {
 		msg->checkpoint = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 		if (!msg->checkpoint)
@@ -73,12 +86,10 @@ int ac_side_parse(const char *line, size_t len, struct ac_side_msg *msg,
 		if (!msg->log)
 			goto oom;
 	}
-	json_decref(obj);
 	return 0;
 oom:
 	ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 fail:
-	json_decref(obj);
 	ac_side_msg_release(msg);
 	return -1;
 }

@@ -24,4 +24,10 @@ int ac_side_parse(const char *line, size_t len, struct ac_side_msg *msg,
 		  struct ac_error *err);
 void ac_side_msg_release(struct ac_side_msg *msg);
 
+/* The same from an object already parsed (borrowed): stream handlers put
+ * side-channel keys in their reply lines. */
+#include <jansson.h>
+int ac_side_from_json(json_t *obj, struct ac_side_msg *msg,
+		      struct ac_error *err);
+
 #endif

@@ -283,3 +283,12 @@ int ac_log_append(struct ac_buf *out, const char *old, const char *line)
 		return -1;
 	return 0;
 }
+
+void ac_task_ends_release(struct ac_task_end *ends, size_t n)
+{
+	for (size_t i = 0; ends && i < n; i++) {
+		free(ends[i].result);
+		free(ends[i].error);
+		ends[i].result = ends[i].error = NULL;
+	}
+}

@@ -107,6 +107,16 @@ struct ac_claimed {
 };
 
 void ac_claimed_release(struct ac_claimed *task);
+
+/* How a task stands, for a waiting submitter (task_ends). */
+struct ac_task_end {
+	int64_t id;
+	enum ac_task_status status;
+	char *result;                /* compact JSON once completed (owned) */
+	char *error;                 /* once it ended otherwise (owned), or NULL */
+};
+
+void ac_task_ends_release(struct ac_task_end *ends, size_t n);
 void ac_claimed_free_array(struct ac_claimed *tasks, size_t n);
 
 enum ac_outcome_kind {
@@ -115,8 +125,12 @@ enum ac_outcome_kind {
 	AC_OUTCOME_TEMPFAIL,        /* exit 75: retried without using an attempt */
 	AC_OUTCOME_TIMEOUT,         /* uses an attempt; final status timeout */
 	AC_OUTCOME_CANCELLED,       /* ended by ac-cancel: final */
-	AC_OUTCOME_RELEASED         /* handed back by a stopping worker: queued
+	AC_OUTCOME_RELEASED,        /* handed back by a stopping worker: queued
 				     * again at once, no attempt used */
+	AC_OUTCOME_CRASHED          /* a stream handler died mid-task: queued
+				     * again at once, counted as a reclaim
+				     * (failed as a poison task after
+				     * max_reclaims), no attempt used */
 };
 
 /* The end of one attempt, fenced by (id, attempt, worker). */
@@ -176,6 +190,11 @@ struct ac_store_ops {
 			   enum ac_task_status *out, struct ac_error *err);
 	int (*task_get)(struct ac_store *store, int64_t id, json_t **out,
 			struct ac_error *err);
+	/* Status of each of n tasks, with the result and error of those that
+	 * ended: what a waiting submitter prints, many tasks a call.  An
+	 * unknown id is an error; out[i].id is ids[i]. */
+	int (*task_ends)(struct ac_store *store, const int64_t *ids, size_t n,
+			 struct ac_task_end *out, struct ac_error *err);
 	int (*tasks_list)(struct ac_store *store,
 			  const struct ac_task_filter *filter, json_t **out,
 			  struct ac_error *err);

@@ -51,7 +51,7 @@ enum stmt_id {
 	ST_CANCEL_NOW, ST_CANCEL_ASK, ST_CANCELS, ST_UNASSIGN_GONE,
 	ST_UNASSIGN_WORKER, ST_COUNTER_ADD, ST_MARK_LOST, ST_PRUNE, ST_NOTIFY,
 	ST_LIST_ALL, ST_LIST_STATUS, ST_LIST_TYPE, ST_LIST_BOTH,
-	ST_CYCLE_STATE,
+	ST_CYCLE_STATE, ST_CRASHED, ST_TASK_END,
 	ST_COUNT
 };
 
@@ -168,6 +168,23 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"AND attempt = $2 AND worker = $3 AND status = 'running' "
 		"RETURNING id, attempt, status)"
 		END_ATTEMPT("'released'", "$4"),
+	/* A stream handler died with the attempt in flight: run again at
+	 * once, counted as a reclaim (a poison task fails in the end). */
+	[ST_TASK_END] =
+		"SELECT id, status, result, error FROM tasks WHERE id = "
+		"ANY($1::bigint[])",
+	[ST_CRASHED] =
+		"WITH changed AS (UPDATE tasks SET reclaims = reclaims + 1, "
+		"worker = NULL, lease_until = NULL, "
+		"status = CASE WHEN reclaims + 1 > max_reclaims THEN 'failed' "
+		"ELSE 'queued' END, "
+		"error = CASE WHEN reclaims + 1 > max_reclaims THEN $4 || ' (' "
+		"|| (reclaims + 1) || ' times: a poison task?)' ELSE $4 END, "
+		"finished = CASE WHEN reclaims + 1 > max_reclaims THEN " NOW_MS
+		" ELSE NULL END WHERE id = $1 AND attempt = $2 AND worker = $3 "
+		"AND status = 'running' AND lease_until >= " NOW_MS
+		" RETURNING id, attempt, status)"
+		END_ATTEMPT("'crashed'", "$4"),
 	[ST_WORKER_STATE] =
 		"UPDATE workers SET status = $2, running = $3, completed = $4, "
 		"failed = $5, heartbeat = " NOW_MS ", heartbeat_mono = " NOW_MS
@@ -1159,6 +1176,79 @@ static int pg_task_states(struct ac_store *base, const int64_t *ids, size_t n,
 	return 0;
 }
 
+/* One statement for all n: a waiting submitter's round trips do not grow
+ * with its batch. */
+static int pg_task_ends(struct ac_store *base, const int64_t *ids, size_t n,
+			struct ac_task_end *out, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	struct ac_buf list = { 0 };
+	const char *v[1];
+	char *found;
+	PGresult *res;
+	size_t i;
+	int rc = 0, rows;
+
+	memset(out, 0, n * sizeof *out);
+	if (n == 0)
+		return 0;
+	found = calloc(n, 1);
+	ac_buf_append(&list, "{", 1);
+	for (i = 0; i < n; i++) {
+		out[i].id = ids[i];
+		ac_buf_printf(&list, "%s%lld", i ? "," : "", (long long)ids[i]);
+	}
+	if (!found || ac_buf_append(&list, "}", 1) < 0) {
+		free(found);
+		ac_buf_release(&list);
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	v[0] = list.data;
+	res = run(s, ST_TASK_END, 1, v, NULL, "reading tasks", err);
+	ac_buf_release(&list);
+	if (!res) {
+		free(found);
+		return -1;
+	}
+	rows = PQntuples(res);
+	/* Rows come in any order; batches are small enough to match them by
+	 * a scan. */
+	for (int r = 0; r < rows && rc == 0; r++) {
+		int64_t id = get_i64(res, r, 0);
+		enum ac_task_status status;
+
+		if (ac_task_status_parse(PQgetvalue(res, r, 1), &status) < 0) {
+			rc = ac_error_set(err, AC_EXIT_UNAVAILABLE,
+					  "task %lld has an unknown status",
+					  (long long)id);
+			break;
+		}
+		for (i = 0; i < n && rc == 0; i++) {
+			if (ids[i] != id || found[i])
+				continue;
+			found[i] = 1;
+			out[i].status = status;
+			if (!ac_task_status_final(status))
+				continue;
+			out[i].result = dup_text(res, r, 2, NULL);
+			out[i].error = dup_text(res, r, 3, NULL);
+			if ((!out[i].result && !PQgetisnull(res, r, 2)) ||
+			    (!out[i].error && !PQgetisnull(res, r, 3)))
+				rc = ac_error_set(err, AC_EXIT_FAILED,
+						  "out of memory");
+		}
+	}
+	PQclear(res);
+	for (i = 0; i < n && rc == 0; i++)
+		if (!found[i])
+			rc = ac_error_set(err, AC_EXIT_USAGE, "no task %lld",
+					  (long long)ids[i]);
+	free(found);
+	if (rc < 0)
+		ac_task_ends_release(out, n);
+	return rc;
+}
+
 static json_t *task_json_from_row(const PGresult *res, int r, json_t *attempts)
 {
 	struct ac_task_row row = {
@@ -1532,6 +1622,10 @@ static void outcome_args(const struct ac_outcome *o, const char *worker_id,
 		a->id = ST_RELEASE;
 		a->v[3] = o->error;
 		break;
+	case AC_OUTCOME_CRASHED:
+		a->id = ST_CRASHED;
+		a->v[3] = o->error;
+		break;
 	default:
 		a->id = ST_FAIL;
 		a->v[3] = o->error;
@@ -1634,7 +1728,7 @@ static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
 {
 	static const enum stmt_id needed[] = {
 		ST_DONE, ST_FAIL, ST_TEMPFAIL, ST_CANCEL_DONE, ST_RELEASE,
-		ST_WORKER_CTL, ST_PROMOTE, ST_CLAIM, ST_CYCLE_STATE, ST_NOTIFY,
+		ST_CRASHED, ST_WORKER_CTL, ST_PROMOTE, ST_CLAIM, ST_CYCLE_STATE, ST_NOTIFY,
 	};
 	struct pg_store *s = (struct pg_store *)base;
 	size_t nkinds = noutcomes + 8, nsent = 0, outcome_at = 0;
@@ -1677,7 +1771,8 @@ static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
 		sent_ok &= PQsendQueryPrepared(s->conn, stmt_name(a.id, name),
 					       a.n, a.v, NULL, NULL, 0);
 		kinds[nsent++] = P_OUTCOME;
-		if (outcomes[i].kind == AC_OUTCOME_RELEASED)
+		if (outcomes[i].kind == AC_OUTCOME_RELEASED ||
+		    outcomes[i].kind == AC_OUTCOME_CRASHED)
 			wake = 1;
 	}
 	sent_ok &= PQsendQueryPrepared(s->conn, stmt_name(ST_WORKER_CTL, name), 1,
@@ -2251,6 +2346,7 @@ const struct ac_store_ops ac_store_pg_ops = {
 	.submit = pg_submit,
 	.retry = pg_retry,
 	.task_states = pg_task_states,
+	.task_ends = pg_task_ends,
 	.task_get = pg_task_get,
 	.tasks_list = pg_tasks_list,
 	.queue_depth = pg_queue_depth,

@@ -45,7 +45,7 @@ enum stmt_id {
 	ST_CHECKPOINT, ST_REPORT_READ, ST_REPORT, ST_CANCEL_NOW,
 	ST_CANCEL_ASK, ST_CANCELS, ST_CANCEL_DONE, ST_RELEASE,
 	ST_UNASSIGN_GONE, ST_UNASSIGN_WORKER, ST_COUNTER_READ, ST_COUNTER_WRITE,
-	ST_MARK_LOST, ST_PRUNE, ST_PRUNE_ATTEMPTS,
+	ST_MARK_LOST, ST_PRUNE, ST_PRUNE_ATTEMPTS, ST_CRASHED, ST_TASK_END,
 	ST_COUNT
 };
 
@@ -66,6 +66,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 	[ST_FIND_IDEM] = "SELECT id FROM tasks WHERE idempotency_key = ?1",
 	[ST_TASK_STATUS] = "SELECT status FROM tasks WHERE id = ?1",
+	[ST_TASK_END] = "SELECT status, result, error FROM tasks WHERE id = ?1",
 	[ST_TASK_GET] = "SELECT " TASK_COLS " FROM tasks WHERE id = ?1",
 	[ST_RETRY] =
 		"UPDATE tasks SET status = 'queued', failures = 0, reclaims = 0, "
@@ -257,6 +258,21 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"AND (?2 IS NULL OR status = ?2) ORDER BY finished LIMIT ?3) "
 		"RETURNING id",
 	[ST_PRUNE_ATTEMPTS] = "DELETE FROM attempts WHERE task_id = ?1",
+	/* A stream handler died with the attempt in flight: like a lost
+	 * attempt, run again (at once: the handler is restarted) and
+	 * counted as a reclaim, so a task that kills its handler every time
+	 * ends failed as a poison task. */
+	[ST_CRASHED] =
+		"UPDATE tasks SET reclaims = reclaims + 1, worker = NULL, "
+		"lease_until = NULL, "
+		"status = CASE WHEN reclaims + 1 > max_reclaims THEN 'failed' "
+		"ELSE 'queued' END, "
+		"error = CASE WHEN reclaims + 1 > max_reclaims THEN ?4 || "
+		"' (' || (reclaims + 1) || ' times: a poison task?)' ELSE ?4 END, "
+		"finished = CASE WHEN reclaims + 1 > max_reclaims THEN ?5 "
+		"ELSE NULL END "
+		"WHERE id = ?1 AND attempt = ?2 AND worker = ?3 AND "
+		"status = 'running' AND lease_until >= ?6 RETURNING status",
 };
 
 static const char schema_v1[] =
@@ -1023,6 +1039,59 @@ static const char *col_text(sqlite3_stmt *st, int i)
 	return (const char *)sqlite3_column_text(st, i);
 }
 
+static int sqlite_task_ends(struct ac_store *base, const int64_t *ids,
+			    size_t n, struct ac_task_end *out,
+			    struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_TASK_END, err);
+	size_t i;
+
+	if (!st)
+		return -1;
+	memset(out, 0, n * sizeof *out);
+	for (i = 0; i < n; i++) {
+		const char *status;
+		int rc;
+
+		out[i].id = ids[i];
+		sqlite3_bind_int64(st, 1, ids[i]);
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			done(st);
+			if (rc == SQLITE_DONE)
+				ac_error_set(err, AC_EXIT_USAGE, "no task %lld",
+					     (long long)ids[i]);
+			else
+				db_error(s, err, "reading a task");
+			goto fail;
+		}
+		status = col_text(st, 0);
+		if (!status || ac_task_status_parse(status, &out[i].status) < 0) {
+			done(st);
+			ac_error_set(err, AC_EXIT_UNAVAILABLE,
+				     "task %lld has an unknown status",
+				     (long long)ids[i]);
+			goto fail;
+		}
+		if (ac_task_status_final(out[i].status)) {
+			out[i].result = column_dup(st, 1, NULL);
+			out[i].error = column_dup(st, 2, NULL);
+			if ((!out[i].result && sqlite3_column_type(st, 1) != SQLITE_NULL) ||
+			    (!out[i].error && sqlite3_column_type(st, 2) != SQLITE_NULL)) {
+				done(st);
+				ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+				goto fail;
+			}
+		}
+		done(st);
+	}
+	return 0;
+fail:
+	ac_task_ends_release(out, i + 1 < n ? i + 1 : n);
+	return -1;
+}
+
 static int64_t col_time(sqlite3_stmt *st, int i)
 {
 	return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 :
@@ -1426,6 +1495,7 @@ static const char *outcome_name(enum ac_outcome_kind kind)
 		[AC_OUTCOME_TIMEOUT] = "timeout",
 		[AC_OUTCOME_CANCELLED] = "cancelled",
 		[AC_OUTCOME_RELEASED] = "released",
+		[AC_OUTCOME_CRASHED] = "crashed",
 	};
 	return names[kind];
 }
@@ -1452,6 +1522,9 @@ static int write_outcome(struct sqlite_store *s, const char *worker_id,
 		break;
 	case AC_OUTCOME_RELEASED:
 		st = stmt(s, ST_RELEASE, err);
+		break;
+	case AC_OUTCOME_CRASHED:
+		st = stmt(s, ST_CRASHED, err);
 		break;
 	default:
 		st = stmt(s, ST_FAIL, err);
@@ -1481,6 +1554,11 @@ static int write_outcome(struct sqlite_store *s, const char *worker_id,
 		break;
 	case AC_OUTCOME_RELEASED:
 		bind_text_or_null(st, 4, o->error);
+		break;
+	case AC_OUTCOME_CRASHED:
+		bind_text_or_null(st, 4, o->error);
+		sqlite3_bind_int64(st, 5, now);
+		sqlite3_bind_int64(st, 6, lnow);
 		break;
 	default:
 		bind_text_or_null(st, 4, o->error);
@@ -2183,6 +2261,7 @@ const struct ac_store_ops ac_store_sqlite_ops = {
 	.submit = sqlite_submit,
 	.retry = sqlite_retry,
 	.task_states = sqlite_task_states,
+	.task_ends = sqlite_task_ends,
 	.task_get = sqlite_task_get,
 	.tasks_list = sqlite_tasks_list,
 	.queue_depth = sqlite_queue_depth,

@@ -20,6 +20,8 @@
 #define STORE_RETRY_MS 500
 #define POKE_TIMEOUT_MS 500
 #define ANNOUNCE_MAX 1000
+/* Tasks read from the store per call while waiting. */
+#define ENDS_PER_READ 256
 
 struct ac_submit_watch {
 	struct ac_follow *follow;
@@ -242,6 +244,7 @@ int ac_submit_wait(struct ac_store *store, struct ac_submit_watch *watch,
 	unsigned long seen = 0;
 	size_t next = 0;
 	int warned = 0, first = 1, down = 0;
+	struct ac_task_end ends[ENDS_PER_READ];
 
 	/* The store is polled for change (a cheap version number for
 	 * SQLite), and the next task in order is looked at only when
@@ -298,15 +301,14 @@ int ac_submit_wait(struct ac_store *store, struct ac_submit_watch *watch,
 		}
 		first = 0;
 		last_check = now;
+		/* The ends in input order, many tasks a read, until the first
+		 * that has not ended. */
 		while (next < n) {
-			enum ac_task_status status;
-			json_t *task;
+			size_t want = n - next < ENDS_PER_READ ? n - next :
+				      ENDS_PER_READ, got = 0;
 
-			if (store->ops->task_states(store, &ids[next], 1,
-						    &status, err) < 0 ||
-			    (ac_task_status_final(status) &&
-			     store->ops->task_get(store, ids[next], &task,
-						  err) < 0)) {
+			if (store->ops->task_ends(store, &ids[next], want, ends,
+						  err) < 0) {
 				if (ride_out(sink, &down, err) < 0)
 					return -1;
 				break;
@@ -314,13 +316,16 @@ int ac_submit_wait(struct ac_store *store, struct ac_submit_watch *watch,
 			if (down && sink->notice)
 				sink->notice(sink->ctx, "the store answers again");
 			down = 0;
-			if (!ac_task_status_final(status))
-				break;
-			sink->ended(sink->ctx, next, task);
-			json_decref(task);
-			next++;
-			if (sink->progress)
+			while (got < want && ac_task_status_final(ends[got].status)) {
+				sink->ended(sink->ctx, next + got, &ends[got]);
+				got++;
+			}
+			ac_task_ends_release(ends, want);
+			next += got;
+			if (got && sink->progress)
 				sink->progress(sink->ctx, next, n);
+			if (got < want)
+				break;
 		}
 	}
 	return 0;

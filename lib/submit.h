@@ -18,9 +18,9 @@ int ac_submit_parse_data(const char *text, size_t len, char **compact,
 
 struct ac_submit_sink {
 	void *ctx;
-	/* Task index (input order) has ended; task is its record (borrowed). */
-	void (*ended)(void *ctx, size_t index, json_t *task);
-	/* done of total have ended (called when done changes). */
+	/* Task index (input order) has ended; end is borrowed. */
+	void (*ended)(void *ctx, size_t index, const struct ac_task_end *end);
+	/* done of total have ended (called after each run of ends). */
 	void (*progress)(void *ctx, size_t done, size_t total);
 	/* One-off notices, such as "no live worker handles TYPE". */
 	void (*notice)(void *ctx, const char *text);

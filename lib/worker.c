@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "sidechannel.h"
 #include "store.h"
+#include "stream.h"
 #include "util.h"
 #include "watchdog.h"
 
@@ -50,6 +51,24 @@ extern char **environ;
 #define ENV_TASK_VARS 8
 
 struct worker;
+struct slot;
+
+/* Stream mode: a long-lived handler process, one per slot and stream
+ * type, started for its first task and kept for the next ones.  It reads
+ * a JSON line per task on stdin and answers with JSON lines on stdout. */
+struct stream_proc {
+	struct slot *slot;
+	const struct ac_handler *handler;
+	pid_t pid;               /* 0 when not running */
+	int in_fd, out_fd, err_fd;
+	struct event *in_ev, *out_ev, *err_ev;
+	struct ac_buf in;        /* task lines not yet written */
+	size_t in_off;
+	struct ac_buf out;       /* stdout bytes not yet handled */
+	int warned;              /* a stray line was reported for this task */
+	char *env_vars[4];
+	char **envp;
+};
 
 struct slot {
 	struct worker *w;
@@ -82,6 +101,10 @@ struct slot {
 	int64_t start_mono;
 	char *env_vars[ENV_TASK_VARS];
 	char **envp;
+	struct stream_proc *streams; /* one per handler (stream ones used),
+				      * made on the slot's first stream task */
+	struct stream_proc *sp;  /* running this slot's task, or NULL */
+	int index;
 };
 
 /* An outcome waiting for its cycle; owns its strings. */
@@ -557,24 +580,16 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 	kill(-slot->pid, SIGKILL);
 }
 
-/* One side-channel line: 0 handled, -1 the store failed (try again). */
-static int side_line(struct slot *slot, const char *line, size_t len)
+/* What one side-channel message asks for, written to the store: 0 done,
+ * -1 the store failed (try again). */
+static int side_apply(struct slot *slot, const struct ac_side_msg *m)
 {
 	struct worker *w = slot->w;
 	struct ac_lease lease = { slot->task.id, slot->task.attempt };
-	struct ac_side_msg msg;
+	struct ac_side_msg msg = *m;
 	struct ac_error err;
 	int rc = 0;
 
-	if (len == 0)
-		return 0;
-	if (ac_side_parse(line, len, &msg, &err) < 0) {
-		if (!slot->side_warned)
-			ac_log_warn("task %lld: ignoring a bad side-channel line: %s",
-				    (long long)slot->task.id, err.msg);
-		slot->side_warned = 1;
-		return 0;
-	}
 	/* A checkpoint is durable before the next line is read. */
 	if (msg.checkpoint) {
 		rc = w->store->ops->task_checkpoint(w->store, w->cfg->id, &lease,
@@ -598,12 +613,32 @@ static int side_line(struct slot *slot, const char *line, size_t len)
 				  slot->task.type, slot->task.attempt,
 				  json_pack("{s:f}", "progress", msg.progress));
 	}
-	ac_side_msg_release(&msg);
 	if (rc < 0) {
 		store_failed(w, &err);
 		return -1;
 	}
 	return 0;
+}
+
+/* One side-channel line: 0 handled, -1 the store failed (try again). */
+static int side_line(struct slot *slot, const char *line, size_t len)
+{
+	struct ac_side_msg msg;
+	struct ac_error err;
+	int rc;
+
+	if (len == 0)
+		return 0;
+	if (ac_side_parse(line, len, &msg, &err) < 0) {
+		if (!slot->side_warned)
+			ac_log_warn("task %lld: ignoring a bad side-channel line: %s",
+				    (long long)slot->task.id, err.msg);
+		slot->side_warned = 1;
+		return 0;
+	}
+	rc = side_apply(slot, &msg);
+	ac_side_msg_release(&msg);
+	return rc;
 }
 
 /* Handle the complete lines waiting in slot->side (and, at_end, a last
@@ -766,6 +801,7 @@ static void slot_clear(struct slot *slot)
 	free(slot->envp);
 	slot->envp = NULL;
 	ac_claimed_release(&slot->task);
+	slot->sp = NULL;
 	slot->tail_len = 0;
 	slot->timed_out = slot->term_sent = slot->too_large = 0;
 	slot->side_blocked = slot->side_warned = 0;
@@ -822,6 +858,21 @@ static void slot_finish(struct slot *slot, int wstatus)
 		snprintf(what, sizeof what, "handler output (stdout or a side-channel line) exceeds %u bytes",
 			 AC_MAX_PAYLOAD);
 		error = ac_strdup(what);
+	} else if (slot->sp) {
+		/* A stream handler died with the task in flight, before it
+		 * answered: not necessarily the task's fault, so it runs
+		 * again (on a new process) and counts as a reclaim, which
+		 * ends a task that kills its handler every time. */
+		o.kind = AC_OUTCOME_CRASHED;
+		if (WIFEXITED(wstatus))
+			snprintf(what, sizeof what,
+				 "stream handler exited (status %d) before it answered",
+				 WEXITSTATUS(wstatus));
+		else
+			snprintf(what, sizeof what,
+				 "stream handler killed by signal %d (%s) before it answered",
+				 WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
+		error = failure_text(slot, what);
 	} else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
 		result = result_json(slot, &error);
 		o.kind = result ? AC_OUTCOME_COMPLETED : AC_OUTCOME_FAILED;
@@ -848,6 +899,499 @@ static void slot_finish(struct slot *slot, int wstatus)
 	event_active(w->ev_flush, EV_TIMEOUT, 0);
 }
 
+/* ---- Stream mode ---------------------------------------------------- */
+
+static int fd_nonblock(int fd);
+
+/* Close a stream process's pipes and forget it; kill_it for one we gave
+ * up on (its exit is reaped and ignored later). */
+static void stream_detach(struct worker *w, struct stream_proc *sp,
+			  int kill_it)
+{
+	(void)w;
+	if (sp->pid > 0 && kill_it)
+		kill(-sp->pid, SIGKILL);
+	close_stream(&sp->in_fd, &sp->in_ev);
+	close_stream(&sp->out_fd, &sp->out_ev);
+	close_stream(&sp->err_fd, &sp->err_ev);
+	ac_buf_release(&sp->in);
+	ac_buf_release(&sp->out);
+	sp->in_off = 0;
+	for (size_t i = 0; i < sizeof sp->env_vars / sizeof sp->env_vars[0]; i++) {
+		free(sp->env_vars[i]);
+		sp->env_vars[i] = NULL;
+	}
+	free(sp->envp);
+	sp->envp = NULL;
+	sp->pid = 0;
+}
+
+/* Write what waits in sp->in; the rest goes when the pipe has room.
+ * -1 when the process no longer reads (its exit is on its way). */
+static int stream_write(struct stream_proc *sp)
+{
+	while (sp->in_off < sp->in.len) {
+		ssize_t n = write(sp->in_fd, sp->in.data + sp->in_off,
+				  sp->in.len - sp->in_off);
+
+		if (n > 0) {
+			sp->in_off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (sp->in_ev && event_add(sp->in_ev, NULL) == 0)
+				return 0;
+		}
+		return -1;
+	}
+	ac_buf_reset(&sp->in);
+	sp->in_off = 0;
+	if (sp->in_ev)
+		event_del(sp->in_ev);
+	return 0;
+}
+
+static void on_stream_in(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream_proc *sp = arg;
+
+	(void)fd;
+	(void)what;
+	if (stream_write(sp) < 0 && sp->in_ev)
+		event_del(sp->in_ev);
+}
+
+/* The task in flight ends by the handler's answer. */
+static void stream_end(struct slot *slot, enum ac_outcome_kind kind,
+		       char *result, char *error)
+{
+	struct worker *w = slot->w;
+	struct stream_proc *sp = slot->sp;
+	struct ac_outcome o = { .id = slot->task.id,
+				.attempt = slot->task.attempt, .kind = kind };
+	int64_t elapsed = ac_mono_ms() - slot->start_mono;
+	int doomed = slot->term_sent;
+	char what[160];
+
+	if (slot->cancelled || slot->released || slot->timed_out) {
+		/* We signalled the process already: the answer came too
+		 * late to count, and the process goes. */
+		free(result);
+		free(error);
+		result = NULL;
+		if (slot->cancelled) {
+			o.kind = AC_OUTCOME_CANCELLED;
+			error = ac_strdup("cancelled by an operator");
+		} else if (slot->released) {
+			o.kind = AC_OUTCOME_RELEASED;
+			snprintf(what, sizeof what,
+				 "handed back: worker %s stopped", w->cfg->id);
+			error = ac_strdup(what);
+		} else {
+			o.kind = AC_OUTCOME_TIMEOUT;
+			snprintf(what, sizeof what, "timed out after %lld ms",
+				 (long long)slot->task.timeout_ms);
+			error = ac_strdup(what);
+		}
+	}
+	if (add_pending(w, &o, result, error, slot->task.type, elapsed) < 0)
+		ac_log_error("out of memory: the end of task %lld is lost; its lease will bring it back",
+			     (long long)slot->task.id);
+	slot_clear(slot);
+	w->nbusy--;
+	event_active(w->ev_flush, EV_TIMEOUT, 0);
+	if (doomed)
+		stream_detach(w, sp, 1);
+}
+
+/* One line from a stream handler: 0 handled, -1 the store failed (the
+ * line is tried again later). */
+static int stream_line(struct stream_proc *sp, const char *line, size_t len)
+{
+	struct slot *slot = sp->slot;
+	struct ac_stream_reply r;
+	struct ac_error err;
+
+	if (len == 0 || (len == 1 && line[0] == '\r'))
+		return 0;
+	if (!slot->busy || slot->sp != sp) {
+		ac_log_warn("stream handler of '%s' (pid %ld) wrote a line with no task in flight; ignored",
+			    sp->handler->type, (long)sp->pid);
+		return 0;
+	}
+	if (slot->lost)
+		return 0;
+	if (ac_stream_parse(line, len, &r, &err) < 0) {
+		struct ac_buf msg = { 0 };
+
+		/* It does not speak the protocol: the task fails, visibly. */
+		ac_buf_printf(&msg, "stream handler wrote a bad line: %s",
+			      err.msg);
+		stream_end(slot, AC_OUTCOME_FAILED, NULL, msg.data);
+		return 0;
+	}
+	if (r.id != slot->task.id) {
+		if (!sp->warned)
+			ac_log_warn("stream handler of '%s' answered task %lld while task %lld is in flight; ignored",
+				    sp->handler->type, (long long)r.id,
+				    (long long)slot->task.id);
+		sp->warned = 1;
+		ac_stream_reply_release(&r);
+		return 0;
+	}
+	if (r.has_side && side_apply(slot, &r.side) < 0) {
+		ac_stream_reply_release(&r);
+		return -1;
+	}
+	if (r.ends && slot->busy && !slot->lost) {
+		enum ac_outcome_kind kind = r.result ? AC_OUTCOME_COMPLETED :
+						       AC_OUTCOME_FAILED;
+
+		stream_end(slot, kind, r.result, r.error);
+		r.result = r.error = NULL;
+	}
+	ac_stream_reply_release(&r);
+	return 0;
+}
+
+/* Handle the complete lines in sp->out.  -1 when the store failed: the
+ * rest waits, and reading stops until retry_side() (the handler then
+ * blocks on a full pipe, as in exec mode). */
+static int stream_lines(struct stream_proc *sp)
+{
+	struct slot *slot = sp->slot;
+	size_t off = 0;
+	int rc = 0;
+
+	while (off < sp->out.len) {
+		char *start = sp->out.data + off;
+		char *nl = memchr(start, '\n', sp->out.len - off);
+
+		if (!nl)
+			break;
+		if (stream_line(sp, start, (size_t)(nl - start)) < 0) {
+			rc = -1;
+			break;
+		}
+		off += (size_t)(nl - start) + 1;
+	}
+	if (off) {
+		memmove(sp->out.data, sp->out.data + off, sp->out.len - off);
+		sp->out.len -= off;
+	}
+	if (rc < 0) {
+		slot->side_blocked = 1;
+		if (sp->out_ev)
+			event_del(sp->out_ev);
+		return -1;
+	}
+	slot->side_blocked = 0;
+	if (sp->out.len > AC_MAX_PAYLOAD + 65536) {
+		/* A line longer than any answer may be. */
+		sp->out.len = 0;
+		if (slot->busy && slot->sp == sp) {
+			slot->too_large = 1;
+			kill(-sp->pid, SIGKILL);
+		}
+	}
+	return 0;
+}
+
+/* Read what the process wrote; 1 at end of file. */
+static int stream_read(struct stream_proc *sp)
+{
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = read(sp->out_fd, buf, sizeof buf);
+
+		if (n > 0) {
+			if (ac_buf_append(&sp->out, buf, (size_t)n) < 0)
+				return 1;
+			if ((size_t)n < sizeof buf)
+				return 0;
+			continue;
+		}
+		if (n == 0)
+			return 1;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : 1;
+	}
+}
+
+static void on_stream_out(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream_proc *sp = arg;
+	int eof;
+
+	(void)fd;
+	(void)what;
+	eof = stream_read(sp);
+	if (stream_lines(sp) < 0)
+		return;
+	if (eof) {
+		/* It can answer nothing more: let it go; its exit ends the
+		 * task in flight, if any. */
+		close_stream(&sp->out_fd, &sp->out_ev);
+		if (sp->pid > 0)
+			kill(-sp->pid, SIGKILL);
+	}
+}
+
+static void on_stream_err(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream_proc *sp = arg;
+	struct slot *slot = sp->slot;
+	char buf[4096];
+
+	(void)what;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof buf);
+
+		if (n > 0) {
+			/* Kept for the task in flight's error, if it fails. */
+			if (slot->busy && slot->sp == sp)
+				tail_append(slot, buf, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			close_stream(&sp->err_fd, &sp->err_ev);
+		return;
+	}
+}
+
+/* The environment of a stream process: ours, plus who it works for. */
+static int stream_env(struct worker *w, struct stream_proc *sp)
+{
+	struct ac_buf b[4];
+	size_t n = 0, k;
+	int ok = 1;
+
+	memset(b, 0, sizeof b);
+	ok &= ac_buf_printf(&b[n++], "AC_WORKER_ID=%s", w->cfg->id) == 0;
+	ok &= ac_buf_printf(&b[n++], "AC_TASK_TYPE=%s", sp->handler->type) == 0;
+	ok &= ac_buf_printf(&b[n++], "AC_STREAM=1") == 0;
+	ok &= ac_buf_printf(&b[n++], "AC_SLOT=%d", sp->slot->index) == 0;
+	sp->envp = calloc(w->nbase_env + n + 1, sizeof *sp->envp);
+	if (!ok || !sp->envp) {
+		for (k = 0; k < n; k++)
+			ac_buf_release(&b[k]);
+		free(sp->envp);
+		sp->envp = NULL;
+		return -1;
+	}
+	for (k = 0; k < w->nbase_env; k++)
+		sp->envp[k] = w->base_env[k];
+	for (k = 0; k < n; k++) {
+		sp->env_vars[k] = b[k].data;
+		sp->envp[w->nbase_env + k] = b[k].data;
+	}
+	return 0;
+}
+
+static int stream_spawn(struct worker *w, struct stream_proc *sp,
+			struct ac_error *err)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int null_fd = -1;
+	struct ac_spawn_fds fds;
+
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
+	    pipe2(errp, O_CLOEXEC) < 0 ||
+	    (null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0 ||
+	    fd_nonblock(in[1]) < 0 || fd_nonblock(out[0]) < 0 ||
+	    fd_nonblock(errp[0]) < 0 || (!sp->envp && stream_env(w, sp) < 0)) {
+		ac_error_set(err, AC_EXIT_FAILED, "%s", strerror(errno));
+		goto fail;
+	}
+	/* fd 3 is /dev/null: side-channel keys travel on stdout here. */
+	fds = (struct ac_spawn_fds){ .in = in[0], .out = out[1],
+				     .err = errp[1], .side = null_fd };
+	if (ac_handler_spawn(sp->handler, sp->envp, &fds, &sp->pid, err) < 0)
+		goto fail;
+	ac_watchdog_note(&w->watchdog, sp->pid, 1);
+	close(in[0]);
+	close(out[1]);
+	close(errp[1]);
+	close(null_fd);
+	sp->in_fd = in[1];
+	sp->out_fd = out[0];
+	sp->err_fd = errp[0];
+	sp->in_ev = event_new(w->base, sp->in_fd, EV_WRITE | EV_PERSIST,
+			      on_stream_in, sp);
+	sp->out_ev = event_new(w->base, sp->out_fd, EV_READ | EV_PERSIST,
+			       on_stream_out, sp);
+	sp->err_ev = event_new(w->base, sp->err_fd, EV_READ | EV_PERSIST,
+			       on_stream_err, sp);
+	if (!sp->in_ev || !sp->out_ev || !sp->err_ev ||
+	    event_add(sp->out_ev, NULL) < 0 || event_add(sp->err_ev, NULL) < 0) {
+		ac_error_set(err, AC_EXIT_FAILED,
+			     "cannot watch the stream handler's pipes");
+		stream_detach(w, sp, 1);
+		return -1;
+	}
+	ac_log_info("stream handler of '%s' started in slot %d: pid %ld",
+		    sp->handler->type, sp->slot->index, (long)sp->pid);
+	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (in[i] >= 0)
+			close(in[i]);
+		if (out[i] >= 0)
+			close(out[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+	}
+	if (null_fd >= 0)
+		close(null_fd);
+	sp->pid = 0;
+	return -1;
+}
+
+/* Hand the slot's task to its stream process, starting one if needed. */
+static int stream_start_task(struct worker *w, struct slot *slot,
+			     struct ac_error *err)
+{
+	size_t idx = (size_t)(slot->handler - w->cfg->handlers);
+	struct stream_proc *sp;
+
+	if (!slot->streams) {
+		slot->streams = calloc(w->cfg->nhandlers, sizeof *slot->streams);
+		if (!slot->streams)
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		for (size_t i = 0; i < w->cfg->nhandlers; i++) {
+			slot->streams[i].slot = slot;
+			slot->streams[i].handler = &w->cfg->handlers[i];
+			slot->streams[i].in_fd = slot->streams[i].out_fd =
+				slot->streams[i].err_fd = -1;
+		}
+	}
+	sp = &slot->streams[idx];
+	if (sp->pid <= 0 && stream_spawn(w, sp, err) < 0)
+		return -1;
+	sp->warned = 0;
+	if (ac_stream_task_line(&sp->in, &slot->task, err) < 0)
+		return -1;
+	slot->sp = sp;
+	slot->pid = sp->pid;
+	/* A process that no longer reads is on its way out: its exit ends
+	 * the task (run again elsewhere). */
+	stream_write(sp);
+	return 0;
+}
+
+/* A stream process with a task in flight exited. */
+static void stream_exited(struct worker *w, struct stream_proc *sp,
+			  int wstatus)
+{
+	struct slot *slot = sp->slot;
+	int asked = slot->term_sent || slot->lost;
+
+	kill(-sp->pid, SIGKILL);
+	/* Its last words: an answer written just before it exited counts. */
+	if (sp->out_fd >= 0) {
+		stream_read(sp);
+		stream_lines(sp);
+	}
+	if (sp->err_fd >= 0)
+		on_stream_err(sp->err_fd, EV_READ, sp);
+	if (slot->busy && slot->sp == sp) {
+		if (!asked)
+			ac_log_warn("stream handler of '%s' (slot %d, pid %ld) died with task %lld in flight; it is restarted for the next task",
+				    sp->handler->type, slot->index,
+				    (long)sp->pid, (long long)slot->task.id);
+		slot_finish(slot, wstatus);
+	}
+	stream_detach(w, sp, 0);
+}
+
+/* A stream process without a task exited (or one we gave up on). */
+static void stream_idle_exited(struct worker *w, pid_t pid, int wstatus)
+{
+	for (int k = 0; k < w->cfg->concurrency; k++) {
+		struct slot *slot = &w->slots[k];
+
+		for (size_t i = 0; slot->streams && i < w->cfg->nhandlers; i++) {
+			struct stream_proc *sp = &slot->streams[i];
+
+			if (sp->pid != pid)
+				continue;
+			if (WIFEXITED(wstatus))
+				ac_log_warn("stream handler of '%s' (slot %d, pid %ld) exited with status %d while idle; it is restarted for the next task",
+					    sp->handler->type, k, (long)pid,
+					    WEXITSTATUS(wstatus));
+			else
+				ac_log_warn("stream handler of '%s' (slot %d, pid %ld) killed by signal %d while idle; it is restarted for the next task",
+					    sp->handler->type, k, (long)pid,
+					    WTERMSIG(wstatus));
+			kill(-pid, SIGKILL);
+			stream_detach(w, sp, 0);
+			return;
+		}
+	}
+}
+
+/* Reap the stream processes that exited; signal (sig != 0) the others.
+ * Returns how many are left. */
+static int stream_reap(struct worker *w, int sig)
+{
+	int left = 0;
+
+	for (int k = 0; k < w->cfg->concurrency; k++) {
+		struct slot *slot = &w->slots[k];
+
+		for (size_t i = 0; slot->streams && i < w->cfg->nhandlers; i++) {
+			struct stream_proc *sp = &slot->streams[i];
+
+			if (sp->pid <= 0)
+				continue;
+			if (waitpid(sp->pid, NULL, WNOHANG) != 0) {
+				/* Leftovers of its group go with it. */
+				kill(-sp->pid, SIGKILL);
+				ac_watchdog_note(&w->watchdog, sp->pid, 0);
+				stream_detach(w, sp, 0);
+				continue;
+			}
+			if (sig)
+				kill(-sp->pid, sig);
+			left++;
+		}
+	}
+	return left;
+}
+
+static void stream_wait(struct worker *w, int64_t ms)
+{
+	int64_t until = ac_mono_ms() + ms;
+	struct timespec tick = { 0, 10 * 1000000 };
+
+	while (stream_reap(w, 0) && ac_mono_ms() < until)
+		nanosleep(&tick, NULL);
+}
+
+/* At the worker's end: close every stream process's stdin (its cue to
+ * exit), give them a moment, then signal what is left. */
+static void stream_stop_all(struct worker *w)
+{
+	if (!w->slots)
+		return;
+	for (int k = 0; k < w->cfg->concurrency; k++)
+		for (size_t i = 0; w->slots[k].streams &&
+		     i < w->cfg->nhandlers; i++)
+			close_stream(&w->slots[k].streams[i].in_fd,
+				     &w->slots[k].streams[i].in_ev);
+	stream_wait(w, 2000);
+	if (stream_reap(w, SIGTERM))
+		stream_wait(w, 1000);
+	if (stream_reap(w, SIGKILL))
+		stream_wait(w, 1000);
+}
+
 static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 {
 	struct worker *w = arg;
@@ -858,17 +1402,25 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	/* One signal may stand for many children. */
 	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
-		for (int i = 0; i < w->cfg->concurrency; i++) {
+		int found = 0;
+
+		ac_watchdog_note(&w->watchdog, pid, 0);
+		for (int i = 0; i < w->cfg->concurrency && !found; i++) {
 			struct slot *slot = &w->slots[i];
 
-			if (slot->busy && slot->pid == pid) {
+			if (!slot->busy || slot->pid != pid)
+				continue;
+			found = 1;
+			if (slot->sp) {
+				stream_exited(w, slot->sp, wstatus);
+			} else {
 				/* Leftovers of the handler's group go with it. */
 				kill(-pid, SIGKILL);
-				ac_watchdog_note(&w->watchdog, pid, 0);
 				slot_finish(slot, wstatus);
-				break;
 			}
 		}
+		if (!found)
+			stream_idle_exited(w, pid, wstatus);
 	}
 }
 
@@ -1025,6 +1577,13 @@ static void start_task(struct worker *w, struct slot *slot,
 		why = "no handler for this type";
 		goto fail;
 	}
+	if (slot->handler->stream) {
+		if (stream_start_task(w, slot, &err) < 0) {
+			why = err.msg;
+			goto fail;
+		}
+		goto started;
+	}
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0 ||
 	    pipe2(side, O_CLOEXEC) < 0 ||
 	    (slot->task.checkpoint && checkpoint_file(slot) < 0) ||
@@ -1054,6 +1613,7 @@ static void start_task(struct worker *w, struct slot *slot,
 	slot->out_ev = watch_fd(w, slot->out_fd, on_out, slot);
 	slot->err_ev = watch_fd(w, slot->err_fd, on_err, slot);
 	slot->side_ev = watch_fd(w, slot->side_fd, on_side, slot);
+started:
 	if (slot->task.timeout_ms > 0)
 		arm_timer(slot, slot->task.timeout_ms);
 	ac_metrics_started(&w->metrics, slot->task.type);
@@ -1131,6 +1691,15 @@ static void retry_side(struct worker *w)
 
 		if (!slot->busy || !slot->side_blocked)
 			continue;
+		if (slot->sp) {
+			struct stream_proc *sp = slot->sp;
+
+			if (stream_lines(sp) < 0)
+				return;
+			if (sp->out_ev)
+				event_add(sp->out_ev, NULL);
+			continue;
+		}
 		if (side_process(slot, slot->side_fd < 0) < 0)
 			return;
 		if (slot->side_ev)
@@ -2037,8 +2606,16 @@ static void worker_release(struct worker *w)
 			event_free(evs[i]);
 	free(w->store_shown);
 	if (w->slots) {
-		for (int i = 0; i < w->cfg->concurrency; i++)
-			slot_clear(&w->slots[i]);
+		stream_stop_all(w);
+		for (int i = 0; i < w->cfg->concurrency; i++) {
+			struct slot *slot = &w->slots[i];
+
+			slot_clear(slot);
+			for (size_t k = 0; slot->streams &&
+			     k < w->cfg->nhandlers; k++)
+				stream_detach(w, &slot->streams[k], 1);
+			free(slot->streams);
+		}
 		free(w->slots);
 	}
 	for (size_t i = 0; i < w->npending; i++)
@@ -2110,6 +2687,7 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 	}
 	for (int i = 0; i < cfg->concurrency; i++) {
 		w.slots[i].w = &w;
+		w.slots[i].index = i;
 		w.slots[i].out_fd = w.slots[i].err_fd = w.slots[i].side_fd = -1;
 	}
 	for (size_t i = 0; i < cfg->nhandlers; i++)

@@ -82,47 +82,39 @@ static void clear_bar(struct printer *p)
 	}
 }
 
-static void print_ended(void *ctx, size_t index, json_t *task)
+/* The store keeps results as compact JSON text: printed as they are. */
+static void print_ended(void *ctx, size_t index, const struct ac_task_end *end)
 {
 	struct printer *p = ctx;
-	const char *status = json_string_value(json_object_get(task, "status"));
-	json_t *result = json_object_get(task, "result");
-	int code = status_exit(status ? status : "failed");
-	char *text;
+	const char *status = ac_task_status_name(end->status);
+	int code = status_exit(status);
 
 	(void)index;
 	clear_bar(p);
 	if (p->envelope) {
-		json_t *env = json_pack("{s:O,s:s,s:O,s:O}",
-					"id", json_object_get(task, "id"),
-					"status", status ? status : "unknown",
-					"result", result ? result : json_null(),
-					"error", json_object_get(task, "error"));
+		json_t *error = end->error ? json_string(end->error) : json_null();
+		char *error_text = error ? json_dumps(error, JSON_COMPACT |
+						      JSON_ENCODE_ANY) : NULL;
 
-		text = env ? json_dumps(env, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-		json_decref(env);
+		printf("{\"id\":%lld,\"status\":\"%s\",\"result\":%s,\"error\":%s}\n",
+		       (long long)end->id, status,
+		       end->result ? end->result : "null",
+		       error_text ? error_text : "null");
+		free(error_text);
+		json_decref(error);
 	} else if (code == AC_EXIT_OK) {
-		text = json_dumps(result ? result : json_null(),
-				  JSON_COMPACT | JSON_ENCODE_ANY);
-	} else {
-		text = p->batch ? ac_strdup("null") : NULL;
-	}
-	if (text) {
-		puts(text);
-		free(text);
+		puts(end->result ? end->result : "null");
+	} else if (p->batch) {
+		puts("null");
 	}
 	if (code != AC_EXIT_OK) {
-		const char *error = json_string_value(json_object_get(task, "error"));
-
 		fprintf(stderr, "%s: task %lld %s%s%s\n", ac_prog,
-			(long long)json_integer_value(json_object_get(task, "id")),
+			(long long)end->id,
 			!strcmp(status, "timeout") ? "timed out" : status,
-			error ? ": " : "", error ? error : "");
+			end->error ? ": " : "", end->error ? end->error : "");
 		if (p->exit_code == AC_EXIT_OK)
 			p->exit_code = code;
 	}
-	if (p->batch)
-		fflush(stdout);
 }
 
 static void print_progress(void *ctx, size_t done, size_t total)
@@ -130,6 +122,9 @@ static void print_progress(void *ctx, size_t done, size_t total)
 	struct printer *p = ctx;
 	int width = 40, filled = total ? (int)(done * (size_t)width / total) : width;
 
+	/* Results of a batch go out as they come, a run of them at a time. */
+	if (p->batch)
+		fflush(stdout);
 	if (!p->bar)
 		return;
 	fprintf(stderr, "\r[%.*s%*s] %zu/%zu", filled,

@@ -17,7 +17,7 @@
 
 static const char synopsis[] =
 	"ac-worker [--id ID] [--handler TYPE=COMMAND]... [--handlers DIR] "
-	"[--concurrency N] [--tag TAG]... [--heartbeat SEC] [--lease SEC] "
+	"[--stream TYPE=COMMAND]... [--concurrency N] [--tag TAG]... [--heartbeat SEC] [--lease SEC] "
 	"[--grace SEC] [--drain-timeout SEC] [--retain DURATION] [--metrics HOST:PORT] [--listen URL] "
 	"[--token-file FILE] [--insecure] [--tls-cert FILE] [--store URL] [-q | -v]";
 
@@ -28,6 +28,8 @@ _Noreturn static void usage(void)
 	       "  --id ID                 worker id (default HOST-PID); a stable id keeps its drain state\n"
 	       "  --handler TYPE=COMMAND  run COMMAND for each task of TYPE (repeatable)\n"
 	       "  --handlers DIR          each executable file in DIR handles the type named like it\n"
+	       "  --stream TYPE=COMMAND   stream mode: one long-lived COMMAND per slot reads a\n"
+	       "                          JSON line per task of TYPE and answers with one (repeatable)\n"
 	       "  --concurrency N         tasks run at once (default: the number of CPUs)\n"
 	       "  --tag TAG               offer TAG to tasks that --require it (repeatable)\n"
 	       "  --heartbeat SEC         heartbeat and lease renewal interval (default 5)\n"
@@ -57,7 +59,7 @@ _Noreturn static void usage(void)
 	exit(AC_EXIT_OK);
 }
 
-enum { OPT_ID = 256, OPT_HANDLER, OPT_HANDLERS, OPT_CONCURRENCY, OPT_TAG,
+enum { OPT_ID = 256, OPT_HANDLER, OPT_HANDLERS, OPT_STREAM, OPT_CONCURRENCY, OPT_TAG,
        OPT_HEARTBEAT, OPT_LEASE, OPT_GRACE, OPT_STORE, OPT_VERSION,
        OPT_DRAIN_TIMEOUT, OPT_RETAIN, OPT_METRICS, OPT_LISTEN, OPT_TOKEN_FILE, OPT_INSECURE,
        OPT_TLS_CERT };
@@ -68,6 +70,7 @@ int main(int argc, char **argv)
 		{ "id", required_argument, NULL, OPT_ID },
 		{ "handler", required_argument, NULL, OPT_HANDLER },
 		{ "handlers", required_argument, NULL, OPT_HANDLERS },
+		{ "stream", required_argument, NULL, OPT_STREAM },
 		{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
 		{ "tag", required_argument, NULL, OPT_TAG },
 		{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
@@ -123,7 +126,8 @@ int main(int argc, char **argv)
 						   optarg);
 			cfg.id = optarg;
 			break;
-		case OPT_HANDLER: {
+		case OPT_HANDLER:
+		case OPT_STREAM: {
 			struct ac_handler *grown = realloc(handlers,
 				(nhandlers + 1) * sizeof *handlers);
 
@@ -131,8 +135,10 @@ int main(int argc, char **argv)
 				ac_cli_die(AC_EXIT_FAILED, "out of memory");
 			handlers = grown;
 			if (ac_handler_init_spec(&handlers[nhandlers], optarg,
-						 &err) < 0)
+						 c == OPT_STREAM ? "--stream" :
+						 "--handler", &err) < 0)
 				ac_cli_die_error(&err);
+			handlers[nhandlers].stream = c == OPT_STREAM;
 			nhandlers++;
 			break;
 		}
@@ -232,7 +238,7 @@ int main(int argc, char **argv)
 		ac_cli_usage_error(synopsis, "unexpected argument '%s'",
 				   argv[optind]);
 	if (nhandlers == 0)
-		ac_cli_usage_error(synopsis, "no handlers: give --handler TYPE=COMMAND or --handlers DIR");
+		ac_cli_usage_error(synopsis, "no handlers: give --handler TYPE=COMMAND, --stream TYPE=COMMAND or --handlers DIR");
 	for (size_t i = 0; i < nhandlers; i++)
 		for (size_t j = i + 1; j < nhandlers; j++)
 			if (!strcmp(handlers[i].type, handlers[j].type))

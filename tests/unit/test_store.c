@@ -2142,6 +2142,69 @@ out:
 	ac_store_close(s);
 }
 
+/* A stream handler that died mid-task: queued again at once, a reclaim
+ * counted, no attempt used; a poison task fails in the end.  And
+ * task_ends, what a waiting submitter reads. */
+static void test_crashed_and_ends(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_task_spec t = spec("a", 5);
+	struct ac_claimed *c = NULL;
+	struct ac_task_end ends[3];
+	struct ac_error err;
+	int64_t id, ids[3];
+	int acc = -1;
+	enum ac_task_status st;
+	char buf[200];
+
+	if (!s) {
+		check(0, "crashed: store");
+		return;
+	}
+	t.max_retries = 0;
+	t.max_reclaims = 1;
+	id = submit1(s, &t);
+	claim(s, "w1", types_a, 1, "[]", 1, 30000, NULL, NULL);
+	check(outcome(s, "w1", id, 1, AC_OUTCOME_CRASHED, NULL,
+		      "stream handler exited (status 3)", &acc, &st) == 0 &&
+	      acc == 1 && st == AC_TASK_QUEUED && status_is(s, id, "queued") &&
+	      task_int(s, id, "failures") == 0,
+	      "crashed: queued again at once, no failure counted");
+	check(claim(s, "w1", types_a, 1, "[]", 1, 30000, &c, NULL) == 1 &&
+	      c[0].attempt == 2, "crashed: claimed again at once as attempt 2");
+	ac_claimed_free_array(c, 1);
+	check(outcome(s, "w1", id, 2, AC_OUTCOME_CRASHED, NULL, "died again",
+		      &acc, &st) == 0 && acc == 1 && st == AC_TASK_FAILED &&
+	      status_is(s, id, "failed") &&
+	      strstr(task_str(s, id, "error", buf, sizeof buf), "poison"),
+	      "crashed: past max_reclaims the task fails as a poison task");
+	check(outcome(s, "w1", id, 2, AC_OUTCOME_CRASHED, NULL, "late", &acc,
+		      &st) == 0 && acc == 0, "crashed: fenced like any end");
+
+	ids[0] = id;
+	ids[1] = submit1(s, &t);
+	ids[2] = submit1(s, &t);
+	claim(s, "w1", types_a, 1, "[]", 1, 30000, NULL, NULL);
+	outcome(s, "w1", ids[1], 1, AC_OUTCOME_COMPLETED, "{\"r\":1}", NULL,
+		&acc, &st);
+	ac_error_clear(&err);
+	check(s->ops->task_ends(s, ids, 3, ends, &err) == 0 &&
+	      ends[0].id == ids[0] && ends[0].status == AC_TASK_FAILED &&
+	      ends[0].error && strstr(ends[0].error, "died again") &&
+	      !ends[0].result &&
+	      ends[1].status == AC_TASK_COMPLETED && ends[1].result &&
+	      !strcmp(ends[1].result, "{\"r\":1}") && !ends[1].error &&
+	      ends[2].status == AC_TASK_QUEUED && !ends[2].result &&
+	      !ends[2].error, "task_ends: statuses, results and errors in order");
+	ac_task_ends_release(ends, 3);
+	ids[1] = 987654321;
+	ac_error_clear(&err);
+	check(s->ops->task_ends(s, ids, 3, ends, &err) == -1 &&
+	      strstr(err.msg, "no task 987654321"),
+	      "task_ends: an unknown id is an error");
+	ac_store_close(s);
+}
+
 int main(void)
 {
 	const char *base = getenv("TMPDIR");
@@ -2194,6 +2257,7 @@ int main(void)
 	test_counter_lost();
 	test_concurrent_open();
 	test_many_claimers();
+	test_crashed_and_ends();
 	printf("1..%d\n", test_no);
 	PQfinish(pg_admin);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

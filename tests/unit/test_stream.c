@@ -1,0 +1,146 @@
+/* Unit tests of lib/stream.c: the task line a stream handler reads and the
+ * reply lines it writes.  TAP-like output; exit 1 on any failure. */
+#include "config.h"
+#include "error.h"
+#include "stream.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int test_no, failures;
+
+static void check(int ok, const char *name)
+{
+	test_no++;
+	printf("%sok %d - %s\n", ok ? "" : "not ", test_no, name);
+	if (!ok)
+		failures++;
+}
+
+static void test_task_line(void)
+{
+	struct ac_claimed t = { .id = 17, .type = "noop", .attempt = 2 };
+	struct ac_buf out = { 0 };
+	struct ac_error err;
+	json_t *line;
+
+	t.data = "{\"a\":[1,2]}";
+	t.data_len = strlen(t.data);
+	check(ac_stream_task_line(&out, &t, &err) == 0, "task line formats");
+	check(out.len > 0 && out.data[out.len - 1] == '\n' &&
+	      !memchr(out.data, '\n', out.len - 1), "one line, newline-ended");
+	line = json_loadb(out.data, out.len, 0, NULL);
+	check(json_integer_value(json_object_get(line, "id")) == 17 &&
+	      !strcmp(json_string_value(json_object_get(line, "type")), "noop") &&
+	      json_integer_value(json_object_get(line, "attempt")) == 2 &&
+	      json_is_null(json_object_get(line, "checkpoint")),
+	      "id, type, attempt, null checkpoint");
+	check(json_integer_value(json_array_get(json_object_get(
+		json_object_get(line, "data"), "a"), 1)) == 2, "data embedded");
+	json_decref(line);
+
+	/* Data with a raw newline (not from ac-submit, which stores compact
+	 * JSON) still makes one line. */
+	ac_buf_reset(&out);
+	t.data = "{\"a\":\n 1}";
+	t.data_len = strlen(t.data);
+	t.checkpoint = "{\"step\":\n3}";
+	check(ac_stream_task_line(&out, &t, &err) == 0 &&
+	      !memchr(out.data, '\n', out.len - 1), "newlines re-encoded away");
+	line = json_loadb(out.data, out.len, 0, NULL);
+	check(json_integer_value(json_object_get(json_object_get(line,
+		"checkpoint"), "step")) == 3, "checkpoint embedded");
+	json_decref(line);
+	ac_buf_release(&out);
+}
+
+static int parse_fails(const char *line)
+{
+	struct ac_stream_reply r;
+	struct ac_error err;
+
+	return ac_stream_parse(line, strlen(line), &r, &err) == -1 &&
+	       err.msg[0] && !r.result && !r.error;
+}
+
+static void test_parse(void)
+{
+	struct ac_stream_reply r;
+	struct ac_error err;
+	const char *line;
+
+	line = "{\"id\":5,\"result\":{\"x\": 1}}\r";
+	check(ac_stream_parse(line, strlen(line), &r, &err) == 0 && r.id == 5 &&
+	      r.ends && r.result && !strcmp(r.result, "{\"x\":1}") &&
+	      !r.error && !r.has_side, "result line, compacted");
+	ac_stream_reply_release(&r);
+
+	line = "{\"id\":5,\"result\":null}";
+	check(ac_stream_parse(line, strlen(line), &r, &err) == 0 && r.ends &&
+	      r.result && !strcmp(r.result, "null"), "a null result completes");
+	ac_stream_reply_release(&r);
+
+	line = "{\"id\":6,\"error\":\"no text\"}";
+	check(ac_stream_parse(line, strlen(line), &r, &err) == 0 && r.ends &&
+	      !r.result && r.error && !strcmp(r.error, "no text"), "error line");
+	ac_stream_reply_release(&r);
+
+	line = "{\"id\":6,\"error\":{\"code\":3}}";
+	check(ac_stream_parse(line, strlen(line), &r, &err) == 0 && r.error &&
+	      !strcmp(r.error, "{\"code\":3}"), "an error that is not text is kept as JSON");
+	ac_stream_reply_release(&r);
+
+	line = "{\"id\":7,\"progress\":0.5,\"log\":\"half\"}";
+	check(ac_stream_parse(line, strlen(line), &r, &err) == 0 && !r.ends &&
+	      r.has_side && r.side.progress == 0.5 && r.side.log &&
+	      !strcmp(r.side.log, "half"), "side-channel line");
+	ac_stream_reply_release(&r);
+
+	line = "{\"id\":8,\"result\":1,\"usage\":{\"tokens\":3}}";
+	check(ac_stream_parse(line, strlen(line), &r, &err) == 0 && r.ends &&
+	      r.has_side && r.side.usage, "side keys beside the result");
+	ac_stream_reply_release(&r);
+
+	check(parse_fails("not json"), "not JSON: error");
+	check(parse_fails("[1]"), "not an object: error");
+	check(parse_fails("{\"result\":1}"), "no id: error");
+	check(parse_fails("{\"id\":\"5\",\"result\":1}"), "a string id: error");
+	check(parse_fails("{\"id\":5,\"result\":1,\"error\":\"x\"}"),
+	      "result and error: error");
+	check(parse_fails("{\"id\":5,\"progress\":3}"), "progress out of range: error");
+	check(parse_fails("{\"id\":5,\"usage\":7}"), "usage not an object: error");
+}
+
+static void test_oversized(void)
+{
+	size_t n = AC_MAX_PAYLOAD + 64;
+	char *line = malloc(n + 64);
+	struct ac_stream_reply r;
+	struct ac_error err;
+	size_t len;
+
+	if (!line) {
+		check(0, "allocating an oversized line");
+		return;
+	}
+	len = (size_t)snprintf(line, 64, "{\"id\":1,\"result\":\"");
+	memset(line + len, 'a', n);
+	len += n;
+	memcpy(line + len, "\"}", 3);
+	len += 2;
+	check(ac_stream_parse(line, len, &r, &err) == -1 &&
+	      strstr(err.msg, "exceeds"), "a result over the limit is refused");
+	free(line);
+}
+
+int main(void)
+{
+	test_task_line();
+	test_parse();
+	test_oversized();
+	printf("1..%d\n", test_no);
+	return failures ? 1 : 0;
+}

@@ -46,6 +46,30 @@ int64_t ac_event_ring_add(struct ac_event_ring *ring, json_t *ev)
 	return seq;
 }
 
+int64_t ac_event_ring_add_text(struct ac_event_ring *ring, const char *head,
+			       size_t len, int64_t task, const char *type)
+{
+	int64_t seq = ring->next_seq;
+	size_t slot = (size_t)(seq % AC_EVENTS_KEEP);
+	struct ac_buf text = { 0 };
+	char ts[40], *type_copy = NULL;
+
+	if (ac_buf_append(&text, head, len) < 0 ||
+	    ac_buf_printf(&text, ",\"seq\":%lld,\"ts\":\"%s\"}", (long long)seq,
+			  ac_format_time(ac_now_ms(), ts, sizeof ts)) < 0 ||
+	    (type && !(type_copy = ac_strdup(type)))) {
+		ac_buf_release(&text);
+		return -1;
+	}
+	free(ring->text[slot]);
+	free(ring->type[slot]);
+	ring->text[slot] = text.data;
+	ring->type[slot] = type_copy;
+	ring->task[slot] = task;
+	ring->next_seq++;
+	return seq;
+}
+
 int ac_event_ring_reply(const struct ac_event_ring *ring, int64_t after,
 			int64_t task, const char *type, int max,
 			struct ac_buf *out)

@@ -28,6 +28,14 @@ void ac_event_ring_release(struct ac_event_ring *ring);
  * seq, or -1 when out of memory. */
 int64_t ac_event_ring_add(struct ac_event_ring *ring, json_t *ev);
 
+/* The same for an event already written as JSON text: head is an object
+ * without its closing brace (e.g. {"event":"task.started","task":5}),
+ * borrowed; task and type are its values of those keys (0, NULL: none).
+ * The hot path of a busy worker, which would otherwise build and dump a
+ * JSON tree per event. */
+int64_t ac_event_ring_add_text(struct ac_event_ring *ring, const char *head,
+			       size_t len, int64_t task, const char *type);
+
 /* Append to out the events after seq `after` that match (task 0 and type
  * NULL match all), at most max of them, as a reply
  * {"ok":true,"seq":LAST,"missed":N,"events":[...]}.  Returns how many

@@ -294,6 +294,23 @@ struct ac_store_ops {
 	 * later; 0 = the backend's default.  A worker keeps it well under
 	 * its lease, so that a cut network never holds its loop long. */
 	void (*set_deadline)(struct ac_store *store, int64_t ms);
+
+	/* Optional (NULL: outcomes go with worker_cycle).  A store whose
+	 * commit waits for a disk flush gives a worker a second handle, a
+	 * committer, that writes ends of attempts in the background while the
+	 * first one claims.  outcomes_begin sends one durable transaction of
+	 * n fenced outcomes (borrowed, with their strings, until the batch is
+	 * done) and returns at once; outcomes_fd is the descriptor to watch
+	 * while it is in flight (-1 when none is); outcomes_end, called when
+	 * it turns readable (and now and then, for the deadline), returns 1
+	 * once the batch is durable (accepted and status set on each), 0 while
+	 * it is not yet answered, -1 when it did not land (none taken; the
+	 * caller tries again later).  A committer handle does nothing else. */
+	int (*outcomes_begin)(struct ac_store *store, const char *worker_id,
+			      struct ac_outcome *outcomes, size_t n,
+			      struct ac_error *err);
+	int (*outcomes_fd)(struct ac_store *store);
+	int (*outcomes_end)(struct ac_store *store, struct ac_error *err);
 };
 
 /* Every backend's handle starts with this. */

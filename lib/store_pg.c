@@ -443,6 +443,18 @@ struct pg_store {
 	int backoff_ms;
 	int64_t next_connect_mono;
 	int64_t deadline_ms;      /* the longest one request may take */
+	/* A committer (outcomes_begin): this connection only writes ends
+	 * of attempts, in the background; it does not LISTEN. */
+	int committer;
+	struct ac_outcome *fly;   /* the batch in flight (borrowed), or NULL */
+	size_t nfly;
+	size_t fly_nsent;         /* statements sent, BEGIN and COMMIT too */
+	size_t fly_next;          /* the statement whose answer comes next */
+	size_t fly_outcome;       /* the outcome that answer belongs to */
+	int fly_failed;           /* a statement failed: the batch did not land */
+	int fly_separator;        /* a NULL ends the last answer: skip it */
+	int64_t fly_deadline;
+	struct ac_error fly_err;
 };
 
 /* libpq's messages end with a newline and may span lines: one line. */
@@ -676,7 +688,8 @@ static int connect_store(struct pg_store *s, struct ac_error *err)
 	PQsetNoticeProcessor(s->conn, ignore_notice, NULL);
 	if (run_simple(s, "SET client_min_messages = warning", "setting up",
 		       err) < 0 ||
-	    run_simple(s, "LISTEN ac_wake", "listening for wake-ups", err) < 0) {
+	    (!s->committer &&
+	     run_simple(s, "LISTEN ac_wake", "listening for wake-ups", err) < 0)) {
 		drop_connection(s);
 		return -1;
 	}
@@ -1716,7 +1729,7 @@ static PGresult *pipe_next(struct pg_store *s, int64_t deadline, int *broken)
  * cycle costs one round trip however much it carries.  The claim checks
  * the drain itself, and the worker's row counts what it holds, so that no
  * statement needs the answer of another. */
-enum piped_kind { P_BEGIN, P_OUTCOME, P_CONTROL, P_PROMOTE, P_CLAIM,
+enum piped_kind { P_BEGIN, P_SETTING, P_OUTCOME, P_CONTROL, P_PROMOTE, P_CLAIM,
 		  P_STATE, P_NOTIFY, P_COMMIT };
 
 static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
@@ -1764,6 +1777,17 @@ static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
 	sent_ok &= PQsendQueryParams(s->conn, "BEGIN", 0, NULL, NULL, NULL,
 				     NULL, 0);
 	kinds[nsent++] = P_BEGIN;
+	/* A cycle that records no end need not wait for the disk: should the
+	 * server crash before its claims reach the WAL on disk, those tasks
+	 * are simply queued again (their late ends refused by fencing), which
+	 * at-least-once allows.  Every end of an attempt is durable before
+	 * anyone is told. */
+	if (noutcomes == 0) {
+		sent_ok &= PQsendQueryParams(s->conn,
+					     "SET LOCAL synchronous_commit TO off",
+					     0, NULL, NULL, NULL, NULL, 0);
+		kinds[nsent++] = P_SETTING;
+	}
 	for (size_t i = 0; i < noutcomes && sent_ok; i++) {
 		struct outcome_args a;
 
@@ -1907,6 +1931,181 @@ fail:
 	for (size_t i = 0; i < noutcomes; i++)
 		outcomes[i].accepted = 0;
 	return -1;
+}
+
+/* The committer: a worker's second connection writes the ends of
+ * attempts in the background, in one durable transaction per batch, while
+ * its first connection goes on claiming.  A PostgreSQL commit waits for
+ * the WAL to reach the disk (milliseconds here); a claim need not, so the
+ * slots of a busy worker no longer idle for every fsync, and every end
+ * that arrives meanwhile rides in the next batch (a group commit).  The
+ * worker announces an end only once its batch is durable. */
+static int pg_outcomes_begin(struct ac_store *base, const char *worker_id,
+			     struct ac_outcome *outcomes, size_t n,
+			     struct ac_error *err)
+{
+	static const enum stmt_id needed[] = {
+		ST_DONE, ST_FAIL, ST_TEMPFAIL, ST_CANCEL_DONE, ST_RELEASE,
+		ST_CRASHED, ST_NOTIFY,
+	};
+	struct pg_store *s = (struct pg_store *)base;
+	int sent_ok = 1, wake = 0;
+	char name[16];
+
+	if (s->fly)
+		return ac_error_set(err, AC_EXIT_FAILED,
+				    "a batch of ends is in flight already");
+	if (!s->committer) {
+		/* Not a listener: its notifications would pile up unread. */
+		s->committer = 1;
+		if (s->conn && PQstatus(s->conn) == CONNECTION_OK &&
+		    run_simple(s, "UNLISTEN *", "setting up", err) < 0)
+			return -1;
+	}
+	if (ensure_connected(s, err) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++)
+		if (prepare(s, needed[i], "preparing a statement", err) < 0)
+			return -1;
+	if (!PQenterPipelineMode(s->conn)) {
+		unreachable(s, err, "starting a pipeline", PQerrorMessage(s->conn));
+		drop_connection(s);
+		return -1;
+	}
+	s->fly_nsent = 0;
+	sent_ok &= PQsendQueryParams(s->conn, "BEGIN", 0, NULL, NULL, NULL,
+				     NULL, 0);
+	s->fly_nsent++;
+	for (size_t i = 0; i < n && sent_ok; i++) {
+		struct outcome_args a;
+
+		outcome_args(&outcomes[i], worker_id, &a);
+		sent_ok &= PQsendQueryPrepared(s->conn, stmt_name(a.id, name),
+					       a.n, a.v, NULL, NULL, 0);
+		s->fly_nsent++;
+		outcomes[i].accepted = 0;
+		if (outcomes[i].kind == AC_OUTCOME_RELEASED ||
+		    outcomes[i].kind == AC_OUTCOME_CRASHED)
+			wake = 1;
+	}
+	/* A task handed back is work for the others. */
+	if (wake) {
+		sent_ok &= PQsendQueryPrepared(s->conn, stmt_name(ST_NOTIFY, name),
+					       0, NULL, NULL, NULL, 0);
+		s->fly_nsent++;
+	}
+	sent_ok &= PQsendQueryParams(s->conn, "COMMIT", 0, NULL, NULL, NULL,
+				     NULL, 0);
+	s->fly_nsent++;
+	if (!sent_ok || !PQpipelineSync(s->conn)) {
+		unreachable(s, err, "sending the ends of attempts",
+			    PQerrorMessage(s->conn));
+		drop_connection(s);
+		return -1;
+	}
+	s->fly = outcomes;
+	s->nfly = n;
+	s->fly_next = 0;
+	s->fly_outcome = 0;
+	s->fly_failed = 0;
+	s->fly_separator = 0;
+	s->fly_deadline = ac_mono_ms() + s->deadline_ms;
+	ac_error_clear(&s->fly_err);
+	return 0;
+}
+
+static int pg_outcomes_fd(struct ac_store *base)
+{
+	struct pg_store *s = (struct pg_store *)base;
+
+	return s->fly && s->conn ? PQsocket(s->conn) : -1;
+}
+
+/* The batch failed or was cut: nothing of it is taken for recorded (a
+ * commit that did land refuses the same ends a second time, by fencing). */
+static int fly_fail(struct pg_store *s, struct ac_error *err, const char *why)
+{
+	char msg[400];
+
+	if (s->conn)
+		one_line(PQerrorMessage(s->conn), msg, sizeof msg);
+	else
+		msg[0] = '\0';
+	drop_connection(s);
+	for (size_t i = 0; i < s->nfly; i++)
+		s->fly[i].accepted = 0;
+	s->fly = NULL;
+	s->nfly = 0;
+	if (s->fly_err.msg[0])
+		*err = s->fly_err;
+	else
+		unreachable(s, err, "recording the ends of attempts",
+			    why ? why : msg[0] ? msg : "connection lost");
+	return -1;
+}
+
+static int pg_outcomes_end(struct ac_store *base, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+
+	if (!s->fly)
+		return 1;
+	if (!PQconsumeInput(s->conn))
+		return fly_fail(s, err, NULL);
+	while (!PQisBusy(s->conn)) {
+		PGresult *res = PQgetResult(s->conn);
+		ExecStatusType st;
+
+		if (!res) {
+			/* The end of one statement's answer. */
+			if (!s->fly_separator)
+				return fly_fail(s, err, "a pipeline out of step");
+			s->fly_separator = 0;
+			continue;
+		}
+		st = PQresultStatus(res);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			if (!PQexitPipelineMode(s->conn))
+				return fly_fail(s, err, NULL);
+			if (s->fly_failed) {
+				/* The transaction is left failed: end it. */
+				s->in_tx = 1;
+				tx_rollback(s);
+				*err = s->fly_err;
+				for (size_t i = 0; i < s->nfly; i++)
+					s->fly[i].accepted = 0;
+				s->fly = NULL;
+				s->nfly = 0;
+				return -1;
+			}
+			s->fly = NULL;
+			s->nfly = 0;
+			return 1;
+		}
+		if (st == PGRES_FATAL_ERROR && !s->fly_failed) {
+			s->fly_failed = 1;
+			statement_error(s, res, &s->fly_err,
+					"recording the ends of attempts");
+		}
+		/* Statement fly_next: BEGIN, the outcomes, NOTIFY?, COMMIT. */
+		if (s->fly_next >= 1 && s->fly_outcome < s->nfly &&
+		    s->fly_next == s->fly_outcome + 1) {
+			struct ac_outcome *o = &s->fly[s->fly_outcome++];
+
+			o->accepted = st == PGRES_TUPLES_OK && PQntuples(res) > 0;
+			if (o->accepted &&
+			    ac_task_status_parse(PQgetvalue(res, 0, 0),
+						 &o->status) < 0)
+				o->status = AC_TASK_PENDING;
+		}
+		s->fly_next++;
+		s->fly_separator = 1;
+		PQclear(res);
+	}
+	if (ac_mono_ms() > s->fly_deadline)
+		return fly_fail(s, err, "no answer in time");
+	return 0;
 }
 
 static int pg_worker_heartbeat(struct ac_store *base, const char *worker_id,
@@ -2347,6 +2546,9 @@ const struct ac_store_ops ac_store_pg_ops = {
 	.retry = pg_retry,
 	.task_states = pg_task_states,
 	.task_ends = pg_task_ends,
+	.outcomes_begin = pg_outcomes_begin,
+	.outcomes_fd = pg_outcomes_fd,
+	.outcomes_end = pg_outcomes_end,
 	.task_get = pg_task_get,
 	.tasks_list = pg_tasks_list,
 	.queue_depth = pg_queue_depth,

@@ -33,6 +33,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -162,6 +163,13 @@ struct worker {
 	struct ac_event_ring events;
 	struct waiter *waiters;  /* followers' requests held for new events */
 	size_t nwaiters;
+	/* The committer (see commit_outcomes), when the store has one: the
+	 * first ninflight pending outcomes are in its batch in flight. */
+	struct ac_store *ostore;
+	struct ac_outcome *inflight;
+	size_t ninflight;
+	double inflight_sent;
+	struct event *ev_committed;
 };
 
 /* A follower's long-poll, answered when a matching event comes or at its
@@ -262,6 +270,23 @@ static void emit_task(struct worker *w, const char *name, int64_t id,
 	emit(w, ev);
 }
 
+/* emit_task for the events every task has (started, completed), written
+ * straight as text: names (type, worker id) need no escaping; extra is
+ * more members (",\"k\":v") or "". */
+static void emit_task_text(struct worker *w, const char *name, int64_t id,
+			   const char *type, int attempt, const char *extra)
+{
+	struct ac_buf head = { 0 };
+
+	if (ac_buf_printf(&head, "{\"event\":\"%s\",\"task\":%lld,\"type\":\"%s\",\"attempt\":%d%s,\"worker\":\"%s\"",
+			  name, (long long)id, type, attempt, extra,
+			  w->cfg->id) == 0 &&
+	    ac_event_ring_add_text(&w->events, head.data, head.len, id,
+				   type) > 0 && w->nwaiters)
+		answer_waiters(w, 0);
+	ac_buf_release(&head);
+}
+
 static void emit_worker(struct worker *w, const char *name)
 {
 	emit(w, json_pack("{s:s,s:n,s:n,s:n,s:s,s:i,s:i}", "event", name,
@@ -306,18 +331,171 @@ static void emit_outcome(struct worker *w, const struct pending *p,
 		name = "task.retrying";
 		break;
 	}
+	if (!p->error) {
+		char extra[64];
+
+		snprintf(extra, sizeof extra, ",\"error\":null,\"duration_ms\":%lld",
+			 (long long)p->elapsed_ms);
+		emit_task_text(w, name, p->o.id, p->type, p->o.attempt, extra);
+		return;
+	}
 	emit_task(w, name, p->o.id, p->type, p->o.attempt,
 		  json_pack("{s:s?,s:I}", "error", p->error,
 			    "duration_ms", (json_int_t)p->elapsed_ms));
 }
 
+/* One end of an attempt, as the store took it (or refused it). */
+static void record_ended(struct worker *w, struct pending *p,
+			 const struct ac_outcome *o)
+{
+	if (o->accepted) {
+		emit_outcome(w, p, o);
+		ac_metrics_ended(&w->metrics, p->type,
+				 o->status == AC_TASK_COMPLETED ? "completed" :
+				 ac_task_status_final(o->status) ? "failed" :
+				 "retried", (double)p->elapsed_ms / 1000);
+	}
+	if (!o->accepted) {
+		ac_log_warn("task %lld attempt %d: the store refused its end (the attempt no longer owns the task)",
+			    (long long)p->o.id, p->o.attempt);
+	} else if (o->kind == AC_OUTCOME_COMPLETED) {
+		w->completed++;
+		if (w->cfg->verbose)
+			ac_log_info("task %lld (%s) completed in %lld ms",
+				    (long long)p->o.id, p->type,
+				    (long long)p->elapsed_ms);
+	} else {
+		if (o->kind != AC_OUTCOME_TEMPFAIL)
+			w->failed++;
+		if (w->cfg->verbose || o->status != AC_TASK_PENDING)
+			ac_log_info("task %lld (%s) attempt %d: %s; now %s",
+				    (long long)p->o.id, p->type, p->o.attempt,
+				    p->error ? p->error : "failed",
+				    ac_task_status_name(o->status));
+	}
+	pending_release(p);
+}
+
+static void on_committed(evutil_socket_t fd, short what, void *arg);
+
+/* The committer (a store whose commits wait for the disk): send the ends
+ * that wait, as one batch, unless one is in flight; those that come
+ * meanwhile go in the next. */
+static void commit_outcomes(struct worker *w)
+{
+	struct ac_error err;
+	int fd;
+
+	if (!w->ostore || w->ninflight || w->npending == 0)
+		return;
+	if (w->store_down_since && ac_mono_ms() < w->next_retry_mono)
+		return;
+	w->inflight = calloc(w->npending, sizeof *w->inflight);
+	if (!w->inflight) {
+		ac_log_error("out of memory recording outcomes");
+		return;
+	}
+	for (size_t i = 0; i < w->npending; i++)
+		w->inflight[i] = w->pending[i].o;
+	if (w->ostore->ops->outcomes_begin(w->ostore, w->cfg->id, w->inflight,
+					   w->npending, &err) < 0) {
+		free(w->inflight);
+		w->inflight = NULL;
+		store_failed(w, &err);
+		return;
+	}
+	w->ninflight = w->npending;
+	w->inflight_sent = ac_seconds_now();
+	fd = w->ostore->ops->outcomes_fd(w->ostore);
+	w->ev_committed = fd < 0 ? NULL :
+		event_new(w->base, fd, EV_READ | EV_PERSIST, on_committed, w);
+	if (!w->ev_committed || event_add(w->ev_committed, NULL) < 0)
+		/* The poll timer still looks in on it. */
+		ac_log_warn("cannot watch the committer's connection");
+}
+
+/* The batch in flight has an answer, or it is time to look. */
+static void committed(struct worker *w)
+{
+	struct ac_error err;
+	size_t n = w->ninflight;
+	int rc;
+
+	if (!n)
+		return;
+	rc = w->ostore->ops->outcomes_end(w->ostore, &err);
+	if (rc == 0)
+		return;
+	ac_metrics_store_request(&w->metrics,
+				 ac_seconds_now() - w->inflight_sent, rc > 0);
+	if (w->ev_committed) {
+		event_free(w->ev_committed);
+		w->ev_committed = NULL;
+	}
+	w->ninflight = 0;
+	if (rc < 0) {
+		/* None of it counts: the ends wait and go again. */
+		free(w->inflight);
+		w->inflight = NULL;
+		store_failed(w, &err);
+		return;
+	}
+	store_answered(w);
+	for (size_t i = 0; i < n; i++)
+		record_ended(w, &w->pending[i], &w->inflight[i]);
+	free(w->inflight);
+	w->inflight = NULL;
+	memmove(w->pending, w->pending + n,
+		(w->npending - n) * sizeof *w->pending);
+	w->npending -= n;
+	commit_outcomes(w);
+	maybe_exit(w);
+}
+
+static void on_committed(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	committed(arg);
+}
+
+/* At the end: every end still waiting goes to the store, waiting for
+ * the answers, within a bound (what is not written then comes back by
+ * its lease). */
+static void finish_commits(struct worker *w)
+{
+	int64_t until = ac_mono_ms() + (w->cfg->lease_ms / 4 > 5000 ? 5000 :
+					 w->cfg->lease_ms / 4);
+
+	while (w->npending && ac_mono_ms() < until) {
+		if (!w->ninflight) {
+			w->next_retry_mono = 0;
+			commit_outcomes(w);
+		}
+		if (w->ninflight) {
+			struct pollfd p = {
+				w->ostore->ops->outcomes_fd(w->ostore), POLLIN, 0
+			};
+
+			if (p.fd >= 0)
+				poll(&p, 1, 50);
+			committed(w);
+		} else {
+			struct timespec tick = { 0, 50 * 1000000 };
+
+			nanosleep(&tick, NULL);
+		}
+	}
+}
+
 /* Record pending outcomes and claim work for free slots, in one
- * transaction. */
+ * transaction; with a committer, the outcomes go to it and the cycle only
+ * claims. */
 static void cycle(struct worker *w, int claim_wanted)
 {
 	struct ac_outcome *outs = NULL;
 	struct ac_claimed *claimed = NULL;
-	size_t nclaimed = 0, free_slots;
+	size_t nclaimed = 0, free_slots, nouts;
 	struct ac_claim_request req;
 	struct ac_worker_state state;
 	struct ac_error err;
@@ -327,15 +505,17 @@ static void cycle(struct worker *w, int claim_wanted)
 	free_slots = (size_t)(w->cfg->concurrency - w->nbusy);
 	if (!accepting(w) || !claim_wanted)
 		free_slots = 0;
-	if (!w->npending && !free_slots)
+	commit_outcomes(w);
+	nouts = w->ostore ? 0 : w->npending;
+	if (!nouts && !free_slots)
 		return;
-	if (w->npending) {
-		outs = calloc(w->npending, sizeof *outs);
+	if (nouts) {
+		outs = calloc(nouts, sizeof *outs);
 		if (!outs) {
 			ac_log_error("out of memory recording outcomes");
 			return;
 		}
-		for (size_t i = 0; i < w->npending; i++) {
+		for (size_t i = 0; i < nouts; i++) {
 			outs[i] = w->pending[i].o;
 			if (outs[i].kind == AC_OUTCOME_COMPLETED)
 				done_now++;
@@ -359,7 +539,7 @@ static void cycle(struct worker *w, int claim_wanted)
 	w->cycle_mono = ac_mono_ms();
 	sent = ac_seconds_now();
 	if (w->store->ops->worker_cycle(w->store, w->cfg->id, &state, outs,
-					w->npending, free_slots ? &req : NULL,
+					nouts, free_slots ? &req : NULL,
 					&claimed, &nclaimed, &w->ctl,
 					&err) < 0) {
 		ac_metrics_store_request(&w->metrics, ac_seconds_now() - sent, 0);
@@ -370,41 +550,14 @@ static void cycle(struct worker *w, int claim_wanted)
 	ac_metrics_store_request(&w->metrics, ac_seconds_now() - sent, 1);
 	store_answered(w);
 	w->last_claim_mono = ac_mono_ms();
-	for (size_t i = 0; i < w->npending; i++) {
-		struct pending *p = &w->pending[i];
-
-		if (outs[i].accepted) {
-			emit_outcome(w, p, &outs[i]);
-			ac_metrics_ended(&w->metrics, p->type,
-					 outs[i].status == AC_TASK_COMPLETED ?
-					 "completed" : ac_task_status_final(
-						 outs[i].status) ? "failed" :
-					 "retried", (double)p->elapsed_ms / 1000);
-		}
-		if (!outs[i].accepted) {
-			ac_log_warn("task %lld attempt %d: the store refused its end (the attempt no longer owns the task)",
-				    (long long)p->o.id, p->o.attempt);
-		} else if (outs[i].kind == AC_OUTCOME_COMPLETED) {
-			w->completed++;
-			if (w->cfg->verbose)
-				ac_log_info("task %lld (%s) completed in %lld ms",
-					    (long long)p->o.id, p->type,
-					    (long long)p->elapsed_ms);
-		} else {
-			if (outs[i].kind != AC_OUTCOME_TEMPFAIL)
-				w->failed++;
-			if (w->cfg->verbose ||
-			    outs[i].status != AC_TASK_PENDING)
-				ac_log_info("task %lld (%s) attempt %d: %s; now %s",
-					    (long long)p->o.id, p->type,
-					    p->o.attempt,
-					    p->error ? p->error : "failed",
-					    ac_task_status_name(outs[i].status));
-		}
-		pending_release(p);
-	}
+	for (size_t i = 0; i < nouts; i++)
+		record_ended(w, &w->pending[i], &outs[i]);
 	free(outs);
-	w->npending = 0;
+	if (nouts) {
+		memmove(w->pending, w->pending + nouts,
+			(w->npending - nouts) * sizeof *w->pending);
+		w->npending -= nouts;
+	}
 	for (size_t i = 0, s = 0; i < nclaimed; i++) {
 		while (s < (size_t)w->cfg->concurrency && w->slots[s].busy)
 			s++;
@@ -1617,9 +1770,10 @@ started:
 	if (slot->task.timeout_ms > 0)
 		arm_timer(slot, slot->task.timeout_ms);
 	ac_metrics_started(&w->metrics, slot->task.type);
-	emit_task(w, "task.started", slot->task.id, slot->task.type,
-		  slot->task.attempt, json_pack("{s:b}", "resumed",
-						slot->checkpoint_path != NULL));
+	emit_task_text(w, "task.started", slot->task.id, slot->task.type,
+		       slot->task.attempt,
+		       slot->checkpoint_path || slot->task.checkpoint ?
+		       ",\"resumed\":true" : ",\"resumed\":false");
 	if (w->cfg->verbose)
 		ac_log_info("task %lld (%s) attempt %d started, pid %ld%s",
 			    (long long)slot->task.id, slot->task.type,
@@ -1772,10 +1926,14 @@ static void poll_once(struct worker *w)
 
 	if (w->nwaiters)
 		answer_waiters(w, 0);
+	/* A batch whose answer is late is looked at (and given up at its
+	 * deadline). */
+	if (w->ninflight)
+		committed(w);
 	if (w->store_down_since && ac_mono_ms() < w->next_retry_mono)
 		return;
 	retry_side(w);
-	if (w->npending) {
+	if (w->npending > w->ninflight) {
 		cycle(w, 1);
 		return;
 	}
@@ -2647,6 +2805,10 @@ static void worker_release(struct worker *w)
 	free(w->listen_url);
 	ac_event_ring_release(&w->events);
 	ac_watchdog_stop(&w->watchdog);
+	if (w->ev_committed)
+		event_free(w->ev_committed);
+	free(w->inflight);
+	ac_store_close(w->ostore);
 	ac_store_close(w->store);
 	if (w->base)
 		event_base_free(w->base);
@@ -2710,6 +2872,21 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 	w.store->ops->set_deadline(w.store,
 		cfg->heartbeat_ms < cfg->lease_ms / 4 ? cfg->heartbeat_ms :
 		cfg->lease_ms / 4);
+	/* A store whose commits wait for the disk gets a committer: a second
+	 * handle that writes ends in the background (commit_outcomes). */
+	if (w.store->ops->outcomes_begin) {
+		struct ac_error ignored;
+
+		if (ac_store_open(cfg->store_url, 1, &w.ostore, &ignored) < 0) {
+			ac_log_warn("no second connection for the ends of attempts (%s); recording them with the claims",
+				    ignored.msg);
+			w.ostore = NULL;
+		} else {
+			w.ostore->ops->set_deadline(w.ostore,
+				cfg->heartbeat_ms < cfg->lease_ms / 4 ?
+				cfg->heartbeat_ms : cfg->lease_ms / 4);
+		}
+	}
 	rec = (struct ac_worker_record){
 		.id = cfg->id,
 		.host = host,
@@ -2774,7 +2951,9 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 	}
 	/* Last words: outcomes not yet written, then the stopped state.  A
 	 * store that is down now loses nothing: leases bring tasks back. */
-	if (w.npending)
+	if (w.ostore)
+		finish_commits(&w);
+	else if (w.npending)
 		cycle(&w, 0);
 	w.draining = 1;
 	emit_worker(&w, "worker.stopped");

@@ -2205,6 +2205,73 @@ static void test_crashed_and_ends(void)
 	ac_store_close(s);
 }
 
+/* The committer (stores that have one): a batch of ends written in the
+ * background on a second handle, fenced like any end. */
+static void test_committer(void)
+{
+	struct ac_store *s = fresh_store(), *c = NULL;
+	struct ac_task_spec t = spec("a", 5);
+	struct ac_outcome o[3];
+	struct ac_error err;
+	int64_t ids[2];
+	int rc = 0, waited = 0;
+
+	if (!s) {
+		check(0, "committer: store");
+		return;
+	}
+	if (!s->ops->outcomes_begin) {
+		static const char *const names[] = {
+			"committer: a batch is sent",
+			"committer: the batch lands, each end fenced",
+			"committer: nothing in flight after",
+			"committer: the other handle sees the ends",
+		};
+
+		for (size_t i = 0; i < 4; i++)
+			skip(names[i], "this backend records ends with its claims");
+		ac_store_close(s);
+		return;
+	}
+	t.max_retries = 0;
+	ids[0] = submit1(s, &t);
+	ids[1] = submit1(s, &t);
+	claim(s, "w1", types_a, 1, "[]", 2, 30000, NULL, NULL);
+	ac_error_clear(&err);
+	if (ac_store_open(store_url(), 0, &c, &err) < 0) {
+		diag("opening a second handle", &err);
+		check(0, "committer: a second handle");
+		ac_store_close(s);
+		return;
+	}
+	memset(o, 0, sizeof o);
+	o[0] = (struct ac_outcome){ .id = ids[0], .attempt = 1,
+				    .kind = AC_OUTCOME_COMPLETED,
+				    .result = "{\"x\":1}", .result_len = 7 };
+	o[1] = (struct ac_outcome){ .id = ids[1], .attempt = 1,
+				    .kind = AC_OUTCOME_FAILED, .error = "no" };
+	/* Not this attempt's: refused. */
+	o[2] = (struct ac_outcome){ .id = ids[1], .attempt = 7,
+				    .kind = AC_OUTCOME_COMPLETED,
+				    .result = "1", .result_len = 1 };
+	check(c->ops->outcomes_begin(c, "w1", o, 3, &err) == 0 &&
+	      c->ops->outcomes_fd(c) >= 0, "committer: a batch is sent");
+	while ((rc = c->ops->outcomes_end(c, &err)) == 0 && waited < 10000) {
+		struct timespec ts = { 0, 1000000 };
+
+		nanosleep(&ts, NULL);
+		waited++;
+	}
+	check(rc == 1 && o[0].accepted && o[0].status == AC_TASK_COMPLETED &&
+	      o[1].accepted && o[1].status == AC_TASK_FAILED && !o[2].accepted,
+	      "committer: the batch lands, each end fenced");
+	check(c->ops->outcomes_fd(c) == -1, "committer: nothing in flight after");
+	check(status_is(s, ids[0], "completed") && status_is(s, ids[1], "failed"),
+	      "committer: the other handle sees the ends");
+	ac_store_close(c);
+	ac_store_close(s);
+}
+
 int main(void)
 {
 	const char *base = getenv("TMPDIR");
@@ -2258,6 +2325,7 @@ int main(void)
 	test_concurrent_open();
 	test_many_claimers();
 	test_crashed_and_ends();
+	test_committer();
 	printf("1..%d\n", test_no);
 	PQfinish(pg_admin);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

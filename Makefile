@@ -81,13 +81,13 @@ asan:
 		build/asan/bin/ac-scale
 
 # libFuzzer on the decoders of outside input (clang's libFuzzer runtime).
-FUZZ_SRC = lib/control.c lib/sidechannel.c lib/util.c lib/error.c
+FUZZ_SRC = lib/control.c lib/sidechannel.c lib/util.c lib/error.c lib/compress.c
 FUZZ_SECONDS ?= 300
 build/fuzz/fuzz_decode: tests/fuzz/fuzz_decode.c $(FUZZ_SRC) $(wildcard lib/*.h)
 	@mkdir -p $(@D)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 		-Ilib $(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_decode.c $(FUZZ_SRC) \
-		-lnng -ljansson -lpthread
+		-lnng -ljansson -llz4 -lpthread
 
 fuzz: build/fuzz/fuzz_decode
 	@mkdir -p build/fuzz/corpus

@@ -1,9 +1,11 @@
 /* The store interface: backend dispatch and the JSON shapes all backends
  * share, so that `ac-status` prints the same objects whatever the store. */
 #include "store.h"
+#include "compress.h"
 #include "exitcode.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,6 +226,21 @@ json_t *ac_worker_row_json(const struct ac_worker_row *row, int64_t now_ms)
 	json_object_set_new(o, "drain_reason",
 			    string_or_null(row->drain ? row->drain_reason : NULL));
 	return o;
+}
+
+int ac_value_shown(const void *frame, size_t len, char **text)
+{
+	struct ac_error err;
+	struct ac_buf b = { 0 };
+	size_t n;
+
+	if (ac_compress_decode(frame, len, text, &n, &err) == 0)
+		return 0;
+	if (errno == ENOMEM ||
+	    ac_buf_printf(&b, "damaged value: %s", err.msg) < 0)
+		return -1;
+	*text = b.data;
+	return 0;
 }
 
 char *ac_usage_sum(const char *total_text, const char *add_text)

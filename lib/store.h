@@ -381,6 +381,14 @@ struct ac_worker_row {
 };
 json_t *ac_worker_row_json(const struct ac_worker_row *row, int64_t now_ms);
 
+/* Shared by the backends' reads for display (task_get, tasks_list): the
+ * text of a stored lz4 frame (compress.h) as a new string in *text, which
+ * the caller frees.  A frame that does not decode gives a text naming the
+ * damage instead, which ac_task_row_json shows as a JSON string (as it
+ * shows any damaged value), so that one damaged row never hides a whole
+ * listing.  0, or -1 when out of memory. */
+int ac_value_shown(const void *frame, size_t len, char **text);
+
 /* Shared by the backends' task_report: the task's usage totals with the
  * numbers of `add` added (both JSON object texts; new compact text, or
  * NULL), and its log with one more line, keeping the last AC_LOG_KEEP bytes

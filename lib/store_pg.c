@@ -14,6 +14,7 @@
  * transaction cut at COMMIT is never guessed at: its effects, if any, are
  * undone by the leases (claims) or refused by fencing (outcomes). */
 #include "store.h"
+#include "compress.h"
 #include "exitcode.h"
 #include "util.h"
 
@@ -26,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define DEADLINE_DEFAULT_MS 10000
 #define DEADLINE_MIN_MS 200
 #define BACKOFF_FIRST_MS 100
@@ -52,6 +53,7 @@ enum stmt_id {
 	ST_UNASSIGN_WORKER, ST_COUNTER_ADD, ST_MARK_LOST, ST_PRUNE, ST_NOTIFY,
 	ST_LIST_ALL, ST_LIST_STATUS, ST_LIST_TYPE, ST_LIST_BOTH,
 	ST_CYCLE_STATE, ST_CRASHED, ST_TASK_END,
+	ST_DAMAGED,
 	ST_COUNT
 };
 
@@ -59,7 +61,8 @@ enum stmt_id {
 	"failures, timeout_ms, worker, route_key, tags::text, meta, data, " \
 	"result, error, checkpoint, progress, idempotency_key, created, " \
 	"run_at, started, finished, lease_until, usage, log, reclaims, " \
-	"max_reclaims, cancel_requested, assigned"
+	"max_reclaims, cancel_requested, assigned, data_lz4, result_lz4, " \
+	"checkpoint_lz4"
 
 /* The end of an attempt, written with the task's change in one statement:
  * `changed` is the UPDATE of tasks, RETURNING id, attempt and status. */
@@ -73,10 +76,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_INSERT_TASK] =
 		"INSERT INTO tasks (type, status, priority, data, max_retries, "
 		"timeout_ms, route_key, tags, meta, idempotency_key, run_at, "
-		"created, max_reclaims, assigned) VALUES ($1, CASE WHEN "
+		"created, max_reclaims, assigned, data_lz4) VALUES ($1, CASE WHEN "
 		"$10::bigint > 0 THEN 'pending' ELSE 'queued' END, $2, $3, $4, "
 		"$5, $6, $7::jsonb, $8, $9, " NOW_MS " + $10::bigint, " NOW_MS
-		", $11, $12) ON CONFLICT (idempotency_key) WHERE "
+		", $11, $12, $13::bytea) ON CONFLICT (idempotency_key) WHERE "
 		"idempotency_key IS NOT NULL DO NOTHING RETURNING id",
 	[ST_FIND_IDEM] = "SELECT id FROM tasks WHERE idempotency_key = $1",
 	[ST_TASK_STATUS] = "SELECT status FROM tasks WHERE id = $1",
@@ -84,6 +87,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_RETRY] =
 		"UPDATE tasks SET status = 'queued', failures = 0, reclaims = 0, "
 		"cancel_requested = 0, error = NULL, result = NULL, "
+		"result_lz4 = NULL, "
 		"worker = NULL, lease_until = NULL, finished = NULL, "
 		"run_at = " NOW_MS " WHERE id = $1 AND status IN "
 		"('failed', 'timeout', 'cancelled', 'expired')",
@@ -119,17 +123,19 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"started = " NOW_MS ", finished = NULL FROM pick "
 		"WHERE t.id = pick.id AND t.status = 'queued' RETURNING t.id, "
 		"t.type, t.data, t.priority, t.attempt, t.timeout_ms, "
-		"t.route_key, t.checkpoint), "
+		"t.route_key, t.checkpoint, t.data_lz4, t.checkpoint_lz4), "
 		"opened AS (INSERT INTO attempts (task_id, attempt, worker, "
 		"started) SELECT id, attempt, $2, " NOW_MS " FROM claimed "
 		"ON CONFLICT (task_id, attempt) DO UPDATE SET worker = "
 		"excluded.worker, started = excluded.started, finished = NULL, "
 		"outcome = NULL, error = NULL) "
 		"SELECT id, type, data, priority, attempt, timeout_ms, "
-		"route_key, checkpoint FROM claimed ORDER BY priority DESC, id",
+		"route_key, checkpoint, data_lz4, checkpoint_lz4 FROM claimed "
+		"ORDER BY priority DESC, id",
 	[ST_DONE] =
 		"WITH changed AS (UPDATE tasks SET status = 'completed', "
-		"result = $4, error = NULL, finished = " NOW_MS ", "
+		"result = $4, result_lz4 = $5::bytea, error = NULL, "
+		"finished = " NOW_MS ", "
 		"lease_until = NULL WHERE id = $1 AND attempt = $2 AND "
 		"worker = $3 AND status = 'running' AND lease_until >= " NOW_MS
 		" RETURNING id, attempt, status)"
@@ -171,8 +177,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* A stream handler died with the attempt in flight: run again at
 	 * once, counted as a reclaim (a poison task fails in the end). */
 	[ST_TASK_END] =
-		"SELECT id, status, result, error FROM tasks WHERE id = "
-		"ANY($1::bigint[])",
+		"SELECT id, status, result, error, result_lz4 FROM tasks "
+		"WHERE id = ANY($1::bigint[])",
 	[ST_CRASHED] =
 		"WITH changed AS (UPDATE tasks SET reclaims = reclaims + 1, "
 		"worker = NULL, lease_until = NULL, "
@@ -288,9 +294,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"a.task_id = c.id AND a.attempt = c.attempt AND "
 		"a.finished IS NULL) SELECT count(*) FROM changed",
 	[ST_CHECKPOINT] =
-		"UPDATE tasks SET checkpoint = $4 WHERE id = $1 AND attempt = $2 "
-		"AND worker = $3 AND status = 'running' AND lease_until >= "
-		NOW_MS,
+		"UPDATE tasks SET checkpoint = $4, checkpoint_lz4 = $5::bytea "
+		"WHERE id = $1 AND attempt = $2 AND worker = $3 AND "
+		"status = 'running' AND lease_until >= " NOW_MS,
 	[ST_REPORT_READ] =
 		"SELECT usage, log FROM tasks WHERE id = $1 AND attempt = $2 AND "
 		"worker = $3 AND status = 'running' AND lease_until >= " NOW_MS
@@ -347,6 +353,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"ORDER BY id DESC LIMIT $2",
 	[ST_LIST_BOTH] = "SELECT " TASK_COLS " FROM tasks WHERE "
 		"status = $1 AND type = $2 ORDER BY id DESC LIMIT $3",
+	/* A claimed task whose stored value does not decode (claimed_from). */
+	[ST_DAMAGED] =
+		"WITH changed AS (UPDATE tasks SET status = 'failed', "
+		"error = $4, finished = " NOW_MS ", lease_until = NULL "
+		"WHERE id = $1 AND attempt = $2 AND worker = $3 AND "
+		"status = 'running' RETURNING id, attempt, status)"
+		END_ATTEMPT("'failed'", "$4"),
 };
 
 /* Each version's step, run in order in one transaction under the
@@ -431,6 +444,30 @@ static const char schema_v1[] =
 static const char schema_v2[] =
 	"CREATE INDEX tasks_finished ON tasks (finished)"
 	" WHERE finished IS NOT NULL;";
+
+/* Version 3: lz4 frames (compress.h).  Data, result and checkpoint each
+ * get a bytea twin that holds the value when it is compressed, the text
+ * column staying NULL then; a value is in exactly one of the two (at most
+ * one for result and checkpoint).  Rows written before stay as they are:
+ * no table rewrite, and no scan under the lock either, hence NOT VALID
+ * (old rows meet the checks trivially; new rows are checked all the
+ * same).  The frames are stored EXTERNAL: out of line like any large
+ * value, but without TOAST compressing them a second time. */
+static const char schema_v3[] =
+	"ALTER TABLE tasks"
+	" ADD COLUMN data_lz4 bytea,"
+	" ADD COLUMN result_lz4 bytea,"
+	" ADD COLUMN checkpoint_lz4 bytea,"
+	" ALTER COLUMN data DROP NOT NULL,"
+	" ALTER COLUMN data_lz4 SET STORAGE EXTERNAL,"
+	" ALTER COLUMN result_lz4 SET STORAGE EXTERNAL,"
+	" ALTER COLUMN checkpoint_lz4 SET STORAGE EXTERNAL,"
+	" ADD CONSTRAINT tasks_data_once"
+	"  CHECK (num_nonnulls(data, data_lz4) = 1) NOT VALID,"
+	" ADD CONSTRAINT tasks_result_once"
+	"  CHECK (num_nonnulls(result, result_lz4) <= 1) NOT VALID,"
+	" ADD CONSTRAINT tasks_checkpoint_once"
+	"  CHECK (num_nonnulls(checkpoint, checkpoint_lz4) <= 1) NOT VALID;";
 
 struct pg_store {
 	struct ac_store base;
@@ -745,13 +782,13 @@ static int prepare(struct pg_store *s, enum stmt_id id, const char *what,
 	return 0;
 }
 
-/* Run prepared statement id with n text values (NULL = SQL NULL);
- * returns its result (PGRES_TUPLES_OK or PGRES_COMMAND_OK) or NULL with
- * err filled.  Outside a transaction a lost connection is opened again
- * first; inside one, the transaction is gone with it. */
-static PGresult *run(struct pg_store *s, enum stmt_id id, int n,
-		     const char *const *values, const int *lengths,
-		     const char *what, struct ac_error *err)
+/* run() with the formats of the values (NULL: all text; 1 = binary, of
+ * lengths[i] bytes) and of the result (0 text, 1 binary: the readers of
+ * stored values take lz4 frames as the bytes they are, not as hex). */
+static PGresult *run_with(struct pg_store *s, enum stmt_id id, int n,
+			  const char *const *values, const int *lengths,
+			  const int *formats, int result_format,
+			  const char *what, struct ac_error *err)
 {
 	char name[16];
 	PGresult *res;
@@ -764,8 +801,8 @@ static PGresult *run(struct pg_store *s, enum stmt_id id, int n,
 	snprintf(name, sizeof name, "ac%d", (int)id);
 	if (prepare(s, id, what, err) < 0)
 		return NULL;
-	if (!PQsendQueryPrepared(s->conn, name, n, values, lengths, NULL,
-				 0)) {
+	if (!PQsendQueryPrepared(s->conn, name, n, values, lengths, formats,
+				 result_format)) {
 		char msg[400];
 
 		one_line(PQerrorMessage(s->conn), msg, sizeof msg);
@@ -782,6 +819,17 @@ static PGresult *run(struct pg_store *s, enum stmt_id id, int n,
 		return NULL;
 	}
 	return res;
+}
+
+/* Run prepared statement id with n text values (NULL = SQL NULL);
+ * returns its result (PGRES_TUPLES_OK or PGRES_COMMAND_OK) or NULL with
+ * err filled.  Outside a transaction a lost connection is opened again
+ * first; inside one, the transaction is gone with it. */
+static PGresult *run(struct pg_store *s, enum stmt_id id, int n,
+		     const char *const *values, const int *lengths,
+		     const char *what, struct ac_error *err)
+{
+	return run_with(s, id, n, values, lengths, NULL, 0, what, err);
 }
 
 /* Run and discard the rows; *changed (if asked) gets the rows changed. */
@@ -848,11 +896,55 @@ static const char *num(char buf[NUM], int64_t v)
 	return buf;
 }
 
+/* A binary field as the unsigned big-endian number it holds. */
+static uint64_t get_be(const PGresult *res, int row, int col)
+{
+	const unsigned char *p =
+		(const unsigned char *)PQgetvalue(res, row, col);
+	int len = PQgetlength(res, row, col);
+	uint64_t v = 0;
+
+	for (int i = 0; i < len && i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* An integer field, of a text or a binary result (smallint, integer or
+ * bigint: 2, 4 or 8 bytes in network order). */
 static int64_t get_i64(const PGresult *res, int row, int col)
 {
 	if (PQgetisnull(res, row, col))
 		return 0;
-	return strtoll(PQgetvalue(res, row, col), NULL, 10);
+	if (PQfformat(res, col) == 0)
+		return strtoll(PQgetvalue(res, row, col), NULL, 10);
+	switch (PQgetlength(res, row, col)) {
+	case 2:
+		return (int16_t)(uint16_t)get_be(res, row, col);
+	case 4:
+		return (int32_t)(uint32_t)get_be(res, row, col);
+	case 8:
+		return (int64_t)get_be(res, row, col);
+	default:
+		return 0;
+	}
+}
+
+/* A double precision field, of a text or a binary result (IEEE 754 in
+ * network order); -1 for NULL. */
+static double get_double(const PGresult *res, int row, int col)
+{
+	uint64_t bits;
+	double d;
+
+	if (PQgetisnull(res, row, col))
+		return -1.0;
+	if (PQfformat(res, col) == 0)
+		return strtod(PQgetvalue(res, row, col), NULL);
+	if (PQgetlength(res, row, col) != 8)
+		return -1.0;
+	bits = get_be(res, row, col);
+	memcpy(&d, &bits, sizeof d);
+	return d;
 }
 
 static const char *get_text(const PGresult *res, int row, int col)
@@ -876,6 +968,77 @@ static char *dup_text(const PGresult *res, int row, int col, size_t *len)
 	memcpy(p, t, n);
 	p[n] = '\0';
 	return p;
+}
+
+/* A value to store (task data, a result, a checkpoint; NULL for SQL NULL)
+ * as the parameters of its two columns (schema_v3): v[t] for the text
+ * column, v[f] for its _lz4 twin.  When compressing pays, v[f] is the
+ * frame, sent in binary (libpq carries its bytes as they are: the "on the
+ * wire" half of compression) and v[t] is NULL; else v[t] is the text,
+ * NUL-terminated at len, and v[f] NULL.  Compression is only a saving:
+ * without memory for it the text goes.  Returns the frame, which the
+ * caller frees once the statement is sent, or NULL. */
+static unsigned char *value_params(const char *text, size_t len, int t,
+				   int f, const char **v, int *lengths,
+				   int *formats)
+{
+	unsigned char *frame = NULL;
+	size_t flen = 0;
+
+	v[t] = text;
+	v[f] = NULL;
+	formats[f] = 1;
+	if (text && ac_compress_encode(text, len, &frame, &flen) == 1) {
+		v[t] = NULL;
+		v[f] = (const char *)frame;
+		lengths[f] = (int)flen;
+	}
+	return frame;
+}
+
+/* The stored value of row r: text column t, or, when its _lz4 twin f is
+ * set, that frame decoded (a binary result has its bytes as they are).
+ * New text in *out (NULL when both are NULL), of *len bytes when len is
+ * given.  0, or -1 with err set (out of memory, or a damaged frame). */
+static int row_value(const PGresult *res, int r, int t, int f, char **out,
+		     size_t *len, struct ac_error *err)
+{
+	size_t n = 0;
+
+	if (!PQgetisnull(res, r, f)) {
+		if (PQfformat(res, f) != 1) {
+			*out = NULL;
+			return ac_error_set(err, AC_EXIT_FAILED,
+					    "a compressed value read as text (a binary result is needed)");
+		}
+		if (ac_compress_decode(PQgetvalue(res, r, f),
+				       (size_t)PQgetlength(res, r, f), out, &n,
+				       err) < 0)
+			return -1;
+	} else {
+		*out = dup_text(res, r, t, &n);
+		if (!*out && !PQgetisnull(res, r, t))
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	if (len)
+		*len = n;
+	return 0;
+}
+
+/* The stored value of row r for display: text column t, or its _lz4 twin
+ * f decoded into *owned (the caller frees it; see ac_value_shown).  NULL
+ * with *oom set when there was no memory for it. */
+static const char *row_value_shown(const PGresult *res, int r, int t, int f,
+				   char **owned, int *oom)
+{
+	if (PQgetisnull(res, r, f))
+		return get_text(res, r, t);
+	if (ac_value_shown(PQgetvalue(res, r, f),
+			   (size_t)PQgetlength(res, r, f), owned) < 0) {
+		*oom = 1;
+		return NULL;
+	}
+	return *owned;
 }
 
 /* A PostgreSQL array literal of texts: {"a","b"} with quotes and
@@ -944,7 +1107,8 @@ static int migrate(struct pg_store *s, struct ac_error *err)
 		return 0;
 	}
 	if ((version < 1 && run_simple(s, schema_v1, "creating the schema", err) < 0) ||
-	    (version < 2 && run_simple(s, schema_v2, "migrating the schema to version 2", err) < 0))
+	    (version < 2 && run_simple(s, schema_v2, "migrating the schema to version 2", err) < 0) ||
+	    (version < 3 && run_simple(s, schema_v3, "migrating the schema to version 3", err) < 0))
 		goto fail;
 	{
 		char sql[120];
@@ -1028,16 +1192,23 @@ static int submit_chunk(struct pg_store *s, const struct ac_task_spec *specs,
 		const struct ac_task_spec *t = &specs[i];
 		char prio[NUM], retries[NUM], timeout[NUM], delay[NUM],
 			reclaims[NUM];
-		/* t->data is NUL-terminated at data_len (ac_task_spec). */
-		const char *v[12] = {
-			t->type, num(prio, t->priority), t->data,
+		const char *v[13] = {
+			t->type, num(prio, t->priority), NULL,
 			num(retries, t->max_retries), num(timeout, t->timeout_ms),
 			t->route_key, t->tags, t->meta, t->idempotency_key,
 			num(delay, t->delay_ms > 0 ? t->delay_ms : 0),
-			num(reclaims, t->max_reclaims), t->assigned,
+			num(reclaims, t->max_reclaims), t->assigned, NULL,
 		};
+		int lengths[13] = { 0 }, formats[13] = { 0 }, sent;
+		/* t->data is NUL-terminated at data_len (ac_task_spec). */
+		unsigned char *frame = value_params(t->data, t->data_len, 2, 12,
+						    v, lengths, formats);
 
-		if (!PQsendQueryPrepared(s->conn, name, 12, v, NULL, NULL, 0)) {
+		/* libpq has copied the values once this returns. */
+		sent = PQsendQueryPrepared(s->conn, name, 13, v, lengths,
+					   formats, 0);
+		free(frame);
+		if (!sent) {
 			broken = 1;
 			break;
 		}
@@ -1217,7 +1388,8 @@ static int pg_task_ends(struct ac_store *base, const int64_t *ids, size_t n,
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 	}
 	v[0] = list.data;
-	res = run(s, ST_TASK_END, 1, v, NULL, "reading tasks", err);
+	res = run_with(s, ST_TASK_END, 1, v, NULL, NULL, 1, "reading tasks",
+		       err);
 	ac_buf_release(&list);
 	if (!res) {
 		free(found);
@@ -1243,10 +1415,13 @@ static int pg_task_ends(struct ac_store *base, const int64_t *ids, size_t n,
 			out[i].status = status;
 			if (!ac_task_status_final(status))
 				continue;
-			out[i].result = dup_text(res, r, 2, NULL);
+			if (row_value(res, r, 2, 4, &out[i].result, NULL,
+				      err) < 0) {
+				rc = -1;
+				break;
+			}
 			out[i].error = dup_text(res, r, 3, NULL);
-			if ((!out[i].result && !PQgetisnull(res, r, 2)) ||
-			    (!out[i].error && !PQgetisnull(res, r, 3)))
+			if (!out[i].error && !PQgetisnull(res, r, 3))
 				rc = ac_error_set(err, AC_EXIT_FAILED,
 						  "out of memory");
 		}
@@ -1262,8 +1437,12 @@ static int pg_task_ends(struct ac_store *base, const int64_t *ids, size_t n,
 	return rc;
 }
 
+/* Rows of TASK_COLS, read with a binary result (run_with). */
 static json_t *task_json_from_row(const PGresult *res, int r, json_t *attempts)
 {
+	char *shown[3] = { NULL, NULL, NULL };  /* decoded frames */
+	int oom = 0;
+	json_t *j;
 	struct ac_task_row row = {
 		.id = get_i64(res, r, 0),
 		.type = get_text(res, r, 1),
@@ -1277,12 +1456,11 @@ static json_t *task_json_from_row(const PGresult *res, int r, json_t *attempts)
 		.route_key = get_text(res, r, 9),
 		.tags = get_text(res, r, 10),
 		.meta = get_text(res, r, 11),
-		.data = get_text(res, r, 12),
-		.result = get_text(res, r, 13),
+		.data = row_value_shown(res, r, 12, 29, &shown[0], &oom),
+		.result = row_value_shown(res, r, 13, 30, &shown[1], &oom),
 		.error = get_text(res, r, 14),
-		.checkpoint = get_text(res, r, 15),
-		.progress = PQgetisnull(res, r, 16) ? -1.0 :
-			strtod(PQgetvalue(res, r, 16), NULL),
+		.checkpoint = row_value_shown(res, r, 15, 31, &shown[2], &oom),
+		.progress = get_double(res, r, 16),
 		.idempotency_key = get_text(res, r, 17),
 		.created = get_i64(res, r, 18),
 		.run_at = get_i64(res, r, 19),
@@ -1298,7 +1476,12 @@ static json_t *task_json_from_row(const PGresult *res, int r, json_t *attempts)
 		.attempts = attempts,
 	};
 
-	return ac_task_row_json(&row);
+	j = oom ? NULL : ac_task_row_json(&row);
+	if (!j)
+		json_decref(attempts);
+	for (int i = 0; i < 3; i++)
+		free(shown[i]);
+	return j;
 }
 
 static int read_attempts(struct pg_store *s, int64_t id, json_t **out,
@@ -1348,7 +1531,8 @@ static int pg_task_get(struct ac_store *base, int64_t id, json_t **out,
 
 	if (read_attempts(s, id, &attempts, err) < 0)
 		return -1;
-	res = run(s, ST_TASK_GET, 1, v, NULL, "reading a task", err);
+	res = run_with(s, ST_TASK_GET, 1, v, NULL, NULL, 1, "reading a task",
+		       err);
 	if (!res) {
 		json_decref(attempts);
 		return -1;
@@ -1384,7 +1568,7 @@ static int pg_tasks_list(struct ac_store *base,
 	if (filter->type)
 		v[n++] = filter->type;
 	v[n++] = num(limit, filter->limit);
-	res = run(s, which[k], n, v, NULL, "listing tasks", err);
+	res = run_with(s, which[k], n, v, NULL, NULL, 1, "listing tasks", err);
 	if (!res)
 		return -1;
 	arr = json_array();
@@ -1606,12 +1790,17 @@ struct outcome_args {
 	enum stmt_id id;
 	int n;
 	const char *v[8];
+	int lengths[8], formats[8];
+	unsigned char *frame;      /* a compressed result, freed once sent */
 	char idb[NUM], att[NUM], base_ms[NUM], jitter[NUM], delay[NUM];
 };
 
 static void outcome_args(const struct ac_outcome *o, const char *worker_id,
 			 struct outcome_args *a)
 {
+	memset(a->lengths, 0, sizeof a->lengths);
+	memset(a->formats, 0, sizeof a->formats);
+	a->frame = NULL;
 	a->v[0] = num(a->idb, o->id);
 	a->v[1] = num(a->att, o->attempt);
 	a->v[2] = worker_id;
@@ -1619,7 +1808,10 @@ static void outcome_args(const struct ac_outcome *o, const char *worker_id,
 	switch (o->kind) {
 	case AC_OUTCOME_COMPLETED:
 		a->id = ST_DONE;
-		a->v[3] = o->result;   /* NUL-terminated at result_len */
+		/* o->result is NUL-terminated at result_len. */
+		a->frame = value_params(o->result, o->result_len, 3, 4, a->v,
+					a->lengths, a->formats);
+		a->n = 5;
 		break;
 	case AC_OUTCOME_TEMPFAIL:
 		a->id = ST_TEMPFAIL;
@@ -1662,40 +1854,102 @@ static int claimed_cmp(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
-/* The rows of a claim, as a new array in claim order. */
+/* A claimed task whose stored data or checkpoint does not decode
+ * (compress.h): it is not handed out, and ends failed with the reason as
+ * its error (fail_damaged). */
+struct damaged {
+	int64_t id;
+	int attempt;
+	char why[sizeof ((struct ac_error *)0)->msg + 40];
+};
+
+/* The rows of a claim, as a new array in claim order; the rows whose values
+ * do not decode go to *damaged instead (a new array of *ndamaged). */
 static int claimed_from(const PGresult *res, struct ac_claimed **claimed,
-			size_t *nclaimed, struct ac_error *err)
+			size_t *nclaimed, struct damaged **damaged,
+			size_t *ndamaged, struct ac_error *err)
 {
-	int n = PQntuples(res);
+	int n = PQntuples(res), kept = 0;
 	struct ac_claimed *tasks;
 
 	if (n == 0)
 		return 0;
 	tasks = calloc((size_t)n, sizeof *tasks);
-	if (!tasks)
+	*damaged = calloc((size_t)n, sizeof **damaged);
+	if (!tasks || !*damaged) {
+		free(tasks);
+		free(*damaged);
+		*damaged = NULL;
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
 	for (int r = 0; r < n; r++) {
-		struct ac_claimed *t = &tasks[r];
+		struct ac_claimed *t = &tasks[kept];
+		const char *what = "data";
 
 		t->id = get_i64(res, r, 0);
 		t->type = dup_text(res, r, 1, NULL);
-		t->data = dup_text(res, r, 2, &t->data_len);
 		t->priority = (int)get_i64(res, r, 3);
 		t->attempt = (int)get_i64(res, r, 4);
 		t->timeout_ms = get_i64(res, r, 5);
 		t->route_key = dup_text(res, r, 6, NULL);
-		t->checkpoint = dup_text(res, r, 7, NULL);
-		if (!t->type || !t->data ||
-		    (!t->route_key && !PQgetisnull(res, r, 6)) ||
-		    (!t->checkpoint && !PQgetisnull(res, r, 7))) {
-			ac_claimed_free_array(tasks, (size_t)n);
-			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		if (!t->type || (!t->route_key && !PQgetisnull(res, r, 6)))
+			goto oom;
+		errno = 0;
+		if (row_value(res, r, 2, 8, &t->data, &t->data_len, err) == 0) {
+			what = "checkpoint";
+			if (row_value(res, r, 7, 9, &t->checkpoint, NULL,
+				      err) == 0) {
+				kept++;
+				continue;
+			}
 		}
+		if (errno != EBADMSG)
+			goto oom;
+		(*damaged)[*ndamaged].id = t->id;
+		(*damaged)[*ndamaged].attempt = t->attempt;
+		snprintf((*damaged)[*ndamaged].why,
+			 sizeof (*damaged)[*ndamaged].why,
+			 "stored %s does not decode: %s", what, err->msg);
+		(*ndamaged)++;
+		ac_claimed_release(t);
 	}
-	qsort(tasks, (size_t)n, sizeof *tasks, claimed_cmp);
+	if (kept == 0) {
+		free(tasks);
+		return 0;
+	}
+	qsort(tasks, (size_t)kept, sizeof *tasks, claimed_cmp);
 	*claimed = tasks;
-	*nclaimed = (size_t)n;
+	*nclaimed = (size_t)kept;
 	return 0;
+oom:
+	ac_claimed_free_array(tasks, (size_t)n);
+	free(*damaged);
+	*damaged = NULL;
+	*ndamaged = 0;
+	return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+}
+
+/* Fail the claimed tasks whose stored values do not decode, each fenced
+ * by its attempt: no handler runs on damaged data, no retry could mend
+ * it, and later claims move on to other tasks instead of stumbling on
+ * these every time.  Best effort, after the cycle committed: if the store
+ * fails now, such a task is taken back when its lease runs out and met
+ * here again. */
+static void fail_damaged(struct pg_store *s, const char *worker_id,
+			 const struct damaged *damaged, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char idb[NUM], att[NUM];
+		const char *v[4] = { num(idb, damaged[i].id),
+				     num(att, damaged[i].attempt), worker_id,
+				     damaged[i].why };
+		struct ac_error ignored;
+
+		if (run_command(s, ST_DAMAGED, 4, v,
+				"failing a task with damaged data", NULL,
+				&ignored) < 0)
+			return;
+	}
 }
 
 /* The next result of a pipeline (NULL between statements), waiting no
@@ -1748,6 +2002,8 @@ static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
 	enum piped_kind *kinds = calloc(nkinds, sizeof *kinds);
 	struct ac_buf types = { 0 };
 	char max[NUM], lease[NUM], completed[NUM], failed[NUM];
+	struct damaged *damaged = NULL;
+	size_t ndamaged = 0;
 	int64_t deadline;
 	int wake = 0, failed_at = -1, broken = 0, sent_ok = 1;
 	char name[16];
@@ -1793,7 +2049,9 @@ static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
 
 		outcome_args(&outcomes[i], worker_id, &a);
 		sent_ok &= PQsendQueryPrepared(s->conn, stmt_name(a.id, name),
-					       a.n, a.v, NULL, NULL, 0);
+					       a.n, a.v, a.lengths, a.formats,
+					       0);
+		free(a.frame);
 		kinds[nsent++] = P_OUTCOME;
 		if (outcomes[i].kind == AC_OUTCOME_RELEASED ||
 		    outcomes[i].kind == AC_OUTCOME_CRASHED)
@@ -1814,9 +2072,11 @@ static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
 				num(lease, claim->lease_ms),
 			};
 
+			/* A binary result: compressed data and checkpoints
+			 * come as their bytes (claimed_from). */
 			sent_ok &= PQsendQueryPrepared(s->conn,
 						       stmt_name(ST_CLAIM, name), 5,
-						       v, NULL, NULL, 0);
+						       v, NULL, NULL, 1);
 			kinds[nsent++] = P_CLAIM;
 		}
 	}
@@ -1881,7 +2141,8 @@ static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
 				break;
 			case P_CLAIM:
 				if (failed_at < 0 &&
-				    claimed_from(res, claimed, nclaimed, err) < 0)
+				    claimed_from(res, claimed, nclaimed, &damaged,
+						 &ndamaged, err) < 0)
 					failed_at = (int)i;
 				break;
 			default:
@@ -1919,11 +2180,14 @@ static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
 		tx_rollback(s);
 		goto fail;
 	}
+	fail_damaged(s, worker_id, damaged, ndamaged);
+	free(damaged);
 	free(kinds);
 	return 0;
 fail_early:
 	ac_buf_release(&types);
 fail:
+	free(damaged);
 	free(kinds);
 	ac_claimed_free_array(*claimed, *nclaimed);
 	*claimed = NULL;
@@ -1981,7 +2245,9 @@ static int pg_outcomes_begin(struct ac_store *base, const char *worker_id,
 
 		outcome_args(&outcomes[i], worker_id, &a);
 		sent_ok &= PQsendQueryPrepared(s->conn, stmt_name(a.id, name),
-					       a.n, a.v, NULL, NULL, 0);
+					       a.n, a.v, a.lengths, a.formats,
+					       0);
+		free(a.frame);
 		s->fly_nsent++;
 		outcomes[i].accepted = 0;
 		if (outcomes[i].kind == AC_OUTCOME_RELEASED ||
@@ -2206,10 +2472,13 @@ static int pg_task_checkpoint(struct ac_store *base, const char *worker_id,
 {
 	struct pg_store *s = (struct pg_store *)base;
 	char idb[NUM], att[NUM], *copy = NULL;
-	const char *v[4] = { num(idb, lease->id), num(att, lease->attempt),
-			     worker_id, json };
-	long changed = 0;
-	int rc;
+	const char *v[5] = { num(idb, lease->id), num(att, lease->attempt),
+			     worker_id, NULL, NULL };
+	int lengths[5] = { 0 }, formats[5] = { 0 };
+	unsigned char *frame;
+	const char *t;
+	long changed;
+	PGresult *res;
 
 	if (json[len] != '\0') {
 		copy = malloc(len + 1);
@@ -2217,14 +2486,19 @@ static int pg_task_checkpoint(struct ac_store *base, const char *worker_id,
 			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 		memcpy(copy, json, len);
 		copy[len] = '\0';
-		v[3] = copy;
+		json = copy;
 	}
+	frame = value_params(json, len, 3, 4, v, lengths, formats);
 	/* One statement outside a transaction commits on its own. */
-	rc = run_command(s, ST_CHECKPOINT, 4, v, "storing a checkpoint",
-			 &changed, err);
+	res = run_with(s, ST_CHECKPOINT, 5, v, lengths, formats, 0,
+		       "storing a checkpoint", err);
+	free(frame);
 	free(copy);
-	if (rc < 0)
+	if (!res)
 		return -1;
+	t = PQcmdTuples(res);
+	changed = t && *t ? strtol(t, NULL, 10) : 0;
+	PQclear(res);
 	return changed > 0 ? 0 : 1;
 }
 

@@ -12,6 +12,7 @@
  * boot id kept in the store tells when that clock restarted (a reboot):
  * then every lease is over. */
 #include "store.h"
+#include "compress.h"
 #include "exitcode.h"
 #include "util.h"
 
@@ -24,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define BUSY_TIMEOUT_MS 10000
 #define BUSY_RETRIES 3
 #define BACKOFF_BASE_MS 1000
@@ -46,6 +47,7 @@ enum stmt_id {
 	ST_CANCEL_ASK, ST_CANCELS, ST_CANCEL_DONE, ST_RELEASE,
 	ST_UNASSIGN_GONE, ST_UNASSIGN_WORKER, ST_COUNTER_READ, ST_COUNTER_WRITE,
 	ST_MARK_LOST, ST_PRUNE, ST_PRUNE_ATTEMPTS, ST_CRASHED, ST_TASK_END,
+	ST_DAMAGED,
 	ST_COUNT
 };
 
@@ -273,6 +275,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"ELSE NULL END "
 		"WHERE id = ?1 AND attempt = ?2 AND worker = ?3 AND "
 		"status = 'running' AND lease_until >= ?6 RETURNING status",
+	/* A claimed task whose stored value does not decode (fail_damaged). */
+	[ST_DAMAGED] =
+		"UPDATE tasks SET status = 'failed', error = ?4, finished = ?5, "
+		"lease_until = NULL WHERE id = ?1 AND attempt = ?2 AND "
+		"worker = ?3 AND status = 'running'",
 };
 
 static const char schema_v1[] =
@@ -505,6 +512,73 @@ static char *column_dup(sqlite3_stmt *st, int i, size_t *len)
 	return p;
 }
 
+/* Bind a stored value (task data, a result, a checkpoint; NULL for SQL
+ * NULL): an lz4 frame as a BLOB when compressing pays (compress.h), else
+ * the text.  SQLite frees the frame when it is done with it.  Compression
+ * is only a saving: without memory for it, the text is bound. */
+static int bind_value(struct sqlite_store *s, sqlite3_stmt *st, int i,
+		      const char *text, size_t len, struct ac_error *err)
+{
+	unsigned char *frame;
+	size_t flen;
+	int rc;
+
+	if (!text)
+		rc = sqlite3_bind_null(st, i);
+	else if (ac_compress_encode(text, len, &frame, &flen) == 1)
+		rc = sqlite3_bind_blob64(st, i, frame, flen, free);
+	else
+		rc = sqlite3_bind_text(st, i, text, (int)len, SQLITE_STATIC);
+	return rc == SQLITE_OK ? 0 : db_error(s, err, "binding a value");
+}
+
+/* A stored value of column i as new text in *out (NULL for SQL NULL) of
+ * *len bytes: a BLOB is a frame, decoded.  0, or -1 with err set (out of
+ * memory, or a frame that does not decode). */
+static int column_value(sqlite3_stmt *st, int i, char **out, size_t *len,
+			struct ac_error *err)
+{
+	int type = sqlite3_column_type(st, i);
+	size_t n = 0;
+
+	if (type == SQLITE_BLOB) {
+		/* blob before bytes, as SQLite asks. */
+		const void *frame = sqlite3_column_blob(st, i);
+
+		if (ac_compress_decode(frame,
+				       (size_t)sqlite3_column_bytes(st, i),
+				       out, &n, err) < 0)
+			return -1;
+	} else {
+		*out = column_dup(st, i, &n);
+		if (!*out && type != SQLITE_NULL)
+			return ac_error_set(err, AC_EXIT_FAILED,
+					    "out of memory");
+	}
+	if (len)
+		*len = n;
+	return 0;
+}
+
+/* Column i of a stored value for display: its text, or a BLOB frame's
+ * text in *owned (the caller frees it; see ac_value_shown).  NULL with
+ * *oom set when there was no memory for it. */
+static const char *value_shown(sqlite3_stmt *st, int i, char **owned,
+			       int *oom)
+{
+	const void *frame;
+
+	if (sqlite3_column_type(st, i) != SQLITE_BLOB)
+		return (const char *)sqlite3_column_text(st, i);
+	frame = sqlite3_column_blob(st, i);
+	if (ac_value_shown(frame, (size_t)sqlite3_column_bytes(st, i),
+			   owned) < 0) {
+		*oom = 1;
+		return NULL;
+	}
+	return *owned;
+}
+
 static int end_attempt(struct sqlite_store *s, int64_t id, int attempt,
 		       const char *outcome, const char *error, int64_t now,
 		       struct ac_error *err)
@@ -654,8 +728,13 @@ static int migrate(struct sqlite_store *s, struct ac_error *err)
 			goto fail;
 		}
 	}
+	/* Version 3: data, result and checkpoint may hold lz4 frames, as
+	 * BLOBs (bind_value).  No table changes: a TEXT column keeps a BLOB
+	 * as it is.  The version is raised all the same, so that an older
+	 * ac, which would read a frame as text and hand its bytes to a
+	 * handler, refuses the store instead. */
 	if (version != SCHEMA_VERSION &&
-	    sqlite3_exec(s->db, "PRAGMA user_version = 2", NULL, NULL,
+	    sqlite3_exec(s->db, "PRAGMA user_version = 3", NULL, NULL,
 			 NULL) != SQLITE_OK) {
 		db_error(s, err, "writing the schema version");
 		goto fail;
@@ -978,8 +1057,10 @@ static int sqlite_submit(struct ac_store *base, const struct ac_task_spec *specs
 		sqlite3_bind_text(ins, 2, t->delay_ms > 0 ? "pending" : "queued",
 				  -1, SQLITE_STATIC);
 		sqlite3_bind_int(ins, 3, t->priority);
-		sqlite3_bind_text(ins, 4, t->data, (int)t->data_len,
-				  SQLITE_STATIC);
+		if (bind_value(s, ins, 4, t->data, t->data_len, err) < 0) {
+			done(ins);
+			goto fail;
+		}
 		sqlite3_bind_int(ins, 5, t->max_retries);
 		sqlite3_bind_int64(ins, 6, t->timeout_ms);
 		bind_text_or_null(ins, 7, t->route_key);
@@ -1109,10 +1190,12 @@ static int sqlite_task_ends(struct ac_store *base, const int64_t *ids,
 			goto fail;
 		}
 		if (ac_task_status_final(out[i].status)) {
-			out[i].result = column_dup(st, 1, NULL);
+			if (column_value(st, 1, &out[i].result, NULL, err) < 0) {
+				done(st);
+				goto fail;
+			}
 			out[i].error = column_dup(st, 2, NULL);
-			if ((!out[i].result && sqlite3_column_type(st, 1) != SQLITE_NULL) ||
-			    (!out[i].error && sqlite3_column_type(st, 2) != SQLITE_NULL)) {
+			if (!out[i].error && sqlite3_column_type(st, 2) != SQLITE_NULL) {
 				done(st);
 				ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 				goto fail;
@@ -1134,6 +1217,9 @@ static int64_t col_time(sqlite3_stmt *st, int i)
 
 static json_t *task_json_from_row(sqlite3_stmt *st, json_t *attempts)
 {
+	char *shown[3] = { NULL, NULL, NULL };  /* decoded frames */
+	int oom = 0;
+	json_t *j;
 	struct ac_task_row row = {
 		.id = sqlite3_column_int64(st, 0),
 		.type = col_text(st, 1),
@@ -1147,10 +1233,10 @@ static json_t *task_json_from_row(sqlite3_stmt *st, json_t *attempts)
 		.route_key = col_text(st, 9),
 		.tags = col_text(st, 10),
 		.meta = col_text(st, 11),
-		.data = col_text(st, 12),
-		.result = col_text(st, 13),
+		.data = value_shown(st, 12, &shown[0], &oom),
+		.result = value_shown(st, 13, &shown[1], &oom),
 		.error = col_text(st, 14),
-		.checkpoint = col_text(st, 15),
+		.checkpoint = value_shown(st, 15, &shown[2], &oom),
 		.progress = sqlite3_column_type(st, 16) == SQLITE_NULL ? -1.0 :
 			sqlite3_column_double(st, 16),
 		.idempotency_key = col_text(st, 17),
@@ -1171,7 +1257,12 @@ static json_t *task_json_from_row(sqlite3_stmt *st, json_t *attempts)
 	/* Leases run on the lease clock; show them on the wall clock. */
 	if (row.lease_until)
 		row.lease_until = ac_now_ms() + (row.lease_until - lease_now());
-	return ac_task_row_json(&row);
+	j = oom ? NULL : ac_task_row_json(&row);
+	if (!j)
+		json_decref(attempts);
+	for (int i = 0; i < 3; i++)
+		free(shown[i]);
+	return j;
 }
 
 /* Step st (bound by the caller) to its end, turning each row into a JSON
@@ -1571,8 +1662,10 @@ static int write_outcome(struct sqlite_store *s, const char *worker_id,
 	sqlite3_bind_text(st, 3, worker_id, -1, SQLITE_STATIC);
 	switch (o->kind) {
 	case AC_OUTCOME_COMPLETED:
-		sqlite3_bind_text(st, 4, o->result, (int)o->result_len,
-				  SQLITE_STATIC);
+		if (bind_value(s, st, 4, o->result, o->result_len, err) < 0) {
+			done(st);
+			return -1;
+		}
 		sqlite3_bind_int64(st, 5, now);
 		sqlite3_bind_int64(st, 6, lnow);
 		break;
@@ -1637,6 +1730,28 @@ static int write_outcome(struct sqlite_store *s, const char *worker_id,
 		return 0;
 	return end_attempt(s, o->id, o->attempt, outcome_name(o->kind),
 			   o->error, now, err);
+}
+
+/* A claimed task whose stored data or checkpoint does not decode
+ * (compress.h) ends failed at once, with the reason as its error: no
+ * handler runs on damaged data, no retry could mend it, and later claims
+ * move on to other tasks instead of stumbling on this one every time. */
+static int fail_damaged(struct sqlite_store *s, const char *worker_id,
+			const struct ac_claimed *t, const char *why,
+			int64_t now, struct ac_error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_DAMAGED, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, t->id);
+	sqlite3_bind_int(st, 2, t->attempt);
+	sqlite3_bind_text(st, 3, worker_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, why, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, now);
+	if (exec_stmt(s, st, err, "failing a task with damaged data") < 0)
+		return -1;
+	return end_attempt(s, t->id, t->attempt, "failed", why, now, err);
 }
 
 struct candidate {
@@ -1713,6 +1828,7 @@ static int claim_tasks(struct sqlite_store *s, const char *worker_id,
 	}
 	for (size_t i = 0; i < ncands; i++) {
 		struct ac_claimed *t = &tasks[ntasks];
+		char why[sizeof err->msg + 40] = "";
 
 		sqlite3_bind_int64(claim, 1, cands[i].id);
 		sqlite3_bind_text(claim, 2, worker_id, -1, SQLITE_STATIC);
@@ -1722,19 +1838,36 @@ static int claim_tasks(struct sqlite_store *s, const char *worker_id,
 		if (rc == SQLITE_ROW) {
 			t->id = cands[i].id;
 			t->type = column_dup(claim, 0, NULL);
-			t->data = column_dup(claim, 1, &t->data_len);
 			t->priority = sqlite3_column_int(claim, 2);
 			t->attempt = sqlite3_column_int(claim, 3);
 			t->timeout_ms = sqlite3_column_int64(claim, 4);
 			t->route_key = column_dup(claim, 5, NULL);
-			t->checkpoint = column_dup(claim, 6, NULL);
 			ntasks++;
-			if (!t->type || !t->data) {
+			errno = 0;
+			if (!t->type) {
+				ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+			} else if (column_value(claim, 1, &t->data,
+						&t->data_len, err) < 0) {
+				if (errno == EBADMSG)
+					snprintf(why, sizeof why,
+						 "stored data does not decode: %s",
+						 err->msg);
+			} else if (column_value(claim, 6, &t->checkpoint, NULL,
+						err) < 0 && errno == EBADMSG) {
+				snprintf(why, sizeof why,
+					 "stored checkpoint does not decode: %s",
+					 err->msg);
+			}
+			/* Out of memory fails the cycle; damage fails the
+			 * task, below, once its attempt is recorded. */
+			if (!why[0] && (!t->type || !t->data ||
+					(!t->checkpoint &&
+					 sqlite3_column_type(claim, 6) !=
+					 SQLITE_NULL))) {
 				done(claim);
 				ac_claimed_free_array(tasks, ntasks);
 				free(cands);
-				return ac_error_set(err, AC_EXIT_FAILED,
-						    "out of memory");
+				return -1;
 			}
 			rc = sqlite3_step(claim);
 		}
@@ -1756,11 +1889,16 @@ static int claim_tasks(struct sqlite_store *s, const char *worker_id,
 			sqlite3_bind_int(att, 2, tasks[ntasks - 1].attempt);
 			sqlite3_bind_text(att, 3, worker_id, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(att, 4, now);
-			if (exec_stmt(s, att, err, "recording an attempt") < 0) {
+			if (exec_stmt(s, att, err, "recording an attempt") < 0 ||
+			    (why[0] && fail_damaged(s, worker_id,
+						    &tasks[ntasks - 1], why, now,
+						    err) < 0)) {
 				ac_claimed_free_array(tasks, ntasks);
 				free(cands);
 				return -1;
 			}
+			if (why[0])
+				ac_claimed_release(&tasks[--ntasks]);
 		}
 	}
 	free(cands);
@@ -1896,8 +2034,12 @@ static int sqlite_task_checkpoint(struct ac_store *base, const char *worker_id,
 	sqlite3_bind_int64(st, 1, lease->id);
 	sqlite3_bind_int(st, 2, lease->attempt);
 	sqlite3_bind_text(st, 3, worker_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, json, (int)len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, lease_now());
+	if (bind_value(s, st, 4, json, len, err) < 0) {
+		done(st);
+		tx_rollback(s);
+		return -1;
+	}
 	if (exec_stmt(s, st, err, "storing a checkpoint") < 0) {
 		tx_rollback(s);
 		return -1;

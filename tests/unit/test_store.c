@@ -2272,6 +2272,280 @@ static void test_committer(void)
 	ac_store_close(s);
 }
 
+/* ------------------------------------------------------------ compression */
+
+/* len bytes of compact JSON that compresses as task data does: an array of
+ * similar records, tagged so that two values differ.  New string. */
+static char *big_json(size_t len, const char *tag)
+{
+	struct ac_buf b = { 0 };
+	unsigned n = 0;
+
+	if (ac_buf_append(&b, "[", 1) < 0)
+		return NULL;
+	while (b.len + 80 < len)
+		if (ac_buf_printf(&b, "%s{\"%s\":%u,\"name\":\"item-%u\",\"ok\":true}",
+				  n ? "," : "", tag, n, n * 7919 % 10007) < 0)
+			goto oom;
+		else
+			n++;
+	/* Pad to exactly len with one last string. */
+	if (ac_buf_printf(&b, ",\"%*s\"]", (int)(len - b.len - 4), "") < 0)
+		goto oom;
+	return b.data;
+oom:
+	ac_buf_release(&b);
+	return NULL;
+}
+
+/* 1 when member key of JSON object j, dumped compact, is exactly text. */
+static int json_member_is(json_t *j, const char *key, const char *text)
+{
+	char *d = json_dumps(json_object_get(j, key),
+			     JSON_COMPACT | JSON_ENCODE_ANY);
+	int same = d && !strcmp(d, text);
+
+	free(d);
+	return same;
+}
+
+/* White-box: how the task's column is stored: 1 compressed (SQLite: a
+ * BLOB; PostgreSQL: the text column NULL and its _lz4 twin set, of fewer
+ * than max bytes), 0 as text, -1 on error. */
+static int stored_compressed(int64_t id, const char *col, long long max)
+{
+	char sql[300];
+	long long n = -1;
+
+	if (pg_url)
+		snprintf(sql, sizeof sql,
+			 "SELECT CASE WHEN %s IS NULL AND %s_lz4 IS NOT NULL AND "
+			 "length(%s_lz4) < $2 THEN 1 WHEN %s IS NOT NULL AND "
+			 "%s_lz4 IS NULL THEN 0 ELSE -1 END FROM tasks WHERE id = $1",
+			 col, col, col, col, col);
+	else
+		snprintf(sql, sizeof sql,
+			 "SELECT CASE WHEN typeof(%s) = 'blob' AND length(%s) < $2 "
+			 "THEN 1 WHEN typeof(%s) = 'text' THEN 0 ELSE -1 END "
+			 "FROM tasks WHERE id = $1", col, col, col);
+	return wb_sql(sql, 2, id, max, &n) < 0 ? -1 : (int)n;
+}
+
+static void test_compression(void)
+{
+	const size_t mib = 1024 * 1024;
+	struct ac_store *s = fresh_store();
+	char *data = big_json(mib, "d"), *result = big_json(mib, "r");
+	char *ckpt = big_json(mib, "c");
+	struct ac_task_spec t = spec("a", 5);
+	struct ac_claimed *c = NULL;
+	struct ac_task_filter f;
+	struct ac_lease lease;
+	struct ac_error err;
+	json_t *j = NULL;
+	int64_t id, small;
+	int acc = -1;
+	long n;
+
+	if (!s || !data || !result || !ckpt) {
+		check(0, "compression: store and values");
+		goto out;
+	}
+	t.data = data;
+	t.data_len = strlen(data);
+	t.max_retries = 1;
+	id = submit1(s, &t);
+	check(id > 0 && stored_compressed(id, "data", (long long)mib / 2) == 1,
+	      "compression: 1 MiB of JSON data is stored compressed (under half)");
+	small = submit1(s, &(struct ac_task_spec){ .type = "b", .data = "{\"x\":1}",
+						   .data_len = 7, .priority = 5 });
+	check(small > 0 && stored_compressed(small, "data", 0) == 0,
+	      "compression: data under the threshold is stored as text");
+
+	n = claim(s, "w1", types_a, 1, "[]", 1, 30000, &c, NULL);
+	check(n == 1 && c[0].data_len == mib && !memcmp(c[0].data, data, mib) &&
+	      c[0].data[mib] == '\0' && !c[0].checkpoint,
+	      "compression: the claim hands out the data byte for byte");
+	ac_claimed_free_array(c, n > 0 ? (size_t)n : 0);
+	c = NULL;
+
+	lease.id = id;
+	lease.attempt = 1;
+	ac_error_clear(&err);
+	check(s->ops->task_checkpoint(s, "w1", &lease, ckpt, strlen(ckpt),
+				      &err) == 0 &&
+	      stored_compressed(id, "checkpoint", (long long)mib / 2) == 1,
+	      "compression: a 1 MiB checkpoint is stored compressed");
+	/* The next attempt starts from it. */
+	outcome(s, "w1", id, 1, AC_OUTCOME_FAILED, NULL, "again", &acc, NULL);
+	make_due(id);
+	n = claim(s, "w1", types_a, 1, "[]", 1, 30000, &c, NULL);
+	check(n == 1 && c[0].attempt == 2 && c[0].checkpoint &&
+	      !strcmp(c[0].checkpoint, ckpt) && c[0].data_len == mib &&
+	      !memcmp(c[0].data, data, mib),
+	      "compression: a later attempt gets data and checkpoint back whole");
+	ac_claimed_free_array(c, n > 0 ? (size_t)n : 0);
+	c = NULL;
+
+	check(outcome(s, "w1", id, 2, AC_OUTCOME_COMPLETED, result, NULL, &acc,
+		      NULL) == 0 && acc == 1 &&
+	      stored_compressed(id, "result", (long long)mib / 2) == 1,
+	      "compression: a 1 MiB result is stored compressed");
+	j = task(s, id);
+	check(j && json_member_is(j, "data", data) &&
+	      json_member_is(j, "result", result) &&
+	      json_member_is(j, "checkpoint", ckpt),
+	      "compression: task_get shows data, result and checkpoint whole");
+	json_decref(j);
+	j = NULL;
+	memset(&f, 0, sizeof f);
+	f.limit = 10;
+	ac_error_clear(&err);
+	check(s->ops->tasks_list(s, &f, &j, &err) == 0 &&
+	      json_array_size(j) == 2 &&
+	      json_member_is(json_array_get(j, 1), "data", data) &&
+	      json_member_is(json_array_get(j, 1), "result", result) &&
+	      json_member_is(json_array_get(j, 1), "checkpoint", ckpt) &&
+	      json_member_is(json_array_get(j, 0), "data", "{\"x\":1}"),
+	      "compression: tasks_list shows them whole, beside plain ones");
+	json_decref(j);
+	j = NULL;
+
+	/* Text that does not compress is kept as text. */
+	{
+		char *noise = malloc(64 * 1024 + 3);
+		int64_t nid = -1;
+
+		if (noise) {
+			uint64_t x = 0x9e3779b97f4a7c15ULL;
+
+			noise[0] = '"';
+			for (size_t i = 1; i <= 64 * 1024; i++) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				noise[i] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"[x % 64];
+			}
+			noise[64 * 1024 + 1] = '"';
+			noise[64 * 1024 + 2] = '\0';
+			nid = submit1(s, &(struct ac_task_spec){
+				.type = "b", .data = noise,
+				.data_len = 64 * 1024 + 2, .priority = 5 });
+		}
+		j = nid > 0 ? task(s, nid) : NULL;
+		check(nid > 0 && stored_compressed(nid, "data", 0) == 0 &&
+		      j && json_member_is(j, "data", noise),
+		      "compression: incompressible data is stored as text");
+		json_decref(j);
+		j = NULL;
+		free(noise);
+	}
+
+	/* A damaged frame: the task is not handed out but ends failed, with
+	 * the reason; the claim carries on with the next task. */
+	{
+		int64_t bad = submit1(s, &(struct ac_task_spec){
+			.type = "d", .data = data, .data_len = mib,
+			.priority = 6 });
+		int64_t good = submit1(s, &(struct ac_task_spec){
+			.type = "d", .data = data, .data_len = mib,
+			.priority = 5 });
+		const char *damage = pg_url ?
+			"UPDATE tasks SET data_lz4 = '\\x01ffffffff00'::bytea "
+			"WHERE id = $1" :
+			"UPDATE tasks SET data = x'01ffffffff00' WHERE id = $1";
+		const char *error;
+		char buf[600];
+
+		check(bad > 0 && good > 0 && wb_sql(damage, 1, bad, 0, NULL) == 0,
+		      "compression: (white-box) a stored frame damaged");
+		n = claim(s, "w1", (const char *const[]){ "d" }, 1, "[]", 2,
+			  30000, &c, NULL);
+		check(n == 1 && c[0].id == good && c[0].data_len == mib &&
+		      !memcmp(c[0].data, data, mib),
+		      "compression: a claim skips a task whose data does not decode, and hands out the next");
+		ac_claimed_free_array(c, n > 0 ? (size_t)n : 0);
+		c = NULL;
+		error = task_str(s, bad, "error", buf, sizeof buf);
+		printf("# error: %s\n", error);
+		check(status_is(s, bad, "failed") &&
+		      strstr(error, "stored data does not decode") &&
+		      strstr(error, "over the limit of 8388608") &&
+		      task_int(s, bad, "attempt") == 1,
+		      "compression: that task ends failed at once, with the reason as its error");
+		check(!strncmp(task_str(s, bad, "data", buf, sizeof buf),
+			       "damaged value: ", 15),
+		      "compression: task_get shows a damaged value as such");
+	}
+out:
+	free(data);
+	free(result);
+	free(ckpt);
+	ac_store_close(s);
+}
+
+/* A store of schema version 2 (before compression) is migrated on open:
+ * its tasks are read as before, new values are compressed.  The v2 store
+ * is made by undoing version 3 on a new one (white-box). */
+static void test_migrate_v3(void)
+{
+	static const char *const undo_pg[] = {
+		"ALTER TABLE tasks DROP CONSTRAINT tasks_data_once, "
+		"DROP CONSTRAINT tasks_result_once, "
+		"DROP CONSTRAINT tasks_checkpoint_once, "
+		"DROP COLUMN data_lz4, DROP COLUMN result_lz4, "
+		"DROP COLUMN checkpoint_lz4, ALTER COLUMN data SET NOT NULL",
+		"UPDATE meta SET value = '2' WHERE key = 'schema_version'",
+	};
+	static const char *const undo_sqlite[] = { "PRAGMA user_version = 2" };
+	struct ac_store *s = fresh_store();
+	char *data = big_json(64 * 1024, "m");
+	struct ac_error err;
+	long long version = -1;
+	int64_t old, fresh;
+	int ok = 1;
+	json_t *j;
+
+	if (!s || !data) {
+		check(0, "migrate v3: store");
+		free(data);
+		ac_store_close(s);
+		return;
+	}
+	old = submit1(s, &(struct ac_task_spec){ .type = "a", .data = "[1,2]",
+						 .data_len = 5, .priority = 5 });
+	ac_store_close(s);
+	s = NULL;
+	for (size_t i = 0; i < (pg_url ? 2u : 1u); i++)
+		ok &= wb_sql(pg_url ? undo_pg[i] : undo_sqlite[i], 0, 0, 0,
+			     NULL) == 0;
+	check(ok, "migrate v3: (white-box) a store of schema version 2");
+	ac_error_clear(&err);
+	if (ac_store_open(store_url(), 0, &s, &err) < 0) {
+		diag("reopening", &err);
+		check(0, "migrate v3: a version 2 store opens");
+		free(data);
+		return;
+	}
+	wb_sql(pg_url ? "SELECT value::int FROM meta WHERE key = 'schema_version'" :
+	       "PRAGMA user_version", 0, 0, 0, &version);
+	check(version == 3, "migrate v3: opening migrates it to version 3");
+	j = task(s, old);
+	check(j && json_member_is(j, "data", "[1,2]"),
+	      "migrate v3: a task written before reads as before");
+	json_decref(j);
+	fresh = submit1(s, &(struct ac_task_spec){ .type = "a", .data = data,
+						   .data_len = strlen(data),
+						   .priority = 5 });
+	j = fresh > 0 ? task(s, fresh) : NULL;
+	check(stored_compressed(fresh, "data", 32 * 1024) == 1 && j &&
+	      json_member_is(j, "data", data),
+	      "migrate v3: new data is stored compressed and reads whole");
+	json_decref(j);
+	free(data);
+	ac_store_close(s);
+}
+
 int main(void)
 {
 	const char *base = getenv("TMPDIR");
@@ -2326,6 +2600,8 @@ int main(void)
 	test_many_claimers();
 	test_crashed_and_ends();
 	test_committer();
+	test_compression();
+	test_migrate_v3();
 	printf("1..%d\n", test_no);
 	PQfinish(pg_admin);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -36,6 +36,9 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PROGRAMS = $(COMMANDS:%=$(BIN)/%)
 # Example handlers written in C (examples/stream/*.c), built beside the tools.
 EXAMPLE_BIN = $(BUILD)/examples/stream-noop
+# The benchmarks' producer (bench/acload.c): built by `make bench` and for
+# the test that runs the benchmark small, not by `all`.
+ACLOAD = $(BUILD)/bench/acload
 
 .PHONY: all check unit bats asan install uninstall clean setup demo bench chaos fuzz
 # Objects made through chained rules are kept, not removed at the end (which
@@ -60,6 +63,10 @@ $(BUILD)/examples/stream-noop: examples/stream/noop.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(PKG_LIBS)
 
+$(ACLOAD): $(BUILD)/bench/acload.o $(BUILD)/cmd/cli.o $(LIBAC)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/cmd/cli.o $(LIBAC) $(ALL_LIBS) -lm
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBAC)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(LIBAC) $(ALL_LIBS)
@@ -67,7 +74,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBAC)
 unit: $(UNIT_BIN)
 
 # The whole suite; prints "N passed, N failed" last.
-check: all unit
+check: all unit $(ACLOAD)
 	$(MAKE) --no-print-directory asan
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
 	sh tests/run.sh
@@ -104,7 +111,7 @@ setup:
 demo: all
 	sh examples/demo.sh
 
-bench: all
+bench: all $(ACLOAD)
 	sh bench/run.sh
 
 # The completions: bash and fish load a file named like the command being
@@ -135,4 +142,5 @@ uninstall:
 clean:
 	rm -rf $(BUILD) build $(PROGRAMS)
 
--include $(LIB_OBJ:.o=.d) $(COMMANDS:%=$(BUILD)/cmd/%/main.d) $(BUILD)/cmd/cli.d
+-include $(LIB_OBJ:.o=.d) $(COMMANDS:%=$(BUILD)/cmd/%/main.d) $(BUILD)/cmd/cli.d \
+	$(BUILD)/bench/acload.d

@@ -723,8 +723,12 @@ static int connect_store(struct pg_store *s, struct ac_error *err)
 	/* The server's notices and warnings are not for our users' stderr:
 	 * what matters comes back as an error. */
 	PQsetNoticeProcessor(s->conn, ignore_notice, NULL);
+	/* Prepared statements are planned once (PostgreSQL 12+): a custom
+	 * plan for each call of the claim costs more than running it. */
 	if (run_simple(s, "SET client_min_messages = warning", "setting up",
 		       err) < 0 ||
+	    run_simple(s, "SET plan_cache_mode = force_generic_plan",
+		       "setting up", err) < 0 ||
 	    (!s->committer &&
 	     run_simple(s, "LISTEN ac_wake", "listening for wake-ups", err) < 0)) {
 		drop_connection(s);
@@ -1377,12 +1381,14 @@ static int pg_task_ends(struct ac_store *base, const int64_t *ids, size_t n,
 	if (n == 0)
 		return 0;
 	found = calloc(n, 1);
-	ac_buf_append(&list, "{", 1);
+	rc = found ? ac_buf_append(&list, "{", 1) : -1;
 	for (i = 0; i < n; i++) {
 		out[i].id = ids[i];
-		ac_buf_printf(&list, "%s%lld", i ? "," : "", (long long)ids[i]);
+		if (rc == 0)
+			rc = ac_buf_printf(&list, "%s%lld", i ? "," : "",
+					   (long long)ids[i]);
 	}
-	if (!found || ac_buf_append(&list, "}", 1) < 0) {
+	if (rc < 0 || ac_buf_append(&list, "}", 1) < 0) {
 		free(found);
 		ac_buf_release(&list);
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");

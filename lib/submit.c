@@ -54,13 +54,22 @@ int ac_submit_watch_start(struct ac_submit_watch **out, struct ac_store *store,
 	struct ac_submit_watch *watch = calloc(1, sizeof *watch);
 	struct ac_follow_filter filter = { .type = type };
 
+	pthread_condattr_t attr;
+
 	if (!watch)
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-	pthread_mutex_init(&watch->lock, NULL);
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&watch->cond, &attr);
+	if (pthread_mutex_init(&watch->lock, NULL) != 0) {
+		free(watch);
+		return ac_error_set(err, AC_EXIT_FAILED, "cannot make a mutex");
+	}
+	if (pthread_condattr_init(&attr) != 0 ||
+	    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
+	    pthread_cond_init(&watch->cond, &attr) != 0) {
+		pthread_mutex_destroy(&watch->lock);
+		free(watch);
+		return ac_error_set(err, AC_EXIT_FAILED,
+				    "cannot make a condition variable");
+	}
 	pthread_condattr_destroy(&attr);
 	if (ac_follow_start(&watch->follow, &filter, token, watch_event, watch,
 			    err) < 0 ||

@@ -917,12 +917,7 @@ static int open_connection(const char *path, int flags, int writer,
 	if (sqlite3_exec(s->db,
 			 "PRAGMA synchronous = NORMAL;"
 			 "PRAGMA journal_size_limit = 67108864;"
-			 /* Checkpoints every 16 MiB of WAL rather than 4: a page
-			  * that a busy worker rewrites in every cycle (an index
-			  * leaf, the workers row) is copied back once per
-			  * checkpoint, and the checkpoint's fdatasync is paid
-			  * four times less often. */
-			 "PRAGMA wal_autocheckpoint = 4000;"
+
 			 "PRAGMA foreign_keys = OFF;",
 			 NULL, NULL, &msg) != SQLITE_OK) {
 		ac_error_set(err, AC_EXIT_UNAVAILABLE,

@@ -168,3 +168,15 @@ PY
 	run -2 --separate-stderr ac-worker --stream x="$S" --handler x=/bin/cat
 	assert_contains "$stderr" "two handlers for task type 'x'" "duplicate type"
 }
+
+@test "a busy worker keeps the SQLite WAL bounded" {
+	start_worker sw --stream noop="$AC_ROOT/build/examples/stream-noop" --concurrency 8
+	seq 6000 | jq -c '{id: ., pad: ("x" * 400)}' >"$AC_TMP/in"
+	run -0 ac_submit --batch noop <"$AC_TMP/in"
+	assert_eq "$(grep -c . <<<"$output")" 6000 "results"
+	# ~6000 claims and ends rewrite several pages each: tens of MiB of
+	# WAL frames; checkpointed as it grows, the file stays far smaller.
+	local size
+	size=$(stat -c %s "$AC_STORE-wal")
+	((size < 32 * 1024 * 1024)) || fail "WAL is $size bytes after 6000 tasks"
+}

@@ -723,12 +723,8 @@ static int connect_store(struct pg_store *s, struct ac_error *err)
 	/* The server's notices and warnings are not for our users' stderr:
 	 * what matters comes back as an error. */
 	PQsetNoticeProcessor(s->conn, ignore_notice, NULL);
-	/* Prepared statements are planned once (PostgreSQL 12+): a custom
-	 * plan for each call of the claim costs more than running it. */
 	if (run_simple(s, "SET client_min_messages = warning", "setting up",
 		       err) < 0 ||
-	    run_simple(s, "SET plan_cache_mode = force_generic_plan",
-		       "setting up", err) < 0 ||
 	    (!s->committer &&
 	     run_simple(s, "LISTEN ac_wake", "listening for wake-ups", err) < 0)) {
 		drop_connection(s);

@@ -20,8 +20,14 @@
 #define STORE_RETRY_MS 500
 #define POKE_TIMEOUT_MS 500
 #define ANNOUNCE_MAX 1000
-/* Tasks read from the store per call while waiting. */
+/* Tasks read from the store per call while waiting: at most, and at
+ * first (the read grows while every task read has ended, and shrinks back
+ * to what did). */
 #define ENDS_PER_READ 256
+#define ENDS_FIRST_READ 16
+/* While ends stream in (an event each), the store is read at most this
+ * often: a batch's reads then cost the store little whatever the rate. */
+#define READ_GAP_MS 2
 
 struct ac_submit_watch {
 	struct ac_follow *follow;
@@ -254,6 +260,7 @@ int ac_submit_wait(struct ac_store *store, struct ac_submit_watch *watch,
 	size_t next = 0;
 	int warned = 0, first = 1, down = 0;
 	struct ac_task_end ends[ENDS_PER_READ];
+	size_t read_size = ENDS_FIRST_READ;
 
 	/* The store is polled for change (a cheap version number for
 	 * SQLite), and the next task in order is looked at only when
@@ -308,13 +315,15 @@ int ac_submit_wait(struct ac_store *store, struct ac_submit_watch *watch,
 				continue;
 			}
 		}
+		if (!first && now - last_check < READ_GAP_MS)
+			sleep_ms(READ_GAP_MS - (now - last_check));
 		first = 0;
-		last_check = now;
+		last_check = ac_mono_ms();
 		/* The ends in input order, many tasks a read, until the first
 		 * that has not ended. */
 		while (next < n) {
-			size_t want = n - next < ENDS_PER_READ ? n - next :
-				      ENDS_PER_READ, got = 0;
+			size_t want = n - next < read_size ? n - next : read_size;
+			size_t got = 0;
 
 			if (store->ops->task_ends(store, &ids[next], want, ends,
 						  err) < 0) {
@@ -333,8 +342,15 @@ int ac_submit_wait(struct ac_store *store, struct ac_submit_watch *watch,
 			next += got;
 			if (got && sink->progress)
 				sink->progress(sink->ctx, next, n);
-			if (got < want)
+			if (got < want) {
+				read_size = got * 2 > ENDS_FIRST_READ ?
+					    got * 2 : ENDS_FIRST_READ;
+				if (read_size > ENDS_PER_READ)
+					read_size = ENDS_PER_READ;
 				break;
+			}
+			read_size = read_size * 2 > ENDS_PER_READ ?
+				    ENDS_PER_READ : read_size * 2;
 		}
 	}
 	return 0;

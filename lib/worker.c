@@ -2834,6 +2834,10 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 	 * stream mode).  Keep up to 1 MiB of free heap instead. */
 	mallopt(M_TRIM_THRESHOLD, 1 << 20);
 	mallopt(M_TOP_PAD, 256 << 10);
+	/* Setting those fixes glibc's mmap threshold at 128 KiB, so that a
+	 * larger buffer (a result set, a long line) would be a fresh mmap()
+	 * and page faults every time: raise it too. */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	/* A file-size limit (a full disk, as far as we are concerned) must
 	 * fail the store's write, not kill the worker. */
 	signal(SIGXFSZ, SIG_IGN);

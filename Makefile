@@ -112,7 +112,7 @@ $(BUILD)/bench/claimbench: $(BUILD)/bench/claimbench.o $(LIBAC)
 # A million queued tasks: submit rate, claim time by depth, ac-status
 # latency, worker RSS (minutes; not part of `make check`).
 bench-scale: all $(BUILD)/bench/claimbench
-	CLAIMBENCH=$(BUILD)/bench/claimbench sh bench/scale.sh
+	@CLAIMBENCH=$(BUILD)/bench/claimbench sh bench/scale.sh
 
 # The completions: bash and fish load a file named like the command being
 # completed, so completions/ac.bash and completions/ac.fish are installed

@@ -9,7 +9,8 @@
  * cycle before as completed and claims BATCH more, all in one transaction.
  * Before each cycle BATCH new tasks are submitted (not timed), so the depth
  * stays at DEPTH while it runs; DEPTH 0 measures a queue that only ever
- * holds the tasks about to be claimed.
+ * holds the tasks about to be claimed.  Like a worker, it sweeps every
+ * five seconds and once at the end (not timed).
  *
  * It times the store call itself, not a worker: ac-worker's --metrics
  * histogram would mix heartbeats, sweeps and claims paced by handler start
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #define FILL_CHUNK 10000
+#define HEARTBEAT_S 5.0
 #define TASK_TYPE "bench"
 
 static const char *prog = "claimbench";
@@ -99,7 +101,7 @@ int main(int argc, char **argv)
 	struct ac_outcome *outcomes;
 	struct ac_claimed *claimed = NULL;
 	size_t nclaimed = 0, fill;
-	double *times;
+	double *times, next_sweep;
 	struct ac_store *store;
 	struct ac_error err;
 
@@ -144,6 +146,7 @@ int main(int argc, char **argv)
 
 	/* A few cycles first, so that statements are prepared and caches
 	 * warm before anything is timed. */
+	next_sweep = mono_seconds() + HEARTBEAT_S;
 	for (long long r = -10; r < rounds; r++) {
 		size_t noutcomes = nclaimed;
 		double t0;
@@ -181,6 +184,16 @@ int main(int argc, char **argv)
 		}
 		if (r >= 0)
 			claimed_total += (long long)nclaimed;
+		/* A worker sweeps on every heartbeat (ac-worker's default: 5 s),
+		 * which on PostgreSQL also folds the task count changes; not
+		 * timed. */
+		if (mono_seconds() >= next_sweep) {
+			size_t reclaimed;
+
+			if (store->ops->sweep(store, &reclaimed, &err) < 0)
+				die("sweeping", &err);
+			next_sweep = mono_seconds() + HEARTBEAT_S;
+		}
 	}
 	/* The last claims end too, and the worker stops, so that nothing is
 	 * left running for a sweep to take back later. */
@@ -193,13 +206,15 @@ int main(int argc, char **argv)
 	state.status = "stopped";
 	{
 		struct ac_claimed *none = NULL;
-		size_t nnone = 0;
+		size_t nnone = 0, reclaimed;
 
 		if (store->ops->worker_cycle(store, rec.id, &state, outcomes,
 					     nclaimed, NULL, &none, &nnone,
 					     &ctl, &err) < 0)
 			die("completing the last tasks", &err);
 		ac_claimed_free_array(none, nnone);
+		if (store->ops->sweep(store, &reclaimed, &err) < 0)
+			die("sweeping", &err);
 	}
 	ac_claimed_free_array(claimed, nclaimed);
 	qsort(times, (size_t)rounds, sizeof *times, cmp_double);

@@ -18,7 +18,8 @@
 #                 /proc/PID/status every half second, the largest seen
 # Each measurement is one JSON line on stdout: store, measure, value, unit,
 # and what it was measured at.  Needs jq; /usr/bin/time (GNU) for the
-# submitter's RSS (null without it).  ROUNDS (2000) claim cycles per depth.
+# submitter's RSS (null without it).  ROUNDS (2000) claim cycles per depth;
+# BENCH_SQLITE=0 leaves SQLite out.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 PATH="$top/bin:$PATH"
@@ -122,11 +123,13 @@ scale_run() {
 	done0=$(ac-status --json | jq .tasks.completed)
 	ac-worker --id scale --handler bench=/bin/true --concurrency "$C" --quiet &
 	wpid=$!
-	max=0 anon=0 first= last= samples=0
+	max=0 anon=0 first='' last='' samples=0
 	t0=$(now_ns)
 	while [ "$samples" -lt $((WORKER_SECONDS * 2)) ]; do
 		sleep 0.5
 		kill -0 "$wpid" 2>/dev/null || { say "$name: the worker died"; exit 1; }
+		# Two numbers (kB), split into $1 and $2 on purpose.
+		# shellcheck disable=SC2046
 		set -- $(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } END { print r, a }' \
 			"/proc/$wpid/status")
 		[ -n "$first" ] || first=$1
@@ -146,7 +149,11 @@ scale_run() {
 		"$(awk -v n=$((done1 - done0)) -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / ((b - a) / 1e9) }')"
 }
 
-scale_run sqlite "$AC_HOME/ac.db"
+if [ "${BENCH_SQLITE:-1}" = 0 ]; then
+	say "SQLite part skipped (BENCH_SQLITE=0)"
+else
+	scale_run sqlite "$AC_HOME/ac.db"
+fi
 
 if [ "${BENCH_PG:-1}" = 0 ]; then
 	say "PostgreSQL part skipped (BENCH_PG=0)"

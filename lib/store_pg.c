@@ -2071,8 +2071,9 @@ fail:
 	return -1;
 }
 
-/* Every live worker sweeps every heartbeat, so the task count changes
- * waiting to be folded are those of about one heartbeat. */
+/* Every live worker sweeps every heartbeat (and ac-cancel folds too), so
+ * the task count changes waiting to be folded are those of about one
+ * heartbeat. */
 static int fold_counts(struct pg_store *s, struct ac_error *err)
 {
 	return run_command(s, ST_COUNT_FOLD, 0, NULL, "folding task counts",
@@ -2233,7 +2234,9 @@ static int pg_cancel(struct ac_store *base, const int64_t *ids, size_t n,
 		if (!running)
 			status[i] = AC_TASK_CANCELLED;
 	}
-	if (notify_wake(s, err) < 0)
+	/* Cancelling many tasks while no worker sweeps would leave their
+	 * count changes for every reader to add up. */
+	if (notify_wake(s, err) < 0 || fold_counts(s, err) < 0)
 		goto fail;
 	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
 fail:

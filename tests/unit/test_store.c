@@ -1876,6 +1876,13 @@ static void test_counts(void)
 	ok = s->ops->cancel(s, &out[1].id, 1, sts, &err) == 0 &&
 	     sts[0] == AC_TASK_CANCELLED;
 	check(ok && counts_agree(s, "cancel"), "counts: a queued task cancelled");
+	if (pg_url)
+		check(wb_count("SELECT count(*) FROM task_count_changes", 0,
+			       0) == 0,
+		      "counts: a cancel folds the changes into the counts");
+	else
+		skip("counts: a cancel folds the changes into the counts",
+		     "postgres only");
 
 	/* A lease that runs out: swept back to pending. */
 	got = claim(s, "w2", types_a, 1, "[]", 1, 1, NULL, NULL);

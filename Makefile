@@ -25,7 +25,10 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DAC_VERSION='"$(VERSION)"' $(WARN) \
 	$(CFLAGS) -Ilib -Icmd $(PKG_CFLAGS)
 # Debian's nng ships no .pc file.
-ALL_LIBS = $(PKG_LIBS) -lnng -lpthread
+ALL_LIBS = $(PKG_LIBS) -lnng -lpthread -ldl
+# The commands load libpq only when a store is PostgreSQL (lib/pq.h); the
+# unit tests also use it directly.
+CMD_LIBS = $(filter-out -lpq,$(ALL_LIBS))
 
 COMMANDS = ac-worker ac-submit ac-status ac-drain ac-cancel ac-scale
 LIB_SRC = $(wildcard lib/*.c)
@@ -40,7 +43,7 @@ EXAMPLE_BIN = $(BUILD)/examples/stream-noop
 # the test that runs the benchmark small, not by `all`.
 ACLOAD = $(BUILD)/bench/acload
 
-.PHONY: all check unit bats asan install uninstall clean setup demo bench chaos fuzz
+.PHONY: all check unit bats asan install uninstall clean setup demo bench bench-scale chaos fuzz
 # Objects made through chained rules are kept, not removed at the end (which
 # would also print after the test summary).
 .SECONDARY:
@@ -57,7 +60,7 @@ $(LIBAC): $(LIB_OBJ)
 
 $(BIN)/ac-%: $(BUILD)/cmd/ac-%/main.o $(BUILD)/cmd/cli.o $(LIBAC)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/cmd/cli.o $(LIBAC) $(ALL_LIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/cmd/cli.o $(LIBAC) $(CMD_LIBS)
 
 $(BUILD)/examples/stream-noop: examples/stream/noop.c
 	@mkdir -p $(@D)
@@ -114,6 +117,16 @@ demo: all
 bench: all $(ACLOAD)
 	sh bench/run.sh
 
+# The store's own cycle time at a given queue depth (bench/claimbench.c).
+$(BUILD)/bench/claimbench: $(BUILD)/bench/claimbench.o $(LIBAC)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBAC) $(CMD_LIBS)
+
+# A million queued tasks: submit rate, claim time by depth, ac-status
+# latency, worker RSS (minutes; not part of `make check`).
+bench-scale: all $(BUILD)/bench/claimbench
+	@CLAIMBENCH=$(BUILD)/bench/claimbench sh bench/scale.sh
+
 # The completions: bash and fish load a file named like the command being
 # completed, so completions/ac.bash and completions/ac.fish are installed
 # once under each command's name (each copy covers every command); zsh
@@ -143,4 +156,4 @@ clean:
 	rm -rf $(BUILD) build $(PROGRAMS)
 
 -include $(LIB_OBJ:.o=.d) $(COMMANDS:%=$(BUILD)/cmd/%/main.d) $(BUILD)/cmd/cli.d \
-	$(BUILD)/bench/acload.d
+	$(BUILD)/bench/acload.d $(UNIT_SRC:%.c=$(BUILD)/%.d) $(BUILD)/bench/claimbench.d

@@ -309,3 +309,83 @@ void ac_task_ends_release(struct ac_task_end *ends, size_t n)
 		ends[i].result = ends[i].error = NULL;
 	}
 }
+
+static int kind_cmp(const struct ac_task_spec *x, const struct ac_task_spec *y)
+{
+	int c = x->type == y->type ? 0 : strcmp(x->type, y->type);
+
+	if (c)
+		return c;
+	if (x->priority != y->priority)
+		return x->priority < y->priority ? -1 : 1;
+	return (x->delay_ms > 0) - (y->delay_ms > 0);
+}
+
+static int kind_ptr_cmp(const void *a, const void *b)
+{
+	return kind_cmp(*(const struct ac_task_spec *const *)a,
+			*(const struct ac_task_spec *const *)b);
+}
+
+int ac_task_kinds(const struct ac_task_spec *specs, size_t n,
+		  const struct ac_submitted *out, struct ac_task_kind **kinds,
+		  size_t *nkinds)
+{
+	const struct ac_task_spec *first = NULL, **added;
+	struct ac_task_kind *k;
+	size_t m = 0, nk = 0;
+	int mixed = 0;
+
+	*kinds = NULL;
+	*nkinds = 0;
+	/* A batch is one kind of task nearly always: counted in one pass. */
+	for (size_t i = 0; i < n; i++) {
+		if (out[i].existed)
+			continue;
+		if (!first)
+			first = &specs[i];
+		else if (kind_cmp(first, &specs[i]))
+			mixed = 1;
+		m++;
+	}
+	if (m == 0)
+		return 0;
+	if (!mixed) {
+		if (!(k = malloc(sizeof *k)))
+			return -1;
+		k->type = first->type;
+		k->priority = first->priority;
+		k->status = first->delay_ms > 0 ? AC_TASK_PENDING : AC_TASK_QUEUED;
+		k->n = m;
+		*kinds = k;
+		*nkinds = 1;
+		return 0;
+	}
+	/* Mixed: sorted by kind, then counted run by run. */
+	added = malloc(m * sizeof *added);
+	k = malloc(m * sizeof *k);
+	if (!added || !k) {
+		free(added);
+		free(k);
+		return -1;
+	}
+	m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!out[i].existed)
+			added[m++] = &specs[i];
+	qsort(added, m, sizeof *added, kind_ptr_cmp);
+	for (size_t i = 0, j; i < m; i = j) {
+		for (j = i + 1; j < m && !kind_cmp(added[i], added[j]); j++)
+			;
+		k[nk].type = added[i]->type;
+		k[nk].priority = added[i]->priority;
+		k[nk].status = added[i]->delay_ms > 0 ? AC_TASK_PENDING :
+			AC_TASK_QUEUED;
+		k[nk].n = j - i;
+		nk++;
+	}
+	free(added);
+	*kinds = k;
+	*nkinds = nk;
+	return 0;
+}

@@ -183,6 +183,19 @@ struct ac_store_ops {
 	/* All n tasks in one transaction: all or nothing. */
 	int (*submit)(struct ac_store *store, const struct ac_task_spec *specs,
 		      size_t n, struct ac_submitted *out, struct ac_error *err);
+	/* The same for a batch too big to hold as one array of specs: the
+	 * tasks next() hands over, a chunk at a time, in one transaction,
+	 * all or nothing.  next(ctx, specs, max) fills up to max specs (their
+	 * strings valid until it is called again) and returns how many, 0
+	 * at the end; once a chunk is inserted, stored(ctx, out, n) gets its
+	 * results in order (to be used only if this returns 0). */
+	int (*submit_many)(struct ac_store *store,
+			   size_t (*next)(void *ctx, struct ac_task_spec *specs,
+					  size_t max),
+			   void (*stored)(void *ctx,
+					  const struct ac_submitted *out,
+					  size_t n),
+			   void *ctx, struct ac_error *err);
 	/* Put a failed, timed-out, cancelled or expired task back in the queue. */
 	int (*retry)(struct ac_store *store, int64_t id, struct ac_error *err);
 	/* Statuses of ids; an unknown id is an error. */
@@ -397,5 +410,20 @@ int ac_value_shown(const void *frame, size_t len, char **text);
 char *ac_usage_sum(const char *total_text, const char *add_text);
 struct ac_buf;
 int ac_log_append(struct ac_buf *out, const char *old, const char *line);
+
+/* Shared by the backends' submit, which count the tasks they insert
+ * themselves (schema: task_counts): the n specs whose out[i].existed is
+ * 0, counted by kind.  *kinds is a new array (free()) of *nkinds, NULL
+ * when none; its type names point into specs.  0, or -1 when out of
+ * memory. */
+struct ac_task_kind {
+	const char *type;
+	int priority;
+	enum ac_task_status status;  /* as inserted: queued, or pending */
+	size_t n;
+};
+int ac_task_kinds(const struct ac_task_spec *specs, size_t n,
+		  const struct ac_submitted *out, struct ac_task_kind **kinds,
+		  size_t *nkinds);
 
 #endif

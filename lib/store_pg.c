@@ -16,10 +16,10 @@
 #include "store.h"
 #include "compress.h"
 #include "exitcode.h"
+#include "pq.h"
 #include "util.h"
 
 #include <errno.h>
-#include <libpq-fe.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define DEADLINE_DEFAULT_MS 10000
 #define DEADLINE_MIN_MS 200
 #define BACKOFF_FIRST_MS 100
@@ -37,6 +37,9 @@
 #define RECLAIM_BACKOFF_MS 1000
 /* Any fixed number: the key of the advisory lock taken while migrating. */
 #define MIGRATE_LOCK_KEY 0x61632d6d6967LL
+/* And of the one taken while folding task count changes (schema v4), as
+ * SQL text: "ac-cnt" in ASCII, like the one above. */
+#define COUNT_FOLD_LOCK_KEY "107078591147636"
 
 /* Milliseconds since the epoch by the server's clock, as it is at the
  * moment the expression runs. */
@@ -53,7 +56,7 @@ enum stmt_id {
 	ST_UNASSIGN_WORKER, ST_COUNTER_ADD, ST_MARK_LOST, ST_PRUNE, ST_NOTIFY,
 	ST_LIST_ALL, ST_LIST_STATUS, ST_LIST_TYPE, ST_LIST_BOTH,
 	ST_CYCLE_STATE, ST_CRASHED, ST_TASK_END,
-	ST_DAMAGED,
+	ST_DAMAGED, ST_COUNTED, ST_COUNT_ADD, ST_COUNT_FOLD, ST_COUNT_TRIM,
 	ST_COUNT
 };
 
@@ -238,11 +241,18 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_WORKER_RUNNING] =
 		"SELECT count(*) FROM tasks WHERE worker = $1 AND "
 		"status = 'running'",
-	[ST_COUNTS] = "SELECT status, count(*) FROM tasks GROUP BY status",
+	/* Counts are task_counts plus the changes not yet folded into it
+	 * (schema v4): a few rows, not a scan of the tasks. */
+	[ST_COUNTS] =
+		"SELECT status, sum(n) FROM (SELECT status, n FROM task_counts "
+		"UNION ALL SELECT status, n FROM task_count_changes) c "
+		"GROUP BY status",
 	[ST_DEPTH] =
-		"SELECT type, priority, status, count(*) FROM tasks WHERE status "
-		"IN ('pending', 'queued', 'running') GROUP BY type, priority, "
-		"status ORDER BY type, priority DESC",
+		"SELECT type, priority, status, sum(n) FROM (SELECT type, "
+		"priority, status, n FROM task_counts UNION ALL SELECT type, "
+		"priority, status, n FROM task_count_changes) c WHERE status IN "
+		"('pending', 'queued', 'running') GROUP BY type, priority, "
+		"status HAVING sum(n) > 0 ORDER BY type, priority DESC",
 	[ST_WORKERS] =
 		"SELECT id, status, host, pid, concurrency, running, completed, "
 		"failed, tags, handlers, listen, metrics, started, heartbeat, "
@@ -360,6 +370,27 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"WHERE id = $1 AND attempt = $2 AND worker = $3 AND "
 		"status = 'running' RETURNING id, attempt, status)"
 		END_ATTEMPT("'failed'", "$4"),
+	/* The rest of this transaction inserts tasks the trigger does not
+	 * count: the submit counts them itself, one row per kind. */
+	[ST_COUNTED] = "SELECT set_config('ac.counted', 'on', true)",
+	[ST_COUNT_ADD] =
+		"INSERT INTO task_count_changes (type, priority, status, n) "
+		"VALUES ($1, $2, $3, $4)",
+	/* One folder at a time (the others skip): the changes it can see
+	 * move into task_counts; changes committed meanwhile stay for the
+	 * next fold, so none is counted twice or lost. */
+	[ST_COUNT_FOLD] =
+		"WITH moved AS (DELETE FROM task_count_changes WHERE (SELECT "
+		"pg_try_advisory_xact_lock(" COUNT_FOLD_LOCK_KEY ")) "
+		"RETURNING type, priority, status, n) "
+		"INSERT INTO task_counts AS c (type, priority, status, n) "
+		"SELECT type, priority, status, sum(n) FROM moved "
+		"GROUP BY type, priority, status "
+		"ON CONFLICT (type, priority, status) DO UPDATE SET "
+		"n = c.n + excluded.n",
+	[ST_COUNT_TRIM] =
+		"DELETE FROM task_counts WHERE n = 0 AND (SELECT "
+		"pg_try_advisory_xact_lock(" COUNT_FOLD_LOCK_KEY "))",
 };
 
 /* Each version's step, run in order in one transaction under the
@@ -468,6 +499,69 @@ static const char schema_v3[] =
 	"  CHECK (num_nonnulls(result, result_lz4) <= 1) NOT VALID,"
 	" ADD CONSTRAINT tasks_checkpoint_once"
 	"  CHECK (num_nonnulls(checkpoint, checkpoint_lz4) <= 1) NOT VALID;";
+
+/* Version 4: the number of tasks of each type, priority and status, so
+ * that the summary and the queue depth read a few rows instead of
+ * counting a million.  Triggers record every change as rows appended to
+ * task_count_changes, in the transaction that makes it: appending never
+ * waits on another transaction, where one counter row updated by every
+ * claim would queue all workers behind each other (and deadlock them).
+ * Sweeps fold the changes into task_counts (ST_COUNT_FOLD); readers add
+ * the two.  A submit sets ac.counted and counts its own inserts, one row
+ * per kind instead of one per task.  The triggers exist before the
+ * existing tasks are counted: creating them waits for every writer and
+ * keeps new ones out until this commits, so no change is missed.
+ *
+ * tasks_status (status, type, priority) goes: it offered the planner a
+ * claim by status and type that sorts every queued task, which it took
+ * on a table without statistics yet (a new store after a big submit).
+ * Listing tasks that ended, by status, newest first, keeps an index that
+ * no claim, promotion or sweep can use. */
+static const char schema_v4[] =
+	"CREATE TABLE task_counts ("
+	" type text NOT NULL,"
+	" priority integer NOT NULL,"
+	" status text NOT NULL,"
+	" n bigint NOT NULL,"
+	" PRIMARY KEY (type, priority, status));"
+	"CREATE TABLE task_count_changes ("
+	" type text NOT NULL,"
+	" priority integer NOT NULL,"
+	" status text NOT NULL,"
+	" n bigint NOT NULL);"
+	"CREATE FUNCTION ac_count_task() RETURNS trigger LANGUAGE plpgsql AS $$"
+	" BEGIN"
+	"  IF TG_OP = 'UPDATE' THEN"
+	"   INSERT INTO task_count_changes VALUES"
+	"    (OLD.type, OLD.priority, OLD.status, -1),"
+	"    (NEW.type, NEW.priority, NEW.status, 1);"
+	"  ELSIF TG_OP = 'INSERT' THEN"
+	"   INSERT INTO task_count_changes VALUES"
+	"    (NEW.type, NEW.priority, NEW.status, 1);"
+	"  ELSE"
+	"   INSERT INTO task_count_changes VALUES"
+	"    (OLD.type, OLD.priority, OLD.status, -1);"
+	"  END IF;"
+	"  RETURN NULL;"
+	" END $$;"
+	"CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks FOR EACH ROW"
+	" WHEN (current_setting('ac.counted', true) IS DISTINCT FROM 'on')"
+	" EXECUTE FUNCTION ac_count_task();"
+	"CREATE TRIGGER tasks_count_update"
+	" AFTER UPDATE OF type, priority, status ON tasks FOR EACH ROW"
+	" WHEN (OLD.status IS DISTINCT FROM NEW.status"
+	"  OR OLD.type IS DISTINCT FROM NEW.type"
+	"  OR OLD.priority IS DISTINCT FROM NEW.priority)"
+	" EXECUTE FUNCTION ac_count_task();"
+	"CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks FOR EACH ROW"
+	" EXECUTE FUNCTION ac_count_task();"
+	"INSERT INTO task_counts (type, priority, status, n)"
+	" SELECT type, priority, status, count(*) FROM tasks"
+	" GROUP BY type, priority, status;"
+	"DROP INDEX tasks_status;"
+	"CREATE INDEX tasks_ended ON tasks (status, id)"
+	" WHERE status IN ('completed', 'failed', 'cancelled', 'timeout',"
+	" 'expired');";
 
 struct pg_store {
 	struct ac_store base;
@@ -1110,6 +1204,9 @@ static int migrate(struct pg_store *s, struct ac_error *err)
 	    (version < 2 && run_simple(s, schema_v2, "migrating the schema to version 2", err) < 0) ||
 	    (version < 3 && run_simple(s, schema_v3, "migrating the schema to version 3", err) < 0))
 		goto fail;
+	if (version < 4 &&
+	    run_simple(s, schema_v4, "migrating the schema to version 4", err) < 0)
+		goto fail;
 	{
 		char sql[120];
 
@@ -1146,6 +1243,10 @@ static int pg_open(const char *url, int create, struct ac_store **out,
 	(void)create;  /* the database must exist; the schema is made here */
 	if (!s)
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	if (ac_pq_load(err) < 0) {
+		free(s);
+		return -1;
+	}
 	s->base.ops = &ac_store_pg_ops;
 	s->url = ac_strdup(url);
 	s->shown = ac_store_url_masked(url);
@@ -1252,23 +1353,49 @@ static int submit_chunk(struct pg_store *s, const struct ac_task_spec *specs,
 	return failed ? -1 : 0;
 }
 
-/* All n tasks in one transaction, their inserts pipelined. */
-static int pg_submit(struct ac_store *base, const struct ac_task_spec *specs,
-		     size_t n, struct ac_submitted *out, struct ac_error *err)
+/* The tasks a submit inserted (not those an idempotency key found),
+ * counted by kind: one change row per type, priority and status, which
+ * for a batch is one row however many tasks it holds. */
+static int count_submitted(struct pg_store *s, const struct ac_task_spec *specs,
+			   size_t n, const struct ac_submitted *out,
+			   struct ac_error *err)
 {
-	struct pg_store *s = (struct pg_store *)base;
+	struct ac_task_kind *kinds;
+	size_t nkinds;
+	int rc = 0;
 
+	if (ac_task_kinds(specs, n, out, &kinds, &nkinds) < 0)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	for (size_t i = 0; i < nkinds && rc == 0; i++) {
+		char prio[NUM], count[NUM];
+		const char *v[4] = {
+			kinds[i].type, num(prio, kinds[i].priority),
+			ac_task_status_name(kinds[i].status),
+			num(count, (int64_t)kinds[i].n),
+		};
+
+		rc = run_command(s, ST_COUNT_ADD, 4, v, "counting tasks", NULL,
+				 err);
+	}
+	free(kinds);
+	return rc;
+}
+
+/* Insert n tasks, their inserts pipelined, inside the caller's
+ * transaction (begun by begin_submit()). */
+static int insert_tasks(struct pg_store *s, const struct ac_task_spec *specs,
+			size_t n, struct ac_submitted *out,
+			struct ac_error *err)
+{
 	for (size_t i = 0; i < n; i++)
 		if (specs[i].data[specs[i].data_len] != '\0')
 			return ac_error_set(err, AC_EXIT_FAILED,
 					    "task data must end at its length");
-	if (tx_begin(s, err) < 0)
-		return -1;
 	for (size_t from = 0; from < n; from += SUBMIT_PIPELINE) {
 		size_t to = n - from > SUBMIT_PIPELINE ? from + SUBMIT_PIPELINE : n;
 
 		if (submit_chunk(s, specs, from, to, out, err) < 0)
-			goto fail;
+			return -1;
 		/* A key that named a task already there (or earlier in this
 		 * call): that task's id. */
 		for (size_t i = from; i < to; i++) {
@@ -1280,25 +1407,89 @@ static int pg_submit(struct ac_store *base, const struct ac_task_spec *specs,
 			res = run(s, ST_FIND_IDEM, 1, &key, NULL,
 				  "looking up an idempotency key", err);
 			if (!res)
-				goto fail;
+				return -1;
 			if (!key || PQntuples(res) != 1) {
 				PQclear(res);
-				ac_error_set(err, AC_EXIT_TEMPFAIL,
-					     "store '%s': idempotency key '%s' is being used by another submit; try again",
-					     s->shown, key ? key : "");
-				goto fail;
+				return ac_error_set(err, AC_EXIT_TEMPFAIL,
+						    "store '%s': idempotency key '%s' is being used by another submit; try again",
+						    s->shown, key ? key : "");
 			}
 			out[i].id = get_i64(res, 0, 0);
 			out[i].existed = 1;
 			PQclear(res);
 		}
 	}
-	if (notify_wake(s, err) < 0)
-		goto fail;
-	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
-fail:
-	tx_rollback(s);
-	return -1;
+	return count_submitted(s, specs, n, out, err);
+}
+
+/* A submit's transaction: the tasks it inserts are counted by
+ * count_submitted(), not one by one by the trigger. */
+static int begin_submit(struct pg_store *s, struct ac_error *err)
+{
+	if (tx_begin(s, err) < 0)
+		return -1;
+	if (run_command(s, ST_COUNTED, 0, NULL, "adding tasks", NULL, err) < 0) {
+		tx_rollback(s);
+		return -1;
+	}
+	return 0;
+}
+
+/* The workers are woken in the transaction: NOTIFY is sent at COMMIT. */
+static int end_submit(struct pg_store *s, struct ac_error *err)
+{
+	if (notify_wake(s, err) < 0 || tx_commit(s, err) < 0) {
+		tx_rollback(s);
+		return -1;
+	}
+	return 0;
+}
+
+/* All n tasks in one transaction. */
+static int pg_submit(struct ac_store *base, const struct ac_task_spec *specs,
+		     size_t n, struct ac_submitted *out, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+
+	if (begin_submit(s, err) < 0)
+		return -1;
+	if (insert_tasks(s, specs, n, out, err) < 0) {
+		tx_rollback(s);
+		return -1;
+	}
+	return end_submit(s, err);
+}
+
+static int pg_submit_many(struct ac_store *base,
+			  size_t (*next)(void *, struct ac_task_spec *, size_t),
+			  void (*stored)(void *, const struct ac_submitted *,
+					 size_t),
+			  void *ctx, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	struct ac_task_spec *specs = calloc(SUBMIT_PIPELINE, sizeof *specs);
+	struct ac_submitted *out = calloc(SUBMIT_PIPELINE, sizeof *out);
+	size_t n;
+	int rc = -1;
+
+	if (!specs || !out) {
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		goto done;
+	}
+	if (begin_submit(s, err) < 0)
+		goto done;
+	while ((n = next(ctx, specs, SUBMIT_PIPELINE)) > 0) {
+		if (insert_tasks(s, specs, n, out, err) < 0) {
+			tx_rollback(s);
+			goto done;
+		}
+		stored(ctx, out, n);
+	}
+	rc = end_submit(s, err);
+done:
+	free(specs);
+	free(out);
+	return rc;
 }
 
 static int read_status(struct pg_store *s, int64_t id,
@@ -2442,6 +2633,17 @@ fail:
 	return -1;
 }
 
+/* Every live worker sweeps every heartbeat (and ac-cancel folds too), so
+ * the task count changes waiting to be folded are those of about one
+ * heartbeat. */
+static int fold_counts(struct pg_store *s, struct ac_error *err)
+{
+	return run_command(s, ST_COUNT_FOLD, 0, NULL, "folding task counts",
+			   NULL, err) < 0 ||
+		run_command(s, ST_COUNT_TRIM, 0, NULL, "trimming task counts",
+			    NULL, err) < 0 ? -1 : 0;
+}
+
 static int pg_sweep(struct ac_store *base, size_t *reclaimed,
 		    struct ac_error *err)
 {
@@ -2459,7 +2661,8 @@ static int pg_sweep(struct ac_store *base, size_t *reclaimed,
 	*reclaimed = (size_t)get_i64(res, 0, 0);
 	PQclear(res);
 	if (run_command(s, ST_UNASSIGN_GONE, 0, NULL, "rerouting tasks", NULL,
-			err) < 0)
+			err) < 0 ||
+	    fold_counts(s, err) < 0)
 		goto fail;
 	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
 fail:
@@ -2601,7 +2804,9 @@ static int pg_cancel(struct ac_store *base, const int64_t *ids, size_t n,
 		if (!running)
 			status[i] = AC_TASK_CANCELLED;
 	}
-	if (notify_wake(s, err) < 0)
+	/* Cancelling many tasks while no worker sweeps would leave their
+	 * count changes for every reader to add up. */
+	if (notify_wake(s, err) < 0 || fold_counts(s, err) < 0)
 		goto fail;
 	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
 fail:
@@ -2819,6 +3024,7 @@ const struct ac_store_ops ac_store_pg_ops = {
 	.open = pg_open,
 	.close = pg_close,
 	.submit = pg_submit,
+	.submit_many = pg_submit_many,
 	.retry = pg_retry,
 	.task_states = pg_task_states,
 	.task_ends = pg_task_ends,

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define BUSY_TIMEOUT_MS 10000
 #define BUSY_RETRIES 3
 #define BACKOFF_BASE_MS 1000
@@ -47,7 +47,7 @@ enum stmt_id {
 	ST_CANCEL_ASK, ST_CANCELS, ST_CANCEL_DONE, ST_RELEASE,
 	ST_UNASSIGN_GONE, ST_UNASSIGN_WORKER, ST_COUNTER_READ, ST_COUNTER_WRITE,
 	ST_MARK_LOST, ST_PRUNE, ST_PRUNE_ATTEMPTS, ST_CRASHED, ST_TASK_END,
-	ST_DAMAGED,
+	ST_DAMAGED, ST_COUNTS_TRIM, ST_COUNT_ADD,
 	ST_COUNT
 };
 
@@ -76,20 +76,24 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"result = NULL, worker = NULL, lease_until = NULL, "
 		"finished = NULL, run_at = ?2 WHERE id = ?1 AND status IN "
 		"('failed', 'timeout', 'cancelled', 'expired')",
+	/* The statements a worker runs every cycle or heartbeat name their
+	 * partial index (INDEXED BY): with no statistics, SQLite's planner
+	 * prefers an equality on tasks_status, and then a million queued
+	 * tasks are read on every call. */
 	[ST_PROMOTE] =
-		"UPDATE tasks SET status = 'queued' WHERE status = 'pending' "
-		"AND run_at <= ?1",
+		"UPDATE tasks INDEXED BY tasks_due SET status = 'queued' "
+		"WHERE status = 'pending' AND run_at <= ?1",
 	/* Two seeks per type, one for unassigned tasks and one for tasks
 	 * routed to this worker, so that tasks routed elsewhere are never
 	 * scanned past: each is O(log n) however deep the queue. */
 	[ST_CANDIDATES] =
-		"SELECT id, priority FROM tasks WHERE status = 'queued' AND "
-		"type = ?1 AND assigned IS NULL AND "
+		"SELECT id, priority FROM tasks INDEXED BY tasks_claim WHERE "
+		"status = 'queued' AND type = ?1 AND assigned IS NULL AND "
 		"(tags IS NULL OR ac_tags_ok(tags, ?2)) "
 		"ORDER BY priority DESC, id LIMIT ?3",
 	[ST_CANDIDATES_MINE] =
-		"SELECT id, priority FROM tasks WHERE status = 'queued' AND "
-		"type = ?1 AND assigned = ?4 AND "
+		"SELECT id, priority FROM tasks INDEXED BY tasks_claim WHERE "
+		"status = 'queued' AND type = ?1 AND assigned = ?4 AND "
 		"(tags IS NULL OR ac_tags_ok(tags, ?2)) "
 		"ORDER BY priority DESC, id LIMIT ?3",
 	[ST_CLAIM] =
@@ -151,11 +155,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_WORKER_RUNNING] =
 		"SELECT count(*) FROM tasks WHERE worker = ?1 AND "
 		"status = 'running'",
-	[ST_COUNTS] = "SELECT status, count(*) FROM tasks GROUP BY status",
+	/* Counts come from task_counts (schema_v4), kept in the
+	 * transaction of every change: a few rows, not a scan of the
+	 * tasks. */
+	[ST_COUNTS] = "SELECT status, sum(n) FROM task_counts GROUP BY status",
 	[ST_DEPTH] =
-		"SELECT type, priority, status, count(*) FROM tasks WHERE status "
-		"IN ('pending', 'queued', 'running') GROUP BY type, priority, "
-		"status ORDER BY type, priority DESC",
+		"SELECT type, priority, status, n FROM task_counts WHERE status "
+		"IN ('pending', 'queued', 'running') AND n > 0 "
+		"ORDER BY type, priority DESC",
 	[ST_WORKERS] =
 		"SELECT id, status, host, pid, concurrency, running, completed, "
 		"failed, tags, handlers, listen, metrics, started, heartbeat, "
@@ -174,7 +181,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* A lost attempt: queued again after a back-off, failed for good as
 	 * a poison task once lost too often, cancelled if that was asked. */
 	[ST_SWEEP] =
-		"UPDATE tasks SET reclaims = reclaims + 1, worker = NULL, "
+		"UPDATE tasks INDEXED BY tasks_lease SET reclaims = reclaims + 1, "
+		"worker = NULL, "
 		"lease_until = NULL, "
 		"status = CASE WHEN cancel_requested THEN 'cancelled' "
 		"WHEN reclaims + 1 > max_reclaims THEN 'failed' ELSE 'pending' END, "
@@ -231,7 +239,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* Tasks routed to a worker that is draining, stopped or lost go to
 	 * any capable worker instead. */
 	[ST_UNASSIGN_GONE] =
-		"UPDATE tasks SET assigned = NULL WHERE assigned IS NOT NULL AND "
+		"UPDATE tasks INDEXED BY tasks_assigned SET assigned = NULL "
+		"WHERE assigned IS NOT NULL AND "
 		"status IN ('queued', 'pending') AND assigned IN (SELECT id FROM "
 		"workers WHERE drain = 1 OR stop = 1 OR status IN ('draining', "
 		"'stopped') OR ?1 - heartbeat_mono > lease_ms)",
@@ -254,8 +263,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* Oldest first, a bounded number at a time, so that a long backlog
 	 * of finished tasks never holds the write lock for long. */
 	[ST_PRUNE] =
-		"DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE "
-		"finished IS NOT NULL AND finished < ?1 AND status IN "
+		"DELETE FROM tasks WHERE id IN (SELECT id FROM tasks INDEXED BY "
+		"tasks_finished WHERE finished IS NOT NULL AND finished < ?1 AND "
+		"status IN "
 		"('completed', 'failed', 'cancelled', 'timeout', 'expired') "
 		"AND (?2 IS NULL OR status = ?2) ORDER BY finished LIMIT ?3) "
 		"RETURNING id",
@@ -280,6 +290,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"UPDATE tasks SET status = 'failed', error = ?4, finished = ?5, "
 		"lease_until = NULL WHERE id = ?1 AND attempt = ?2 AND "
 		"worker = ?3 AND status = 'running'",
+	/* Counts of kinds of task that are all gone. */
+	[ST_COUNTS_TRIM] = "DELETE FROM task_counts WHERE n = 0",
+	[ST_COUNT_ADD] =
+		"INSERT INTO task_counts (type, priority, status, n) "
+		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT (type, priority, status) "
+		"DO UPDATE SET n = n + excluded.n",
 };
 
 static const char schema_v1[] =
@@ -359,6 +375,45 @@ static const char schema_v1[] =
 static const char schema_v2[] =
 	"CREATE INDEX tasks_finished ON tasks (finished)"
 	" WHERE finished IS NOT NULL;";
+
+/* Version 4: the number of tasks of each type, priority and status, kept
+ * in the same transaction as every change to a task (one writer at a
+ * time, so a counter row is never contended), so that the summary and
+ * the queue depth read a few rows instead of counting a million.
+ * Triggers count changes of status and deletions; the submit counts the
+ * tasks it inserts itself, one row per kind (ST_COUNT_ADD): any trigger
+ * on INSERT makes SQLite keep a statement journal for every insert, and
+ * a batch of a million then took 1.6 times as long.  Whatever else comes
+ * to insert tasks must count them the same way.  Existing tasks are
+ * counted once here.  tasks_status becomes (status) alone: its entries
+ * end with the rowid, so a listing by status, newest first, is a
+ * backward walk with no sort. */
+static const char schema_v4[] =
+	"CREATE TABLE task_counts ("
+	" type TEXT NOT NULL,"
+	" priority INTEGER NOT NULL,"
+	" status TEXT NOT NULL,"
+	" n INTEGER NOT NULL,"
+	" PRIMARY KEY (type, priority, status)) WITHOUT ROWID;"
+	"INSERT INTO task_counts (type, priority, status, n)"
+	" SELECT type, priority, status, count(*) FROM tasks"
+	" GROUP BY type, priority, status;"
+	"CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks BEGIN"
+	" UPDATE task_counts SET n = n - 1 WHERE type = OLD.type"
+	"  AND priority = OLD.priority AND status = OLD.status;"
+	" END;"
+	"CREATE TRIGGER tasks_count_update"
+	" AFTER UPDATE OF type, priority, status ON tasks"
+	" WHEN NEW.status IS NOT OLD.status OR NEW.type IS NOT OLD.type"
+	"  OR NEW.priority IS NOT OLD.priority BEGIN"
+	" UPDATE task_counts SET n = n - 1 WHERE type = OLD.type"
+	"  AND priority = OLD.priority AND status = OLD.status;"
+	" INSERT INTO task_counts (type, priority, status, n)"
+	"  VALUES (NEW.type, NEW.priority, NEW.status, 1)"
+	"  ON CONFLICT (type, priority, status) DO UPDATE SET n = n + 1;"
+	" END;"
+	"DROP INDEX tasks_status;"
+	"CREATE INDEX tasks_status ON tasks (status);";
 
 struct sqlite_store {
 	struct ac_store base;
@@ -733,11 +788,26 @@ static int migrate(struct sqlite_store *s, struct ac_error *err)
 	 * as it is.  The version is raised all the same, so that an older
 	 * ac, which would read a frame as text and hand its bytes to a
 	 * handler, refuses the store instead. */
-	if (version != SCHEMA_VERSION &&
-	    sqlite3_exec(s->db, "PRAGMA user_version = 3", NULL, NULL,
-			 NULL) != SQLITE_OK) {
-		db_error(s, err, "writing the schema version");
-		goto fail;
+	if (version < 4) {
+		if (sqlite3_exec(s->db, schema_v4, NULL, NULL, &msg) !=
+		    SQLITE_OK) {
+			ac_error_set(err, AC_EXIT_UNAVAILABLE,
+				     "store '%s': migrating the schema to version 4: %s",
+				     s->path, msg ? msg : "unknown error");
+			sqlite3_free(msg);
+			goto fail;
+		}
+	}
+	/* PRAGMA takes no bound values; the number is ours, not input. */
+	if (version != SCHEMA_VERSION) {
+		char sql[40];
+
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %d",
+			 SCHEMA_VERSION);
+		if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+			db_error(s, err, "writing the schema version");
+			goto fail;
+		}
 	}
 	return tx_commit(s, err);
 fail:
@@ -911,13 +981,18 @@ static int open_connection(const char *path, int flags, int writer,
 	}
 	/* WAL lets readers run beside the one writer; synchronous=NORMAL is
 	 * durable across a process crash (the promise of ac), and the WAL is
-	 * kept bounded by journal_size_limit plus the auto-checkpoint. */
+	 * kept bounded by journal_size_limit plus the auto-checkpoint.  The
+	 * page cache is 1 MiB, not SQLite's 2: in WAL mode every commit of
+	 * another process empties it anyway, the claim's working set is a
+	 * few dozen pages, and each worker would pay the difference in
+	 * resident memory (claim and submit times at a million tasks did
+	 * not change). */
 	if (use_wal(s, err) < 0)
 		goto fail;
 	if (sqlite3_exec(s->db,
 			 "PRAGMA synchronous = NORMAL;"
 			 "PRAGMA journal_size_limit = 67108864;"
-
+			 "PRAGMA cache_size = -1024;"
 			 "PRAGMA foreign_keys = OFF;",
 			 NULL, NULL, &msg) != SQLITE_OK) {
 		ac_error_set(err, AC_EXIT_UNAVAILABLE,
@@ -1015,16 +1090,44 @@ static int sqlite_open(const char *url, int create, struct ac_store **out,
 	return 0;
 }
 
-static int sqlite_submit(struct ac_store *base, const struct ac_task_spec *specs,
-			 size_t n, struct ac_submitted *out,
-			 struct ac_error *err)
+/* The tasks a submit inserted (not those an idempotency key found),
+ * counted by kind: one row per type, priority and status, which for a
+ * batch is one row however many tasks it holds (see schema_v4). */
+static int count_submitted(struct sqlite_store *s,
+			   const struct ac_task_spec *specs, size_t n,
+			   const struct ac_submitted *out, struct ac_error *err)
 {
-	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_COUNT_ADD, err);
+	struct ac_task_kind *kinds;
+	size_t nkinds;
+	int rc = 0;
+
+	if (!st)
+		return -1;
+	if (ac_task_kinds(specs, n, out, &kinds, &nkinds) < 0)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	for (size_t i = 0; i < nkinds && rc == 0; i++) {
+		sqlite3_bind_text(st, 1, kinds[i].type, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, kinds[i].priority);
+		sqlite3_bind_text(st, 3, ac_task_status_name(kinds[i].status),
+				  -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)kinds[i].n);
+		rc = exec_stmt(s, st, err, "counting tasks");
+	}
+	free(kinds);
+	return rc;
+}
+
+/* Insert n tasks inside the caller's transaction. */
+static int insert_tasks(struct sqlite_store *s, const struct ac_task_spec *specs,
+			size_t n, struct ac_submitted *out,
+			struct ac_error *err)
+{
 	sqlite3_stmt *ins = stmt(s, ST_INSERT_TASK, err);
 	sqlite3_stmt *find = stmt(s, ST_FIND_IDEM, err);
 	int64_t now = ac_now_ms();
 
-	if (!ins || !find || tx_begin(s, err) < 0)
+	if (!ins || !find)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		const struct ac_task_spec *t = &specs[i];
@@ -1043,10 +1146,9 @@ static int sqlite_submit(struct ac_store *base, const struct ac_task_spec *specs
 				continue;
 			}
 			done(find);
-			if (rc != SQLITE_DONE) {
-				db_error(s, err, "looking up an idempotency key");
-				goto fail;
-			}
+			if (rc != SQLITE_DONE)
+				return db_error(s, err,
+						"looking up an idempotency key");
 		}
 		sqlite3_bind_text(ins, 1, t->type, -1, SQLITE_STATIC);
 		sqlite3_bind_text(ins, 2, t->delay_ms > 0 ? "pending" : "queued",
@@ -1054,7 +1156,7 @@ static int sqlite_submit(struct ac_store *base, const struct ac_task_spec *specs
 		sqlite3_bind_int(ins, 3, t->priority);
 		if (bind_value(s, ins, 4, t->data, t->data_len, err) < 0) {
 			done(ins);
-			goto fail;
+			return -1;
 		}
 		sqlite3_bind_int(ins, 5, t->max_retries);
 		sqlite3_bind_int64(ins, 6, t->timeout_ms);
@@ -1067,13 +1169,65 @@ static int sqlite_submit(struct ac_store *base, const struct ac_task_spec *specs
 		sqlite3_bind_int(ins, 13, t->max_reclaims);
 		bind_text_or_null(ins, 14, t->assigned);
 		if (exec_stmt(s, ins, err, "adding a task") < 0)
-			goto fail;
+			return -1;
 		out[i].id = sqlite3_last_insert_rowid(s->db);
 	}
-	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
-fail:
-	tx_rollback(s);
-	return -1;
+	return count_submitted(s, specs, n, out, err);
+}
+
+static int sqlite_submit(struct ac_store *base, const struct ac_task_spec *specs,
+			 size_t n, struct ac_submitted *out,
+			 struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+
+	if (tx_begin(s, err) < 0)
+		return -1;
+	if (insert_tasks(s, specs, n, out, err) < 0 || tx_commit(s, err) < 0) {
+		tx_rollback(s);
+		return -1;
+	}
+	return 0;
+}
+
+/* A submit_many takes this many specs at a time. */
+#define SUBMIT_CHUNK 1024
+
+static int sqlite_submit_many(struct ac_store *base,
+			      size_t (*next)(void *, struct ac_task_spec *,
+					     size_t),
+			      void (*stored)(void *, const struct ac_submitted *,
+					     size_t),
+			      void *ctx, struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	struct ac_task_spec *specs = calloc(SUBMIT_CHUNK, sizeof *specs);
+	struct ac_submitted *out = calloc(SUBMIT_CHUNK, sizeof *out);
+	size_t n;
+	int rc = -1;
+
+	if (!specs || !out) {
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		goto done;
+	}
+	if (tx_begin(s, err) < 0)
+		goto done;
+	while ((n = next(ctx, specs, SUBMIT_CHUNK)) > 0) {
+		if (insert_tasks(s, specs, n, out, err) < 0) {
+			tx_rollback(s);
+			goto done;
+		}
+		stored(ctx, out, n);
+	}
+	if (tx_commit(s, err) < 0) {
+		tx_rollback(s);
+		goto done;
+	}
+	rc = 0;
+done:
+	free(specs);
+	free(out);
+	return rc;
 }
 
 static int read_status(struct sqlite_store *s, int64_t id,
@@ -2358,12 +2512,13 @@ static int sqlite_prune(struct ac_store *base, int64_t older_than_ms,
 	struct sqlite_store *s = (struct sqlite_store *)base;
 	sqlite3_stmt *st = stmt(s, ST_PRUNE, err);
 	sqlite3_stmt *att = stmt(s, ST_PRUNE_ATTEMPTS, err);
+	sqlite3_stmt *trim = stmt(s, ST_COUNTS_TRIM, err);
 	int64_t *ids = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
 
 	*removed = 0;
-	if (!st || !att || tx_begin(s, err) < 0)
+	if (!st || !att || !trim || tx_begin(s, err) < 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, ac_now_ms() - older_than_ms);
 	if (has_status)
@@ -2403,6 +2558,10 @@ static int sqlite_prune(struct ac_store *base, int64_t older_than_ms,
 		}
 	}
 	free(ids);
+	if (n > 0 && exec_stmt(s, trim, err, "trimming task counts") < 0) {
+		tx_rollback(s);
+		return -1;
+	}
 	if (tx_commit(s, err) < 0) {
 		tx_rollback(s);
 		return -1;
@@ -2430,6 +2589,7 @@ const struct ac_store_ops ac_store_sqlite_ops = {
 	.open = sqlite_open,
 	.close = sqlite_close,
 	.submit = sqlite_submit,
+	.submit_many = sqlite_submit_many,
 	.retry = sqlite_retry,
 	.task_states = sqlite_task_states,
 	.task_ends = sqlite_task_ends,

@@ -256,6 +256,37 @@ populate() {
 	assert_eq "$(jq -c 'map(select(.queued + .pending + .running > 0))' <<<"$output")" '[]' "nothing left"
 }
 
+@test "summary and --queue count what --tasks lists, through runs, failures, cancels and retries" {
+	# The counts are kept apart from the tasks (the store's task_counts):
+	# every way a task moves must move them too.
+	start_worker w1 --concurrency 2 --handler echo=cat --handler bad="$H/fail.sh"
+	local other failed
+	seq 20 | jq -c '{n: .}' >"$AC_TMP/in.jsonl"
+	ac_submit --batch echo "$AC_TMP/in.jsonl" >/dev/null
+	failed=$(submit_async bad '{}')
+	wait_status "$failed" failed
+	other=$(seq 5 | jq -c . | ac-submit --batch --async other)
+	submit_async other '{}' --delay 3600 --priority high >/dev/null
+	run -0 ac-cancel $(head -n 2 <<<"$other")
+	ac_submit --retry "$failed" >/dev/null 2>&1 || true
+	wait_status "$failed" failed
+	stop_worker w1
+	run -0 --separate-stderr ac-status --tasks --limit 1000
+	local tasks=$output
+	run -0 --separate-stderr ac-status
+	assert_eq "$(jq -cS '.tasks | with_entries(select(.value > 0))' <<<"$output")" \
+		"$(jq -cS 'group_by(.status) | map({(.[0].status): length}) | add' <<<"$tasks")" "summary"
+	assert_eq "$(jq -c '[.tasks.completed, .tasks.failed, .tasks.cancelled, .tasks.queued, .tasks.pending]' <<<"$output")" \
+		'[20,1,2,3,1]' "the counts themselves"
+	run -0 --separate-stderr ac-status --queue
+	assert_eq "$(jq -c 'sort_by(.type, .priority) | map([.type, .priority, .queued, .pending, .running])' <<<"$output")" \
+		"$(jq -c 'map(select(.status == "queued" or .status == "pending" or .status == "running")) |
+			group_by([.type, .priority]) | map([.[0].type, .[0].priority,
+			(map(select(.status == "queued")) | length),
+			(map(select(.status == "pending")) | length),
+			(map(select(.status == "running")) | length)])' <<<"$tasks")" "queue depth"
+}
+
 # ---------------------------------------------------------------- formats
 
 @test "JSON when stdout is not a terminal; --json forces JSON" {

@@ -1,4 +1,5 @@
 /* ac-submit: put tasks in the store, wait, print their results. */
+#include "batch.h"
 #include "cli.h"
 #include "config.h"
 #include "control.h"
@@ -195,6 +196,7 @@ int main(int argc, char **argv)
 	int64_t *ids = NULL;
 	size_t n = 0;
 	struct ac_buf input = { 0 };
+	struct ac_batch *lines = NULL;
 	struct ac_store *store;
 	struct ac_error err;
 	char *store_url, *tags_text = NULL, *meta_text = NULL, *token = NULL;
@@ -335,9 +337,15 @@ int main(int argc, char **argv)
 				ac_cli_die(AC_EXIT_USAGE, "cannot open '%s': %s",
 					   file, strerror(errno));
 		}
-		/* A batch may be long; each line is held to the limit below. */
-		read_input(fd, &input, batch ? (size_t)-1 / 2 :
-			   2 * (size_t)AC_MAX_PAYLOAD);
+		/* A batch is read whole and checked before the store is
+		 * opened, each line held to the payload limit. */
+		if (batch) {
+			if (ac_batch_read(fd, &lines, &err) < 0)
+				ac_cli_die_error(&err);
+			n = ac_batch_count(lines);
+		} else {
+			read_input(fd, &input, 2 * (size_t)AC_MAX_PAYLOAD);
+		}
 		if (fd != STDIN_FILENO)
 			close(fd);
 		if (json_array_size(tags))
@@ -359,41 +367,6 @@ int main(int argc, char **argv)
 			specs[0].data = data;
 			specs[0].data_len = strlen(data);
 			n = 1;
-		} else {
-			char *line = input.data, *end;
-			size_t lineno = 0, cap = 0;
-
-			while (line && line < input.data + input.len) {
-				char *data;
-
-				end = memchr(line, '\n', (size_t)(input.data + input.len - line));
-				if (!end)
-					end = input.data + input.len;
-				lineno++;
-				if (end == line || (end == line + 1 && *line == '\r'))
-					ac_cli_die(AC_EXIT_USAGE, "line %zu: empty line (one JSON value per line)",
-						   lineno);
-				if (ac_submit_parse_data(line, (size_t)(end - line),
-							 &data, &err) < 0)
-					ac_cli_die(err.exit_code, "line %zu: %s",
-						   lineno, err.msg);
-				if (n == cap) {
-					struct ac_task_spec *grown;
-
-					cap = cap ? cap * 2 : 64;
-					grown = realloc(specs, cap * sizeof *specs);
-					if (!grown)
-						ac_cli_die(AC_EXIT_FAILED, "out of memory");
-					specs = grown;
-				}
-				specs[n] = spec;
-				specs[n].data = data;
-				specs[n].data_len = strlen(data);
-				n++;
-				line = end + 1;
-			}
-			if (n == 0)
-				ac_cli_die(AC_EXIT_USAGE, "no tasks in the input");
 		}
 	}
 
@@ -425,6 +398,14 @@ int main(int argc, char **argv)
 			watch = NULL;
 		if (store->ops->retry(store, retry_id, &err) < 0)
 			ac_cli_die_error(&err);
+	} else if (batch) {
+		ids = calloc(n, sizeof *ids);
+		if (!ids)
+			ac_cli_die(AC_EXIT_FAILED, "out of memory");
+		if (ac_batch_submit(lines, store, &spec, route, ids, &err) < 0)
+			ac_cli_die_error(&err);
+		ac_batch_free(lines);
+		lines = NULL;
 	} else {
 		submitted = calloc(n, sizeof *submitted);
 		ids = calloc(n, sizeof *ids);
@@ -473,5 +454,6 @@ int main(int argc, char **argv)
 	json_decref(tags);
 	json_decref(meta);
 	ac_buf_release(&input);
+	ac_batch_free(lines);
 	return rc;
 }

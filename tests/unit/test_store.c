@@ -1,7 +1,8 @@
 /* Contract tests of the store (lib/store.h), one suite for every backend:
  * claim order, priorities, delays, required tags, leases and fencing,
  * retries and back-off, tempfail, idempotency keys, drain/undo, worker
- * registration, retention pruning, many claimers at once.
+ * registration, retention pruning, task counts kept by every change and
+ * made when an older store is migrated, many claimers at once.
  *
  * AC_TEST_STORE chooses the backend: unset, empty or "sqlite" for SQLite
  * files in a new temporary directory (an existing directory instead puts
@@ -1469,6 +1470,91 @@ static void test_submit_atomic(void)
 	ac_store_close(s);
 }
 
+static int counts_agree(struct ac_store *s, const char *when);
+
+/* submit_many: tasks handed over by a generator, chunk by chunk. */
+struct gen {
+	size_t total, handed, stored, bad_at;   /* bad_at: index given no type */
+	int64_t ids[2600];
+	int existed[2600];
+	char data[2600][32];
+};
+
+static size_t gen_next(void *ctx, struct ac_task_spec *specs, size_t max)
+{
+	struct gen *g = ctx;
+	size_t n = 0;
+
+	for (; n < max && g->handed < g->total; n++, g->handed++) {
+		specs[n] = spec("a", g->handed % 2 ? 5 : 10);
+		snprintf(g->data[g->handed], sizeof g->data[0], "{\"i\":%zu}",
+			 g->handed);
+		specs[n].data = g->data[g->handed];
+		specs[n].data_len = strlen(g->data[g->handed]);
+		/* The same key at both ends: the second names the first. */
+		if (g->handed == 7 || g->handed == g->total - 1)
+			specs[n].idempotency_key = "many-key";
+		if (g->handed == g->bad_at)
+			specs[n].type = NULL;
+	}
+	return n;
+}
+
+static void gen_stored(void *ctx, const struct ac_submitted *out, size_t n)
+{
+	struct gen *g = ctx;
+
+	for (size_t i = 0; i < n && g->stored < g->total; i++, g->stored++) {
+		g->ids[g->stored] = out[i].id;
+		g->existed[g->stored] = out[i].existed;
+	}
+}
+
+static void test_submit_many(void)
+{
+	struct ac_store *s = fresh_store();
+	struct gen *g = calloc(1, sizeof *g);
+	struct ac_error err;
+	int ok;
+
+	if (!s || !g) {
+		check(0, "submit_many: store");
+		free(g);
+		ac_store_close(s);
+		return;
+	}
+	g->total = 2600;
+	g->bad_at = (size_t)-1;
+	ac_error_clear(&err);
+	ok = s->ops->submit_many(s, gen_next, gen_stored, g, &err) == 0;
+	if (!ok)
+		diag("submit_many", &err);
+	ok = ok && g->stored == g->total;
+	for (size_t i = 1; ok && i < g->total - 1; i++)
+		ok = g->ids[i] > g->ids[i - 1] && !g->existed[i];
+	check(ok && g->existed[g->total - 1] && g->ids[g->total - 1] == g->ids[7],
+	      "submit_many: every chunk's ids in order; a key repeated in a later chunk names the first task");
+	check(total_tasks(s) == 2599 && counts_agree(s, "submit_many"),
+	      "submit_many: all stored and counted");
+	{
+		char buf[64];
+
+		check(!strcmp(task_str(s, g->ids[2000], "data", buf, sizeof buf),
+			      "{\"i\":2000}"),
+		      "submit_many: each task has its own data");
+	}
+	memset(g, 0, sizeof *g);
+	g->total = 2600;
+	g->bad_at = 2100;
+	ac_error_clear(&err);
+	check(s->ops->submit_many(s, gen_next, gen_stored, g, &err) < 0 &&
+	      err.msg[0] && total_tasks(s) == 2599 &&
+	      counts_agree(s, "failed submit_many"),
+	      "submit_many: a task refused in a late chunk undoes them all");
+	free(g);
+	ac_store_close(s);
+}
+
 /* ------------------------------------------------------------ prune */
 
 /* White-box: move a task's finish time ms into the past. */
@@ -1654,6 +1740,270 @@ static void test_prune(void)
 	check(prune(s, 0, 0, AC_TASK_COMPLETED, 0) == 1 && gone(s, recent) &&
 	      !gone(s, key_id) && total_tasks(s) == 4,
 	      "prune: a cutoff of 0 takes every ended task, no unfinished one");
+	ac_store_close(s);
+}
+
+/* ------------------------------------------------------------ counts */
+
+/* The store's counts (task_counts, queue_depth) agree with its tasks,
+ * counted one by one with white-box queries; the differences are
+ * printed.  1 when they agree. */
+static int counts_agree(struct ac_store *s, const char *when)
+{
+	json_t *c = NULL, *d = NULL, *row;
+	struct ac_error err;
+	char sql[200];
+	long long want, got;
+	int ok = 1;
+	size_t i;
+
+	ac_error_clear(&err);
+	if (s->ops->task_counts(s, &c, &err) < 0 ||
+	    s->ops->queue_depth(s, &d, &err) < 0) {
+		diag(when, &err);
+		json_decref(c);
+		return 0;
+	}
+	for (int st = 0; st < AC_TASK_STATUS_COUNT; st++) {
+		const char *name = ac_task_status_name((enum ac_task_status)st);
+
+		snprintf(sql, sizeof sql,
+			 "SELECT count(*) FROM tasks WHERE status = '%s'", name);
+		want = wb_count(sql, 0, 0);
+		got = json_integer_value(json_object_get(c, name));
+		if (want != got || !json_is_integer(json_object_get(c, name))) {
+			printf("# %s: %lld %s counted, %lld in the store\n",
+			       when, got, name, want);
+			ok = 0;
+		}
+	}
+	json_array_foreach(d, i, row) {
+		static const char *const active[] = { "queued", "pending",
+						      "running" };
+		const char *type = json_string_value(json_object_get(row, "type"));
+		int64_t prio = json_integer_value(json_object_get(row, "priority"));
+
+		for (size_t k = 0; type && k < 3; k++) {
+			/* The test's own type names: safe in a literal. */
+			snprintf(sql, sizeof sql,
+				 "SELECT count(*) FROM tasks WHERE type = '%s' "
+				 "AND priority = $1 AND status = '%s'",
+				 type, active[k]);
+			want = wb_count(sql, 1, prio);
+			got = json_integer_value(json_object_get(row, active[k]));
+			if (want != got) {
+				printf("# %s: depth of %s/%lld: %lld %s counted, %lld in the store\n",
+				       when, type, (long long)prio, got,
+				       active[k], want);
+				ok = 0;
+			}
+		}
+	}
+	want = wb_count("SELECT count(*) FROM (SELECT DISTINCT type, priority "
+			"FROM tasks WHERE status IN ('queued', 'pending', "
+			"'running')) k", 0, 0);
+	if (want != (long long)json_array_size(d)) {
+		printf("# %s: %zu queue depth rows, %lld kinds of unfinished task\n",
+		       when, json_array_size(d), want);
+		ok = 0;
+	}
+	json_decref(c);
+	json_decref(d);
+	return ok;
+}
+
+/* Every change of a task's status moves the counts with it, in the
+ * transaction that makes it. */
+static void test_counts(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_task_spec t[6];
+	struct ac_submitted out[6];
+	struct ac_claimed *c = NULL;
+	struct ac_error err;
+	enum ac_task_status sts[1];
+	json_t *d = NULL;
+	size_t n = 0;
+	long got;
+	int ok, acc = -1;
+
+	if (!s) {
+		check(0, "counts: store");
+		return;
+	}
+	for (int i = 0; i < 6; i++)
+		t[i] = spec(i < 5 ? "a" : "b", i == 3 || i == 4 ? 10 : 5);
+	t[2].idempotency_key = "k";
+	t[5].delay_ms = 60000;
+	ac_error_clear(&err);
+	ok = s->ops->submit(s, t, 6, out, &err) == 0;
+	check(ok && counts_agree(s, "submit"),
+	      "counts: a batch of two types, two priorities, queued and pending");
+	{
+		struct ac_task_spec bad[3] = { spec("a", 5), spec("a", 5),
+					       spec("a", 5) };
+		struct ac_submitted again[3];
+
+		ok = s->ops->submit(s, &t[2], 1, again, &err) == 0 &&
+		     again[0].existed && again[0].id == out[2].id;
+		check(ok && total_tasks(s) == 6 &&
+		      counts_agree(s, "idempotency"),
+		      "counts: a repeated idempotency key adds nothing");
+		/* No type: the insert fails part-way and all of it is undone. */
+		bad[1].type = NULL;
+		ac_error_clear(&err);
+		ok = s->ops->submit(s, bad, 3, again, &err) < 0;
+	}
+	check(ok && total_tasks(s) == 6 && counts_agree(s, "failed submit"),
+	      "counts: a submit that fails part-way counts nothing");
+
+	/* Claimed: the two of priority 10, then the oldest of priority 5. */
+	got = claim(s, "w1", types_a, 1, "[]", 3, 60000, &c, NULL);
+	check(got == 3 && counts_agree(s, "claim"), "counts: a claim");
+	ok = got == 3 && complete(s, "w1", &c[0]) &&
+	     outcome(s, "w1", c[1].id, c[1].attempt, AC_OUTCOME_FAILED, NULL,
+		     "boom", &acc, NULL) == 0 && acc == 1 &&
+	     outcome(s, "w1", c[2].id, c[2].attempt, AC_OUTCOME_TEMPFAIL, NULL,
+		     "later", &acc, NULL) == 0 && acc == 1;
+	if (got > 0)
+		ac_claimed_free_array(c, (size_t)got);
+	c = NULL;
+	check(ok && counts_agree(s, "outcomes"),
+	      "counts: completed, failed and retried later (tempfail)");
+
+	/* The queued ones left are t[1] and t[2]: one cancelled at once. */
+	ac_error_clear(&err);
+	ok = s->ops->cancel(s, &out[1].id, 1, sts, &err) == 0 &&
+	     sts[0] == AC_TASK_CANCELLED;
+	check(ok && counts_agree(s, "cancel"), "counts: a queued task cancelled");
+	if (pg_url)
+		check(wb_count("SELECT count(*) FROM task_count_changes", 0,
+			       0) == 0,
+		      "counts: a cancel folds the changes into the counts");
+	else
+		skip("counts: a cancel folds the changes into the counts",
+		     "postgres only");
+
+	/* A lease that runs out: swept back to pending. */
+	got = claim(s, "w2", types_a, 1, "[]", 1, 1, NULL, NULL);
+	sleep_ms(30);
+	ac_error_clear(&err);
+	ok = got == 1 && s->ops->sweep(s, &n, &err) == 0 && n == 1;
+	check(ok && counts_agree(s, "sweep"), "counts: a lost task swept back");
+	if (pg_url)
+		check(wb_count("SELECT count(*) FROM task_count_changes", 0,
+			       0) == 0,
+		      "counts: a sweep folds the changes into the counts");
+	else
+		skip("counts: a sweep folds the changes into the counts",
+		     "postgres only");
+
+	/* The failed task back in the queue. */
+	ac_error_clear(&err);
+	ok = wb_count("SELECT id FROM tasks WHERE status = 'failed'", 0, 0) > 0 &&
+	     s->ops->retry(s, wb_count("SELECT id FROM tasks WHERE status = 'failed'",
+				       0, 0), &err) == 0;
+	check(ok && counts_agree(s, "retry"), "counts: a failed task retried");
+
+	/* Everything due: promoted and claimed, then handed back. */
+	ok = wb_sql("UPDATE tasks SET run_at = 0 WHERE status = 'pending'", 0,
+		    0, 0, NULL) == 0;
+	got = claim(s, "w3", types_ab, 2, "[]", 10, 60000, &c, NULL);
+	check(ok && got == 4 && counts_agree(s, "promotion"),
+	      "counts: due tasks promoted and claimed");
+	for (long i = 0; i < got; i++)
+		ok &= outcome(s, "w3", c[i].id, c[i].attempt,
+			      AC_OUTCOME_RELEASED, NULL, "stopping", &acc,
+			      NULL) == 0 && acc == 1;
+	if (got > 0)
+		ac_claimed_free_array(c, (size_t)got);
+	c = NULL;
+	check(ok && counts_agree(s, "release"), "counts: tasks handed back");
+
+	/* All of them run to the end and pruned: no kind is left. */
+	got = claim(s, "w3", types_ab, 2, "[]", 10, 60000, &c, NULL);
+	ok = got == 4;
+	for (long i = 0; i < got; i++)
+		ok &= complete(s, "w3", &c[i]);
+	if (got > 0)
+		ac_claimed_free_array(c, (size_t)got);
+	c = NULL;
+	sleep_ms(20);
+	ok &= prune(s, 0, 0, AC_TASK_COMPLETED, 0) == 6 && total_tasks(s) == 0;
+	check(ok && counts_agree(s, "prune"), "counts: pruned tasks uncounted");
+	ac_error_clear(&err);
+	check(s->ops->queue_depth(s, &d, &err) == 0 && json_is_array(d) &&
+	      json_array_size(d) == 0,
+	      "counts: no queue depth row for kinds of task all gone");
+	json_decref(d);
+	ac_store_close(s);
+}
+
+/* A store made before the counts existed gets them, right, when a newer
+ * ac opens it.  The tables and triggers are taken out by hand to make
+ * such a store, set to version 3, the one before its counts. */
+static void test_counts_migrate(void)
+{
+	static const char *const sqlite_undo[] = {
+		"DROP TRIGGER tasks_count_update",
+		"DROP TRIGGER tasks_count_delete",
+		"DROP TABLE task_counts",
+		"PRAGMA user_version = 3",
+	};
+	static const char *const pg_undo[] = {
+		"DROP TRIGGER tasks_count_insert ON tasks",
+		"DROP TRIGGER tasks_count_update ON tasks",
+		"DROP TRIGGER tasks_count_delete ON tasks",
+		"DROP FUNCTION ac_count_task()",
+		"DROP TABLE task_counts, task_count_changes",
+		"DROP INDEX tasks_ended",
+		"CREATE INDEX tasks_status ON tasks (status, type, priority)",
+		"UPDATE meta SET value = '3' WHERE key = 'schema_version'",
+	};
+	struct ac_store *s = fresh_store();
+	struct ac_task_spec t[4];
+	struct ac_submitted out[4];
+	struct ac_claimed *c = NULL;
+	struct ac_error err;
+	const char *const *undo = pg_url ? pg_undo : sqlite_undo;
+	size_t nundo = pg_url ? sizeof pg_undo / sizeof *pg_undo :
+		sizeof sqlite_undo / sizeof *sqlite_undo;
+	long got;
+	int ok;
+
+	if (!s) {
+		check(0, "counts: store");
+		return;
+	}
+	for (int i = 0; i < 4; i++)
+		t[i] = spec(i < 3 ? "a" : "b", 5);
+	t[3].delay_ms = 60000;
+	ac_error_clear(&err);
+	ok = s->ops->submit(s, t, 4, out, &err) == 0;
+	got = claim(s, "w1", types_a, 1, "[]", 2, 60000, &c, NULL);
+	ok &= got == 2 && complete(s, "w1", &c[0]);
+	if (got > 0)
+		ac_claimed_free_array(c, (size_t)got);
+	ac_store_close(s);
+	s = NULL;
+	for (size_t i = 0; ok && i < nundo; i++)
+		ok = wb_sql(undo[i], 0, 0, 0, NULL) == 0;
+	check(ok, "counts: a store as it was before its counts");
+	ac_error_clear(&err);
+	ok = ok && ac_store_open(store_url(), 1, &s, &err) == 0;
+	if (!ok)
+		diag("opening the older store", &err);
+	check(ok && wb_count(pg_url ? "SELECT value::int FROM meta WHERE "
+			     "key = 'schema_version'" : "PRAGMA user_version",
+			     0, 0) == 4 &&
+	      counts_agree(s, "migration"),
+	      "counts: migrating counts the tasks already there");
+	got = ok ? claim(s, "w2", types_a, 1, "[]", 1, 60000, &c, NULL) : -1;
+	ok = got == 1 && complete(s, "w2", &c[0]);
+	if (got > 0)
+		ac_claimed_free_array(c, (size_t)got);
+	check(ok && counts_agree(s, "after migration"),
+	      "counts: and keeps counting after it");
 	ac_store_close(s);
 }
 
@@ -2498,6 +2848,21 @@ static void test_migrate_v3(void)
 		"UPDATE meta SET value = '2' WHERE key = 'schema_version'",
 	};
 	static const char *const undo_sqlite[] = { "PRAGMA user_version = 2" };
+	/* Version 4 (the counts) goes first: a version 2 store had neither. */
+	static const char *const undo_counts_pg[] = {
+		"DROP TRIGGER tasks_count_insert ON tasks",
+		"DROP TRIGGER tasks_count_update ON tasks",
+		"DROP TRIGGER tasks_count_delete ON tasks",
+		"DROP FUNCTION ac_count_task()",
+		"DROP TABLE task_counts, task_count_changes",
+		"DROP INDEX tasks_ended",
+		"CREATE INDEX tasks_status ON tasks (status, type, priority)",
+	};
+	static const char *const undo_counts_sqlite[] = {
+		"DROP TRIGGER tasks_count_update",
+		"DROP TRIGGER tasks_count_delete",
+		"DROP TABLE task_counts",
+	};
 	struct ac_store *s = fresh_store();
 	char *data = big_json(64 * 1024, "m");
 	struct ac_error err;
@@ -2516,6 +2881,9 @@ static void test_migrate_v3(void)
 						 .data_len = 5, .priority = 5 });
 	ac_store_close(s);
 	s = NULL;
+	for (size_t i = 0; i < (pg_url ? 7u : 3u); i++)
+		ok &= wb_sql(pg_url ? undo_counts_pg[i] : undo_counts_sqlite[i],
+			     0, 0, 0, NULL) == 0;
 	for (size_t i = 0; i < (pg_url ? 2u : 1u); i++)
 		ok &= wb_sql(pg_url ? undo_pg[i] : undo_sqlite[i], 0, 0, 0,
 			     NULL) == 0;
@@ -2529,7 +2897,7 @@ static void test_migrate_v3(void)
 	}
 	wb_sql(pg_url ? "SELECT value::int FROM meta WHERE key = 'schema_version'" :
 	       "PRAGMA user_version", 0, 0, 0, &version);
-	check(version == 3, "migrate v3: opening migrates it to version 3");
+	check(version == 4, "migrate v3: opening migrates it to version 3, and on to 4");
 	j = task(s, old);
 	check(j && json_member_is(j, "data", "[1,2]"),
 	      "migrate v3: a task written before reads as before");
@@ -2593,7 +2961,10 @@ int main(void)
 	test_report();
 	test_reads();
 	test_submit_atomic();
+	test_submit_many();
 	test_prune();
+	test_counts();
+	test_counts_migrate();
 	test_two_handles();
 	test_counter_lost();
 	test_concurrent_open();

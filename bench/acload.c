@@ -221,6 +221,7 @@ struct run {
 	struct ac_store *store;
 	const char *type;
 	char *token;
+	struct ac_submit_poker *poker; /* the workers, kept at hand */
 	size_t n;
 	int64_t *ids;
 	double *t0;
@@ -248,7 +249,7 @@ static int submit_some(struct run *r, size_t first, size_t m,
 		return -1;
 	for (size_t j = 0; j < m; j++)
 		r->ids[first + j] = out[j].id;
-	ac_submit_poke(r->store, r->type, NULL, &r->ids[first], m, r->token);
+	ac_submit_poker_poke(r->poker, r->type, &r->ids[first], m);
 	return 0;
 }
 
@@ -351,7 +352,8 @@ int main(int argc, char **argv)
 	url = ac_config_store_url(store_opt, 1, &err);
 	if (!url || ac_store_open(url, 1, &r.store, &err) < 0)
 		ac_cli_die_error(&err);
-	if (ac_ctl_token(NULL, &r.token, &err) < 0)
+	if (ac_ctl_token(NULL, &r.token, &err) < 0 ||
+	    ac_submit_poker_open(&r.poker, r.store, r.token, &err) < 0)
 		ac_cli_die_error(&err);
 	/* In a drain run the end of the last task is what is timed: the
 	 * workers' events tell of it at once, where polling the store would
@@ -429,6 +431,7 @@ int main(int argc, char **argv)
 		rc = AC_EXIT_FAILED;
 	}
 	ac_submit_watch_stop(watch);
+	ac_submit_poker_close(r.poker);
 	ac_store_close(r.store);
 	for (size_t j = 0; j < batch; j++)
 		ac_buf_release(&bufs[j]);

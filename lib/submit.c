@@ -119,50 +119,187 @@ static void watch_wait(struct ac_submit_watch *watch, unsigned long *seen,
 	pthread_mutex_unlock(&watch->lock);
 }
 
+/* 1 when worker w (a workers_list entry) is live and runs type (and is
+ * `only`, when given). */
+static int pokable(json_t *w, const char *type, const char *only)
+{
+	const char *id = json_string_value(json_object_get(w, "id"));
+	const char *url = json_string_value(json_object_get(w, "listen"));
+	const char *status = json_string_value(json_object_get(w, "status"));
+	json_t *handlers = json_object_get(w, "handlers"), *h;
+	size_t j;
+	int capable = 0;
+
+	if (!id || !url || !status || (strcmp(status, "idle") &&
+				       strcmp(status, "busy")))
+		return 0;
+	if (only && strcmp(only, id))
+		return 0;
+	json_array_foreach(handlers, j, h)
+		capable |= json_is_string(h) && !strcmp(json_string_value(h), type);
+	return capable;
+}
+
+static json_t *poke_request(const char *type, const int64_t *ids, size_t n)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; list && i < n && i < ANNOUNCE_MAX; i++)
+		json_array_append_new(list, json_integer(ids[i]));
+	return list ? json_pack("{s:s,s:s,s:o}", "op", "poke", "type", type,
+				"tasks", list) : NULL;
+}
+
 void ac_submit_poke(struct ac_store *store, const char *type,
 		    const char *only, const int64_t *ids, size_t n,
 		    const char *token)
 {
-	json_t *workers, *w, *req, *list = json_array();
+	json_t *workers, *w, *req;
 	struct ac_error err;
 	int announce = 1;
 	size_t i;
 
-	if (!list || store->ops->workers_list(store, &workers, &err) < 0) {
-		json_decref(list);
+	if (store->ops->workers_list(store, &workers, &err) < 0)
 		return;
-	}
-	for (i = 0; i < n && i < ANNOUNCE_MAX; i++)
-		json_array_append_new(list, json_integer(ids[i]));
-	req = json_pack("{s:s,s:s,s:o}", "op", "poke", "type", type, "tasks",
-			list);
+	req = poke_request(type, ids, n);
 	json_array_foreach(workers, i, w) {
-		const char *id = json_string_value(json_object_get(w, "id"));
-		const char *url = json_string_value(json_object_get(w, "listen"));
-		const char *status = json_string_value(json_object_get(w, "status"));
-		json_t *handlers = json_object_get(w, "handlers"), *h, *reply;
-		size_t j;
-		int capable = 0;
+		json_t *reply;
 
-		if (!req || !id || !url || !status || (strcmp(status, "idle") &&
-							strcmp(status, "busy")))
-			continue;
-		if (only && strcmp(only, id))
-			continue;
-		json_array_foreach(handlers, j, h)
-			capable |= json_is_string(h) &&
-				   !strcmp(json_string_value(h), type);
-		if (!capable)
+		if (!req || !pokable(w, type, only))
 			continue;
 		json_object_set_new(req, "announce", json_boolean(announce));
-		if (ac_ctl_call(url, token, req, POKE_TIMEOUT_MS, &reply,
-				&err) == 0) {
+		if (ac_ctl_call(json_string_value(json_object_get(w, "listen")),
+				token, req, POKE_TIMEOUT_MS, &reply, &err) == 0) {
 			announce = 0;
 			json_decref(reply);
 		}
 	}
 	json_decref(req);
 	json_decref(workers);
+}
+
+#define POKER_RELIST_MS 1000
+
+struct poker_conn {
+	char *url;
+	struct ac_ctl_client *client;
+};
+
+struct ac_submit_poker {
+	struct ac_store *store;
+	char *token;
+	json_t *workers;          /* the last workers_list */
+	int64_t listed_mono;
+	struct poker_conn *conns;
+	size_t nconns;
+};
+
+int ac_submit_poker_open(struct ac_submit_poker **out, struct ac_store *store,
+			 const char *token, struct ac_error *err)
+{
+	struct ac_submit_poker *p = calloc(1, sizeof *p);
+
+	if (!p || (token && !(p->token = ac_strdup(token)))) {
+		free(p);
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	p->store = store;
+	*out = p;
+	return 0;
+}
+
+void ac_submit_poker_close(struct ac_submit_poker *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nconns; i++) {
+		ac_ctl_client_close(p->conns[i].client);
+		free(p->conns[i].url);
+	}
+	free(p->conns);
+	json_decref(p->workers);
+	free(p->token);
+	free(p);
+}
+
+/* The open connection to url, opened now if need be; NULL when the
+ * worker cannot be reached (tried again at the next poke). */
+static struct ac_ctl_client *poker_client(struct ac_submit_poker *p,
+					  const char *url)
+{
+	struct poker_conn *grown;
+	struct ac_ctl_client *c;
+	struct ac_error err;
+	char *copy;
+
+	for (size_t i = 0; i < p->nconns; i++)
+		if (!strcmp(p->conns[i].url, url))
+			return p->conns[i].client;
+	if ((ac_ctl_url_is_local(url) ? ac_ctl_client_connect(&c, url, &err) :
+	     ac_ctl_client_open(&c, url, p->token, &err)) < 0)
+		return NULL;
+	copy = ac_strdup(url);
+	grown = copy ? realloc(p->conns, (p->nconns + 1) * sizeof *grown) : NULL;
+	if (!grown) {
+		free(copy);
+		ac_ctl_client_close(c);
+		return NULL;
+	}
+	p->conns = grown;
+	p->conns[p->nconns++] = (struct poker_conn){ copy, c };
+	return c;
+}
+
+static void poker_drop(struct ac_submit_poker *p, struct ac_ctl_client *c)
+{
+	for (size_t i = 0; i < p->nconns; i++) {
+		if (p->conns[i].client != c)
+			continue;
+		ac_ctl_client_close(c);
+		free(p->conns[i].url);
+		p->conns[i] = p->conns[--p->nconns];
+		return;
+	}
+}
+
+void ac_submit_poker_poke(struct ac_submit_poker *p, const char *type,
+			  const int64_t *ids, size_t n)
+{
+	struct ac_error err;
+	int64_t now = ac_mono_ms();
+	json_t *req, *w;
+	int announce = 1;
+	size_t i;
+
+	if (!p->workers || now - p->listed_mono >= POKER_RELIST_MS) {
+		json_t *workers;
+
+		if (p->store->ops->workers_list(p->store, &workers, &err) == 0) {
+			json_decref(p->workers);
+			p->workers = workers;
+			p->listed_mono = now;
+		}
+	}
+	req = poke_request(type, ids, n);
+	json_array_foreach(p->workers, i, w) {
+		struct ac_ctl_client *c;
+		json_t *reply;
+
+		if (!req || !pokable(w, type, NULL))
+			continue;
+		c = poker_client(p, json_string_value(json_object_get(w, "listen")));
+		if (!c)
+			continue;
+		json_object_set_new(req, "announce", json_boolean(announce));
+		if (ac_ctl_client_call(c, req, POKE_TIMEOUT_MS, &reply, &err) == 0) {
+			announce = 0;
+			json_decref(reply);
+		} else {
+			/* A worker gone or restarted: connect afresh next time. */
+			poker_drop(p, c);
+		}
+	}
+	json_decref(req);
 }
 
 int ac_submit_parse_data(const char *text, size_t len, char **compact,

@@ -54,6 +54,19 @@ void ac_submit_poke(struct ac_store *store, const char *type,
 		    const char *only, const int64_t *ids, size_t n,
 		    const char *token);
 
+/* Pokes from a long-lived submitter (a client library, a producer): the
+ * live workers are looked up at most once a second and their control
+ * sockets kept open, so that a poke costs one request rather than a
+ * store query and a connection each time.  store is borrowed and must
+ * outlive the poker. */
+struct ac_submit_poker;
+
+int ac_submit_poker_open(struct ac_submit_poker **out, struct ac_store *store,
+			 const char *token, struct ac_error *err);
+void ac_submit_poker_poke(struct ac_submit_poker *p, const char *type,
+			  const int64_t *ids, size_t n);
+void ac_submit_poker_close(struct ac_submit_poker *p);
+
 /* Wait until the n tasks have ended, reporting each in order.  timeout_ms
  * <= 0 waits for ever.  Returns 0 when all ended, 1 when the wait ran out,
  * -1 with err.  With a watch, an event of a task's end wakes the wait; the

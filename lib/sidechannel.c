@@ -16,24 +16,35 @@ void ac_side_msg_release(struct ac_side_msg *msg)
 	msg->progress = -1;
 }
 
+json_t *ac_json_object_line(const char *line, size_t len, const char *what,
+			    struct ac_error *err)
+{
+	json_error_t jerr;
+	json_t *obj;
+
+	while (len && (line[len - 1] == '\r' || line[len - 1] == ' '))
+		len--;
+	obj = json_loadb(line, len, 0, &jerr);
+	if (!json_is_object(obj)) {
+		ac_error_set(err, AC_EXIT_USAGE, "%s is not a JSON object: %s",
+			     what, obj ? "another JSON value" : jerr.text);
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
 int ac_side_parse(const char *line, size_t len, struct ac_side_msg *msg,
 		  struct ac_error *err)
 {
-	json_error_t jerr;
 	json_t *obj;
 	int rc;
 
 	memset(msg, 0, sizeof *msg);
 	msg->progress = -1;
-	while (len && (line[len - 1] == '\r' || line[len - 1] == ' '))
-		len--;
-	obj = json_loadb(line, len, 0, &jerr);
-	if (!json_is_object(obj)) {
-		json_decref(obj);
-		return ac_error_set(err, AC_EXIT_USAGE,
-				    "side-channel line is not a JSON object: %s",
-				    obj ? "another JSON value" : jerr.text);
-	}
+	obj = ac_json_object_line(line, len, "side-channel line", err);
+	if (!obj)
+		return -1;
 	rc = ac_side_from_json(obj, msg, err);
 	json_decref(obj);
 	return rc;

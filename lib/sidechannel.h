@@ -30,4 +30,11 @@ void ac_side_msg_release(struct ac_side_msg *msg);
 int ac_side_from_json(json_t *obj, struct ac_side_msg *msg,
 		      struct ac_error *err);
 
+/* One line a handler wrote (len bytes, trailing '\r' and blanks ignored)
+ * as a JSON object: a new reference, or NULL with err (exit code 2,
+ * "WHAT is not a JSON object: ...").  Shared by the side channel and
+ * stream mode. */
+json_t *ac_json_object_line(const char *line, size_t len, const char *what,
+			    struct ac_error *err);
+
 #endif

@@ -62,20 +62,13 @@ void ac_stream_reply_release(struct ac_stream_reply *r)
 int ac_stream_parse(const char *line, size_t len, struct ac_stream_reply *r,
 		    struct ac_error *err)
 {
-	json_error_t jerr;
 	json_t *obj, *id, *result, *error;
 
 	memset(r, 0, sizeof *r);
 	r->side.progress = -1;
-	while (len && (line[len - 1] == '\r' || line[len - 1] == ' '))
-		len--;
-	obj = json_loadb(line, len, 0, &jerr);
-	if (!json_is_object(obj)) {
-		json_decref(obj);
-		return ac_error_set(err, AC_EXIT_USAGE,
-				    "a stream handler's line is not a JSON object: %s",
-				    obj ? "another JSON value" : jerr.text);
-	}
+	obj = ac_json_object_line(line, len, "a stream handler's line", err);
+	if (!obj)
+		return -1;
 	id = json_object_get(obj, "id");
 	result = json_object_get(obj, "result");
 	error = json_object_get(obj, "error");

@@ -832,19 +832,21 @@ static int side_process(struct slot *slot, int at_end)
 	return rc;
 }
 
-/* Read what fd 3 holds now into slot->side; 1 at end of file. */
-static int side_read(struct slot *slot)
+/* Append what fd holds now to into (or drop it, into NULL); 1 at end of
+ * file or on an error, 0 when it would block. */
+static int read_available(int fd, struct ac_buf *into)
 {
 	char buf[65536];
 
 	for (;;) {
-		ssize_t n = read(slot->side_fd, buf, sizeof buf);
+		ssize_t n = read(fd, buf, sizeof buf);
 
 		if (n > 0) {
-			if (slot->too_large)
-				continue;
-			if (ac_buf_append(&slot->side, buf, (size_t)n) < 0)
+			if (into && ac_buf_append(into, buf, (size_t)n) < 0)
 				return 1;
+			/* A short read emptied the pipe: spare the EAGAIN. */
+			if ((size_t)n < sizeof buf)
+				return 0;
 			continue;
 		}
 		if (n == 0)
@@ -853,6 +855,13 @@ static int side_read(struct slot *slot)
 			continue;
 		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : 1;
 	}
+}
+
+/* Read what fd 3 holds now into slot->side; 1 at end of file. */
+static int side_read(struct slot *slot)
+{
+	return read_available(slot->side_fd,
+			      slot->too_large ? NULL : &slot->side);
 }
 
 static void on_side(evutil_socket_t fd, short what, void *arg)
@@ -1051,6 +1060,29 @@ static void slot_finish(struct slot *slot, int wstatus)
 	slot_clear(slot);
 	w->nbusy--;
 	event_active(w->ev_flush, EV_TIMEOUT, 0);
+}
+
+/* envp: our environment (borrowed) and the n variables of vars, whose
+ * texts move into owned (the caller frees them with the array).  On
+ * failure everything of vars is released.  0 or -1. */
+static int env_with(const struct worker *w, struct ac_buf *vars, size_t n,
+		    int ok, char **owned, char ***envp)
+{
+	size_t k;
+
+	*envp = ok ? calloc(w->nbase_env + n + 1, sizeof **envp) : NULL;
+	if (!*envp) {
+		for (k = 0; k < n; k++)
+			ac_buf_release(&vars[k]);
+		return -1;
+	}
+	for (k = 0; k < w->nbase_env; k++)
+		(*envp)[k] = w->base_env[k];
+	for (k = 0; k < n; k++) {
+		owned[k] = vars[k].data;
+		(*envp)[w->nbase_env + k] = vars[k].data;
+	}
+	return 0;
 }
 
 /* ---- Stream mode ---------------------------------------------------- */
@@ -1256,24 +1288,7 @@ static int stream_lines(struct stream_proc *sp)
 /* Read what the process wrote; 1 at end of file. */
 static int stream_read(struct stream_proc *sp)
 {
-	char buf[65536];
-
-	for (;;) {
-		ssize_t n = read(sp->out_fd, buf, sizeof buf);
-
-		if (n > 0) {
-			if (ac_buf_append(&sp->out, buf, (size_t)n) < 0)
-				return 1;
-			if ((size_t)n < sizeof buf)
-				return 0;
-			continue;
-		}
-		if (n == 0)
-			return 1;
-		if (errno == EINTR)
-			continue;
-		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : 1;
-	}
+	return read_available(sp->out_fd, &sp->out);
 }
 
 static void on_stream_out(evutil_socket_t fd, short what, void *arg)
@@ -1323,7 +1338,7 @@ static void on_stream_err(evutil_socket_t fd, short what, void *arg)
 static int stream_env(struct worker *w, struct stream_proc *sp)
 {
 	struct ac_buf b[4];
-	size_t n = 0, k;
+	size_t n = 0;
 	int ok = 1;
 
 	memset(b, 0, sizeof b);
@@ -1331,21 +1346,7 @@ static int stream_env(struct worker *w, struct stream_proc *sp)
 	ok &= ac_buf_printf(&b[n++], "AC_TASK_TYPE=%s", sp->handler->type) == 0;
 	ok &= ac_buf_printf(&b[n++], "AC_STREAM=1") == 0;
 	ok &= ac_buf_printf(&b[n++], "AC_SLOT=%d", sp->slot->index) == 0;
-	sp->envp = calloc(w->nbase_env + n + 1, sizeof *sp->envp);
-	if (!ok || !sp->envp) {
-		for (k = 0; k < n; k++)
-			ac_buf_release(&b[k]);
-		free(sp->envp);
-		sp->envp = NULL;
-		return -1;
-	}
-	for (k = 0; k < w->nbase_env; k++)
-		sp->envp[k] = w->base_env[k];
-	for (k = 0; k < n; k++) {
-		sp->env_vars[k] = b[k].data;
-		sp->envp[w->nbase_env + k] = b[k].data;
-	}
-	return 0;
+	return env_with(w, b, n, ok, sp->env_vars, &sp->envp);
 }
 
 static int stream_spawn(struct worker *w, struct stream_proc *sp,
@@ -1589,7 +1590,7 @@ static int make_env(struct worker *w, struct slot *slot)
 {
 	const struct ac_claimed *t = &slot->task;
 	struct ac_buf b[ENV_TASK_VARS];
-	size_t n = 0, k;
+	size_t n = 0;
 	int ok = 1;
 
 	memset(b, 0, sizeof b);
@@ -1605,19 +1606,7 @@ static int make_env(struct worker *w, struct slot *slot)
 	if (slot->checkpoint_path)
 		ok &= ac_buf_printf(&b[n++], "AC_CHECKPOINT=%s",
 				    slot->checkpoint_path) == 0;
-	slot->envp = calloc(w->nbase_env + n + 1, sizeof *slot->envp);
-	if (!ok || !slot->envp) {
-		for (k = 0; k < n; k++)
-			ac_buf_release(&b[k]);
-		return -1;
-	}
-	for (k = 0; k < w->nbase_env; k++)
-		slot->envp[k] = w->base_env[k];
-	for (k = 0; k < n; k++) {
-		slot->env_vars[k] = b[k].data;
-		slot->envp[w->nbase_env + k] = b[k].data;
-	}
-	return 0;
+	return env_with(w, b, n, ok, slot->env_vars, &slot->envp);
 }
 
 /* A memfd holding the task data, to be the handler's stdin: no pipe to

@@ -316,6 +316,10 @@ int ac_ctl_server_recv(struct ac_ctl_server *srv, json_t **req,
 void ac_ctl_reply(struct ac_ctl_server *srv, struct ac_ctl_request *handle,
 		  json_t *reply)
 {
+	if (!reply) {
+		ac_ctl_request_free(handle);
+		return;
+	}
 	answer(srv, handle->header, reply);
 	free(handle);
 }

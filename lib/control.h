@@ -41,7 +41,8 @@ int ac_ctl_server_recv(struct ac_ctl_server *srv, json_t **req,
 		       struct ac_ctl_request **handle, char *why,
 		       size_t whylen, struct ac_error *err);
 /* Answer a request (steals nothing: reply stays the caller's) and free
- * the handle.  A requester that went away is not an error. */
+ * the handle.  A requester that went away is not an error.  A NULL reply
+ * (no memory to build one) drops the request unanswered. */
 void ac_ctl_reply(struct ac_ctl_server *srv, struct ac_ctl_request *handle,
 		  json_t *reply);
 /* Answer with reply text already encoded (len bytes) and free the handle. */

@@ -629,10 +629,7 @@ static void handle_request(struct pool *p, json_t *req,
 	else
 		reply = json_pack("{s:b,s:s,s:i}", "ok", 0, "error", err.msg,
 				  "code", err.exit_code);
-	if (reply)
-		ac_ctl_reply(p->srv, h, reply);
-	else
-		ac_ctl_request_free(h);
+	ac_ctl_reply(p->srv, h, reply);
 	json_decref(reply);
 }
 

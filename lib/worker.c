@@ -1091,10 +1091,8 @@ static int fd_nonblock(int fd);
 
 /* Close a stream process's pipes and forget it; kill_it for one we gave
  * up on (its exit is reaped and ignored later). */
-static void stream_detach(struct worker *w, struct stream_proc *sp,
-			  int kill_it)
+static void stream_detach(struct stream_proc *sp, int kill_it)
 {
-	(void)w;
 	if (sp->pid > 0 && kill_it)
 		kill(-sp->pid, SIGKILL);
 	close_stream(&sp->in_fd, &sp->in_ev);
@@ -1189,7 +1187,7 @@ static void stream_end(struct slot *slot, enum ac_outcome_kind kind,
 	w->nbusy--;
 	event_active(w->ev_flush, EV_TIMEOUT, 0);
 	if (doomed)
-		stream_detach(w, sp, 1);
+		stream_detach(sp, 1);
 }
 
 /* One line from a stream handler: 0 handled, -1 the store failed (the
@@ -1387,7 +1385,7 @@ static int stream_spawn(struct worker *w, struct stream_proc *sp,
 	    event_add(sp->out_ev, NULL) < 0 || event_add(sp->err_ev, NULL) < 0) {
 		ac_error_set(err, AC_EXIT_FAILED,
 			     "cannot watch the stream handler's pipes");
-		stream_detach(w, sp, 1);
+		stream_detach(sp, 1);
 		return -1;
 	}
 	ac_log_info("stream handler of '%s' started in slot %d: pid %ld",
@@ -1441,8 +1439,7 @@ static int stream_start_task(struct worker *w, struct slot *slot,
 }
 
 /* A stream process with a task in flight exited. */
-static void stream_exited(struct worker *w, struct stream_proc *sp,
-			  int wstatus)
+static void stream_exited(struct stream_proc *sp, int wstatus)
 {
 	struct slot *slot = sp->slot;
 	int asked = slot->term_sent || slot->lost;
@@ -1462,7 +1459,7 @@ static void stream_exited(struct worker *w, struct stream_proc *sp,
 				    (long)sp->pid, (long long)slot->task.id);
 		slot_finish(slot, wstatus);
 	}
-	stream_detach(w, sp, 0);
+	stream_detach(sp, 0);
 }
 
 /* A stream process without a task exited (or one we gave up on). */
@@ -1485,7 +1482,7 @@ static void stream_idle_exited(struct worker *w, pid_t pid, int wstatus)
 					    sp->handler->type, k, (long)pid,
 					    WTERMSIG(wstatus));
 			kill(-pid, SIGKILL);
-			stream_detach(w, sp, 0);
+			stream_detach(sp, 0);
 			return;
 		}
 	}
@@ -1509,7 +1506,7 @@ static int stream_reap(struct worker *w, int sig)
 				/* Leftovers of its group go with it. */
 				kill(-sp->pid, SIGKILL);
 				ac_watchdog_note(&w->watchdog, sp->pid, 0);
-				stream_detach(w, sp, 0);
+				stream_detach(sp, 0);
 				continue;
 			}
 			if (sig)
@@ -1567,7 +1564,7 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 				continue;
 			found = 1;
 			if (slot->sp) {
-				stream_exited(w, slot->sp, wstatus);
+				stream_exited(slot->sp, wstatus);
 			} else {
 				/* Leftovers of the handler's group go with it. */
 				kill(-pid, SIGKILL);
@@ -2244,10 +2241,7 @@ static void handle_request(struct worker *w, json_t *req,
 	} else {
 		reply = json_pack("{s:b,s:s}", "ok", 0, "error", "unknown op");
 	}
-	if (reply)
-		ac_ctl_reply(w->ctl_srv, h, reply);
-	else
-		ac_ctl_request_free(h);
+	ac_ctl_reply(w->ctl_srv, h, reply);
 	json_decref(reply);
 }
 
@@ -2761,7 +2755,7 @@ static void worker_release(struct worker *w)
 			slot_clear(slot);
 			for (size_t k = 0; slot->streams &&
 			     k < w->cfg->nhandlers; k++)
-				stream_detach(w, &slot->streams[k], 1);
+				stream_detach(&slot->streams[k], 1);
 			free(slot->streams);
 		}
 		free(w->slots);

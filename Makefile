@@ -25,7 +25,7 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DAC_VERSION='"$(VERSION)"' $(WARN) \
 	$(CFLAGS) -Ilib -Icmd $(PKG_CFLAGS)
 # Debian's nng ships no .pc file.
-ALL_LIBS = $(PKG_LIBS) -lnng -lpthread -ldl
+ALL_LIBS = $(PKG_LIBS) -lnng -lpthread -ldl -lm
 # The commands load libpq only when a store is PostgreSQL (lib/pq.h); the
 # unit tests also use it directly.
 CMD_LIBS = $(filter-out -lpq,$(ALL_LIBS))

@@ -3,6 +3,7 @@
 #include "store.h"
 #include "compress.h"
 #include "exitcode.h"
+#include "flow.h"
 #include "util.h"
 
 #include <errno.h>
@@ -225,6 +226,57 @@ json_t *ac_worker_row_json(const struct ac_worker_row *row, int64_t now_ms)
 	json_object_set_new(o, "drained", json_boolean(row->drain));
 	json_object_set_new(o, "drain_reason",
 			    string_or_null(row->drain ? row->drain_reason : NULL));
+	return o;
+}
+
+json_t *ac_queue_key_json(const char *key, int64_t until, const char *reason,
+			  int64_t now_store, int64_t now_wall)
+{
+	return json_pack("{s:s,s:o,s:o}", "key", key, "until",
+			 time_or_null(until ? until - now_store + now_wall : 0),
+			 "reason", string_or_null(reason));
+}
+
+static json_t *rate_or_null(double per_second)
+{
+	char text[48];
+
+	if (per_second <= 0)
+		return json_null();
+	ac_flow_format_rate(per_second, text, sizeof text);
+	return json_string(text);
+}
+
+json_t *ac_queue_row_json(const struct ac_flow *f, json_t *keys,
+			  int64_t now_store, int64_t now_wall)
+{
+	json_t *o = json_object();
+	int held = f->hold_until > now_store;
+
+	if (!o) {
+		json_decref(keys);
+		return NULL;
+	}
+	json_object_set_new(o, "type", json_string(f->type));
+	json_object_set_new(o, "paused", json_boolean(f->paused));
+	json_object_set_new(o, "reason", string_or_null(f->paused ?
+							 f->reason : NULL));
+	json_object_set_new(o, "paused_at", time_or_null(f->paused ?
+							  f->paused_at : 0));
+	json_object_set_new(o, "held_until", time_or_null(
+		held ? f->hold_until - now_store + now_wall : 0));
+	json_object_set_new(o, "hold_reason", string_or_null(
+		held ? f->hold_reason : NULL));
+	json_object_set_new(o, "concurrency", f->concurrency > 0 ?
+			    json_integer(f->concurrency) : json_null());
+	json_object_set_new(o, "per_key", f->per_key > 0 ?
+			    json_integer(f->per_key) : json_null());
+	json_object_set_new(o, "rate", rate_or_null(f->rate));
+	json_object_set_new(o, "key_rate", rate_or_null(f->key_rate));
+	json_object_set_new(o, "burst", f->rate > 0 || f->key_rate > 0 ?
+			    json_real(f->burst) : json_null());
+	json_object_set_new(o, "fair", json_boolean(f->fair));
+	json_object_set_new(o, "keys_held", keys ? keys : json_array());
 	return o;
 }
 

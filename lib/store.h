@@ -50,6 +50,9 @@ struct ac_task_spec {
 	const char *idempotency_key; /* NULL = none */
 	int max_reclaims;            /* lost attempts before it fails (poison) */
 	const char *assigned;        /* worker chosen by routing, or NULL */
+	int64_t expires_ms;          /* not started within this long of the
+				      * submit: it ends expired, never run;
+				      * 0 = never */
 };
 
 struct ac_submitted {
@@ -83,6 +86,10 @@ struct ac_worker_state {
 struct ac_worker_control {
 	int drain;                   /* drained by ac-drain: claim nothing */
 	int stop;                    /* ac-drain --stop: exit once idle */
+	int64_t wake_ms;             /* out of a cycle: queued tasks were left
+				      * by a rate limit or a hold that allows
+				      * a claim again in this many ms (claim
+				      * then); 0 = none */
 };
 
 struct ac_claim_request {
@@ -127,10 +134,12 @@ enum ac_outcome_kind {
 	AC_OUTCOME_CANCELLED,       /* ended by ac-cancel: final */
 	AC_OUTCOME_RELEASED,        /* handed back by a stopping worker: queued
 				     * again at once, no attempt used */
-	AC_OUTCOME_CRASHED          /* a stream handler died mid-task: queued
+	AC_OUTCOME_CRASHED,         /* a stream handler died mid-task: queued
 				     * again at once, counted as a reclaim
 				     * (failed as a poison task after
 				     * max_reclaims), no attempt used */
+	AC_OUTCOME_SNOOZED          /* {"snooze":SEC}: pending for delay_ms,
+				     * no attempt used */
 };
 
 /* The end of one attempt, fenced by (id, attempt, worker). */
@@ -141,6 +150,12 @@ struct ac_outcome {
 	const char *result;          /* compact JSON when completed */
 	size_t result_len;
 	const char *error;           /* text when not completed */
+	int64_t delay_ms;            /* TEMPFAIL, SNOOZED: due again after this
+				      * long (0: TEMPFAIL's default) */
+	int64_t hold_ms;             /* TEMPFAIL with retry_after: hold the
+				      * task's type across the cluster this
+				      * long (0: none) ... */
+	int hold_key;                /* ... or only its route key (1) */
 	/* out: */
 	int accepted;                /* 0: refused, the attempt no longer owns it */
 	enum ac_task_status status;  /* the task's status after the write */
@@ -151,6 +166,43 @@ struct ac_task_filter {
 	enum ac_task_status status;
 	const char *type;            /* NULL = any */
 	long limit;                  /* newest first */
+};
+
+/* Ended tasks, for the dead-letter set (ac-queue failed, requeue). */
+struct ac_ended_filter {
+	unsigned statuses;           /* bits 1 << status; 0 = failed, timeout */
+	const char *type;            /* NULL = any */
+	int64_t since_ms;            /* ended within this long; 0 = any time */
+	long limit;                  /* newest first; 0 = all */
+};
+
+/* A change of one type's flow control (ac-queue; flow.h has the rules).
+ * `set` says which fields apply. */
+enum ac_queue_field {
+	AC_QUEUE_CONCURRENCY = 1 << 0,
+	AC_QUEUE_PER_KEY = 1 << 1,
+	AC_QUEUE_RATE = 1 << 2,
+	AC_QUEUE_KEY_RATE = 1 << 3,
+	AC_QUEUE_BURST = 1 << 4,
+	AC_QUEUE_FAIR = 1 << 5,
+	AC_QUEUE_PAUSE = 1 << 6,     /* paused, with reason */
+	AC_QUEUE_RESUME = 1 << 7,    /* lift the pause and every hold (or only
+				      * key's hold, when key is set) */
+	AC_QUEUE_HOLD = 1 << 8,      /* hold the type (or key) for hold_ms */
+	AC_QUEUE_CLEAR = 1 << 9      /* drop every limit (not the pause) */
+};
+
+struct ac_queue_change {
+	unsigned set;
+	long concurrency;            /* 0 = no cap */
+	long per_key;                /* 0 = no cap */
+	double rate;                 /* per second; 0 = none */
+	double key_rate;             /* per second and key; 0 = none */
+	double burst;                /* bucket size, >= 1 */
+	int fair;
+	const char *reason;          /* PAUSE, HOLD: why, or NULL */
+	int64_t hold_ms;
+	const char *key;             /* HOLD, RESUME: one route key, or NULL */
 };
 
 /* A running attempt a worker holds. */
@@ -297,6 +349,29 @@ struct ac_store_ops {
 	int (*prune)(struct ac_store *store, int64_t older_than_ms,
 		     int has_status, enum ac_task_status status, long limit,
 		     size_t *removed, struct ac_error *err);
+	/* Tasks that ended as the filter says, newest first: an array of
+	 * task objects (as tasks_list). */
+	int (*tasks_ended)(struct ac_store *store,
+			   const struct ac_ended_filter *filter, json_t **out,
+			   struct ac_error *err);
+	/* Queue ended tasks again with fresh attempts (retries and reclaims
+	 * counted from zero), in one transaction: the n ids (each must have
+	 * ended failed, timeout, cancelled or expired, or nothing changes),
+	 * or, when n is 0, every task the filter names.  *ids_out is a new
+	 * array (or NULL) of the *nout requeued. */
+	int (*requeue)(struct ac_store *store, const int64_t *ids, size_t n,
+		       const struct ac_ended_filter *filter, int64_t **ids_out,
+		       size_t *nout, struct ac_error *err);
+	/* Change a type's flow control (limits, pause, holds); a type need
+	 * not have tasks yet. */
+	int (*queue_set)(struct ac_store *store, const char *type,
+			 const struct ac_queue_change *change,
+			 struct ac_error *err);
+	/* The flow control of every type that has any (or of type, when not
+	 * NULL: an empty array when it has none): an array of objects
+	 * (ac_queue_row_json). */
+	int (*queues_list)(struct ac_store *store, const char *type,
+			   json_t **out, struct ac_error *err);
 	/* A descriptor that turns readable when another process may have
 	 * changed something (PostgreSQL: the connection that LISTENs), or -1
 	 * when the backend has none.  It may change after a reconnect, so
@@ -393,6 +468,16 @@ struct ac_worker_row {
 	int stop;
 };
 json_t *ac_worker_row_json(const struct ac_worker_row *row, int64_t now_ms);
+
+/* Shared by the backends: one type's flow control as JSON (ac-queue
+ * show).  keys is a JSON array of held keys ({"key","until","reason"},
+ * stolen).  now_store and now_wall convert store-clock times to wall
+ * clock for display. */
+struct ac_flow;
+json_t *ac_queue_row_json(const struct ac_flow *f, json_t *keys,
+			  int64_t now_store, int64_t now_wall);
+json_t *ac_queue_key_json(const char *key, int64_t until, const char *reason,
+			  int64_t now_store, int64_t now_wall);
 
 /* Shared by the backends' reads for display (task_get, tasks_list): the
  * text of a stored lz4 frame (compress.h) as a new string in *text, which

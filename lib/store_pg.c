@@ -16,6 +16,7 @@
 #include "store.h"
 #include "compress.h"
 #include "exitcode.h"
+#include "flow.h"
 #include "pq.h"
 #include "util.h"
 
@@ -27,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 #define DEADLINE_DEFAULT_MS 10000
 #define DEADLINE_MIN_MS 200
 #define BACKOFF_FIRST_MS 100
@@ -35,6 +36,10 @@
 #define BACKOFF_BASE_MS 1000
 #define TEMPFAIL_DELAY_MS 1000
 #define RECLAIM_BACKOFF_MS 1000
+/* Tasks expired by one statement: a cycle stays short however many
+ * expire at once (the claim refuses the rest meanwhile). */
+#define EXPIRE_BATCH 1000
+#define EXPIRED_ERROR "not started within its --expires time"
 /* Any fixed number: the key of the advisory lock taken while migrating. */
 #define MIGRATE_LOCK_KEY 0x61632d6d6967LL
 /* And of the one taken while folding task count changes (schema v4), as
@@ -57,8 +62,88 @@ enum stmt_id {
 	ST_LIST_ALL, ST_LIST_STATUS, ST_LIST_TYPE, ST_LIST_BOTH,
 	ST_CYCLE_STATE, ST_CRASHED, ST_TASK_END,
 	ST_DAMAGED, ST_COUNTED, ST_COUNT_ADD, ST_COUNT_FOLD, ST_COUNT_TRIM,
+	ST_SNOOZE, ST_EXPIRE, ST_ENDED, ST_REQUEUE_CHECK, ST_REQUEUE_IDS,
+	ST_REQUEUE_FILTER, ST_QUEUE_LOCK, ST_QUEUE_PUT, ST_QUEUE_KEY_HOLD,
+	ST_QUEUE_KEYS_RESUME, ST_QUEUE_KEYS_REFILL, ST_QUEUE_KEYS_TIDY,
+	ST_QUEUE_DROP, ST_QUEUES_LIST, ST_QUEUE_KEYS_LIST, ST_CONTROLLED,
+	ST_FLOW_LOCK, ST_FLOW_CANDS, ST_FLOW_HEAD, ST_FLOW_HEAD_AFTER,
+	ST_FLOW_NEXT, ST_FLOW_TOP, ST_FLOW_RUNNING, ST_FLOW_KEYS,
+	ST_FLOW_SAVE, ST_FLOW_SAVE_KEYS, ST_CLAIM_CANDS, ST_CLAIM_IDS,
+	ST_SWEEP_KEYS, ST_SWEEP_QUEUES,
 	ST_COUNT
 };
+
+/* Per type of $1 that has no flow control, the best $4 unassigned tasks
+ * and the best $4 routed to worker $2 with tags $3, locked with SKIP
+ * LOCKED: the CTE `cand` (id, priority). */
+#define UNCONTROLLED_CANDS \
+	"ty AS (SELECT u.t FROM unnest($1::text[]) AS u(t) WHERE NOT EXISTS " \
+	"(SELECT 1 FROM queues q WHERE q.type = u.t)), " \
+	"cand AS (" \
+	"(SELECT x.id, x.priority FROM ty CROSS JOIN LATERAL (SELECT id, " \
+	"priority FROM tasks WHERE status = 'queued' AND type = ty.t AND " \
+	"assigned IS NULL AND (tags IS NULL OR tags <@ $3::jsonb) AND " \
+	"(expires_at IS NULL OR expires_at > " NOW_MS ") " \
+	"ORDER BY priority DESC, id LIMIT $4 FOR UPDATE SKIP LOCKED) x) " \
+	"UNION ALL " \
+	"(SELECT x.id, x.priority FROM ty CROSS JOIN LATERAL (SELECT id, " \
+	"priority FROM tasks WHERE status = 'queued' AND type = ty.t AND " \
+	"assigned IS NOT NULL AND assigned = $2 AND (tags IS NULL OR tags " \
+	"<@ $3::jsonb) AND (expires_at IS NULL OR expires_at > " NOW_MS ") " \
+	"ORDER BY priority DESC, id LIMIT $4 FOR UPDATE SKIP LOCKED) x))"
+
+/* A claim of the tasks in `pick` (id) by worker $2 for a lease of `lease`
+ * ms (a parameter): each still queued and not expired is taken, with its
+ * attempt opened. */
+#define CLAIM_PICKED(lease) \
+	"claimed AS (UPDATE tasks t SET status = 'running', worker = $2, " \
+	"attempt = t.attempt + 1, lease_until = " NOW_MS " + " lease \
+	"::bigint, started = " NOW_MS ", finished = NULL FROM pick " \
+	"WHERE t.id = pick.id AND t.status = 'queued' AND (t.expires_at IS " \
+	"NULL OR t.expires_at > " NOW_MS ") RETURNING t.id, " \
+	"t.type, t.data, t.priority, t.attempt, t.timeout_ms, " \
+	"t.route_key, t.checkpoint, t.data_lz4, t.checkpoint_lz4), " \
+	"opened AS (INSERT INTO attempts (task_id, attempt, worker, " \
+	"started) SELECT id, attempt, $2, " NOW_MS " FROM claimed " \
+	"ON CONFLICT (task_id, attempt) DO UPDATE SET worker = " \
+	"excluded.worker, started = excluded.started, finished = NULL, " \
+	"outcome = NULL, error = NULL) " \
+	"SELECT id, type, data, priority, attempt, timeout_ms, " \
+	"route_key, checkpoint, data_lz4, checkpoint_lz4 FROM claimed " \
+	"ORDER BY priority DESC, id"
+
+/* A type's flow control (flow.h: struct ac_flow), as read_flow() takes
+ * it, followed by the store's clock. */
+#define QUEUE_COLS "type, paused, reason, paused_at, hold_until, " \
+	"hold_reason, concurrency, per_key, rate, key_rate, burst, fair, " \
+	"cursor, tokens, tokens_at, " NOW_MS
+
+/* A queues row with nothing left in it: no pause, no hold in force, no
+ * limit.  Burst, bucket and cursor are state, not settings. */
+#define QUEUE_IDLE \
+	"paused = 0 AND (hold_until IS NULL OR hold_until <= " NOW_MS ") " \
+	"AND concurrency = 0 AND per_key = 0 AND rate = 0 AND " \
+	"key_rate = 0 AND fair = 0"
+
+/* A key's stored state that says nothing: its hold is over and its
+ * bucket (of the type q) is full again, or there is no key rate. */
+#define KEY_IDLE(k, q) \
+	"(" k ".hold_until IS NULL OR " k ".hold_until <= " NOW_MS ") AND " \
+	"(" k ".tokens_at IS NULL OR " q ".key_rate <= 0 OR " k ".tokens + " \
+	"(" NOW_MS " - " k ".tokens_at) * " q ".key_rate / 1000.0 >= " \
+	q ".burst)"
+
+/* Put an ended task back in the queue, as new: no failures, reclaims,
+ * cancel, result or expiry left over. */
+#define REQUEUE_SET \
+	"status = 'queued', failures = 0, reclaims = 0, " \
+	"cancel_requested = 0, error = NULL, result = NULL, " \
+	"result_lz4 = NULL, expires_at = NULL, worker = NULL, " \
+	"lease_until = NULL, finished = NULL, run_at = " NOW_MS
+
+/* The route key as flow control orders keys: bytewise, like strcmp() in
+ * flow.c, whatever the database's collation. */
+#define FLOW_KEY "(coalesce(route_key, '') COLLATE \"C\")"
 
 #define TASK_COLS "id, type, status, priority, attempt, max_retries, " \
 	"failures, timeout_ms, worker, route_key, tags::text, meta, data, " \
@@ -79,10 +164,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_INSERT_TASK] =
 		"INSERT INTO tasks (type, status, priority, data, max_retries, "
 		"timeout_ms, route_key, tags, meta, idempotency_key, run_at, "
-		"created, max_reclaims, assigned, data_lz4) VALUES ($1, CASE WHEN "
+		"created, max_reclaims, assigned, data_lz4, expires_at) VALUES "
+		"($1, CASE WHEN "
 		"$10::bigint > 0 THEN 'pending' ELSE 'queued' END, $2, $3, $4, "
 		"$5, $6, $7::jsonb, $8, $9, " NOW_MS " + $10::bigint, " NOW_MS
-		", $11, $12, $13::bytea) ON CONFLICT (idempotency_key) WHERE "
+		", $11, $12, $13::bytea, CASE WHEN $14::bigint > 0 THEN " NOW_MS
+		" + $14::bigint END) ON CONFLICT (idempotency_key) WHERE "
 		"idempotency_key IS NOT NULL DO NOTHING RETURNING id",
 	[ST_FIND_IDEM] = "SELECT id FROM tasks WHERE idempotency_key = $1",
 	[ST_TASK_STATUS] = "SELECT status FROM tasks WHERE id = $1",
@@ -90,7 +177,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_RETRY] =
 		"UPDATE tasks SET status = 'queued', failures = 0, reclaims = 0, "
 		"cancel_requested = 0, error = NULL, result = NULL, "
-		"result_lz4 = NULL, "
+		"result_lz4 = NULL, expires_at = NULL, "
 		"worker = NULL, lease_until = NULL, finished = NULL, "
 		"run_at = " NOW_MS " WHERE id = $1 AND status IN "
 		"('failed', 'timeout', 'cancelled', 'expired')",
@@ -103,38 +190,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 	 * best $4 routed here (each an index seek, however deep the queue),
 	 * locked with SKIP LOCKED; the best $4 of those are taken, with
 	 * their attempts opened.  Rows locked but not taken are left
-	 * queued and free again at COMMIT. */
+	 * queued and free again at COMMIT.  Types under flow control (a row
+	 * in queues) are left to the flow claim (claim_controlled), and a
+	 * task past its expiry is never taken. */
 	[ST_CLAIM] =
-		"WITH cand AS ("
-		"(SELECT x.id, x.priority FROM unnest($1::text[]) AS ty(t) "
-		"CROSS JOIN LATERAL (SELECT id, priority FROM tasks WHERE "
-		"status = 'queued' AND type = ty.t AND assigned IS NULL AND "
-		"(tags IS NULL OR tags <@ $3::jsonb) ORDER BY priority DESC, id "
-		"LIMIT $4 FOR UPDATE SKIP LOCKED) x) "
-		"UNION ALL "
-		"(SELECT x.id, x.priority FROM unnest($1::text[]) AS ty(t) "
-		"CROSS JOIN LATERAL (SELECT id, priority FROM tasks WHERE "
-		"status = 'queued' AND type = ty.t AND assigned IS NOT NULL AND "
-		"assigned = $2 AND "
-		"(tags IS NULL OR tags <@ $3::jsonb) ORDER BY priority DESC, id "
-		"LIMIT $4 FOR UPDATE SKIP LOCKED) x)), "
+		"WITH " UNCONTROLLED_CANDS ", "
 		"pick AS (SELECT id FROM cand WHERE NOT EXISTS (SELECT 1 FROM "
 		"workers WHERE id = $2 AND (drain <> 0 OR stop <> 0)) "
-		"ORDER BY priority DESC, id LIMIT $4), "
-		"claimed AS (UPDATE tasks t SET status = 'running', worker = $2, "
-		"attempt = t.attempt + 1, lease_until = " NOW_MS " + $5::bigint, "
-		"started = " NOW_MS ", finished = NULL FROM pick "
-		"WHERE t.id = pick.id AND t.status = 'queued' RETURNING t.id, "
-		"t.type, t.data, t.priority, t.attempt, t.timeout_ms, "
-		"t.route_key, t.checkpoint, t.data_lz4, t.checkpoint_lz4), "
-		"opened AS (INSERT INTO attempts (task_id, attempt, worker, "
-		"started) SELECT id, attempt, $2, " NOW_MS " FROM claimed "
-		"ON CONFLICT (task_id, attempt) DO UPDATE SET worker = "
-		"excluded.worker, started = excluded.started, finished = NULL, "
-		"outcome = NULL, error = NULL) "
-		"SELECT id, type, data, priority, attempt, timeout_ms, "
-		"route_key, checkpoint, data_lz4, checkpoint_lz4 FROM claimed "
-		"ORDER BY priority DESC, id",
+		"ORDER BY priority DESC, id LIMIT $4), " CLAIM_PICKED("$5"),
 	[ST_DONE] =
 		"WITH changed AS (UPDATE tasks SET status = 'completed', "
 		"result = $4, result_lz4 = $5::bytea, error = NULL, "
@@ -157,13 +220,48 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"status = 'running' AND lease_until >= " NOW_MS
 		" RETURNING id, attempt, status)"
 		END_ATTEMPT("$8", "$4"),
+	/* Due again in $5 ms.  With $6 > 0 (retry_after), the task's type
+	 * ($7 = 0) or its route key ($7 = 1) is held that long across the
+	 * cluster, the later hold winning: the queues row made when missing
+	 * (and locked either way: a sweep must not drop it meanwhile). */
 	[ST_TEMPFAIL] =
 		"WITH changed AS (UPDATE tasks SET status = 'pending', "
 		"error = $4, lease_until = NULL, run_at = " NOW_MS
 		" + $5::bigint WHERE id = $1 AND attempt = $2 AND worker = $3 "
 		"AND status = 'running' AND lease_until >= " NOW_MS
+		" RETURNING id, attempt, status, type, "
+		"coalesce(route_key, '') AS key), "
+		"ended AS (UPDATE attempts a SET finished = " NOW_MS ", "
+		"outcome = 'tempfail', error = $4 FROM changed c "
+		"WHERE a.task_id = c.id AND a.attempt = c.attempt AND "
+		"a.finished IS NULL), "
+		"held AS (INSERT INTO queues AS q (type, hold_until, hold_reason) "
+		"SELECT type, CASE WHEN $7::int = 0 THEN " NOW_MS " + $6::bigint "
+		"END, CASE WHEN $7::int = 0 THEN $4 END FROM changed "
+		"WHERE $6::bigint > 0 ON CONFLICT (type) DO UPDATE SET "
+		"hold_until = CASE WHEN excluded.hold_until IS NULL OR "
+		"excluded.hold_until < coalesce(q.hold_until, 0) THEN "
+		"q.hold_until ELSE excluded.hold_until END, "
+		"hold_reason = CASE WHEN excluded.hold_until IS NULL OR "
+		"excluded.hold_until < coalesce(q.hold_until, 0) THEN "
+		"q.hold_reason ELSE excluded.hold_reason END), "
+		"keyheld AS (INSERT INTO queue_keys AS k (type, key, hold_until, "
+		"hold_reason) SELECT type, key, " NOW_MS " + $6::bigint, $4 "
+		"FROM changed WHERE $6::bigint > 0 AND $7::int = 1 "
+		"ON CONFLICT (type, key) DO UPDATE SET "
+		"hold_until = CASE WHEN k.hold_until > excluded.hold_until THEN "
+		"k.hold_until ELSE excluded.hold_until END, "
+		"hold_reason = CASE WHEN k.hold_until > excluded.hold_until THEN "
+		"k.hold_reason ELSE excluded.hold_reason END) "
+		"SELECT status FROM changed",
+	/* {"snooze":SEC}: due again in $5 ms; no failure is counted. */
+	[ST_SNOOZE] =
+		"WITH changed AS (UPDATE tasks SET status = 'pending', "
+		"error = $4, lease_until = NULL, run_at = " NOW_MS
+		" + $5::bigint WHERE id = $1 AND attempt = $2 AND worker = $3 "
+		"AND status = 'running' AND lease_until >= " NOW_MS
 		" RETURNING id, attempt, status)"
-		END_ATTEMPT("'tempfail'", "$4"),
+		END_ATTEMPT("'snoozed'", "$4"),
 	[ST_CANCEL_DONE] =
 		"WITH changed AS (UPDATE tasks SET status = 'cancelled', "
 		"error = $4, finished = " NOW_MS ", lease_until = NULL "
@@ -391,6 +489,167 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_COUNT_TRIM] =
 		"DELETE FROM task_counts WHERE n = 0 AND (SELECT "
 		"pg_try_advisory_xact_lock(" COUNT_FOLD_LOCK_KEY "))",
+	/* Up to $1 tasks never started whose --expires time is over (an
+	 * index seek: tasks_expiry); rows another is changing are skipped. */
+	[ST_EXPIRE] =
+		"WITH gone AS (UPDATE tasks SET status = 'expired', finished = "
+		NOW_MS ", error = '" EXPIRED_ERROR "', lease_until = NULL "
+		"WHERE id IN (SELECT id FROM tasks WHERE expires_at IS NOT NULL "
+		"AND attempt = 0 AND status IN ('pending', 'queued') AND "
+		"expires_at <= " NOW_MS " LIMIT $1 FOR UPDATE SKIP LOCKED) "
+		"AND attempt = 0 AND status IN ('pending', 'queued') "
+		"RETURNING id) SELECT count(*) FROM gone",
+	[ST_ENDED] =
+		"SELECT " TASK_COLS " FROM tasks WHERE status = ANY($1::text[]) "
+		"AND ($2::text IS NULL OR type = $2) AND ($3::bigint <= 0 OR "
+		"finished >= " NOW_MS " - $3::bigint) "
+		"ORDER BY finished DESC NULLS LAST, id DESC LIMIT $4",
+	[ST_REQUEUE_CHECK] =
+		"SELECT id, status FROM tasks WHERE id = ANY($1::bigint[]) "
+		"FOR UPDATE",
+	[ST_REQUEUE_IDS] =
+		"UPDATE tasks SET " REQUEUE_SET " WHERE id = ANY($1::bigint[]) "
+		"AND status IN ('failed', 'timeout', 'cancelled', 'expired') "
+		"RETURNING id",
+	/* As ST_ENDED picks them, newest first. */
+	[ST_REQUEUE_FILTER] =
+		"WITH picked AS (SELECT id, finished FROM tasks WHERE "
+		"status = ANY($1::text[]) AND status IN ('failed', 'timeout', "
+		"'cancelled', 'expired') AND ($2::text IS NULL OR type = $2) AND "
+		"($3::bigint <= 0 OR finished >= " NOW_MS " - $3::bigint) "
+		"ORDER BY finished DESC NULLS LAST, id DESC LIMIT $4 FOR UPDATE), "
+		"done AS (UPDATE tasks t SET " REQUEUE_SET " FROM picked "
+		"WHERE t.id = picked.id RETURNING t.id) "
+		"SELECT picked.id FROM picked JOIN done ON done.id = picked.id "
+		"ORDER BY picked.finished DESC NULLS LAST, picked.id DESC",
+	/* The type's row, made when missing, locked either way. */
+	[ST_QUEUE_LOCK] =
+		"INSERT INTO queues AS q (type) VALUES ($1) ON CONFLICT (type) "
+		"DO UPDATE SET type = q.type RETURNING " QUEUE_COLS,
+	[ST_QUEUE_PUT] =
+		"UPDATE queues SET paused = $2, reason = $3, paused_at = $4, "
+		"hold_until = $5, hold_reason = $6, concurrency = $7, "
+		"per_key = $8, rate = $9, key_rate = $10, burst = $11, "
+		"fair = $12, cursor = $13, tokens = $14, tokens_at = $15 "
+		"WHERE type = $1",
+	[ST_QUEUE_KEY_HOLD] =
+		"INSERT INTO queue_keys (type, key, hold_until, hold_reason) "
+		"VALUES ($1, $2, " NOW_MS " + $3::bigint, $4) "
+		"ON CONFLICT (type, key) DO UPDATE SET "
+		"hold_until = excluded.hold_until, "
+		"hold_reason = excluded.hold_reason",
+	[ST_QUEUE_KEYS_RESUME] =
+		"UPDATE queue_keys SET hold_until = NULL, hold_reason = NULL "
+		"WHERE type = $1 AND ($2::text IS NULL OR key = $2)",
+	[ST_QUEUE_KEYS_REFILL] =
+		"UPDATE queue_keys SET tokens = 0, tokens_at = NULL "
+		"WHERE type = $1",
+	[ST_QUEUE_KEYS_TIDY] =
+		"DELETE FROM queue_keys k USING queues q WHERE k.type = $1 AND "
+		"q.type = k.type AND " KEY_IDLE("k", "q"),
+	/* Rows the caller has locked: read again now (a hold may have come
+	 * with a key row meanwhile). */
+	[ST_QUEUE_DROP] =
+		"DELETE FROM queues q WHERE type = ANY($1::text[]) AND "
+		QUEUE_IDLE " AND NOT EXISTS (SELECT 1 FROM queue_keys k WHERE "
+		"k.type = q.type)",
+	[ST_QUEUES_LIST] =
+		"SELECT " QUEUE_COLS " FROM queues WHERE ($1::text IS NULL OR "
+		"type = $1) ORDER BY type COLLATE \"C\"",
+	[ST_QUEUE_KEYS_LIST] =
+		"SELECT type, key, hold_until, hold_reason FROM queue_keys "
+		"WHERE ($1::text IS NULL OR type = $1) AND hold_until > " NOW_MS
+		" ORDER BY type COLLATE \"C\", key COLLATE \"C\"",
+	/* Which of the worker's types have flow control. */
+	[ST_CONTROLLED] =
+		"SELECT type FROM queues WHERE type = ANY($1::text[]) "
+		"ORDER BY type COLLATE \"C\"",
+	/* The rows of the worker's controlled types, locked in one order
+	 * by every claimer (no deadlock): one claimer at a time plans a
+	 * type, so a cap holds across workers and hosts. */
+	[ST_FLOW_LOCK] =
+		"SELECT " QUEUE_COLS " FROM queues WHERE type = ANY($1::text[]) "
+		"ORDER BY type COLLATE \"C\" FOR UPDATE",
+	/* flow.h's queries (struct ac_flow_ops), for worker $2 with tags
+	 * $3 where it claims. */
+	[ST_FLOW_CANDS] =
+		"SELECT id, priority, k FROM ("
+		"(SELECT id, priority, coalesce(route_key, '') AS k FROM tasks "
+		"WHERE status = 'queued' AND type = $1 AND assigned IS NULL AND "
+		"(tags IS NULL OR tags <@ $3::jsonb) AND (expires_at IS NULL OR "
+		"expires_at > " NOW_MS ") AND ($4::jsonb IS NULL OR NOT "
+		"$4::jsonb ? coalesce(route_key, '')) "
+		"ORDER BY priority DESC, id LIMIT $5) UNION ALL "
+		"(SELECT id, priority, coalesce(route_key, '') AS k FROM tasks "
+		"WHERE status = 'queued' AND type = $1 AND assigned IS NOT NULL "
+		"AND assigned = $2 AND (tags IS NULL OR tags <@ $3::jsonb) AND "
+		"(expires_at IS NULL OR expires_at > " NOW_MS ") AND ($4::jsonb "
+		"IS NULL OR NOT $4::jsonb ? coalesce(route_key, '')) "
+		"ORDER BY priority DESC, id LIMIT $5)) c "
+		"ORDER BY priority DESC, id LIMIT $5",
+	/* Fair order, by key then oldest: seeks of tasks_fair when
+	 * queue_set made it. */
+	[ST_FLOW_HEAD] =
+		"SELECT id, priority, " FLOW_KEY ", (assigned IS NULL OR "
+		"assigned = $3) AND (tags IS NULL OR tags <@ $4::jsonb) "
+		"FROM tasks WHERE status = 'queued' AND type = $1 AND "
+		"priority = $2 AND (expires_at IS NULL OR expires_at > " NOW_MS
+		") ORDER BY " FLOW_KEY ", id LIMIT 1",
+	[ST_FLOW_HEAD_AFTER] =
+		"SELECT id, priority, " FLOW_KEY ", (assigned IS NULL OR "
+		"assigned = $3) AND (tags IS NULL OR tags <@ $4::jsonb) "
+		"FROM tasks WHERE status = 'queued' AND type = $1 AND "
+		"priority = $2 AND " FLOW_KEY " > $5 AND (expires_at IS NULL "
+		"OR expires_at > " NOW_MS ") ORDER BY " FLOW_KEY ", id LIMIT 1",
+	[ST_FLOW_NEXT] =
+		"SELECT id, priority, " FLOW_KEY " FROM tasks WHERE "
+		"status = 'queued' AND type = $1 AND priority = $2 AND "
+		FLOW_KEY " = $3 AND id > $4 AND (assigned IS NULL OR "
+		"assigned = $5) AND (tags IS NULL OR tags <@ $6::jsonb) AND "
+		"(expires_at IS NULL OR expires_at > " NOW_MS ") "
+		"ORDER BY " FLOW_KEY ", id LIMIT 1",
+	[ST_FLOW_TOP] =
+		"SELECT greatest((SELECT priority FROM tasks WHERE "
+		"status = 'queued' AND type = $1 AND assigned IS NULL AND "
+		"priority < $2 ORDER BY priority DESC LIMIT 1), (SELECT priority "
+		"FROM tasks WHERE status = 'queued' AND type = $1 AND "
+		"assigned IS NOT NULL AND priority < $2 "
+		"ORDER BY priority DESC LIMIT 1))",
+	[ST_FLOW_RUNNING] =
+		"SELECT coalesce(route_key, ''), count(*) FROM tasks WHERE "
+		"status = 'running' AND type = $1 GROUP BY 1",
+	[ST_FLOW_KEYS] =
+		"SELECT key, hold_until, hold_reason, tokens, tokens_at "
+		"FROM queue_keys WHERE type = $1",
+	[ST_FLOW_SAVE] =
+		"UPDATE queues SET tokens = $2, tokens_at = $3, cursor = $4 "
+		"WHERE type = $1",
+	[ST_FLOW_SAVE_KEYS] =
+		"INSERT INTO queue_keys (type, key, tokens, tokens_at) "
+		"SELECT $1, u.k, u.t, $4 FROM unnest($2::text[], "
+		"$3::double precision[]) AS u(k, t) ON CONFLICT (type, key) DO "
+		"UPDATE SET tokens = excluded.tokens, "
+		"tokens_at = excluded.tokens_at",
+	/* A claim under flow control: the uncontrolled types' candidates,
+	 * merged with the plans before anything is taken (ST_CLAIM_IDS). */
+	[ST_CLAIM_CANDS] =
+		"WITH " UNCONTROLLED_CANDS " SELECT id, priority FROM cand "
+		"ORDER BY priority DESC, id LIMIT $4",
+	[ST_CLAIM_IDS] =
+		"WITH pick AS (SELECT unnest($1::bigint[]) AS id), "
+		CLAIM_PICKED("$3"),
+	/* Key rows that say nothing any more; those of a type a claimer
+	 * holds are left for another sweep. */
+	[ST_SWEEP_KEYS] =
+		"DELETE FROM queue_keys d USING (SELECT k.type, k.key FROM "
+		"queue_keys k JOIN queues q ON q.type = k.type WHERE "
+		KEY_IDLE("k", "q") " FOR UPDATE OF k, q SKIP LOCKED) g "
+		"WHERE d.type = g.type AND d.key = g.key",
+	/* Queue rows with nothing left in them, locked (ST_QUEUE_DROP then
+	 * deletes those still so). */
+	[ST_SWEEP_QUEUES] =
+		"SELECT type FROM queues WHERE " QUEUE_IDLE
+		" FOR UPDATE SKIP LOCKED",
 };
 
 /* Each version's step, run in order in one transaction under the
@@ -562,6 +821,52 @@ static const char schema_v4[] =
 	"CREATE INDEX tasks_ended ON tasks (status, id)"
 	" WHERE status IN ('completed', 'failed', 'cancelled', 'timeout',"
 	" 'expired');";
+
+/* Version 5: flow control (flow.h, ac-queue).  A task's expiry (store
+ * clock, NULL = never), found by a partial index as small as the set of
+ * tasks that have one and have not started; the flow control of each
+ * type that has any (a row in queues makes a type "controlled": its claims
+ * go through flow.c), and the stored state of route keys (holds, rate
+ * buckets).  Adding a column without a default rewrites nothing.  Each
+ * step may meet its work done (a store an older ac was pointed at after
+ * this one): IF NOT EXISTS. */
+static const char schema_v5[] =
+	"ALTER TABLE tasks ADD COLUMN IF NOT EXISTS expires_at bigint;"
+	"CREATE INDEX IF NOT EXISTS tasks_expiry ON tasks (expires_at)"
+	" WHERE expires_at IS NOT NULL AND attempt = 0"
+	" AND status IN ('pending', 'queued');"
+	"CREATE TABLE IF NOT EXISTS queues ("
+	" type text PRIMARY KEY,"
+	" paused integer NOT NULL DEFAULT 0,"
+	" reason text,"
+	" paused_at bigint,"
+	" hold_until bigint,"
+	" hold_reason text,"
+	" concurrency integer NOT NULL DEFAULT 0,"
+	" per_key integer NOT NULL DEFAULT 0,"
+	" rate double precision NOT NULL DEFAULT 0,"
+	" key_rate double precision NOT NULL DEFAULT 0,"
+	" burst double precision NOT NULL DEFAULT 1,"
+	" fair integer NOT NULL DEFAULT 0,"
+	" cursor text,"
+	" tokens double precision NOT NULL DEFAULT 0,"
+	" tokens_at bigint);"
+	"CREATE TABLE IF NOT EXISTS queue_keys ("
+	" type text NOT NULL,"
+	" key text NOT NULL,"
+	" hold_until bigint,"
+	" hold_reason text,"
+	" tokens double precision NOT NULL DEFAULT 0,"
+	" tokens_at bigint,"
+	" PRIMARY KEY (type, key));";
+
+/* Fair claims walk the queued tasks of one type and priority by key,
+ * oldest first in each (ST_FLOW_HEAD, ST_FLOW_NEXT): made when a type
+ * first turns fair (queue_set), so that a store without fair types never
+ * maintains it.  Without it those queries still work, by a sort. */
+static const char fair_index[] =
+	"CREATE INDEX IF NOT EXISTS tasks_fair ON tasks (type, priority, "
+	"(coalesce(route_key, '') COLLATE \"C\"), id) WHERE status = 'queued'";
 
 struct pg_store {
 	struct ac_store base;
@@ -1204,8 +1509,10 @@ static int migrate(struct pg_store *s, struct ac_error *err)
 	    (version < 2 && run_simple(s, schema_v2, "migrating the schema to version 2", err) < 0) ||
 	    (version < 3 && run_simple(s, schema_v3, "migrating the schema to version 3", err) < 0))
 		goto fail;
-	if (version < 4 &&
-	    run_simple(s, schema_v4, "migrating the schema to version 4", err) < 0)
+	if ((version < 4 &&
+	     run_simple(s, schema_v4, "migrating the schema to version 4", err) < 0) ||
+	    (version < 5 &&
+	     run_simple(s, schema_v5, "migrating the schema to version 5", err) < 0))
 		goto fail;
 	{
 		char sql[120];
@@ -1292,21 +1599,22 @@ static int submit_chunk(struct pg_store *s, const struct ac_task_spec *specs,
 	for (size_t i = from; i < to; i++) {
 		const struct ac_task_spec *t = &specs[i];
 		char prio[NUM], retries[NUM], timeout[NUM], delay[NUM],
-			reclaims[NUM];
-		const char *v[13] = {
+			reclaims[NUM], expires[NUM];
+		const char *v[14] = {
 			t->type, num(prio, t->priority), NULL,
 			num(retries, t->max_retries), num(timeout, t->timeout_ms),
 			t->route_key, t->tags, t->meta, t->idempotency_key,
 			num(delay, t->delay_ms > 0 ? t->delay_ms : 0),
 			num(reclaims, t->max_reclaims), t->assigned, NULL,
+			num(expires, t->expires_ms > 0 ? t->expires_ms : 0),
 		};
-		int lengths[13] = { 0 }, formats[13] = { 0 }, sent;
+		int lengths[14] = { 0 }, formats[14] = { 0 }, sent;
 		/* t->data is NUL-terminated at data_len (ac_task_spec). */
 		unsigned char *frame = value_params(t->data, t->data_len, 2, 12,
 						    v, lengths, formats);
 
 		/* libpq has copied the values once this returns. */
-		sent = PQsendQueryPrepared(s->conn, name, 13, v, lengths,
+		sent = PQsendQueryPrepared(s->conn, name, 14, v, lengths,
 					   formats, 0);
 		free(frame);
 		if (!sent) {
@@ -1741,30 +2049,11 @@ static int pg_task_get(struct ac_store *base, int64_t id, json_t **out,
 	return *out ? 0 : ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 }
 
-static int pg_tasks_list(struct ac_store *base,
-			 const struct ac_task_filter *filter, json_t **out,
-			 struct ac_error *err)
+/* The rows of TASK_COLS (a binary result) as a new JSON array in *out. */
+static int rows_json(PGresult *res, json_t **out, struct ac_error *err)
 {
-	static const enum stmt_id which[4] = {
-		ST_LIST_ALL, ST_LIST_STATUS, ST_LIST_TYPE, ST_LIST_BOTH,
-	};
-	struct pg_store *s = (struct pg_store *)base;
-	char limit[NUM];
-	const char *v[3];
-	int k = (filter->has_status ? 1 : 0) | (filter->type ? 2 : 0), n = 0;
-	PGresult *res;
-	json_t *arr;
+	json_t *arr = json_array();
 
-	/* Each statement takes only the values it uses, in order. */
-	if (filter->has_status)
-		v[n++] = ac_task_status_name(filter->status);
-	if (filter->type)
-		v[n++] = filter->type;
-	v[n++] = num(limit, filter->limit);
-	res = run_with(s, which[k], n, v, NULL, NULL, 1, "listing tasks", err);
-	if (!res)
-		return -1;
-	arr = json_array();
 	for (int r = 0; arr && r < PQntuples(res); r++) {
 		json_t *t = task_json_from_row(res, r, NULL);
 
@@ -1778,6 +2067,31 @@ static int pg_tasks_list(struct ac_store *base,
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 	*out = arr;
 	return 0;
+}
+
+static int pg_tasks_list(struct ac_store *base,
+			 const struct ac_task_filter *filter, json_t **out,
+			 struct ac_error *err)
+{
+	static const enum stmt_id which[4] = {
+		ST_LIST_ALL, ST_LIST_STATUS, ST_LIST_TYPE, ST_LIST_BOTH,
+	};
+	struct pg_store *s = (struct pg_store *)base;
+	char limit[NUM];
+	const char *v[3];
+	int k = (filter->has_status ? 1 : 0) | (filter->type ? 2 : 0), n = 0;
+	PGresult *res;
+
+	/* Each statement takes only the values it uses, in order. */
+	if (filter->has_status)
+		v[n++] = ac_task_status_name(filter->status);
+	if (filter->type)
+		v[n++] = filter->type;
+	v[n++] = num(limit, filter->limit);
+	res = run_with(s, which[k], n, v, NULL, NULL, 1, "listing tasks", err);
+	if (!res)
+		return -1;
+	return rows_json(res, out, err);
 }
 
 static int pg_task_counts(struct ac_store *base, json_t **out,
@@ -1985,7 +2299,8 @@ struct outcome_args {
 	const char *v[8];
 	int lengths[8], formats[8];
 	unsigned char *frame;      /* a compressed result, freed once sent */
-	char idb[NUM], att[NUM], base_ms[NUM], jitter[NUM], delay[NUM];
+	char idb[NUM], att[NUM], base_ms[NUM], jitter[NUM], delay[NUM],
+		hold[NUM];
 };
 
 static void outcome_args(const struct ac_outcome *o, const char *worker_id,
@@ -2009,7 +2324,16 @@ static void outcome_args(const struct ac_outcome *o, const char *worker_id,
 	case AC_OUTCOME_TEMPFAIL:
 		a->id = ST_TEMPFAIL;
 		a->v[3] = o->error;
-		a->v[4] = num(a->delay, TEMPFAIL_DELAY_MS);
+		a->v[4] = num(a->delay, o->delay_ms > 0 ? o->delay_ms :
+			      TEMPFAIL_DELAY_MS);
+		a->v[5] = num(a->hold, o->hold_ms > 0 ? o->hold_ms : 0);
+		a->v[6] = o->hold_key ? "1" : "0";
+		a->n = 7;
+		break;
+	case AC_OUTCOME_SNOOZED:
+		a->id = ST_SNOOZE;
+		a->v[3] = o->error;
+		a->v[4] = num(a->delay, o->delay_ms > 0 ? o->delay_ms : 0);
 		a->n = 5;
 		break;
 	case AC_OUTCOME_CANCELLED:
@@ -2402,8 +2726,8 @@ static int pg_outcomes_begin(struct ac_store *base, const char *worker_id,
 			     struct ac_error *err)
 {
 	static const enum stmt_id needed[] = {
-		ST_DONE, ST_FAIL, ST_TEMPFAIL, ST_CANCEL_DONE, ST_RELEASE,
-		ST_CRASHED, ST_NOTIFY,
+		ST_DONE, ST_FAIL, ST_TEMPFAIL, ST_SNOOZE, ST_CANCEL_DONE,
+		ST_RELEASE, ST_CRASHED, ST_NOTIFY,
 	};
 	struct pg_store *s = (struct pg_store *)base;
 	int sent_ok = 1, wake = 0;
@@ -2644,12 +2968,51 @@ static int fold_counts(struct pg_store *s, struct ac_error *err)
 			    NULL, err) < 0 ? -1 : 0;
 }
 
+/* Flow control's rows that say nothing any more: key rows whose hold is
+ * over and whose bucket is full, then queue rows with nothing set (the
+ * type's claims are the fast ones again).  Rows a claimer holds are
+ * skipped, never waited for: the sweep holds tasks' locks by now. */
+static int tidy_flow(struct pg_store *s, struct ac_error *err)
+{
+	struct ac_buf types = { 0 };
+	PGresult *res;
+	int rc = 0, rows;
+
+	if (run_command(s, ST_SWEEP_KEYS, 0, NULL, "tidying queues", NULL,
+			err) < 0)
+		return -1;
+	res = run(s, ST_SWEEP_QUEUES, 0, NULL, NULL, "tidying queues", err);
+	if (!res)
+		return -1;
+	rows = PQntuples(res);
+	if (rows > 0) {
+		const char **names = calloc((size_t)rows, sizeof *names);
+
+		for (int r = 0; names && r < rows; r++)
+			names[r] = PQgetvalue(res, r, 0);
+		if (!names || text_array(&types, names, (size_t)rows) < 0)
+			rc = ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		free(names);
+	}
+	PQclear(res);
+	if (rc == 0 && rows > 0) {
+		const char *v[1] = { types.data };
+
+		rc = run_command(s, ST_QUEUE_DROP, 1, v, "tidying queues", NULL,
+				 err);
+	}
+	ac_buf_release(&types);
+	return rc;
+}
+
 static int pg_sweep(struct ac_store *base, size_t *reclaimed,
 		    struct ac_error *err)
 {
 	struct pg_store *s = (struct pg_store *)base;
 	char backoff[NUM];
 	const char *v[1] = { num(backoff, RECLAIM_BACKOFF_MS) };
+	char batch[NUM];
+	const char *expire_max = num(batch, EXPIRE_BATCH);
 	PGresult *res;
 
 	*reclaimed = 0;
@@ -2662,7 +3025,9 @@ static int pg_sweep(struct ac_store *base, size_t *reclaimed,
 	PQclear(res);
 	if (run_command(s, ST_UNASSIGN_GONE, 0, NULL, "rerouting tasks", NULL,
 			err) < 0 ||
-	    fold_counts(s, err) < 0)
+	    run_command(s, ST_EXPIRE, 1, &expire_max, "expiring tasks", NULL,
+			err) < 0 ||
+	    fold_counts(s, err) < 0 || tidy_flow(s, err) < 0)
 		goto fail;
 	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
 fail:
@@ -2972,6 +3337,454 @@ static int pg_prune(struct ac_store *base, int64_t older_than_ms,
 	return 0;
 }
 
+/* The statuses of a filter of ended tasks (ac_ended_filter: 0 = failed
+ * and timeout) as a text array literal. */
+static int statuses_array(unsigned bits, struct ac_buf *b)
+{
+	const char *names[AC_TASK_STATUS_COUNT];
+	size_t n = 0;
+
+	if (!bits)
+		bits = 1u << AC_TASK_FAILED | 1u << AC_TASK_TIMEOUT;
+	for (int i = 0; i < AC_TASK_STATUS_COUNT; i++)
+		if (bits & 1u << i)
+			names[n++] = ac_task_status_name((enum ac_task_status)i);
+	return text_array(b, names, n);
+}
+
+/* A bigint array literal of n ids. */
+static int id_array(struct ac_buf *b, const int64_t *ids, size_t n)
+{
+	if (ac_buf_append(b, "{", 1) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (ac_buf_printf(b, "%s%lld", i ? "," : "",
+				  (long long)ids[i]) < 0)
+			return -1;
+	return ac_buf_append(b, "}", 1);
+}
+
+static int pg_tasks_ended(struct ac_store *base,
+			  const struct ac_ended_filter *filter, json_t **out,
+			  struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	struct ac_buf statuses = { 0 };
+	char since[NUM], limit[NUM];
+	const char *v[4];
+	PGresult *res;
+
+	if (statuses_array(filter->statuses, &statuses) < 0) {
+		ac_buf_release(&statuses);
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	v[0] = statuses.data;
+	v[1] = filter->type;
+	v[2] = num(since, filter->since_ms > 0 ? filter->since_ms : 0);
+	v[3] = filter->limit > 0 ? num(limit, filter->limit) : NULL;
+	res = run_with(s, ST_ENDED, 4, v, NULL, NULL, 1, "listing ended tasks",
+		       err);
+	ac_buf_release(&statuses);
+	if (!res)
+		return -1;
+	return rows_json(res, out, err);
+}
+
+static int requeuable(enum ac_task_status status)
+{
+	return status == AC_TASK_FAILED || status == AC_TASK_TIMEOUT ||
+	       status == AC_TASK_CANCELLED || status == AC_TASK_EXPIRED;
+}
+
+/* The n ids, each ended so that it may be queued again: checked (and
+ * locked) all before any changes. */
+static int requeue_check(struct pg_store *s, const int64_t *ids, size_t n,
+			 const char *list, struct ac_error *err)
+{
+	PGresult *res = run(s, ST_REQUEUE_CHECK, 1, &list, NULL,
+			    "reading tasks", err);
+	int rc = 0;
+
+	if (!res)
+		return -1;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		enum ac_task_status status = AC_TASK_PENDING;
+		int r, rows = PQntuples(res);
+
+		for (r = 0; r < rows; r++)
+			if (get_i64(res, r, 0) == ids[i])
+				break;
+		if (r == rows)
+			rc = ac_error_set(err, AC_EXIT_FAILED, "no task %lld",
+					  (long long)ids[i]);
+		else if (ac_task_status_parse(PQgetvalue(res, r, 1),
+					      &status) < 0 ||
+			 !requeuable(status))
+			rc = ac_error_set(err, AC_EXIT_FAILED,
+					  "task %lld is %s: only a failed, timed-out, cancelled or expired task can be requeued",
+					  (long long)ids[i],
+					  PQgetvalue(res, r, 1));
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_requeue(struct ac_store *base, const int64_t *ids, size_t n,
+		      const struct ac_ended_filter *filter, int64_t **ids_out,
+		      size_t *nout, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	struct ac_buf list = { 0 };
+	char since[NUM], limit[NUM];
+	PGresult *res;
+	int rows;
+
+	*ids_out = NULL;
+	*nout = 0;
+	if (n ? id_array(&list, ids, n) < 0 :
+	    statuses_array(filter ? filter->statuses : 0, &list) < 0) {
+		ac_buf_release(&list);
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	if (tx_begin(s, err) < 0)
+		goto fail;
+	if (n) {
+		const char *v[1] = { list.data };
+
+		if (requeue_check(s, ids, n, list.data, err) < 0)
+			goto fail;
+		res = run(s, ST_REQUEUE_IDS, 1, v, NULL, "requeueing tasks",
+			  err);
+	} else {
+		const char *v[4] = {
+			list.data, filter ? filter->type : NULL,
+			num(since, filter && filter->since_ms > 0 ?
+			    filter->since_ms : 0),
+			filter && filter->limit > 0 ?
+				num(limit, filter->limit) : NULL,
+		};
+
+		res = run(s, ST_REQUEUE_FILTER, 4, v, NULL, "requeueing tasks",
+			  err);
+	}
+	if (!res)
+		goto fail;
+	rows = PQntuples(res);
+	if (rows > 0) {
+		*ids_out = calloc((size_t)rows, sizeof **ids_out);
+		if (!*ids_out) {
+			PQclear(res);
+			ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+			goto fail;
+		}
+	}
+	if (n) {
+		/* In the order asked, each once. */
+		for (size_t i = 0; i < n; i++) {
+			int dup = 0;
+
+			for (size_t j = 0; j < *nout && !dup; j++)
+				dup = (*ids_out)[j] == ids[i];
+			if (!dup && *nout < (size_t)rows)
+				(*ids_out)[(*nout)++] = ids[i];
+		}
+	} else {
+		for (int r = 0; r < rows; r++)
+			(*ids_out)[(*nout)++] = get_i64(res, r, 0);
+	}
+	PQclear(res);
+	/* Requeueing a thousand tasks while no worker sweeps would leave
+	 * their count changes for every reader to add up. */
+	if ((*nout && notify_wake(s, err) < 0) || fold_counts(s, err) < 0)
+		goto fail;
+	ac_buf_release(&list);
+	if (tx_commit(s, err) < 0) {
+		tx_rollback(s);
+		goto fail_done;
+	}
+	return 0;
+fail:
+	tx_rollback(s);
+	ac_buf_release(&list);
+fail_done:
+	free(*ids_out);
+	*ids_out = NULL;
+	*nout = 0;
+	return -1;
+}
+
+/* Row r of QUEUE_COLS into f (its strings new), and the store's clock
+ * in *now.  0, or -1 when out of memory. */
+static int read_flow(const PGresult *res, int r, struct ac_flow *f,
+		     int64_t *now)
+{
+	memset(f, 0, sizeof *f);
+	f->type = dup_text(res, r, 0, NULL);
+	f->paused = (int)get_i64(res, r, 1);
+	f->reason = dup_text(res, r, 2, NULL);
+	f->paused_at = get_i64(res, r, 3);
+	f->hold_until = get_i64(res, r, 4);
+	f->hold_reason = dup_text(res, r, 5, NULL);
+	f->concurrency = (long)get_i64(res, r, 6);
+	f->per_key = (long)get_i64(res, r, 7);
+	f->rate = get_double(res, r, 8);
+	f->key_rate = get_double(res, r, 9);
+	f->burst = get_double(res, r, 10);
+	f->fair = (int)get_i64(res, r, 11);
+	f->cursor = dup_text(res, r, 12, NULL);
+	f->tokens = get_double(res, r, 13);
+	f->tokens_at = get_i64(res, r, 14);
+	*now = get_i64(res, r, 15);
+	if (!f->type || (!f->reason && !PQgetisnull(res, r, 2)) ||
+	    (!f->hold_reason && !PQgetisnull(res, r, 5)) ||
+	    (!f->cursor && !PQgetisnull(res, r, 12))) {
+		ac_flow_release(f);
+		return -1;
+	}
+	return 0;
+}
+
+/* Replace a string of f: 0, or -1 when out of memory. */
+static int set_text(char **field, const char *value)
+{
+	char *copy = value ? ac_strdup(value) : NULL;
+
+	if (value && !copy)
+		return -1;
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+/* The type's change, on its row f (locked) at store time now; what the
+ * key rows need is left to the caller.  0, or -1 when out of memory. */
+static int flow_apply(struct ac_flow *f, const struct ac_queue_change *c,
+		      int64_t now)
+{
+	unsigned set = c->set;
+
+	if (set & AC_QUEUE_CLEAR) {
+		f->concurrency = f->per_key = 0;
+		f->rate = f->key_rate = 0;
+		f->burst = 1;
+		f->fair = 0;
+		f->tokens = 0;
+		f->tokens_at = 0;
+		if (set_text(&f->cursor, NULL) < 0)
+			return -1;
+	}
+	if (set & AC_QUEUE_CONCURRENCY)
+		f->concurrency = c->concurrency > 0 ? c->concurrency : 0;
+	if (set & AC_QUEUE_PER_KEY)
+		f->per_key = c->per_key > 0 ? c->per_key : 0;
+	if (set & AC_QUEUE_RATE)
+		f->rate = c->rate > 0 ? c->rate : 0;
+	if (set & AC_QUEUE_KEY_RATE)
+		f->key_rate = c->key_rate > 0 ? c->key_rate : 0;
+	if (set & AC_QUEUE_BURST)
+		f->burst = c->burst >= 1 ? c->burst : 1;
+	if (set & AC_QUEUE_FAIR) {
+		f->fair = c->fair ? 1 : 0;
+		if (!f->fair && set_text(&f->cursor, NULL) < 0)
+			return -1;
+	}
+	/* A new rate starts with a full bucket. */
+	if (set & (AC_QUEUE_RATE | AC_QUEUE_BURST)) {
+		f->tokens = f->rate > 0 ? f->burst : 0;
+		f->tokens_at = f->rate > 0 ? now : 0;
+	}
+	if (set & AC_QUEUE_PAUSE) {
+		f->paused = 1;
+		f->paused_at = now;
+		if (set_text(&f->reason, c->reason) < 0)
+			return -1;
+	}
+	if ((set & AC_QUEUE_RESUME) && !c->key) {
+		f->paused = 0;
+		f->paused_at = 0;
+		f->hold_until = 0;
+		if (set_text(&f->reason, NULL) < 0 ||
+		    set_text(&f->hold_reason, NULL) < 0)
+			return -1;
+	}
+	if ((set & AC_QUEUE_HOLD) && !c->key) {
+		f->hold_until = now + (c->hold_ms > 0 ? c->hold_ms : 0);
+		if (set_text(&f->hold_reason, c->reason) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int flow_put(struct pg_store *s, const struct ac_flow *f,
+		    struct ac_error *err)
+{
+	char paused[NUM], paused_at[NUM], hold[NUM], conc[NUM], per_key[NUM],
+		rate[40], key_rate[40], burst[40], fair[NUM], tokens[40],
+		tokens_at[NUM];
+	const char *v[15] = {
+		f->type, num(paused, f->paused), f->reason,
+		f->paused_at ? num(paused_at, f->paused_at) : NULL,
+		f->hold_until ? num(hold, f->hold_until) : NULL,
+		f->hold_reason, num(conc, f->concurrency),
+		num(per_key, f->per_key), rate, key_rate, burst,
+		num(fair, f->fair), f->cursor, tokens,
+		f->tokens_at ? num(tokens_at, f->tokens_at) : NULL,
+	};
+
+	snprintf(rate, sizeof rate, "%.17g", f->rate);
+	snprintf(key_rate, sizeof key_rate, "%.17g", f->key_rate);
+	snprintf(burst, sizeof burst, "%.17g", f->burst);
+	snprintf(tokens, sizeof tokens, "%.17g", f->tokens);
+	return run_command(s, ST_QUEUE_PUT, 15, v, "changing a queue", NULL,
+			   err);
+}
+
+static int pg_queue_set(struct ac_store *base, const char *type,
+			const struct ac_queue_change *change,
+			struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	struct ac_flow f = { 0 };
+	struct ac_buf one = { 0 };
+	const char *key = change->key;
+	char hold[NUM];
+	int64_t now = 0;
+	PGresult *res;
+
+	if (text_array(&one, &type, 1) < 0)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	/* Outside the transaction: building the index blocks writers of
+	 * tasks until it is done, not until this commits. */
+	if ((change->set & AC_QUEUE_FAIR) && change->fair &&
+	    (ensure_connected(s, err) < 0 ||
+	     run_simple(s, fair_index, "indexing tasks for fair claims",
+			err) < 0))
+		goto fail;
+	if (tx_begin(s, err) < 0)
+		goto fail;
+	res = run(s, ST_QUEUE_LOCK, 1, &type, NULL, "reading a queue", err);
+	if (!res)
+		goto fail;
+	if (PQntuples(res) != 1 || read_flow(res, 0, &f, &now) < 0) {
+		PQclear(res);
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		goto fail;
+	}
+	PQclear(res);
+	if (flow_apply(&f, change, now) < 0) {
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		goto fail;
+	}
+	if (flow_put(s, &f, err) < 0)
+		goto fail;
+	if (change->set & (AC_QUEUE_CLEAR | AC_QUEUE_KEY_RATE |
+			   AC_QUEUE_BURST)) {
+		if (run_command(s, ST_QUEUE_KEYS_REFILL, 1, &type,
+				"changing a queue", NULL, err) < 0)
+			goto fail;
+	}
+	if (change->set & AC_QUEUE_RESUME) {
+		const char *v[2] = { type, key };
+
+		if (run_command(s, ST_QUEUE_KEYS_RESUME, 2, v,
+				"changing a queue", NULL, err) < 0)
+			goto fail;
+	}
+	if ((change->set & AC_QUEUE_HOLD) && key) {
+		const char *v[4] = {
+			type, key,
+			num(hold, change->hold_ms > 0 ? change->hold_ms : 0),
+			change->reason,
+		};
+
+		if (run_command(s, ST_QUEUE_KEY_HOLD, 4, v, "holding a key",
+				NULL, err) < 0)
+			goto fail;
+	}
+	/* What is back to nothing goes: a type without a row is not
+	 * controlled, and its claims are the fast ones again. */
+	{
+		const char *v[1] = { one.data };
+
+		if (run_command(s, ST_QUEUE_KEYS_TIDY, 1, &type,
+				"changing a queue", NULL, err) < 0 ||
+		    run_command(s, ST_QUEUE_DROP, 1, v, "changing a queue",
+				NULL, err) < 0)
+			goto fail;
+	}
+	/* Resumed, or allowed more: the workers look again. */
+	if (notify_wake(s, err) < 0)
+		goto fail;
+	ac_flow_release(&f);
+	ac_buf_release(&one);
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+fail:
+	tx_rollback(s);
+	ac_flow_release(&f);
+	ac_buf_release(&one);
+	return -1;
+}
+
+static int pg_queues_list(struct ac_store *base, const char *type,
+			  json_t **out, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	PGresult *res, *keys;
+	json_t *arr;
+	int k = 0, nkeys;
+
+	res = run(s, ST_QUEUES_LIST, 1, &type, NULL, "listing queues", err);
+	if (!res)
+		return -1;
+	keys = run(s, ST_QUEUE_KEYS_LIST, 1, &type, NULL, "listing queues",
+		   err);
+	if (!keys) {
+		PQclear(res);
+		return -1;
+	}
+	nkeys = PQntuples(keys);
+	arr = json_array();
+	for (int r = 0; arr && r < PQntuples(res); r++) {
+		struct ac_flow f;
+		int64_t now;
+		json_t *held = json_array(), *row = NULL;
+
+		if (held && read_flow(res, r, &f, &now) == 0) {
+			/* Both are sorted by type. */
+			while (k < nkeys && strcmp(PQgetvalue(keys, k, 0),
+						   f.type) < 0)
+				k++;
+			for (; held && k < nkeys &&
+			       !strcmp(PQgetvalue(keys, k, 0), f.type); k++) {
+				json_t *one = ac_queue_key_json(
+					PQgetvalue(keys, k, 1),
+					get_i64(keys, k, 2),
+					get_text(keys, k, 3), now, now);
+
+				if (!one || json_array_append_new(held, one) < 0) {
+					json_decref(held);
+					held = NULL;
+				}
+			}
+			/* PostgreSQL's store clock is the wall clock. */
+			row = held ? ac_queue_row_json(&f, held, now, now) : NULL;
+			held = NULL;
+			ac_flow_release(&f);
+		}
+		json_decref(held);
+		if (!row || json_array_append_new(arr, row) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	PQclear(res);
+	PQclear(keys);
+	if (!arr)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	*out = arr;
+	return 0;
+}
+
 /* Notifications are read off the socket without a round trip; our own
  * are not news to us.  After a (re)connect the answer is yes once. */
 static int pg_changed(struct ac_store *base, int *changed,
@@ -3051,6 +3864,10 @@ const struct ac_store_ops ac_store_pg_ops = {
 	.mark_lost = pg_mark_lost,
 	.changed = pg_changed,
 	.prune = pg_prune,
+	.tasks_ended = pg_tasks_ended,
+	.requeue = pg_requeue,
+	.queue_set = pg_queue_set,
+	.queues_list = pg_queues_list,
 	.wait_fd = pg_wait_fd,
 	.set_deadline = pg_set_deadline,
 };

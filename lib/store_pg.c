@@ -891,6 +891,9 @@ struct pg_store {
 	int fly_separator;        /* a NULL ends the last answer: skip it */
 	int64_t fly_deadline;
 	struct ac_error fly_err;
+	/* Which of this worker's types are under flow control, as the
+	 * last cycle saw (a text array literal), or NULL for none. */
+	char *controlled;
 };
 
 /* libpq's messages end with a newline and may span lines: one line. */
@@ -1461,6 +1464,61 @@ static int text_array(struct ac_buf *b, const char *const *items, size_t n)
 	return ac_buf_append(b, "}", 1);
 }
 
+/* A bigint array literal of n ids. */
+static int id_array(struct ac_buf *b, const int64_t *ids, size_t n)
+{
+	if (ac_buf_append(b, "{", 1) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (ac_buf_printf(b, "%s%lld", i ? "," : "",
+				  (long long)ids[i]) < 0)
+			return -1;
+	return ac_buf_append(b, "}", 1);
+}
+
+/* Row r of QUEUE_COLS into f (its strings new), and the store's clock
+ * in *now.  0, or -1 when out of memory. */
+static int read_flow(const PGresult *res, int r, struct ac_flow *f,
+		     int64_t *now)
+{
+	memset(f, 0, sizeof *f);
+	f->type = dup_text(res, r, 0, NULL);
+	f->paused = (int)get_i64(res, r, 1);
+	f->reason = dup_text(res, r, 2, NULL);
+	f->paused_at = get_i64(res, r, 3);
+	f->hold_until = get_i64(res, r, 4);
+	f->hold_reason = dup_text(res, r, 5, NULL);
+	f->concurrency = (long)get_i64(res, r, 6);
+	f->per_key = (long)get_i64(res, r, 7);
+	f->rate = get_double(res, r, 8);
+	f->key_rate = get_double(res, r, 9);
+	f->burst = get_double(res, r, 10);
+	f->fair = (int)get_i64(res, r, 11);
+	f->cursor = dup_text(res, r, 12, NULL);
+	f->tokens = get_double(res, r, 13);
+	f->tokens_at = get_i64(res, r, 14);
+	*now = get_i64(res, r, 15);
+	if (!f->type || (!f->reason && !PQgetisnull(res, r, 2)) ||
+	    (!f->hold_reason && !PQgetisnull(res, r, 5)) ||
+	    (!f->cursor && !PQgetisnull(res, r, 12))) {
+		ac_flow_release(f);
+		return -1;
+	}
+	return 0;
+}
+
+/* Replace a string of f: 0, or -1 when out of memory. */
+static int set_text(char **field, const char *value)
+{
+	char *copy = value ? ac_strdup(value) : NULL;
+
+	if (value && !copy)
+		return -1;
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
 /* Creates the schema or brings it up to date, under an advisory lock so
  * that workers starting together do it once. */
 static int migrate(struct pg_store *s, struct ac_error *err)
@@ -1539,6 +1597,7 @@ static void pg_close(struct ac_store *base)
 	drop_connection(s);
 	free(s->url);
 	free(s->shown);
+	free(s->controlled);
 	free(s);
 }
 
@@ -2495,139 +2554,199 @@ static PGresult *pipe_next(struct pg_store *s, int64_t deadline, int *broken)
 }
 
 /* A worker's cycle is one pipeline: BEGIN, every outcome, the operators'
- * requests, the promotion of due tasks, the claim, the worker's row and
- * COMMIT are sent at once and their answers read back in order, so a
- * cycle costs one round trip however much it carries.  The claim checks
- * the drain itself, and the worker's row counts what it holds, so that no
- * statement needs the answer of another. */
-enum piped_kind { P_BEGIN, P_SETTING, P_OUTCOME, P_CONTROL, P_PROMOTE, P_CLAIM,
-		  P_STATE, P_NOTIFY, P_COMMIT };
+ * requests, the promotion of due tasks, the expiry of tasks never
+ * started, the claim, the worker's row and COMMIT are sent at once and
+ * their answers read back in order, so a cycle costs one round trip
+ * however much it carries.  The claim checks the drain itself, and the
+ * worker's row counts what it holds, so that no statement needs the
+ * answer of another.
+ *
+ * Types under flow control (a row in queues) are not claimed that way:
+ * their claims must be planned (flow.c) with the type's row locked.  The
+ * pipeline asks which of the worker's types are controlled and keeps the
+ * answer (pg_store.controlled); a worker that has any sends the first
+ * half of the pipeline with those rows locked (ST_FLOW_LOCK) instead of
+ * the claim, plans and claims in a few more round trips
+ * (claim_controlled), and commits with a second pipeline.  A worker with
+ * none pays one index lookup a type. */
+enum piped_kind { P_BEGIN, P_SETTING, P_LOCK, P_OUTCOME, P_CONTROL,
+		  P_PROMOTE, P_EXPIRE, P_CONTROLLED, P_CLAIM, P_STATE,
+		  P_NOTIFY, P_COMMIT };
 
-static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
-			   const struct ac_worker_state *state,
-			   struct ac_outcome *outcomes, size_t noutcomes,
-			   const struct ac_claim_request *claim,
-			   struct ac_claimed **claimed, size_t *nclaimed,
-			   struct ac_worker_control *ctl, struct ac_error *err)
+/* What one cycle sends and reads back. */
+struct cycle {
+	struct pg_store *s;
+	const char *worker_id;
+	const struct ac_claim_request *claim;
+	struct ac_outcome *outcomes;
+	size_t noutcomes, outcome_at;
+	struct ac_worker_control *ctl;
+	struct ac_claimed *claimed;
+	size_t nclaimed;
+	struct damaged *damaged;
+	size_t ndamaged;
+	struct ac_flow *flows;       /* P_LOCK: the controlled types' rows */
+	size_t nflows;
+	int64_t now;                 /* P_LOCK: the store's clock */
+	int seen;                    /* controlled was read this cycle */
+	struct ac_buf controlled;    /* ... as a text array literal */
+	enum piped_kind *kinds;      /* the statements in flight */
+	size_t nsent, cap;
+	int sent_ok;
+};
+
+/* The rows of a claim added to the cycle's (claimed_from). */
+static int claimed_add(struct cycle *c, const PGresult *res,
+		       struct ac_error *err)
 {
-	static const enum stmt_id needed[] = {
-		ST_DONE, ST_FAIL, ST_TEMPFAIL, ST_CANCEL_DONE, ST_RELEASE,
-		ST_CRASHED, ST_WORKER_CTL, ST_PROMOTE, ST_CLAIM, ST_CYCLE_STATE, ST_NOTIFY,
-	};
-	struct pg_store *s = (struct pg_store *)base;
-	size_t nkinds = noutcomes + 8, nsent = 0, outcome_at = 0;
-	enum piped_kind *kinds = calloc(nkinds, sizeof *kinds);
-	struct ac_buf types = { 0 };
-	char max[NUM], lease[NUM], completed[NUM], failed[NUM];
+	struct ac_claimed *tasks = NULL, *grown;
 	struct damaged *damaged = NULL;
-	size_t ndamaged = 0;
-	int64_t deadline;
-	int wake = 0, failed_at = -1, broken = 0, sent_ok = 1;
+	size_t n = 0, nd = 0;
+
+	if (claimed_from(res, &tasks, &n, &damaged, &nd, err) < 0)
+		return -1;
+	if (n) {
+		grown = realloc(c->claimed, (c->nclaimed + n) * sizeof *grown);
+		if (!grown) {
+			ac_claimed_free_array(tasks, n);
+			free(damaged);
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		}
+		memcpy(grown + c->nclaimed, tasks, n * sizeof *tasks);
+		c->claimed = grown;
+		c->nclaimed += n;
+		free(tasks);
+	}
+	if (nd) {
+		struct damaged *more = realloc(c->damaged, (c->ndamaged + nd) *
+					       sizeof *more);
+
+		if (!more) {
+			free(damaged);
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		}
+		memcpy(more + c->ndamaged, damaged, nd * sizeof *damaged);
+		c->damaged = more;
+		c->ndamaged += nd;
+	}
+	free(damaged);
+	return 0;
+}
+
+/* The types named by column col of every row, as a text array literal in
+ * c->controlled (empty when there are none). */
+static int controlled_from(struct cycle *c, const PGresult *res, int col)
+{
+	int rows = PQntuples(res);
+	const char **names;
+	int rc;
+
+	c->seen = 1;
+	c->controlled.len = 0;
+	if (rows == 0)
+		return 0;
+	names = calloc((size_t)rows, sizeof *names);
+	if (!names)
+		return -1;
+	for (int r = 0; r < rows; r++)
+		names[r] = PQgetvalue(res, r, col);
+	rc = text_array(&c->controlled, names, (size_t)rows);
+	free(names);
+	return rc;
+}
+
+static int locked_from(struct cycle *c, const PGresult *res,
+		       struct ac_error *err)
+{
+	int rows = PQntuples(res);
+
+	if (controlled_from(c, res, 0) < 0)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	if (rows == 0)
+		return 0;
+	c->flows = calloc((size_t)rows, sizeof *c->flows);
+	if (!c->flows)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	for (int r = 0; r < rows; r++) {
+		if (read_flow(res, r, &c->flows[r], &c->now) < 0)
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		c->nflows++;
+	}
+	return 0;
+}
+
+static void pipe_add(struct cycle *c, enum piped_kind kind, int sent)
+{
+	c->sent_ok &= sent != 0;
+	if (c->nsent < c->cap)
+		c->kinds[c->nsent++] = kind;
+	else
+		c->sent_ok = 0;
+}
+
+static void pipe_text(struct cycle *c, enum piped_kind kind, const char *sql)
+{
+	pipe_add(c, kind, PQsendQueryParams(c->s->conn, sql, 0, NULL, NULL,
+					    NULL, NULL, 0));
+}
+
+static void pipe_stmt(struct cycle *c, enum piped_kind kind, enum stmt_id id,
+		      int n, const char *const *v, int binary)
+{
 	char name[16];
 
-	*claimed = NULL;
-	*nclaimed = 0;
-	ctl->drain = ctl->stop = 0;
-	if (!kinds)
-		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-	if (ensure_connected(s, err) < 0)
-		goto fail_early;
-	for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++)
-		if (prepare(s, needed[i], "preparing a statement", err) < 0)
-			goto fail_early;
-	if (claim && claim->ntypes && claim->max &&
-	    text_array(&types, claim->types, claim->ntypes) < 0) {
-		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-		goto fail_early;
-	}
-	if (!PQenterPipelineMode(s->conn)) {
-		unreachable(s, err, "starting a pipeline", PQerrorMessage(s->conn));
-		drop_connection(s);
-		goto fail_early;
-	}
+	pipe_add(c, kind, PQsendQueryPrepared(c->s->conn, stmt_name(id, name),
+					      n, v, NULL, NULL, binary));
+}
 
-	/* Send everything. */
-	sent_ok &= PQsendQueryParams(s->conn, "BEGIN", 0, NULL, NULL, NULL,
-				     NULL, 0);
-	kinds[nsent++] = P_BEGIN;
-	/* A cycle that records no end need not wait for the disk: should the
-	 * server crash before its claims reach the WAL on disk, those tasks
-	 * are simply queued again (their late ends refused by fencing), which
-	 * at-least-once allows.  Every end of an attempt is durable before
-	 * anyone is told. */
-	if (noutcomes == 0) {
-		sent_ok &= PQsendQueryParams(s->conn,
-					     "SET LOCAL synchronous_commit TO off",
-					     0, NULL, NULL, NULL, NULL, 0);
-		kinds[nsent++] = P_SETTING;
-	}
-	for (size_t i = 0; i < noutcomes && sent_ok; i++) {
-		struct outcome_args a;
+/* One answer of the pipeline, read into the cycle. */
+static int pipe_answer(struct cycle *c, enum piped_kind kind,
+		       const PGresult *res, struct ac_error *err)
+{
+	switch (kind) {
+	case P_OUTCOME: {
+		struct ac_outcome *o = &c->outcomes[c->outcome_at];
 
-		outcome_args(&outcomes[i], worker_id, &a);
-		sent_ok &= PQsendQueryPrepared(s->conn, stmt_name(a.id, name),
-					       a.n, a.v, a.lengths, a.formats,
-					       0);
-		free(a.frame);
-		kinds[nsent++] = P_OUTCOME;
-		if (outcomes[i].kind == AC_OUTCOME_RELEASED ||
-		    outcomes[i].kind == AC_OUTCOME_CRASHED)
-			wake = 1;
+		o->accepted = PQntuples(res) > 0;
+		if (o->accepted &&
+		    ac_task_status_parse(PQgetvalue(res, 0, 0), &o->status) < 0)
+			o->status = AC_TASK_PENDING;
+		return 0;
 	}
-	sent_ok &= PQsendQueryPrepared(s->conn, stmt_name(ST_WORKER_CTL, name), 1,
-				       &worker_id, NULL, NULL, 0);
-	kinds[nsent++] = P_CONTROL;
-	if (claim) {
-		sent_ok &= PQsendQueryPrepared(s->conn, stmt_name(ST_PROMOTE, name),
-					       0, NULL, NULL, NULL, 0);
-		kinds[nsent++] = P_PROMOTE;
-		if (types.data) {
-			const char *v[5] = {
-				types.data, worker_id,
-				claim->tags ? claim->tags : "[]",
-				num(max, (int64_t)claim->max),
-				num(lease, claim->lease_ms),
-			};
-
-			/* A binary result: compressed data and checkpoints
-			 * come as their bytes (claimed_from). */
-			sent_ok &= PQsendQueryPrepared(s->conn,
-						       stmt_name(ST_CLAIM, name), 5,
-						       v, NULL, NULL, 1);
-			kinds[nsent++] = P_CLAIM;
+	case P_CONTROL:
+		if (PQntuples(res) == 1) {
+			c->ctl->drain = (int)get_i64(res, 0, 0);
+			c->ctl->stop = (int)get_i64(res, 0, 1);
 		}
+		return 0;
+	case P_CLAIM:
+		return claimed_add(c, res, err);
+	case P_CONTROLLED:
+		return controlled_from(c, res, 0) < 0 ?
+			ac_error_set(err, AC_EXIT_FAILED, "out of memory") : 0;
+	case P_LOCK:
+		return locked_from(c, res, err);
+	default:
+		return 0;
 	}
-	if (state) {
-		const char *v[4] = {
-			worker_id, state->status,
-			num(completed, state->completed),
-			num(failed, state->failed),
-		};
+}
 
-		sent_ok &= PQsendQueryPrepared(s->conn,
-					       stmt_name(ST_CYCLE_STATE, name), 4, v,
-					       NULL, NULL, 0);
-		kinds[nsent++] = P_STATE;
-	}
-	/* A task handed back is work for the others. */
-	if (wake) {
-		sent_ok &= PQsendQueryPrepared(s->conn, stmt_name(ST_NOTIFY, name),
-					       0, NULL, NULL, NULL, 0);
-		kinds[nsent++] = P_NOTIFY;
-	}
-	sent_ok &= PQsendQueryParams(s->conn, "COMMIT", 0, NULL, NULL, NULL,
-				     NULL, 0);
-	kinds[nsent++] = P_COMMIT;
-	ac_buf_release(&types);
-	if (!sent_ok || !PQpipelineSync(s->conn)) {
+/* Send what was queued with pipe_*() (in pipeline mode), read every
+ * answer in order and leave pipeline mode.  0; or -1 with err, the
+ * transaction then rolled back or the connection dropped. */
+static int pipe_run(struct cycle *c, struct ac_error *err)
+{
+	struct pg_store *s = c->s;
+	int64_t deadline;
+	int failed_at = -1, broken = 0;
+
+	if (!c->sent_ok || !PQpipelineSync(s->conn)) {
 		unreachable(s, err, "sending a cycle", PQerrorMessage(s->conn));
 		drop_connection(s);
-		goto fail_early;
+		return -1;
 	}
-
-	/* Read the answers, in order. */
 	deadline = ac_mono_ms() + s->deadline_ms;
-	for (size_t i = 0; i < nsent && !broken; i++) {
+	for (size_t i = 0; i < c->nsent && !broken; i++) {
 		PGresult *res = pipe_next(s, deadline, &broken);
 		ExecStatusType st;
 
@@ -2638,36 +2757,11 @@ static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
 			failed_at = (int)i;
 			statement_error(s, res, err, "recording a cycle");
 		}
-		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-			switch (kinds[i]) {
-			case P_OUTCOME: {
-				struct ac_outcome *o = &outcomes[outcome_at];
-
-				o->accepted = PQntuples(res) > 0;
-				if (o->accepted &&
-				    ac_task_status_parse(PQgetvalue(res, 0, 0),
-							 &o->status) < 0)
-					o->status = AC_TASK_PENDING;
-				break;
-			}
-			case P_CONTROL:
-				if (PQntuples(res) == 1) {
-					ctl->drain = (int)get_i64(res, 0, 0);
-					ctl->stop = (int)get_i64(res, 0, 1);
-				}
-				break;
-			case P_CLAIM:
-				if (failed_at < 0 &&
-				    claimed_from(res, claimed, nclaimed, &damaged,
-						 &ndamaged, err) < 0)
-					failed_at = (int)i;
-				break;
-			default:
-				break;
-			}
-		}
-		if (kinds[i] == P_OUTCOME)
-			outcome_at++;
+		if ((st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) &&
+		    failed_at < 0 && pipe_answer(c, c->kinds[i], res, err) < 0)
+			failed_at = (int)i;
+		if (c->kinds[i] == P_OUTCOME)
+			c->outcome_at++;
 		PQclear(res);
 		/* Each statement's answer ends with a NULL. */
 		res = pipe_next(s, deadline, &broken);
@@ -2680,6 +2774,7 @@ static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
 			broken = 1;
 		PQclear(res);
 	}
+	c->nsent = 0;
 	if (broken || !PQexitPipelineMode(s->conn)) {
 		char msg[400];
 
@@ -2689,26 +2784,684 @@ static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
 			unreachable(s, err, "recording a cycle", broken == 2 ?
 				    "no answer in time" :
 				    msg[0] ? msg : "connection lost");
-		goto fail;
+		return -1;
 	}
 	if (failed_at >= 0) {
-		/* The transaction is left failed: end it. */
+		/* The transaction is left failed (or open): end it. */
 		s->in_tx = 1;
 		tx_rollback(s);
-		goto fail;
+		return -1;
 	}
-	fail_damaged(s, worker_id, damaged, ndamaged);
-	free(damaged);
-	free(kinds);
 	return 0;
-fail_early:
-	ac_buf_release(&types);
-fail:
-	free(damaged);
-	free(kinds);
-	ac_claimed_free_array(*claimed, *nclaimed);
+}
+
+static int pipe_start(struct cycle *c, struct ac_error *err)
+{
+	if (!PQenterPipelineMode(c->s->conn)) {
+		unreachable(c->s, err, "starting a pipeline",
+			    PQerrorMessage(c->s->conn));
+		drop_connection(c->s);
+		return -1;
+	}
+	c->sent_ok = 1;
+	c->nsent = 0;
+	return 0;
+}
+
+/* flow.h's queries, inside the cycle's transaction. */
+struct flow_ctx {
+	struct pg_store *s;
+	const char *worker_id;
+	const char *tags;
+};
+
+static int flow_candidates(void *ctx, const char *type, const char *skip_keys,
+			   size_t limit, struct ac_flow_cand **out, size_t *n,
+			   struct ac_error *err)
+{
+	struct flow_ctx *x = ctx;
+	char lim[NUM];
+	const char *v[5] = { type, x->worker_id, x->tags, skip_keys,
+			     num(lim, (int64_t)limit) };
+	PGresult *res = run(x->s, ST_FLOW_CANDS, 5, v, NULL,
+			    "finding tasks to claim", err);
+	int rows;
+
+	*out = NULL;
+	*n = 0;
+	if (!res)
+		return -1;
+	rows = PQntuples(res);
+	if (rows > 0) {
+		*out = calloc((size_t)rows, sizeof **out);
+		if (!*out) {
+			PQclear(res);
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		}
+	}
+	for (int r = 0; r < rows; r++) {
+		struct ac_flow_cand *c = &(*out)[r];
+
+		c->id = get_i64(res, r, 0);
+		c->priority = (int)get_i64(res, r, 1);
+		c->key = dup_text(res, r, 2, NULL);
+		*n = (size_t)r + 1;
+		if (!c->key) {
+			PQclear(res);
+			ac_flow_cands_release(*out, *n);
+			free(*out);
+			*out = NULL;
+			*n = 0;
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		}
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* Row 0 of res (id, priority, key) into out; *found 0 when none. */
+static int flow_cand_from(PGresult *res, struct ac_flow_cand *out,
+			  int *found, struct ac_error *err)
+{
+	*found = PQntuples(res) > 0;
+	if (*found) {
+		out->id = get_i64(res, 0, 0);
+		out->priority = (int)get_i64(res, 0, 1);
+		out->key = dup_text(res, 0, 2, NULL);
+		if (!out->key) {
+			*found = 0;
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		}
+	}
+	return 0;
+}
+
+static int flow_key_head(void *ctx, const char *type, int prio,
+			 const char *after, struct ac_flow_cand *out,
+			 int *found, int *claimable, struct ac_error *err)
+{
+	struct flow_ctx *x = ctx;
+	char pr[NUM];
+	const char *v[5] = { type, num(pr, prio), x->worker_id, x->tags,
+			     after };
+	PGresult *res = run(x->s, after ? ST_FLOW_HEAD_AFTER : ST_FLOW_HEAD,
+			    after ? 5 : 4, v, NULL, "finding tasks to claim",
+			    err);
+	int rc;
+
+	*found = *claimable = 0;
+	if (!res)
+		return -1;
+	rc = flow_cand_from(res, out, found, err);
+	if (*found)
+		*claimable = !strcmp(PQgetvalue(res, 0, 3), "t");
+	PQclear(res);
+	return rc;
+}
+
+static int flow_key_next(void *ctx, const char *type, int prio,
+			 const char *key, int64_t after_id,
+			 struct ac_flow_cand *out, int *found,
+			 struct ac_error *err)
+{
+	struct flow_ctx *x = ctx;
+	char pr[NUM], after[NUM];
+	const char *v[6] = { type, num(pr, prio), key, num(after, after_id),
+			     x->worker_id, x->tags };
+	PGresult *res = run(x->s, ST_FLOW_NEXT, 6, v, NULL,
+			    "finding tasks to claim", err);
+	int rc;
+
+	*found = 0;
+	if (!res)
+		return -1;
+	rc = flow_cand_from(res, out, found, err);
+	PQclear(res);
+	return rc;
+}
+
+static int flow_top_priority(void *ctx, const char *type, int below,
+			     int *prio, int *found, struct ac_error *err)
+{
+	struct flow_ctx *x = ctx;
+	char b[NUM];
+	const char *v[2] = { type, num(b, below) };
+	PGresult *res = run(x->s, ST_FLOW_TOP, 2, v, NULL,
+			    "finding tasks to claim", err);
+
+	*found = 0;
+	if (!res)
+		return -1;
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+		*found = 1;
+		*prio = (int)get_i64(res, 0, 0);
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* The rows of res as new ac_flow_keys, column 0 the key; fill(res, r, k)
+ * sets the rest. */
+static int flow_keys_from(PGresult *res, struct ac_flow_key **keys,
+			  size_t *n,
+			  int (*fill)(PGresult *, int, struct ac_flow_key *),
+			  struct ac_error *err)
+{
+	int rows = PQntuples(res);
+
+	*keys = NULL;
+	*n = 0;
+	if (rows == 0)
+		return 0;
+	*keys = calloc((size_t)rows, sizeof **keys);
+	if (!*keys)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	for (int r = 0; r < rows; r++) {
+		struct ac_flow_key *k = &(*keys)[r];
+
+		*n = (size_t)r + 1;
+		k->key = dup_text(res, r, 0, NULL);
+		if (!k->key || fill(res, r, k) < 0) {
+			for (size_t i = 0; i < *n; i++) {
+				free((*keys)[i].key);
+				free((*keys)[i].hold_reason);
+			}
+			free(*keys);
+			*keys = NULL;
+			*n = 0;
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		}
+	}
+	return 0;
+}
+
+static int fill_running(PGresult *res, int r, struct ac_flow_key *k)
+{
+	k->running = (long)get_i64(res, r, 1);
+	return 0;
+}
+
+static int flow_running(void *ctx, const char *type, struct ac_flow_key **keys,
+			size_t *n, long *total, struct ac_error *err)
+{
+	struct flow_ctx *x = ctx;
+	PGresult *res = run(x->s, ST_FLOW_RUNNING, 1, &type, NULL,
+			    "counting running tasks", err);
+	int rc;
+
+	*total = 0;
+	if (!res)
+		return -1;
+	rc = flow_keys_from(res, keys, n, fill_running, err);
+	for (size_t i = 0; rc == 0 && i < *n; i++)
+		*total += (*keys)[i].running;
+	PQclear(res);
+	return rc;
+}
+
+static int fill_key_row(PGresult *res, int r, struct ac_flow_key *k)
+{
+	k->hold_until = get_i64(res, r, 1);
+	k->hold_reason = dup_text(res, r, 2, NULL);
+	k->tokens = get_double(res, r, 3);
+	k->tokens_at = get_i64(res, r, 4);
+	return !k->hold_reason && !PQgetisnull(res, r, 2) ? -1 : 0;
+}
+
+static int flow_key_rows(void *ctx, const char *type, struct ac_flow_key **keys,
+			 size_t *n, struct ac_error *err)
+{
+	struct flow_ctx *x = ctx;
+	PGresult *res = run(x->s, ST_FLOW_KEYS, 1, &type, NULL,
+			    "reading a queue's keys", err);
+	int rc;
+
+	if (!res)
+		return -1;
+	rc = flow_keys_from(res, keys, n, fill_key_row, err);
+	PQclear(res);
+	return rc;
+}
+
+static const struct ac_flow_ops pg_flow_ops = {
+	.candidates = flow_candidates,
+	.key_head = flow_key_head,
+	.key_next = flow_key_next,
+	.top_priority = flow_top_priority,
+	.running = flow_running,
+	.key_rows = flow_key_rows,
+};
+
+/* One list of candidates to merge (claim_controlled): a type's plan, or
+ * the uncontrolled types' best. */
+struct merge_list {
+	const int64_t *ids;          /* NULL: take them from cands */
+	const int *prios;
+	const struct ac_flow_cand *cands;
+	size_t n, taken;
+};
+
+static int64_t list_id(const struct merge_list *l, size_t i)
+{
+	return l->cands ? l->cands[i].id : l->ids[i];
+}
+
+static int list_prio(const struct merge_list *l, size_t i)
+{
+	return l->cands ? l->cands[i].priority : l->prios[i];
+}
+
+/* A fair type's plan taken only up to m (the merge left the rest): the
+ * cursor goes back to the last key served first in its round, as if the
+ * plan had stopped there (flow.c: later rounds do not move it). */
+static int cursor_at(struct ac_flow *f, const struct ac_flow_plan *p,
+		     size_t m)
+{
+	size_t last = 0;
+
+	for (size_t j = 0; j < m; j++) {
+		int first = 1;
+
+		for (size_t i = 0; i < j && first; i++)
+			first = p->cands[i].priority != p->cands[j].priority ||
+				strcmp(p->cands[i].key, p->cands[j].key);
+		if (first)
+			last = j;
+	}
+	return m ? set_text(&f->cursor, p->cands[last].key) : 0;
+}
+
+/* Save a type's bucket and cursor, and, with a key rate, the buckets of
+ * the keys it claimed. */
+static int flow_save(struct pg_store *s, const struct ac_flow *f,
+		     const struct ac_flow_plan *p, int64_t now,
+		     struct ac_error *err)
+{
+	char tokens[40], at[NUM];
+	const char *v[4] = { f->type, tokens,
+			     f->tokens_at ? num(at, f->tokens_at) : NULL,
+			     f->cursor };
+	struct ac_buf keys = { 0 }, toks = { 0 };
+	const char **names = NULL;
+	size_t n = 0;
+	int rc;
+
+	snprintf(tokens, sizeof tokens, "%.17g", f->tokens);
+	if (run_command(s, ST_FLOW_SAVE, 4, v, "saving a queue", NULL,
+			err) < 0)
+		return -1;
+	if (f->key_rate <= 0 || p->nkeys == 0)
+		return 0;
+	names = calloc(p->nkeys, sizeof *names);
+	rc = names && ac_buf_append(&toks, "{", 1) == 0 ? 0 : -1;
+	for (size_t i = 0; rc == 0 && i < p->nkeys; i++) {
+		if (!p->keys[i].claimed)
+			continue;
+		rc = ac_buf_printf(&toks, "%s%.17g", n ? "," : "",
+				   p->keys[i].tokens);
+		names[n++] = p->keys[i].key;
+	}
+	if (rc == 0)
+		rc = ac_buf_append(&toks, "}", 1) < 0 ||
+		     text_array(&keys, names, n) < 0 ? -1 : 0;
+	free(names);
+	if (rc < 0) {
+		ac_buf_release(&keys);
+		ac_buf_release(&toks);
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	if (n) {
+		const char *kv[4] = { f->type, keys.data, toks.data,
+				      num(at, now) };
+
+		rc = run_command(s, ST_FLOW_SAVE_KEYS, 4, kv, "saving a queue",
+				 NULL, err);
+	}
+	ac_buf_release(&keys);
+	ac_buf_release(&toks);
+	return rc;
+}
+
+/* The uncontrolled types' best max candidates (locked; ST_CLAIM_CANDS)
+ * into l (ids and prios new arrays). */
+static int uncontrolled_cands(struct cycle *c, const char *types,
+			      struct merge_list *l, int64_t **ids, int **prios,
+			      struct ac_error *err)
+{
+	char max[NUM];
+	const char *v[4] = { types, c->worker_id,
+			     c->claim->tags ? c->claim->tags : "[]",
+			     num(max, (int64_t)c->claim->max) };
+	PGresult *res = run(c->s, ST_CLAIM_CANDS, 4, v, NULL,
+			    "finding tasks to claim", err);
+	int rows;
+
+	if (!res)
+		return -1;
+	rows = PQntuples(res);
+	if (rows > 0) {
+		*ids = calloc((size_t)rows, sizeof **ids);
+		*prios = calloc((size_t)rows, sizeof **prios);
+		if (!*ids || !*prios) {
+			PQclear(res);
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		}
+	}
+	for (int r = 0; r < rows; r++) {
+		(*ids)[r] = get_i64(res, r, 0);
+		(*prios)[r] = (int)get_i64(res, r, 1);
+	}
+	PQclear(res);
+	l->ids = *ids;
+	l->prios = *prios;
+	l->n = (size_t)rows;
+	return 0;
+}
+
+/* Claim under flow control, in the cycle's open transaction with the
+ * controlled types' rows locked: each controlled type planned (flow.c)
+ * for every free slot, the uncontrolled types' best added, and the best
+ * of all those, in claim order (priority, then each list's own order:
+ * oldest first, or fair), taken in one statement.  Then each type's
+ * buckets and cursor are saved.  Claims never pass claim->max. */
+static int claim_controlled(struct cycle *c, const char *types,
+			    struct ac_error *err)
+{
+	size_t nf = c->nflows, nlists = nf + 1, npicked = 0;
+	const struct ac_claim_request *req = c->claim;
+	struct flow_ctx fx = { c->s, c->worker_id,
+			       req->tags ? req->tags : "[]" };
+	struct ac_flow_plan *plans = calloc(nf + 1, sizeof *plans);
+	struct merge_list *lists = calloc(nlists, sizeof *lists);
+	int64_t *uids = NULL, *picked = NULL;
+	int *uprios = NULL, rc = -1;
+	struct ac_buf idlist = { 0 };
+	char **cursors = calloc(nf + 1, sizeof *cursors);
+
+	if (!plans || !lists || !cursors) {
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < nf; i++) {
+		struct ac_flow *f = &c->flows[i];
+
+		if (f->cursor && !(cursors[i] = ac_strdup(f->cursor))) {
+			ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+			goto done;
+		}
+		if (ac_flow_plan(&pg_flow_ops, &fx, f, req->max, c->now,
+				 &plans[i], err) < 0)
+			goto done;
+		if (plans[i].wake_ms > 0 && (c->ctl->wake_ms == 0 ||
+					     plans[i].wake_ms < c->ctl->wake_ms))
+			c->ctl->wake_ms = plans[i].wake_ms;
+		lists[i].cands = plans[i].cands;
+		lists[i].n = plans[i].ncands;
+	}
+	if (req->ntypes > nf &&
+	    uncontrolled_cands(c, types, &lists[nf], &uids, &uprios, err) < 0)
+		goto done;
+	/* Merge: the best head of all lists, each list kept in its order. */
+	picked = calloc(req->max, sizeof *picked);
+	if (!picked) {
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		goto done;
+	}
+	while (npicked < req->max) {
+		struct merge_list *best = NULL;
+
+		for (size_t i = 0; i < nlists; i++) {
+			struct merge_list *l = &lists[i];
+
+			if (l->taken == l->n)
+				continue;
+			if (!best || list_prio(l, l->taken) >
+				     list_prio(best, best->taken) ||
+			    (list_prio(l, l->taken) ==
+				     list_prio(best, best->taken) &&
+			     list_id(l, l->taken) < list_id(best, best->taken)))
+				best = l;
+		}
+		if (!best)
+			break;
+		picked[npicked++] = list_id(best, best->taken++);
+	}
+	if (npicked) {
+		char lease[NUM];
+		const char *v[3] = { idlist.data, c->worker_id,
+				     num(lease, req->lease_ms) };
+		PGresult *res;
+
+		if (id_array(&idlist, picked, npicked) < 0) {
+			ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+			goto done;
+		}
+		v[0] = idlist.data;
+		res = run_with(c->s, ST_CLAIM_IDS, 3, v, NULL, NULL, 1,
+			       "claiming tasks", err);
+		if (!res)
+			goto done;
+		if (claimed_add(c, res, err) < 0) {
+			PQclear(res);
+			goto done;
+		}
+		PQclear(res);
+	}
+	/* Each type's buckets and cursor, for what it got. */
+	for (size_t i = 0; i < nf; i++) {
+		struct ac_flow *f = &c->flows[i];
+		struct ac_flow_plan *p = &plans[i];
+		const char **keys;
+		size_t n = 0;
+
+		if (lists[i].taken == 0)
+			continue;
+		keys = calloc(lists[i].taken, sizeof *keys);
+		if (!keys) {
+			ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+			goto done;
+		}
+		for (size_t j = 0; j < lists[i].taken; j++)
+			for (size_t k = 0; k < c->nclaimed; k++)
+				if (c->claimed[k].id == p->cands[j].id) {
+					keys[n++] = p->cands[j].key;
+					break;
+				}
+		/* The damaged were claimed too: their attempts are open. */
+		for (size_t j = 0; j < lists[i].taken; j++)
+			for (size_t k = 0; k < c->ndamaged; k++)
+				if (c->damaged[k].id == p->cands[j].id) {
+					keys[n++] = p->cands[j].key;
+					break;
+				}
+		if (f->fair && lists[i].taken < p->ncands) {
+			free(f->cursor);
+			f->cursor = cursors[i];
+			cursors[i] = NULL;
+			if (cursor_at(f, p, lists[i].taken) < 0) {
+				free(keys);
+				ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+				goto done;
+			}
+		}
+		ac_flow_claimed(f, p, keys, n, c->now);
+		free(keys);
+		if (flow_save(c->s, f, p, c->now, err) < 0)
+			goto done;
+	}
+	rc = 0;
+done:
+	for (size_t i = 0; plans && i < nf; i++)
+		ac_flow_plan_release(&plans[i]);
+	for (size_t i = 0; cursors && i < nf; i++)
+		free(cursors[i]);
+	free(cursors);
+	free(plans);
+	free(lists);
+	free(uids);
+	free(uprios);
+	free(picked);
+	ac_buf_release(&idlist);
+	return rc;
+}
+
+static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
+			   const struct ac_worker_state *state,
+			   struct ac_outcome *outcomes, size_t noutcomes,
+			   const struct ac_claim_request *claim,
+			   struct ac_claimed **claimed, size_t *nclaimed,
+			   struct ac_worker_control *ctl, struct ac_error *err)
+{
+	static const enum stmt_id needed[] = {
+		ST_DONE, ST_FAIL, ST_TEMPFAIL, ST_SNOOZE, ST_CANCEL_DONE,
+		ST_RELEASE, ST_CRASHED, ST_WORKER_CTL, ST_PROMOTE, ST_EXPIRE,
+		ST_CONTROLLED, ST_FLOW_LOCK, ST_CLAIM, ST_CYCLE_STATE,
+		ST_NOTIFY,
+	};
+	struct pg_store *s = (struct pg_store *)base;
+	struct cycle c = {
+		.s = s, .worker_id = worker_id, .claim = claim,
+		.outcomes = outcomes, .noutcomes = noutcomes, .ctl = ctl,
+		.cap = noutcomes + 16,
+	};
+	struct ac_buf types = { 0 };
+	char max[NUM], lease[NUM], completed[NUM], failed[NUM], batch[NUM];
+	int wake = 0, want, controlled;
+
 	*claimed = NULL;
 	*nclaimed = 0;
+	ctl->drain = ctl->stop = 0;
+	ctl->wake_ms = 0;
+	c.kinds = calloc(c.cap, sizeof *c.kinds);
+	if (!c.kinds)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	if (ensure_connected(s, err) < 0)
+		goto fail;
+	for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++)
+		if (prepare(s, needed[i], "preparing a statement", err) < 0)
+			goto fail;
+	want = claim && claim->ntypes && claim->max;
+	if (want && text_array(&types, claim->types, claim->ntypes) < 0) {
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		goto fail;
+	}
+	/* As the last cycle saw it: a type that became controlled since
+	 * is skipped by ST_CLAIM this time, and claimed at once after. */
+	controlled = want && s->controlled;
+	if (pipe_start(&c, err) < 0)
+		goto fail;
+
+	/* Send everything (up to the claim, when it must be planned). */
+	pipe_text(&c, P_BEGIN, "BEGIN");
+	/* A cycle that records no end need not wait for the disk: should the
+	 * server crash before its claims reach the WAL on disk, those tasks
+	 * are simply queued again (their late ends refused by fencing), which
+	 * at-least-once allows.  Every end of an attempt is durable before
+	 * anyone is told. */
+	if (noutcomes == 0)
+		pipe_text(&c, P_SETTING, "SET LOCAL synchronous_commit TO off");
+	/* First, so that every claimer takes these locks in one order. */
+	if (controlled) {
+		const char *v[1] = { types.data };
+
+		pipe_stmt(&c, P_LOCK, ST_FLOW_LOCK, 1, v, 0);
+	}
+	for (size_t i = 0; i < noutcomes && c.sent_ok; i++) {
+		struct outcome_args a;
+		char name[16];
+
+		outcome_args(&outcomes[i], worker_id, &a);
+		pipe_add(&c, P_OUTCOME,
+			 PQsendQueryPrepared(s->conn, stmt_name(a.id, name),
+					     a.n, a.v, a.lengths, a.formats, 0));
+		free(a.frame);
+		if (outcomes[i].kind == AC_OUTCOME_RELEASED ||
+		    outcomes[i].kind == AC_OUTCOME_CRASHED)
+			wake = 1;
+	}
+	pipe_stmt(&c, P_CONTROL, ST_WORKER_CTL, 1, &worker_id, 0);
+	if (claim) {
+		const char *v[1] = { num(batch, EXPIRE_BATCH) };
+
+		pipe_stmt(&c, P_PROMOTE, ST_PROMOTE, 0, NULL, 0);
+		pipe_stmt(&c, P_EXPIRE, ST_EXPIRE, 1, v, 0);
+	}
+	if (want && !controlled) {
+		const char *v[5] = {
+			types.data, worker_id, claim->tags ? claim->tags : "[]",
+			num(max, (int64_t)claim->max),
+			num(lease, claim->lease_ms),
+		};
+
+		pipe_stmt(&c, P_CONTROLLED, ST_CONTROLLED, 1, v, 0);
+		/* A binary result: compressed data and checkpoints come as
+		 * their bytes (claimed_from). */
+		pipe_stmt(&c, P_CLAIM, ST_CLAIM, 5, v, 1);
+	}
+	if (controlled) {
+		if (pipe_run(&c, err) < 0)
+			goto fail;
+		s->in_tx = 1;
+		if (!ctl->drain && !ctl->stop &&
+		    claim_controlled(&c, types.data, err) < 0) {
+			tx_rollback(s);
+			goto fail;
+		}
+		if (pipe_start(&c, err) < 0)
+			goto fail;
+	}
+	if (state) {
+		const char *v[4] = {
+			worker_id, state->status,
+			num(completed, state->completed),
+			num(failed, state->failed),
+		};
+
+		pipe_stmt(&c, P_STATE, ST_CYCLE_STATE, 4, v, 0);
+	}
+	/* A task handed back is work for the others. */
+	if (wake)
+		pipe_stmt(&c, P_NOTIFY, ST_NOTIFY, 0, NULL, 0);
+	pipe_text(&c, P_COMMIT, "COMMIT");
+	if (pipe_run(&c, err) < 0)
+		goto fail;
+	s->in_tx = 0;
+
+	/* What is controlled now, for the next cycle; a change is claimed
+	 * again at once. */
+	if (c.seen) {
+		const char *now = c.controlled.len ? c.controlled.data : NULL;
+
+		if ((now == NULL) != (s->controlled == NULL) ||
+		    (now && strcmp(now, s->controlled))) {
+			char *copy = now ? ac_strdup(now) : NULL;
+
+			if (!now || copy) {
+				free(s->controlled);
+				s->controlled = copy;
+			}
+			ctl->wake_ms = 1;
+		}
+	}
+	if (c.nclaimed > 1)
+		qsort(c.claimed, c.nclaimed, sizeof *c.claimed, claimed_cmp);
+	*claimed = c.claimed;
+	*nclaimed = c.nclaimed;
+	fail_damaged(s, worker_id, c.damaged, c.ndamaged);
+	free(c.damaged);
+	free(c.kinds);
+	ac_flow_free_array(c.flows, c.nflows);
+	ac_buf_release(&c.controlled);
+	ac_buf_release(&types);
+	return 0;
+fail:
+	ac_buf_release(&types);
+	free(c.damaged);
+	free(c.kinds);
+	ac_flow_free_array(c.flows, c.nflows);
+	ac_buf_release(&c.controlled);
+	ac_claimed_free_array(c.claimed, c.nclaimed);
+	ctl->wake_ms = 0;
 	for (size_t i = 0; i < noutcomes; i++)
 		outcomes[i].accepted = 0;
 	return -1;
@@ -3352,18 +4105,6 @@ static int statuses_array(unsigned bits, struct ac_buf *b)
 	return text_array(b, names, n);
 }
 
-/* A bigint array literal of n ids. */
-static int id_array(struct ac_buf *b, const int64_t *ids, size_t n)
-{
-	if (ac_buf_append(b, "{", 1) < 0)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (ac_buf_printf(b, "%s%lld", i ? "," : "",
-				  (long long)ids[i]) < 0)
-			return -1;
-	return ac_buf_append(b, "}", 1);
-}
-
 static int pg_tasks_ended(struct ac_store *base,
 			  const struct ac_ended_filter *filter, json_t **out,
 			  struct ac_error *err)
@@ -3511,49 +4252,6 @@ fail_done:
 	*ids_out = NULL;
 	*nout = 0;
 	return -1;
-}
-
-/* Row r of QUEUE_COLS into f (its strings new), and the store's clock
- * in *now.  0, or -1 when out of memory. */
-static int read_flow(const PGresult *res, int r, struct ac_flow *f,
-		     int64_t *now)
-{
-	memset(f, 0, sizeof *f);
-	f->type = dup_text(res, r, 0, NULL);
-	f->paused = (int)get_i64(res, r, 1);
-	f->reason = dup_text(res, r, 2, NULL);
-	f->paused_at = get_i64(res, r, 3);
-	f->hold_until = get_i64(res, r, 4);
-	f->hold_reason = dup_text(res, r, 5, NULL);
-	f->concurrency = (long)get_i64(res, r, 6);
-	f->per_key = (long)get_i64(res, r, 7);
-	f->rate = get_double(res, r, 8);
-	f->key_rate = get_double(res, r, 9);
-	f->burst = get_double(res, r, 10);
-	f->fair = (int)get_i64(res, r, 11);
-	f->cursor = dup_text(res, r, 12, NULL);
-	f->tokens = get_double(res, r, 13);
-	f->tokens_at = get_i64(res, r, 14);
-	*now = get_i64(res, r, 15);
-	if (!f->type || (!f->reason && !PQgetisnull(res, r, 2)) ||
-	    (!f->hold_reason && !PQgetisnull(res, r, 5)) ||
-	    (!f->cursor && !PQgetisnull(res, r, 12))) {
-		ac_flow_release(f);
-		return -1;
-	}
-	return 0;
-}
-
-/* Replace a string of f: 0, or -1 when out of memory. */
-static int set_text(char **field, const char *value)
-{
-	char *copy = value ? ac_strdup(value) : NULL;
-
-	if (value && !copy)
-		return -1;
-	free(*field);
-	*field = copy;
-	return 0;
 }
 
 /* The type's change, on its row f (locked) at store time now; what the

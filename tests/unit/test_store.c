@@ -1942,6 +1942,35 @@ static void test_counts(void)
 /* A store made before the counts existed gets them, right, when a newer
  * ac opens it.  The tables and triggers are taken out by hand to make
  * such a store, set to version 3, the one before its counts. */
+/* Schema version 5 (flow control) undone, first of every older store. */
+static const char *const undo_v5_sqlite[] = {
+	"DROP INDEX IF EXISTS tasks_fair",
+	"DROP INDEX tasks_expiry",
+	"ALTER TABLE tasks DROP COLUMN expires_at",
+	"DROP TABLE queues",
+	"DROP TABLE queue_keys",
+	"PRAGMA user_version = 4",
+};
+static const char *const undo_v5_pg[] = {
+	"DROP INDEX IF EXISTS tasks_fair",
+	"DROP INDEX tasks_expiry",
+	"ALTER TABLE tasks DROP COLUMN expires_at",
+	"DROP TABLE queues, queue_keys",
+	"UPDATE meta SET value = '4' WHERE key = 'schema_version'",
+};
+
+static int undo_v5(void)
+{
+	const char *const *undo = pg_url ? undo_v5_pg : undo_v5_sqlite;
+	size_t n = pg_url ? sizeof undo_v5_pg / sizeof *undo_v5_pg :
+		sizeof undo_v5_sqlite / sizeof *undo_v5_sqlite;
+	int ok = 1;
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = wb_sql(undo[i], 0, 0, 0, NULL) == 0;
+	return ok;
+}
+
 static void test_counts_migrate(void)
 {
 	static const char *const sqlite_undo[] = {
@@ -1986,6 +2015,7 @@ static void test_counts_migrate(void)
 		ac_claimed_free_array(c, (size_t)got);
 	ac_store_close(s);
 	s = NULL;
+	ok = ok && undo_v5();
 	for (size_t i = 0; ok && i < nundo; i++)
 		ok = wb_sql(undo[i], 0, 0, 0, NULL) == 0;
 	check(ok, "counts: a store as it was before its counts");
@@ -1995,7 +2025,7 @@ static void test_counts_migrate(void)
 		diag("opening the older store", &err);
 	check(ok && wb_count(pg_url ? "SELECT value::int FROM meta WHERE "
 			     "key = 'schema_version'" : "PRAGMA user_version",
-			     0, 0) == 4 &&
+			     0, 0) == 5 &&
 	      counts_agree(s, "migration"),
 	      "counts: migrating counts the tasks already there");
 	got = ok ? claim(s, "w2", types_a, 1, "[]", 1, 60000, &c, NULL) : -1;
@@ -2881,6 +2911,7 @@ static void test_migrate_v3(void)
 						 .data_len = 5, .priority = 5 });
 	ac_store_close(s);
 	s = NULL;
+	ok &= undo_v5();
 	for (size_t i = 0; i < (pg_url ? 7u : 3u); i++)
 		ok &= wb_sql(pg_url ? undo_counts_pg[i] : undo_counts_sqlite[i],
 			     0, 0, 0, NULL) == 0;
@@ -2897,7 +2928,7 @@ static void test_migrate_v3(void)
 	}
 	wb_sql(pg_url ? "SELECT value::int FROM meta WHERE key = 'schema_version'" :
 	       "PRAGMA user_version", 0, 0, 0, &version);
-	check(version == 4, "migrate v3: opening migrates it to version 3, and on to 4");
+	check(version == 5, "migrate v3: opening migrates it to version 3, and on to 5");
 	j = task(s, old);
 	check(j && json_member_is(j, "data", "[1,2]"),
 	      "migrate v3: a task written before reads as before");

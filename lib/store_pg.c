@@ -64,7 +64,7 @@ enum stmt_id {
 	ST_DAMAGED, ST_COUNTED, ST_COUNT_ADD, ST_COUNT_FOLD, ST_COUNT_TRIM,
 	ST_SNOOZE, ST_EXPIRE, ST_ENDED, ST_REQUEUE_CHECK, ST_REQUEUE_IDS,
 	ST_REQUEUE_FILTER, ST_QUEUE_LOCK, ST_QUEUE_PUT, ST_QUEUE_KEY_HOLD,
-	ST_QUEUE_KEYS_RESUME, ST_QUEUE_KEYS_REFILL, ST_QUEUE_KEYS_TIDY,
+	ST_QUEUE_KEYS_RESUME, ST_QUEUE_KEYS_TIDY,
 	ST_QUEUE_DROP, ST_QUEUES_LIST, ST_QUEUE_KEYS_LIST, ST_CONTROLLED,
 	ST_FLOW_LOCK, ST_FLOW_CANDS, ST_FLOW_HEAD, ST_FLOW_HEAD_AFTER,
 	ST_FLOW_NEXT, ST_FLOW_TOP, ST_FLOW_RUNNING, ST_FLOW_KEYS,
@@ -73,23 +73,27 @@ enum stmt_id {
 	ST_COUNT
 };
 
-/* Per type of $1 that has no flow control, the best $4 unassigned tasks
- * and the best $4 routed to worker $2 with tags $3, locked with SKIP
- * LOCKED: the CTE `cand` (id, priority). */
-#define UNCONTROLLED_CANDS \
-	"ty AS (SELECT u.t FROM unnest($1::text[]) AS u(t) WHERE NOT EXISTS " \
-	"(SELECT 1 FROM queues q WHERE q.type = u.t)), " \
-	"cand AS (" \
+/* Not past its --expires time (a task that started once never expires). */
+#define NOT_EXPIRED(t) \
+	"(" t "expires_at IS NULL OR " t "attempt > 0 OR " t "expires_at > " \
+	NOW_MS ")"
+
+/* Per type of $1 for which `which` holds (of u.t), the best $4 unassigned
+ * tasks and the best $4 routed to worker $2 with tags $3, locked with
+ * SKIP LOCKED: the CTE `cand` (id, priority). */
+#define CLAIM_CANDS(which) \
+	"ty AS (SELECT u.t FROM unnest($1::text[]) AS u(t) WHERE " which \
+	"), cand AS (" \
 	"(SELECT x.id, x.priority FROM ty CROSS JOIN LATERAL (SELECT id, " \
 	"priority FROM tasks WHERE status = 'queued' AND type = ty.t AND " \
 	"assigned IS NULL AND (tags IS NULL OR tags <@ $3::jsonb) AND " \
-	"(expires_at IS NULL OR expires_at > " NOW_MS ") " \
+	NOT_EXPIRED("") " " \
 	"ORDER BY priority DESC, id LIMIT $4 FOR UPDATE SKIP LOCKED) x) " \
 	"UNION ALL " \
 	"(SELECT x.id, x.priority FROM ty CROSS JOIN LATERAL (SELECT id, " \
 	"priority FROM tasks WHERE status = 'queued' AND type = ty.t AND " \
 	"assigned IS NOT NULL AND assigned = $2 AND (tags IS NULL OR tags " \
-	"<@ $3::jsonb) AND (expires_at IS NULL OR expires_at > " NOW_MS ") " \
+	"<@ $3::jsonb) AND " NOT_EXPIRED("") " " \
 	"ORDER BY priority DESC, id LIMIT $4 FOR UPDATE SKIP LOCKED) x))"
 
 /* A claim of the tasks in `pick` (id) by worker $2 for a lease of `lease`
@@ -99,8 +103,8 @@ enum stmt_id {
 	"claimed AS (UPDATE tasks t SET status = 'running', worker = $2, " \
 	"attempt = t.attempt + 1, lease_until = " NOW_MS " + " lease \
 	"::bigint, started = " NOW_MS ", finished = NULL FROM pick " \
-	"WHERE t.id = pick.id AND t.status = 'queued' AND (t.expires_at IS " \
-	"NULL OR t.expires_at > " NOW_MS ") RETURNING t.id, " \
+	"WHERE t.id = pick.id AND t.status = 'queued' AND " \
+	NOT_EXPIRED("t.") " RETURNING t.id, " \
 	"t.type, t.data, t.priority, t.attempt, t.timeout_ms, " \
 	"t.route_key, t.checkpoint, t.data_lz4, t.checkpoint_lz4), " \
 	"opened AS (INSERT INTO attempts (task_id, attempt, worker, " \
@@ -191,10 +195,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	 * locked with SKIP LOCKED; the best $4 of those are taken, with
 	 * their attempts opened.  Rows locked but not taken are left
 	 * queued and free again at COMMIT.  Types under flow control (a row
-	 * in queues) are left to the flow claim (claim_controlled), and a
-	 * task past its expiry is never taken. */
+	 * in queues) must be planned (claim_controlled): while any of the
+	 * worker's types is, this takes nothing, so that claims stay in
+	 * order across its types.  A task past its expiry is never taken. */
 	[ST_CLAIM] =
-		"WITH " UNCONTROLLED_CANDS ", "
+		"WITH " CLAIM_CANDS("NOT EXISTS (SELECT 1 FROM queues q WHERE "
+				    "q.type = ANY($1::text[]))") ", "
 		"pick AS (SELECT id FROM cand WHERE NOT EXISTS (SELECT 1 FROM "
 		"workers WHERE id = $2 AND (drain <> 0 OR stop <> 0)) "
 		"ORDER BY priority DESC, id LIMIT $4), " CLAIM_PICKED("$5"),
@@ -222,7 +228,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		END_ATTEMPT("$8", "$4"),
 	/* Due again in $5 ms.  With $6 > 0 (retry_after), the task's type
 	 * ($7 = 0) or its route key ($7 = 1) is held that long across the
-	 * cluster, the later hold winning: the queues row made when missing
+	 * cluster, the later hold winning (the reason is the newest): the
+	 * queues row made when missing
 	 * (and locked either way: a sweep must not drop it meanwhile). */
 	[ST_TEMPFAIL] =
 		"WITH changed AS (UPDATE tasks SET status = 'pending', "
@@ -242,8 +249,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"hold_until = CASE WHEN excluded.hold_until IS NULL OR "
 		"excluded.hold_until < coalesce(q.hold_until, 0) THEN "
 		"q.hold_until ELSE excluded.hold_until END, "
-		"hold_reason = CASE WHEN excluded.hold_until IS NULL OR "
-		"excluded.hold_until < coalesce(q.hold_until, 0) THEN "
+		"hold_reason = CASE WHEN excluded.hold_until IS NULL THEN "
 		"q.hold_reason ELSE excluded.hold_reason END), "
 		"keyheld AS (INSERT INTO queue_keys AS k (type, key, hold_until, "
 		"hold_reason) SELECT type, key, " NOW_MS " + $6::bigint, $4 "
@@ -251,8 +257,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"ON CONFLICT (type, key) DO UPDATE SET "
 		"hold_until = CASE WHEN k.hold_until > excluded.hold_until THEN "
 		"k.hold_until ELSE excluded.hold_until END, "
-		"hold_reason = CASE WHEN k.hold_until > excluded.hold_until THEN "
-		"k.hold_reason ELSE excluded.hold_reason END) "
+		"hold_reason = excluded.hold_reason) "
 		"SELECT status FROM changed",
 	/* {"snooze":SEC}: due again in $5 ms; no failure is counted. */
 	[ST_SNOOZE] =
@@ -500,10 +505,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"AND attempt = 0 AND status IN ('pending', 'queued') "
 		"RETURNING id) SELECT count(*) FROM gone",
 	[ST_ENDED] =
-		"SELECT " TASK_COLS " FROM tasks WHERE status = ANY($1::text[]) "
-		"AND ($2::text IS NULL OR type = $2) AND ($3::bigint <= 0 OR "
-		"finished >= " NOW_MS " - $3::bigint) "
-		"ORDER BY finished DESC NULLS LAST, id DESC LIMIT $4",
+		"SELECT " TASK_COLS " FROM tasks WHERE finished IS NOT NULL AND "
+		"status = ANY($1::text[]) AND ($2::text IS NULL OR type = $2) "
+		"AND ($3::bigint <= 0 OR finished >= " NOW_MS " - $3::bigint) "
+		"ORDER BY finished DESC, id DESC LIMIT $4",
 	[ST_REQUEUE_CHECK] =
 		"SELECT id, status FROM tasks WHERE id = ANY($1::bigint[]) "
 		"FOR UPDATE",
@@ -511,17 +516,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"UPDATE tasks SET " REQUEUE_SET " WHERE id = ANY($1::bigint[]) "
 		"AND status IN ('failed', 'timeout', 'cancelled', 'expired') "
 		"RETURNING id",
-	/* As ST_ENDED picks them, newest first. */
+	/* Every task ST_ENDED lists (whatever its limit), newest first. */
 	[ST_REQUEUE_FILTER] =
 		"WITH picked AS (SELECT id, finished FROM tasks WHERE "
-		"status = ANY($1::text[]) AND status IN ('failed', 'timeout', "
-		"'cancelled', 'expired') AND ($2::text IS NULL OR type = $2) AND "
-		"($3::bigint <= 0 OR finished >= " NOW_MS " - $3::bigint) "
-		"ORDER BY finished DESC NULLS LAST, id DESC LIMIT $4 FOR UPDATE), "
+		"finished IS NOT NULL AND status = ANY($1::text[]) AND "
+		"($2::text IS NULL OR type = $2) AND ($3::bigint <= 0 OR "
+		"finished >= " NOW_MS " - $3::bigint) FOR UPDATE), "
 		"done AS (UPDATE tasks t SET " REQUEUE_SET " FROM picked "
 		"WHERE t.id = picked.id RETURNING t.id) "
 		"SELECT picked.id FROM picked JOIN done ON done.id = picked.id "
-		"ORDER BY picked.finished DESC NULLS LAST, picked.id DESC",
+		"ORDER BY picked.finished DESC, picked.id DESC",
 	/* The type's row, made when missing, locked either way. */
 	[ST_QUEUE_LOCK] =
 		"INSERT INTO queues AS q (type) VALUES ($1) ON CONFLICT (type) "
@@ -534,16 +538,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"WHERE type = $1",
 	[ST_QUEUE_KEY_HOLD] =
 		"INSERT INTO queue_keys (type, key, hold_until, hold_reason) "
-		"VALUES ($1, $2, " NOW_MS " + $3::bigint, $4) "
-		"ON CONFLICT (type, key) DO UPDATE SET "
+		"VALUES ($1, $2, CASE WHEN $3::bigint > 0 THEN " NOW_MS
+		" + $3::bigint END, $4) ON CONFLICT (type, key) DO UPDATE SET "
 		"hold_until = excluded.hold_until, "
 		"hold_reason = excluded.hold_reason",
 	[ST_QUEUE_KEYS_RESUME] =
 		"UPDATE queue_keys SET hold_until = NULL, hold_reason = NULL "
 		"WHERE type = $1 AND ($2::text IS NULL OR key = $2)",
-	[ST_QUEUE_KEYS_REFILL] =
-		"UPDATE queue_keys SET tokens = 0, tokens_at = NULL "
-		"WHERE type = $1",
 	[ST_QUEUE_KEYS_TIDY] =
 		"DELETE FROM queue_keys k USING queues q WHERE k.type = $1 AND "
 		"q.type = k.type AND " KEY_IDLE("k", "q"),
@@ -576,14 +577,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT id, priority, k FROM ("
 		"(SELECT id, priority, coalesce(route_key, '') AS k FROM tasks "
 		"WHERE status = 'queued' AND type = $1 AND assigned IS NULL AND "
-		"(tags IS NULL OR tags <@ $3::jsonb) AND (expires_at IS NULL OR "
-		"expires_at > " NOW_MS ") AND ($4::jsonb IS NULL OR NOT "
+		"(tags IS NULL OR tags <@ $3::jsonb) AND " NOT_EXPIRED("")
+		" AND ($4::jsonb IS NULL OR NOT "
 		"$4::jsonb ? coalesce(route_key, '')) "
 		"ORDER BY priority DESC, id LIMIT $5) UNION ALL "
 		"(SELECT id, priority, coalesce(route_key, '') AS k FROM tasks "
 		"WHERE status = 'queued' AND type = $1 AND assigned IS NOT NULL "
 		"AND assigned = $2 AND (tags IS NULL OR tags <@ $3::jsonb) AND "
-		"(expires_at IS NULL OR expires_at > " NOW_MS ") AND ($4::jsonb "
+		NOT_EXPIRED("") " AND ($4::jsonb "
 		"IS NULL OR NOT $4::jsonb ? coalesce(route_key, '')) "
 		"ORDER BY priority DESC, id LIMIT $5)) c "
 		"ORDER BY priority DESC, id LIMIT $5",
@@ -593,21 +594,20 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT id, priority, " FLOW_KEY ", (assigned IS NULL OR "
 		"assigned = $3) AND (tags IS NULL OR tags <@ $4::jsonb) "
 		"FROM tasks WHERE status = 'queued' AND type = $1 AND "
-		"priority = $2 AND (expires_at IS NULL OR expires_at > " NOW_MS
-		") ORDER BY " FLOW_KEY ", id LIMIT 1",
+		"priority = $2 AND " NOT_EXPIRED("")
+		" ORDER BY " FLOW_KEY ", id LIMIT 1",
 	[ST_FLOW_HEAD_AFTER] =
 		"SELECT id, priority, " FLOW_KEY ", (assigned IS NULL OR "
 		"assigned = $3) AND (tags IS NULL OR tags <@ $4::jsonb) "
 		"FROM tasks WHERE status = 'queued' AND type = $1 AND "
-		"priority = $2 AND " FLOW_KEY " > $5 AND (expires_at IS NULL "
-		"OR expires_at > " NOW_MS ") ORDER BY " FLOW_KEY ", id LIMIT 1",
+		"priority = $2 AND " FLOW_KEY " > $5 AND " NOT_EXPIRED("")
+		" ORDER BY " FLOW_KEY ", id LIMIT 1",
 	[ST_FLOW_NEXT] =
 		"SELECT id, priority, " FLOW_KEY " FROM tasks WHERE "
 		"status = 'queued' AND type = $1 AND priority = $2 AND "
 		FLOW_KEY " = $3 AND id > $4 AND (assigned IS NULL OR "
 		"assigned = $5) AND (tags IS NULL OR tags <@ $6::jsonb) AND "
-		"(expires_at IS NULL OR expires_at > " NOW_MS ") "
-		"ORDER BY " FLOW_KEY ", id LIMIT 1",
+		NOT_EXPIRED("") " ORDER BY " FLOW_KEY ", id LIMIT 1",
 	[ST_FLOW_TOP] =
 		"SELECT greatest((SELECT priority FROM tasks WHERE "
 		"status = 'queued' AND type = $1 AND assigned IS NULL AND "
@@ -633,7 +633,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* A claim under flow control: the uncontrolled types' candidates,
 	 * merged with the plans before anything is taken (ST_CLAIM_IDS). */
 	[ST_CLAIM_CANDS] =
-		"WITH " UNCONTROLLED_CANDS " SELECT id, priority FROM cand "
+		"WITH " CLAIM_CANDS("NOT EXISTS (SELECT 1 FROM queues q WHERE "
+				    "q.type = u.t)")
+		" SELECT id, priority FROM cand "
 		"ORDER BY priority DESC, id LIMIT $4",
 	[ST_CLAIM_IDS] =
 		"WITH pick AS (SELECT unnest($1::bigint[]) AS id), "
@@ -3122,16 +3124,16 @@ static int flow_save(struct pg_store *s, const struct ac_flow *f,
 	return rc;
 }
 
-/* The uncontrolled types' best max candidates (locked; ST_CLAIM_CANDS)
+/* The uncontrolled types' best `want` candidates (locked; ST_CLAIM_CANDS)
  * into l (ids and prios new arrays). */
 static int uncontrolled_cands(struct cycle *c, const char *types,
-			      struct merge_list *l, int64_t **ids, int **prios,
-			      struct ac_error *err)
+			      size_t want, struct merge_list *l, int64_t **ids,
+			      int **prios, struct ac_error *err)
 {
 	char max[NUM];
 	const char *v[4] = { types, c->worker_id,
 			     c->claim->tags ? c->claim->tags : "[]",
-			     num(max, (int64_t)c->claim->max) };
+			     num(max, (int64_t)want) };
 	PGresult *res = run(c->s, ST_CLAIM_CANDS, 4, v, NULL,
 			    "finding tasks to claim", err);
 	int rows;
@@ -3167,7 +3169,7 @@ static int uncontrolled_cands(struct cycle *c, const char *types,
 static int claim_controlled(struct cycle *c, const char *types,
 			    struct ac_error *err)
 {
-	size_t nf = c->nflows, nlists = nf + 1, npicked = 0;
+	size_t nf = c->nflows, nlists = nf + 1, npicked = 0, want;
 	const struct ac_claim_request *req = c->claim;
 	struct flow_ctx fx = { c->s, c->worker_id,
 			       req->tags ? req->tags : "[]" };
@@ -3182,6 +3184,12 @@ static int claim_controlled(struct cycle *c, const char *types,
 		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 		goto done;
 	}
+	/* The slots an earlier pass of this cycle left. */
+	want = req->max > c->nclaimed ? req->max - c->nclaimed : 0;
+	if (want == 0) {
+		rc = 0;
+		goto done;
+	}
 	for (size_t i = 0; i < nf; i++) {
 		struct ac_flow *f = &c->flows[i];
 
@@ -3189,7 +3197,7 @@ static int claim_controlled(struct cycle *c, const char *types,
 			ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 			goto done;
 		}
-		if (ac_flow_plan(&pg_flow_ops, &fx, f, req->max, c->now,
+		if (ac_flow_plan(&pg_flow_ops, &fx, f, want, c->now,
 				 &plans[i], err) < 0)
 			goto done;
 		if (plans[i].wake_ms > 0 && (c->ctl->wake_ms == 0 ||
@@ -3199,15 +3207,16 @@ static int claim_controlled(struct cycle *c, const char *types,
 		lists[i].n = plans[i].ncands;
 	}
 	if (req->ntypes > nf &&
-	    uncontrolled_cands(c, types, &lists[nf], &uids, &uprios, err) < 0)
+	    uncontrolled_cands(c, types, want, &lists[nf], &uids, &uprios,
+			       err) < 0)
 		goto done;
 	/* Merge: the best head of all lists, each list kept in its order. */
-	picked = calloc(req->max, sizeof *picked);
+	picked = calloc(want, sizeof *picked);
 	if (!picked) {
 		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 		goto done;
 	}
-	while (npicked < req->max) {
+	while (npicked < want) {
 		struct merge_list *best = NULL;
 
 		for (size_t i = 0; i < nlists; i++) {
@@ -3305,6 +3314,114 @@ done:
 	return rc;
 }
 
+/* One transaction of a cycle.  The first carries the outcomes, the
+ * operators' requests, promotion and expiry; with `controlled`, the
+ * controlled types' rows are locked first thing and the claim is planned
+ * (claim_controlled) before the second half is sent; else the fast claim
+ * goes in the one pipeline.  A pass that is not the first only claims
+ * (planned) and writes the worker's row. */
+static int cycle_pass(struct cycle *c, const char *types,
+		      const struct ac_worker_state *state, int controlled,
+		      int first, struct ac_error *err)
+{
+	const struct ac_claim_request *claim = c->claim;
+	const char *v[5];
+	char max[NUM], lease[NUM], completed[NUM], failed[NUM], batch[NUM];
+	int wake = 0;
+
+	if (pipe_start(c, err) < 0)
+		return -1;
+	pipe_text(c, P_BEGIN, "BEGIN");
+	/* A transaction that records no end need not wait for the disk:
+	 * should the server crash before its claims reach the WAL on disk,
+	 * those tasks are simply queued again (their late ends refused by
+	 * fencing), which at-least-once allows.  Every end of an attempt is
+	 * durable before anyone is told. */
+	if (!first || c->noutcomes == 0)
+		pipe_text(c, P_SETTING, "SET LOCAL synchronous_commit TO off");
+	/* First, so that every claimer takes these locks in one order. */
+	if (controlled) {
+		v[0] = types;
+		pipe_stmt(c, P_LOCK, ST_FLOW_LOCK, 1, v, 0);
+	}
+	for (size_t i = 0; first && i < c->noutcomes && c->sent_ok; i++) {
+		struct outcome_args a;
+		char name[16];
+
+		outcome_args(&c->outcomes[i], c->worker_id, &a);
+		pipe_add(c, P_OUTCOME,
+			 PQsendQueryPrepared(c->s->conn, stmt_name(a.id, name),
+					     a.n, a.v, a.lengths, a.formats, 0));
+		free(a.frame);
+		if (c->outcomes[i].kind == AC_OUTCOME_RELEASED ||
+		    c->outcomes[i].kind == AC_OUTCOME_CRASHED)
+			wake = 1;
+	}
+	if (first) {
+		pipe_stmt(c, P_CONTROL, ST_WORKER_CTL, 1, &c->worker_id, 0);
+		if (claim) {
+			v[0] = num(batch, EXPIRE_BATCH);
+			pipe_stmt(c, P_PROMOTE, ST_PROMOTE, 0, NULL, 0);
+			pipe_stmt(c, P_EXPIRE, ST_EXPIRE, 1, v, 0);
+		}
+	}
+	if (types && !controlled) {
+		v[0] = types;
+		v[1] = c->worker_id;
+		v[2] = claim->tags ? claim->tags : "[]";
+		v[3] = num(max, (int64_t)claim->max);
+		v[4] = num(lease, claim->lease_ms);
+		pipe_stmt(c, P_CONTROLLED, ST_CONTROLLED, 1, v, 0);
+		/* A binary result: compressed data and checkpoints come as
+		 * their bytes (claimed_from). */
+		pipe_stmt(c, P_CLAIM, ST_CLAIM, 5, v, 1);
+	}
+	if (controlled) {
+		if (pipe_run(c, err) < 0)
+			return -1;
+		c->s->in_tx = 1;
+		if (!c->ctl->drain && !c->ctl->stop &&
+		    claim_controlled(c, types, err) < 0) {
+			tx_rollback(c->s);
+			return -1;
+		}
+		if (pipe_start(c, err) < 0)
+			return -1;
+	}
+	if (state) {
+		v[0] = c->worker_id;
+		v[1] = state->status;
+		v[2] = num(completed, state->completed);
+		v[3] = num(failed, state->failed);
+		pipe_stmt(c, P_STATE, ST_CYCLE_STATE, 4, v, 0);
+	}
+	/* A task handed back is work for the others. */
+	if (wake)
+		pipe_stmt(c, P_NOTIFY, ST_NOTIFY, 0, NULL, 0);
+	pipe_text(c, P_COMMIT, "COMMIT");
+	if (pipe_run(c, err) < 0)
+		return -1;
+	c->s->in_tx = 0;
+	return 0;
+}
+
+/* What a cycle saw of the worker's controlled types, kept for the next:
+ * 0, or -1 when out of memory (the old view kept). */
+static void controlled_keep(struct pg_store *s, const struct cycle *c)
+{
+	const char *now = c->controlled.len ? c->controlled.data : NULL;
+	char *copy;
+
+	if (!c->seen || (!now && !s->controlled) ||
+	    (now && s->controlled && !strcmp(now, s->controlled)))
+		return;
+	copy = now ? ac_strdup(now) : NULL;
+	if (now && !copy)
+		return;
+	free(s->controlled);
+	s->controlled = copy;
+}
+
 static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
 			   const struct ac_worker_state *state,
 			   struct ac_outcome *outcomes, size_t noutcomes,
@@ -3325,8 +3442,7 @@ static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
 		.cap = noutcomes + 16,
 	};
 	struct ac_buf types = { 0 };
-	char max[NUM], lease[NUM], completed[NUM], failed[NUM], batch[NUM];
-	int wake = 0, want, controlled;
+	int controlled;
 
 	*claimed = NULL;
 	*nclaimed = 0;
@@ -3340,107 +3456,32 @@ static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
 	for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++)
 		if (prepare(s, needed[i], "preparing a statement", err) < 0)
 			goto fail;
-	want = claim && claim->ntypes && claim->max;
-	if (want && text_array(&types, claim->types, claim->ntypes) < 0) {
+	if (claim && claim->ntypes && claim->max &&
+	    text_array(&types, claim->types, claim->ntypes) < 0) {
 		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 		goto fail;
 	}
-	/* As the last cycle saw it: a type that became controlled since
-	 * is skipped by ST_CLAIM this time, and claimed at once after. */
-	controlled = want && s->controlled;
-	if (pipe_start(&c, err) < 0)
+	/* As the last cycle saw it. */
+	controlled = types.data && s->controlled;
+	if (cycle_pass(&c, types.data, state, controlled, 1, err) < 0)
 		goto fail;
+	controlled_keep(s, &c);
+	/* Some of the worker's types came under flow control since: the
+	 * fast claim took nothing, and the claim is planned now.  The ends
+	 * of attempts are recorded already, so a failure here only costs
+	 * this cycle's claims. */
+	if (types.data && !controlled && s->controlled && !ctl->drain &&
+	    !ctl->stop) {
+		struct ac_error ignored;
 
-	/* Send everything (up to the claim, when it must be planned). */
-	pipe_text(&c, P_BEGIN, "BEGIN");
-	/* A cycle that records no end need not wait for the disk: should the
-	 * server crash before its claims reach the WAL on disk, those tasks
-	 * are simply queued again (their late ends refused by fencing), which
-	 * at-least-once allows.  Every end of an attempt is durable before
-	 * anyone is told. */
-	if (noutcomes == 0)
-		pipe_text(&c, P_SETTING, "SET LOCAL synchronous_commit TO off");
-	/* First, so that every claimer takes these locks in one order. */
-	if (controlled) {
-		const char *v[1] = { types.data };
-
-		pipe_stmt(&c, P_LOCK, ST_FLOW_LOCK, 1, v, 0);
-	}
-	for (size_t i = 0; i < noutcomes && c.sent_ok; i++) {
-		struct outcome_args a;
-		char name[16];
-
-		outcome_args(&outcomes[i], worker_id, &a);
-		pipe_add(&c, P_OUTCOME,
-			 PQsendQueryPrepared(s->conn, stmt_name(a.id, name),
-					     a.n, a.v, a.lengths, a.formats, 0));
-		free(a.frame);
-		if (outcomes[i].kind == AC_OUTCOME_RELEASED ||
-		    outcomes[i].kind == AC_OUTCOME_CRASHED)
-			wake = 1;
-	}
-	pipe_stmt(&c, P_CONTROL, ST_WORKER_CTL, 1, &worker_id, 0);
-	if (claim) {
-		const char *v[1] = { num(batch, EXPIRE_BATCH) };
-
-		pipe_stmt(&c, P_PROMOTE, ST_PROMOTE, 0, NULL, 0);
-		pipe_stmt(&c, P_EXPIRE, ST_EXPIRE, 1, v, 0);
-	}
-	if (want && !controlled) {
-		const char *v[5] = {
-			types.data, worker_id, claim->tags ? claim->tags : "[]",
-			num(max, (int64_t)claim->max),
-			num(lease, claim->lease_ms),
-		};
-
-		pipe_stmt(&c, P_CONTROLLED, ST_CONTROLLED, 1, v, 0);
-		/* A binary result: compressed data and checkpoints come as
-		 * their bytes (claimed_from). */
-		pipe_stmt(&c, P_CLAIM, ST_CLAIM, 5, v, 1);
-	}
-	if (controlled) {
-		if (pipe_run(&c, err) < 0)
-			goto fail;
-		s->in_tx = 1;
-		if (!ctl->drain && !ctl->stop &&
-		    claim_controlled(&c, types.data, err) < 0) {
-			tx_rollback(s);
-			goto fail;
-		}
-		if (pipe_start(&c, err) < 0)
-			goto fail;
-	}
-	if (state) {
-		const char *v[4] = {
-			worker_id, state->status,
-			num(completed, state->completed),
-			num(failed, state->failed),
-		};
-
-		pipe_stmt(&c, P_STATE, ST_CYCLE_STATE, 4, v, 0);
-	}
-	/* A task handed back is work for the others. */
-	if (wake)
-		pipe_stmt(&c, P_NOTIFY, ST_NOTIFY, 0, NULL, 0);
-	pipe_text(&c, P_COMMIT, "COMMIT");
-	if (pipe_run(&c, err) < 0)
-		goto fail;
-	s->in_tx = 0;
-
-	/* What is controlled now, for the next cycle; a change is claimed
-	 * again at once. */
-	if (c.seen) {
-		const char *now = c.controlled.len ? c.controlled.data : NULL;
-
-		if ((now == NULL) != (s->controlled == NULL) ||
-		    (now && strcmp(now, s->controlled))) {
-			char *copy = now ? ac_strdup(now) : NULL;
-
-			if (!now || copy) {
-				free(s->controlled);
-				s->controlled = copy;
-			}
-			ctl->wake_ms = 1;
+		c.seen = 0;
+		if (cycle_pass(&c, types.data, state, 1, 0, &ignored) < 0) {
+			ac_claimed_free_array(c.claimed, c.nclaimed);
+			c.claimed = NULL;
+			c.nclaimed = 0;
+			ctl->wake_ms = 0;
+		} else {
+			controlled_keep(s, &c);
 		}
 	}
 	if (c.nclaimed > 1)
@@ -4155,6 +4196,14 @@ static int requeue_check(struct pg_store *s, const int64_t *ids, size_t n,
 		for (r = 0; r < rows; r++)
 			if (get_i64(res, r, 0) == ids[i])
 				break;
+		/* Named twice: the second time, it is queued already. */
+		for (size_t j = 0; j < i && r < rows; j++)
+			if (ids[j] == ids[i])
+				rc = ac_error_set(err, AC_EXIT_FAILED,
+						  "task %lld is queued: only a failed, timed-out, cancelled or expired task can be requeued",
+						  (long long)ids[i]);
+		if (rc < 0)
+			break;
 		if (r == rows)
 			rc = ac_error_set(err, AC_EXIT_FAILED, "no task %lld",
 					  (long long)ids[i]);
@@ -4176,7 +4225,7 @@ static int pg_requeue(struct ac_store *base, const int64_t *ids, size_t n,
 {
 	struct pg_store *s = (struct pg_store *)base;
 	struct ac_buf list = { 0 };
-	char since[NUM], limit[NUM];
+	char since[NUM];
 	PGresult *res;
 	int rows;
 
@@ -4197,15 +4246,14 @@ static int pg_requeue(struct ac_store *base, const int64_t *ids, size_t n,
 		res = run(s, ST_REQUEUE_IDS, 1, v, NULL, "requeueing tasks",
 			  err);
 	} else {
-		const char *v[4] = {
+		/* Every task the filter names: its limit is for listing. */
+		const char *v[3] = {
 			list.data, filter ? filter->type : NULL,
 			num(since, filter && filter->since_ms > 0 ?
 			    filter->since_ms : 0),
-			filter && filter->limit > 0 ?
-				num(limit, filter->limit) : NULL,
 		};
 
-		res = run(s, ST_REQUEUE_FILTER, 4, v, NULL, "requeueing tasks",
+		res = run(s, ST_REQUEUE_FILTER, 3, v, NULL, "requeueing tasks",
 			  err);
 	}
 	if (!res)
@@ -4220,15 +4268,9 @@ static int pg_requeue(struct ac_store *base, const int64_t *ids, size_t n,
 		}
 	}
 	if (n) {
-		/* In the order asked, each once. */
-		for (size_t i = 0; i < n; i++) {
-			int dup = 0;
-
-			for (size_t j = 0; j < *nout && !dup; j++)
-				dup = (*ids_out)[j] == ids[i];
-			if (!dup && *nout < (size_t)rows)
-				(*ids_out)[(*nout)++] = ids[i];
-		}
+		/* In the order asked (each once: requeue_check). */
+		for (size_t i = 0; i < n && *nout < (size_t)rows; i++)
+			(*ids_out)[(*nout)++] = ids[i];
 	} else {
 		for (int r = 0; r < rows; r++)
 			(*ids_out)[(*nout)++] = get_i64(res, r, 0);
@@ -4266,36 +4308,35 @@ static int flow_apply(struct ac_flow *f, const struct ac_queue_change *c,
 		f->rate = f->key_rate = 0;
 		f->burst = 1;
 		f->fair = 0;
-		f->tokens = 0;
-		f->tokens_at = 0;
-		if (set_text(&f->cursor, NULL) < 0)
-			return -1;
 	}
 	if (set & AC_QUEUE_CONCURRENCY)
-		f->concurrency = c->concurrency > 0 ? c->concurrency : 0;
+		f->concurrency = c->concurrency;
 	if (set & AC_QUEUE_PER_KEY)
-		f->per_key = c->per_key > 0 ? c->per_key : 0;
+		f->per_key = c->per_key;
 	if (set & AC_QUEUE_RATE)
-		f->rate = c->rate > 0 ? c->rate : 0;
+		f->rate = c->rate;
 	if (set & AC_QUEUE_KEY_RATE)
-		f->key_rate = c->key_rate > 0 ? c->key_rate : 0;
+		f->key_rate = c->key_rate;
 	if (set & AC_QUEUE_BURST)
 		f->burst = c->burst >= 1 ? c->burst : 1;
-	if (set & AC_QUEUE_FAIR) {
-		f->fair = c->fair ? 1 : 0;
-		if (!f->fair && set_text(&f->cursor, NULL) < 0)
-			return -1;
-	}
-	/* A new rate starts with a full bucket. */
+	/* A rate (re)set starts from a full bucket. */
 	if (set & (AC_QUEUE_RATE | AC_QUEUE_BURST)) {
-		f->tokens = f->rate > 0 ? f->burst : 0;
-		f->tokens_at = f->rate > 0 ? now : 0;
+		f->tokens = f->burst;
+		f->tokens_at = now;
 	}
+	if (set & AC_QUEUE_FAIR)
+		f->fair = c->fair;
 	if (set & AC_QUEUE_PAUSE) {
-		f->paused = 1;
-		f->paused_at = now;
 		if (set_text(&f->reason, c->reason) < 0)
 			return -1;
+		if (!f->paused)
+			f->paused_at = now;
+		f->paused = 1;
+	}
+	if ((set & AC_QUEUE_HOLD) && !c->key) {
+		if (set_text(&f->hold_reason, c->reason) < 0)
+			return -1;
+		f->hold_until = c->hold_ms > 0 ? now + c->hold_ms : 0;
 	}
 	if ((set & AC_QUEUE_RESUME) && !c->key) {
 		f->paused = 0;
@@ -4303,11 +4344,6 @@ static int flow_apply(struct ac_flow *f, const struct ac_queue_change *c,
 		f->hold_until = 0;
 		if (set_text(&f->reason, NULL) < 0 ||
 		    set_text(&f->hold_reason, NULL) < 0)
-			return -1;
-	}
-	if ((set & AC_QUEUE_HOLD) && !c->key) {
-		f->hold_until = now + (c->hold_ms > 0 ? c->hold_ms : 0);
-		if (set_text(&f->hold_reason, c->reason) < 0)
 			return -1;
 	}
 	return 0;
@@ -4375,12 +4411,6 @@ static int pg_queue_set(struct ac_store *base, const char *type,
 	}
 	if (flow_put(s, &f, err) < 0)
 		goto fail;
-	if (change->set & (AC_QUEUE_CLEAR | AC_QUEUE_KEY_RATE |
-			   AC_QUEUE_BURST)) {
-		if (run_command(s, ST_QUEUE_KEYS_REFILL, 1, &type,
-				"changing a queue", NULL, err) < 0)
-			goto fail;
-	}
 	if (change->set & AC_QUEUE_RESUME) {
 		const char *v[2] = { type, key };
 

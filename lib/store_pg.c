@@ -495,13 +495,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"DELETE FROM task_counts WHERE n = 0 AND (SELECT "
 		"pg_try_advisory_xact_lock(" COUNT_FOLD_LOCK_KEY "))",
 	/* Up to $1 tasks never started whose --expires time is over (an
-	 * index seek: tasks_expiry); rows another is changing are skipped. */
+	 * index seek of tasks_expiry: the clock read once, by a subquery, is
+	 * a bound the index can use); rows another is changing are
+	 * skipped. */
 	[ST_EXPIRE] =
 		"WITH gone AS (UPDATE tasks SET status = 'expired', finished = "
 		NOW_MS ", error = '" EXPIRED_ERROR "', lease_until = NULL "
 		"WHERE id IN (SELECT id FROM tasks WHERE expires_at IS NOT NULL "
 		"AND attempt = 0 AND status IN ('pending', 'queued') AND "
-		"expires_at <= " NOW_MS " LIMIT $1 FOR UPDATE SKIP LOCKED) "
+		"expires_at <= (SELECT " NOW_MS ") LIMIT $1 FOR UPDATE SKIP "
+		"LOCKED) "
 		"AND attempt = 0 AND status IN ('pending', 'queued') "
 		"RETURNING id) SELECT count(*) FROM gone",
 	[ST_ENDED] =

@@ -458,6 +458,16 @@ static int plan_fair(const struct ac_flow_ops *ops, void *ctx,
 	return 0;
 }
 
+/* A plan that empties the bucket says when the next token comes, in case
+ * more tasks wait. */
+static void rate_wake(const struct ac_flow *f, struct ac_flow_plan *p)
+{
+	double left = f->tokens - (double)p->ncands;
+
+	if (f->rate > 0 && left < 1)
+		wake_within(p, refill_ms(left, f->rate));
+}
+
 int ac_flow_plan(const struct ac_flow_ops *ops, void *ctx, struct ac_flow *f,
 		 size_t want, int64_t now, struct ac_flow_plan *plan,
 		 struct ac_error *err)
@@ -512,6 +522,7 @@ int ac_flow_plan(const struct ac_flow_ops *ops, void *ctx, struct ac_flow *f,
 		}
 		plan->cands = c;
 		plan->ncands = n;
+		rate_wake(f, plan);
 		return 0;
 	}
 	if ((f->fair ? plan_fair : plan_ordered)(ops, ctx, f, plan, allow, now,
@@ -519,6 +530,7 @@ int ac_flow_plan(const struct ac_flow_ops *ops, void *ctx, struct ac_flow *f,
 		ac_flow_plan_release(plan);
 		return -1;
 	}
+	rate_wake(f, plan);
 	return 0;
 }
 

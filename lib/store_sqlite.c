@@ -13,6 +13,7 @@
  * then every lease is over. */
 #include "store.h"
 #include "compress.h"
+#include "flow.h"
 #include "exitcode.h"
 #include "util.h"
 
@@ -25,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 #define BUSY_TIMEOUT_MS 10000
 #define BUSY_RETRIES 3
 #define BACKOFF_BASE_MS 1000
@@ -48,6 +49,11 @@ enum stmt_id {
 	ST_UNASSIGN_GONE, ST_UNASSIGN_WORKER, ST_COUNTER_READ, ST_COUNTER_WRITE,
 	ST_MARK_LOST, ST_PRUNE, ST_PRUNE_ATTEMPTS, ST_CRASHED, ST_TASK_END,
 	ST_DAMAGED, ST_COUNTS_TRIM, ST_COUNT_ADD,
+	ST_EXPIRE, ST_HOLD_TYPE, ST_HOLD_KEY, ST_QUEUE_ENSURE, ST_QUEUE_ENSURE_TASK, ST_QUEUES,
+	ST_QUEUE_ONE, ST_QUEUE_WRITE, ST_QUEUE_SAVE, ST_QUEUE_DROP,
+	ST_KEYS_DROP, ST_KEY_SAVE, ST_KEY_HOLD, ST_KEY_RESUME, ST_FLOW_CANDS,
+	ST_FLOW_HEAD_FIRST, ST_FLOW_HEAD_AFTER, ST_FLOW_NEXT, ST_FLOW_TOP,
+	ST_FLOW_RUNNING, ST_FLOW_KEYS, ST_KEYS_HELD, ST_ENDED, ST_REQUEUE_ALL,
 	ST_COUNT
 };
 
@@ -57,6 +63,10 @@ enum stmt_id {
 	"started, finished, lease_until, usage, log, reclaims, max_reclaims, " \
 	"cancel_requested, assigned"
 
+#define QUEUE_COLS "type, paused, reason, paused_at, hold_until, " \
+	"hold_reason, concurrency, per_key, rate, key_rate, burst, fair, " \
+	"cursor, tokens, tokens_at"
+
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
@@ -64,8 +74,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_INSERT_TASK] =
 		"INSERT INTO tasks (type, status, priority, data, max_retries, "
 		"timeout_ms, route_key, tags, meta, idempotency_key, run_at, "
-		"created, max_reclaims, assigned) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-		"?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+		"created, max_reclaims, assigned, expires_at) VALUES (?1, ?2, ?3, "
+		"?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
 	[ST_FIND_IDEM] = "SELECT id FROM tasks WHERE idempotency_key = ?1",
 	[ST_TASK_STATUS] = "SELECT status FROM tasks WHERE id = ?1",
 	[ST_TASK_END] = "SELECT status, result, error FROM tasks WHERE id = ?1",
@@ -74,8 +84,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"UPDATE tasks SET status = 'queued', failures = 0, reclaims = 0, "
 		"cancel_requested = 0, error = NULL, "
 		"result = NULL, worker = NULL, lease_until = NULL, "
-		"finished = NULL, run_at = ?2 WHERE id = ?1 AND status IN "
-		"('failed', 'timeout', 'cancelled', 'expired')",
+		"finished = NULL, expires_at = NULL, run_at = ?2 WHERE id = ?1 "
+		"AND status IN ('failed', 'timeout', 'cancelled', 'expired')",
 	/* The statements a worker runs every cycle or heartbeat name their
 	 * partial index (INDEXED BY): with no statistics, SQLite's planner
 	 * prefers an equality on tasks_status, and then a million queued
@@ -99,7 +109,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_CLAIM] =
 		"UPDATE tasks SET status = 'running', worker = ?2, "
 		"attempt = attempt + 1, lease_until = ?3, started = ?4, "
-		"finished = NULL WHERE id = ?1 AND status = 'queued' "
+		"finished = NULL WHERE id = ?1 AND status = 'queued' AND "
+		"(expires_at IS NULL OR attempt > 0 OR expires_at > ?4) "
 		"RETURNING type, data, priority, attempt, timeout_ms, route_key, "
 		"checkpoint",
 	[ST_DONE] =
@@ -292,6 +303,129 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"worker = ?3 AND status = 'running'",
 	/* Counts of kinds of task that are all gone. */
 	[ST_COUNTS_TRIM] = "DELETE FROM task_counts WHERE n = 0",
+	/* Never started within its --expires time: never run. */
+	[ST_EXPIRE] =
+		"UPDATE tasks INDEXED BY tasks_expiry SET status = 'expired', "
+		"finished = ?1, error = 'not started within its --expires time' "
+		"WHERE expires_at IS NOT NULL AND expires_at <= ?1 AND "
+		"attempt = 0 AND status IN ('pending', 'queued')",
+	/* A handler's retry_after: its type, or its route key, is held
+	 * across the cluster (the later hold wins). */
+	[ST_HOLD_TYPE] =
+		"INSERT INTO queues (type, hold_until, hold_reason) SELECT type, "
+		"?2, ?3 FROM tasks WHERE id = ?1 ON CONFLICT (type) DO UPDATE "
+		"SET hold_until = max(coalesce(hold_until, 0), "
+		"excluded.hold_until), hold_reason = excluded.hold_reason",
+	[ST_HOLD_KEY] =
+		"INSERT INTO queue_keys (type, key, hold_until, hold_reason) "
+		"SELECT type, coalesce(route_key, ''), ?2, ?3 FROM tasks WHERE "
+		"id = ?1 ON CONFLICT (type, key) DO UPDATE SET hold_until = "
+		"max(coalesce(hold_until, 0), excluded.hold_until), "
+		"hold_reason = excluded.hold_reason",
+	[ST_QUEUE_ENSURE] =
+		"INSERT INTO queues (type) VALUES (?1) ON CONFLICT DO NOTHING",
+	[ST_QUEUE_ENSURE_TASK] =
+		"INSERT INTO queues (type) SELECT type FROM tasks WHERE id = ?1 "
+		"ON CONFLICT DO NOTHING",
+	[ST_QUEUES] = "SELECT " QUEUE_COLS " FROM queues ORDER BY type",
+	[ST_QUEUE_ONE] = "SELECT " QUEUE_COLS " FROM queues WHERE type = ?1",
+	[ST_QUEUE_WRITE] =
+		"UPDATE queues SET paused = ?2, reason = ?3, paused_at = ?4, "
+		"hold_until = ?5, hold_reason = ?6, concurrency = ?7, "
+		"per_key = ?8, rate = ?9, key_rate = ?10, burst = ?11, "
+		"fair = ?12, cursor = ?13, tokens = ?14, tokens_at = ?15 "
+		"WHERE type = ?1",
+	[ST_QUEUE_SAVE] =
+		"UPDATE queues SET tokens = ?2, tokens_at = ?3, cursor = ?4 "
+		"WHERE type = ?1",
+	/* A type with nothing left to control is no longer controlled:
+	 * its claims take the fast path again. */
+	[ST_QUEUE_DROP] =
+		"DELETE FROM queues WHERE (?1 IS NULL OR type = ?1) AND "
+		"paused = 0 AND (hold_until IS NULL OR hold_until <= ?2) AND "
+		"concurrency = 0 AND per_key = 0 AND rate = 0 AND "
+		"key_rate = 0 AND fair = 0 AND NOT EXISTS (SELECT 1 FROM "
+		"queue_keys k WHERE k.type = queues.type)",
+	/* Key rows are kept while they hold something: a hold, or a bucket
+	 * not yet full again. */
+	[ST_KEYS_DROP] =
+		"DELETE FROM queue_keys WHERE (?1 IS NULL OR type = ?1) AND "
+		"(hold_until IS NULL OR hold_until <= ?2) AND coalesce((SELECT "
+		"q.key_rate <= 0 OR ?2 - queue_keys.tokens_at >= "
+		"1000.0 * q.burst / q.key_rate FROM queues q WHERE "
+		"q.type = queue_keys.type), 1)",
+	[ST_KEY_SAVE] =
+		"INSERT INTO queue_keys (type, key, tokens, tokens_at) VALUES "
+		"(?1, ?2, ?3, ?4) ON CONFLICT (type, key) DO UPDATE SET "
+		"tokens = excluded.tokens, tokens_at = excluded.tokens_at",
+	[ST_KEY_HOLD] =
+		"INSERT INTO queue_keys (type, key, hold_until, hold_reason) "
+		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT (type, key) DO UPDATE SET "
+		"hold_until = excluded.hold_until, "
+		"hold_reason = excluded.hold_reason",
+	[ST_KEY_RESUME] =
+		"UPDATE queue_keys SET hold_until = NULL, hold_reason = NULL "
+		"WHERE type = ?1 AND (?2 IS NULL OR key = ?2)",
+	/* The flow queries of flow.h.  A task without a key is under "". */
+	[ST_FLOW_CANDS] =
+		"SELECT * FROM (SELECT id, priority, coalesce(route_key, '') "
+		"FROM tasks INDEXED BY tasks_claim WHERE status = 'queued' AND "
+		"type = ?1 AND assigned IS NULL AND "
+		"(tags IS NULL OR ac_tags_ok(tags, ?2)) AND (?4 IS NULL OR "
+		"coalesce(route_key, '') NOT IN (SELECT value FROM json_each(?4))) "
+		"ORDER BY priority DESC, id LIMIT ?5) "
+		"UNION ALL SELECT * FROM (SELECT id, priority, "
+		"coalesce(route_key, '') FROM tasks INDEXED BY tasks_claim WHERE "
+		"status = 'queued' AND type = ?1 AND assigned = ?3 AND "
+		"(tags IS NULL OR ac_tags_ok(tags, ?2)) AND (?4 IS NULL OR "
+		"coalesce(route_key, '') NOT IN (SELECT value FROM json_each(?4))) "
+		"ORDER BY priority DESC, id LIMIT ?5) "
+		"ORDER BY 2 DESC, 1 LIMIT ?5",
+	[ST_FLOW_HEAD_FIRST] =
+		"SELECT id, priority, coalesce(route_key, ''), "
+		"(assigned IS NULL OR assigned = ?3) AND "
+		"(tags IS NULL OR ac_tags_ok(tags, ?4)) FROM tasks WHERE "
+		"status = 'queued' AND type = ?1 AND priority = ?2 "
+		"ORDER BY coalesce(route_key, ''), id LIMIT 1",
+	[ST_FLOW_HEAD_AFTER] =
+		"SELECT id, priority, coalesce(route_key, ''), "
+		"(assigned IS NULL OR assigned = ?3) AND "
+		"(tags IS NULL OR ac_tags_ok(tags, ?4)) FROM tasks WHERE "
+		"status = 'queued' AND type = ?1 AND priority = ?2 AND "
+		"coalesce(route_key, '') > ?5 "
+		"ORDER BY coalesce(route_key, ''), id LIMIT 1",
+	[ST_FLOW_NEXT] =
+		"SELECT id, priority, coalesce(route_key, '') FROM tasks WHERE "
+		"status = 'queued' AND type = ?1 AND priority = ?2 AND "
+		"coalesce(route_key, '') = ?5 AND id > ?6 AND "
+		"(assigned IS NULL OR assigned = ?3) AND "
+		"(tags IS NULL OR ac_tags_ok(tags, ?4)) ORDER BY id LIMIT 1",
+	[ST_FLOW_TOP] =
+		"SELECT max(priority) FROM tasks WHERE status = 'queued' AND "
+		"type = ?1 AND priority < ?2",
+	[ST_FLOW_RUNNING] =
+		"SELECT coalesce(route_key, ''), count(*) FROM tasks INDEXED BY "
+		"tasks_running WHERE status = 'running' AND type = ?1 GROUP BY 1",
+	[ST_FLOW_KEYS] =
+		"SELECT key, hold_until, hold_reason, tokens, tokens_at FROM "
+		"queue_keys WHERE type = ?1",
+	[ST_KEYS_HELD] =
+		"SELECT key, hold_until, hold_reason FROM queue_keys WHERE "
+		"type = ?1 AND hold_until > ?2 ORDER BY key",
+	/* The dead-letter set: ended as asked, newest end first. */
+	[ST_ENDED] =
+		"SELECT " TASK_COLS " FROM tasks INDEXED BY tasks_finished WHERE "
+		"finished IS NOT NULL AND finished >= ?1 AND status IN (SELECT "
+		"value FROM json_each(?2)) AND (?3 IS NULL OR type = ?3) "
+		"ORDER BY finished DESC, id DESC LIMIT ?4",
+	[ST_REQUEUE_ALL] =
+		"UPDATE tasks SET status = 'queued', failures = 0, reclaims = 0, "
+		"cancel_requested = 0, error = NULL, result = NULL, "
+		"worker = NULL, lease_until = NULL, finished = NULL, "
+		"expires_at = NULL, run_at = ?4 WHERE id IN (SELECT id FROM "
+		"tasks INDEXED BY tasks_finished WHERE finished IS NOT NULL AND "
+		"finished >= ?1 AND status IN (SELECT value FROM json_each(?2)) "
+		"AND (?3 IS NULL OR type = ?3)) RETURNING id",
 	[ST_COUNT_ADD] =
 		"INSERT INTO task_counts (type, priority, status, n) "
 		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT (type, priority, status) "
@@ -415,6 +549,45 @@ static const char schema_v4[] =
 	" END;"
 	"DROP INDEX tasks_status;"
 	"CREATE INDEX tasks_status ON tasks (status);";
+
+/* Version 5: flow control (ac-queue).  `queues` has a row for each type
+ * under control (limits, a pause, a hold); `queue_keys` the holds and
+ * buckets of route keys.  Holds and buckets run on the lease clock.
+ * Tasks may expire before they start.  The index that fair claims walk
+ * is made when fairness is first asked for (FAIR_INDEX), so that nobody
+ * else pays for it on every insert and claim. */
+static const char schema_v5[] =
+	"ALTER TABLE tasks ADD COLUMN expires_at INTEGER;"
+	"CREATE INDEX tasks_expiry ON tasks (expires_at) WHERE expires_at"
+	" IS NOT NULL AND attempt = 0 AND status IN ('pending', 'queued');"
+	"CREATE TABLE queues ("
+	" type TEXT PRIMARY KEY,"
+	" paused INTEGER NOT NULL DEFAULT 0,"
+	" reason TEXT,"
+	" paused_at INTEGER,"
+	" hold_until INTEGER,"
+	" hold_reason TEXT,"
+	" concurrency INTEGER NOT NULL DEFAULT 0,"
+	" per_key INTEGER NOT NULL DEFAULT 0,"
+	" rate REAL NOT NULL DEFAULT 0,"
+	" key_rate REAL NOT NULL DEFAULT 0,"
+	" burst REAL NOT NULL DEFAULT 1,"
+	" fair INTEGER NOT NULL DEFAULT 0,"
+	" cursor TEXT,"
+	" tokens REAL NOT NULL DEFAULT 0,"
+	" tokens_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE queue_keys ("
+	" type TEXT NOT NULL,"
+	" key TEXT NOT NULL,"
+	" hold_until INTEGER,"
+	" hold_reason TEXT,"
+	" tokens REAL NOT NULL DEFAULT 0,"
+	" tokens_at INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (type, key)) WITHOUT ROWID;";
+
+#define FAIR_INDEX \
+	"CREATE INDEX IF NOT EXISTS tasks_fair ON tasks (type, priority, " \
+	"coalesce(route_key, ''), id) WHERE status = 'queued'"
 
 struct sqlite_store {
 	struct ac_store base;
@@ -799,6 +972,16 @@ static int migrate(struct sqlite_store *s, struct ac_error *err)
 			goto fail;
 		}
 	}
+	if (version < 5) {
+		if (sqlite3_exec(s->db, schema_v5, NULL, NULL, &msg) !=
+		    SQLITE_OK) {
+			ac_error_set(err, AC_EXIT_UNAVAILABLE,
+				     "store '%s': migrating the schema to version 5: %s",
+				     s->path, msg ? msg : "unknown error");
+			sqlite3_free(msg);
+			goto fail;
+		}
+	}
 	/* PRAGMA takes no bound values; the number is ours, not input. */
 	if (version != SCHEMA_VERSION) {
 		char sql[40];
@@ -858,7 +1041,10 @@ static int check_boot(struct sqlite_store *s, struct ac_error *err)
 	sqlite3_finalize(st);
 	if (sqlite3_exec(s->db,
 			 "UPDATE tasks SET lease_until = 0 WHERE status = 'running';"
-			 "UPDATE workers SET heartbeat_mono = -1000000000000;",
+			 "UPDATE workers SET heartbeat_mono = -1000000000000;"
+			 /* Holds and buckets ran on that clock too. */
+			 "UPDATE queues SET hold_until = NULL, tokens_at = 0;"
+			 "UPDATE queue_keys SET hold_until = NULL, tokens_at = 0;",
 			 NULL, NULL, NULL) != SQLITE_OK) {
 		db_error(s, err, "ending leases of a previous boot");
 		goto fail;
@@ -1169,6 +1355,10 @@ static int insert_tasks(struct sqlite_store *s, const struct ac_task_spec *specs
 		sqlite3_bind_int64(ins, 12, now);
 		sqlite3_bind_int(ins, 13, t->max_reclaims);
 		bind_text_or_null(ins, 14, t->assigned);
+		if (t->expires_ms > 0)
+			sqlite3_bind_int64(ins, 15, now + t->expires_ms);
+		else
+			sqlite3_bind_null(ins, 15);
 		if (exec_stmt(s, ins, err, "adding a task") < 0)
 			return -1;
 		out[i].id = sqlite3_last_insert_rowid(s->db);
@@ -1771,8 +1961,30 @@ static const char *outcome_name(enum ac_outcome_kind kind)
 		[AC_OUTCOME_CANCELLED] = "cancelled",
 		[AC_OUTCOME_RELEASED] = "released",
 		[AC_OUTCOME_CRASHED] = "crashed",
+		[AC_OUTCOME_SNOOZED] = "snoozed",
 	};
 	return names[kind];
+}
+
+/* A handler hit an upstream limit (retry_after): hold its task's type, or
+ * only its route key, across the cluster. */
+static int hold_for_outcome(struct sqlite_store *s, const struct ac_outcome *o,
+			    int64_t lnow, struct ac_error *err)
+{
+	sqlite3_stmt *st = stmt(s, o->hold_key ? ST_HOLD_KEY : ST_HOLD_TYPE,
+				err);
+	sqlite3_stmt *ensure = stmt(s, ST_QUEUE_ENSURE_TASK, err);
+
+	if (!st || !ensure)
+		return -1;
+	sqlite3_bind_int64(st, 1, o->id);
+	sqlite3_bind_int64(st, 2, lnow + o->hold_ms);
+	bind_text_or_null(st, 3, o->error);
+	if (exec_stmt(s, st, err, "holding a task type") < 0)
+		return -1;
+	/* A key hold makes its type controlled. */
+	sqlite3_bind_int64(ensure, 1, o->id);
+	return exec_stmt(s, ensure, err, "holding a route key");
 }
 
 /* One attempt's end, fenced: it changes the task only while this attempt
@@ -1790,6 +2002,7 @@ static int write_outcome(struct sqlite_store *s, const char *worker_id,
 		st = stmt(s, ST_DONE, err);
 		break;
 	case AC_OUTCOME_TEMPFAIL:
+	case AC_OUTCOME_SNOOZED:
 		st = stmt(s, ST_TEMPFAIL, err);
 		break;
 	case AC_OUTCOME_CANCELLED:
@@ -1820,9 +2033,12 @@ static int write_outcome(struct sqlite_store *s, const char *worker_id,
 		sqlite3_bind_int64(st, 6, lnow);
 		break;
 	case AC_OUTCOME_TEMPFAIL:
+	case AC_OUTCOME_SNOOZED:
 		bind_text_or_null(st, 4, o->error);
 		sqlite3_bind_int64(st, 5, now);
-		sqlite3_bind_int64(st, 6, TEMPFAIL_DELAY_MS);
+		sqlite3_bind_int64(st, 6, o->delay_ms > 0 ? o->delay_ms :
+				   o->kind == AC_OUTCOME_SNOOZED ? 0 :
+				   TEMPFAIL_DELAY_MS);
 		sqlite3_bind_int64(st, 7, lnow);
 		break;
 	case AC_OUTCOME_CANCELLED:
@@ -1878,6 +2094,9 @@ static int write_outcome(struct sqlite_store *s, const char *worker_id,
 	}
 	if (!o->accepted)
 		return 0;
+	if (o->kind == AC_OUTCOME_TEMPFAIL && o->hold_ms > 0 &&
+	    hold_for_outcome(s, o, lnow, err) < 0)
+		return -1;
 	return end_attempt(s, o->id, o->attempt, outcome_name(o->kind),
 			   o->error, now, err);
 }
@@ -1904,9 +2123,447 @@ static int fail_damaged(struct sqlite_store *s, const char *worker_id,
 	return end_attempt(s, t->id, t->attempt, "failed", why, now, err);
 }
 
+
+/* ---------------------------------------------------------------- flow */
+
+static int expire_tasks(struct sqlite_store *s, int64_t now,
+			struct ac_error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_EXPIRE, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, now);
+	return exec_stmt(s, st, err, "expiring tasks");
+}
+
+/* Key rows and queue rows that control nothing any more (type NULL:
+ * every type's). */
+static int drop_idle_controls(struct sqlite_store *s, const char *type,
+			      struct ac_error *err)
+{
+	sqlite3_stmt *keys = stmt(s, ST_KEYS_DROP, err);
+	sqlite3_stmt *rows = stmt(s, ST_QUEUE_DROP, err);
+	int64_t lnow = lease_now();
+
+	if (!keys || !rows)
+		return -1;
+	bind_text_or_null(keys, 1, type);
+	sqlite3_bind_int64(keys, 2, lnow);
+	if (exec_stmt(s, keys, err, "tidying route keys") < 0)
+		return -1;
+	bind_text_or_null(rows, 1, type);
+	sqlite3_bind_int64(rows, 2, lnow);
+	return exec_stmt(s, rows, err, "tidying flow control");
+}
+
+static char *col_dup_or_null(sqlite3_stmt *st, int i, int *oom)
+{
+	const char *t = col_text(st, i);
+	char *copy;
+
+	if (!t)
+		return NULL;
+	copy = ac_strdup(t);
+	if (!copy)
+		*oom = 1;
+	return copy;
+}
+
+/* One row of QUEUE_COLS. */
+static int read_flow(sqlite3_stmt *st, struct ac_flow *f)
+{
+	int oom = 0;
+
+	memset(f, 0, sizeof *f);
+	f->type = col_dup_or_null(st, 0, &oom);
+	f->paused = sqlite3_column_int(st, 1);
+	f->reason = col_dup_or_null(st, 2, &oom);
+	f->paused_at = sqlite3_column_int64(st, 3);
+	f->hold_until = sqlite3_column_int64(st, 4);
+	f->hold_reason = col_dup_or_null(st, 5, &oom);
+	f->concurrency = (long)sqlite3_column_int64(st, 6);
+	f->per_key = (long)sqlite3_column_int64(st, 7);
+	f->rate = sqlite3_column_double(st, 8);
+	f->key_rate = sqlite3_column_double(st, 9);
+	f->burst = sqlite3_column_double(st, 10);
+	f->fair = sqlite3_column_int(st, 11);
+	f->cursor = col_dup_or_null(st, 12, &oom);
+	f->tokens = sqlite3_column_double(st, 13);
+	f->tokens_at = sqlite3_column_int64(st, 14);
+	if (oom || !f->type) {
+		ac_flow_release(f);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every controlled type's row (type NULL), or type's: a new array. */
+static int load_flows(struct sqlite_store *s, const char *type,
+		      struct ac_flow **out, size_t *n, struct ac_error *err)
+{
+	sqlite3_stmt *st = stmt(s, type ? ST_QUEUE_ONE : ST_QUEUES, err);
+	struct ac_flow *rows = NULL;
+	size_t cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	if (type)
+		sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			struct ac_flow *grown;
+
+			cap = cap ? cap * 2 : 8;
+			grown = realloc(rows, cap * sizeof *grown);
+			if (!grown) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			rows = grown;
+		}
+		if (read_flow(st, &rows[*n]) < 0) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		(*n)++;
+	}
+	done(st);
+	if (rc != SQLITE_DONE) {
+		ac_flow_free_array(rows, *n);
+		*n = 0;
+		return rc == SQLITE_NOMEM ?
+			ac_error_set(err, AC_EXIT_FAILED, "out of memory") :
+			db_error(s, err, "reading flow control");
+	}
+	*out = rows;
+	return 0;
+}
+
+static int save_flow(struct sqlite_store *s, const struct ac_flow *f,
+		     struct ac_error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_QUEUE_WRITE, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, f->type, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, f->paused);
+	bind_text_or_null(st, 3, f->reason);
+	if (f->paused_at)
+		sqlite3_bind_int64(st, 4, f->paused_at);
+	else
+		sqlite3_bind_null(st, 4);
+	if (f->hold_until)
+		sqlite3_bind_int64(st, 5, f->hold_until);
+	else
+		sqlite3_bind_null(st, 5);
+	bind_text_or_null(st, 6, f->hold_reason);
+	sqlite3_bind_int64(st, 7, f->concurrency);
+	sqlite3_bind_int64(st, 8, f->per_key);
+	sqlite3_bind_double(st, 9, f->rate);
+	sqlite3_bind_double(st, 10, f->key_rate);
+	sqlite3_bind_double(st, 11, f->burst);
+	sqlite3_bind_int(st, 12, f->fair);
+	bind_text_or_null(st, 13, f->cursor);
+	sqlite3_bind_double(st, 14, f->tokens);
+	sqlite3_bind_int64(st, 15, f->tokens_at);
+	return exec_stmt(s, st, err, "writing flow control");
+}
+
+/* The flow queries (flow.h) of one claim. */
+struct flow_ctx {
+	struct sqlite_store *s;
+	const char *worker_id;
+	const char *tags;
+};
+
+static int flow_cand(sqlite3_stmt *st, struct ac_flow_cand *c)
+{
+	const char *key = col_text(st, 2);
+
+	c->id = sqlite3_column_int64(st, 0);
+	c->priority = sqlite3_column_int(st, 1);
+	c->key = ac_strdup(key ? key : "");
+	return c->key ? 0 : -1;
+}
+
+static int flow_candidates(void *ctx, const char *type, const char *skip_keys,
+			   size_t limit, struct ac_flow_cand **out, size_t *n,
+			   struct ac_error *err)
+{
+	struct flow_ctx *fc = ctx;
+	sqlite3_stmt *st = stmt(fc->s, ST_FLOW_CANDS, err);
+	struct ac_flow_cand *c;
+	int rc = SQLITE_DONE;
+
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	c = calloc(limit ? limit : 1, sizeof *c);
+	if (!c)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, fc->tags, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, fc->worker_id, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 4, skip_keys);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)limit);
+	while (*n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (flow_cand(st, &c[*n]) < 0) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		(*n)++;
+	}
+	done(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		ac_flow_cands_release(c, *n);
+		free(c);
+		*n = 0;
+		return rc == SQLITE_NOMEM ?
+			ac_error_set(err, AC_EXIT_FAILED, "out of memory") :
+			db_error(fc->s, err, "finding tasks to claim");
+	}
+	*out = c;
+	return 0;
+}
+
+/* One row or none from st, which the caller has bound. */
+static int flow_one(struct sqlite_store *s, sqlite3_stmt *st,
+		    struct ac_flow_cand *out, int *found, int *claimable,
+		    struct ac_error *err)
+{
+	int rc = sqlite3_step(st);
+
+	*found = 0;
+	if (rc == SQLITE_ROW) {
+		if (flow_cand(st, out) < 0) {
+			done(st);
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		}
+		if (claimable)
+			*claimable = sqlite3_column_int(st, 3);
+		*found = 1;
+		rc = SQLITE_DONE;
+	}
+	done(st);
+	return rc == SQLITE_DONE ? 0 : db_error(s, err, "finding tasks to claim");
+}
+
+static int flow_key_head(void *ctx, const char *type, int prio,
+			 const char *after, struct ac_flow_cand *out,
+			 int *found, int *claimable, struct ac_error *err)
+{
+	struct flow_ctx *fc = ctx;
+	sqlite3_stmt *st = stmt(fc->s, after ? ST_FLOW_HEAD_AFTER :
+				ST_FLOW_HEAD_FIRST, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, prio);
+	sqlite3_bind_text(st, 3, fc->worker_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, fc->tags, -1, SQLITE_STATIC);
+	if (after)
+		sqlite3_bind_text(st, 5, after, -1, SQLITE_STATIC);
+	return flow_one(fc->s, st, out, found, claimable, err);
+}
+
+static int flow_key_next(void *ctx, const char *type, int prio,
+			 const char *key, int64_t after_id,
+			 struct ac_flow_cand *out, int *found,
+			 struct ac_error *err)
+{
+	struct flow_ctx *fc = ctx;
+	sqlite3_stmt *st = stmt(fc->s, ST_FLOW_NEXT, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, prio);
+	sqlite3_bind_text(st, 3, fc->worker_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, fc->tags, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, after_id);
+	return flow_one(fc->s, st, out, found, NULL, err);
+}
+
+static int flow_top_priority(void *ctx, const char *type, int below,
+			     int *prio, int *found, struct ac_error *err)
+{
+	struct flow_ctx *fc = ctx;
+	sqlite3_stmt *st = stmt(fc->s, ST_FLOW_TOP, err);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, below);
+	rc = sqlite3_step(st);
+	*found = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
+	if (*found)
+		*prio = sqlite3_column_int(st, 0);
+	done(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 :
+		db_error(fc->s, err, "finding tasks to claim");
+}
+
+/* Rows of (key, ...) into a new array of keys; fill sets the rest. */
+static int flow_keys(struct sqlite_store *s, sqlite3_stmt *st,
+		     void (*fill)(sqlite3_stmt *, struct ac_flow_key *, int *),
+		     struct ac_flow_key **keys, size_t *n, struct ac_error *err)
+{
+	struct ac_flow_key *arr = NULL;
+	size_t cap = 0;
+	int rc, oom = 0;
+
+	*keys = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			struct ac_flow_key *grown;
+
+			cap = cap ? cap * 2 : 16;
+			grown = realloc(arr, cap * sizeof *grown);
+			if (!grown) {
+				oom = 1;
+				break;
+			}
+			arr = grown;
+		}
+		memset(&arr[*n], 0, sizeof arr[*n]);
+		arr[*n].key = col_dup_or_null(st, 0, &oom);
+		(*n)++;
+		if (!oom)
+			fill(st, &arr[*n - 1], &oom);
+		if (oom)
+			break;
+	}
+	done(st);
+	if (oom || rc != SQLITE_DONE) {
+		for (size_t i = 0; i < *n; i++) {
+			free(arr[i].key);
+			free(arr[i].hold_reason);
+		}
+		free(arr);
+		*n = 0;
+		return oom ? ac_error_set(err, AC_EXIT_FAILED, "out of memory") :
+			db_error(s, err, "reading route keys");
+	}
+	*keys = arr;
+	return 0;
+}
+
+static void fill_running(sqlite3_stmt *st, struct ac_flow_key *k, int *oom)
+{
+	(void)oom;
+	k->running = (long)sqlite3_column_int64(st, 1);
+}
+
+static void fill_key_row(sqlite3_stmt *st, struct ac_flow_key *k, int *oom)
+{
+	k->hold_until = sqlite3_column_int64(st, 1);
+	k->hold_reason = col_dup_or_null(st, 2, oom);
+	k->tokens = sqlite3_column_double(st, 3);
+	k->tokens_at = sqlite3_column_int64(st, 4);
+}
+
+static int flow_running(void *ctx, const char *type, struct ac_flow_key **keys,
+			size_t *n, long *total, struct ac_error *err)
+{
+	struct flow_ctx *fc = ctx;
+	sqlite3_stmt *st = stmt(fc->s, ST_FLOW_RUNNING, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+	if (flow_keys(fc->s, st, fill_running, keys, n, err) < 0)
+		return -1;
+	*total = 0;
+	for (size_t i = 0; i < *n; i++)
+		*total += (*keys)[i].running;
+	return 0;
+}
+
+static int flow_key_rows(void *ctx, const char *type, struct ac_flow_key **keys,
+			 size_t *n, struct ac_error *err)
+{
+	struct flow_ctx *fc = ctx;
+	sqlite3_stmt *st = stmt(fc->s, ST_FLOW_KEYS, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+	return flow_keys(fc->s, st, fill_key_row, keys, n, err);
+}
+
+static const struct ac_flow_ops flow_ops = {
+	.candidates = flow_candidates,
+	.key_head = flow_key_head,
+	.key_next = flow_key_next,
+	.top_priority = flow_top_priority,
+	.running = flow_running,
+	.key_rows = flow_key_rows,
+};
+
+/* After the claim: take the tokens of what each controlled type got and
+ * move its fair cursor. */
+static int flow_after_claim(struct sqlite_store *s, struct ac_flow *f,
+			    struct ac_flow_plan *plan, const char *const *keys,
+			    size_t n, int64_t lnow, struct ac_error *err)
+{
+	sqlite3_stmt *st;
+
+	ac_flow_claimed(f, plan, keys, n, lnow);
+	if (f->rate > 0 || f->fair) {
+		st = stmt(s, ST_QUEUE_SAVE, err);
+		if (!st)
+			return -1;
+		sqlite3_bind_text(st, 1, f->type, -1, SQLITE_STATIC);
+		sqlite3_bind_double(st, 2, f->tokens);
+		sqlite3_bind_int64(st, 3, f->tokens_at);
+		bind_text_or_null(st, 4, f->cursor);
+		if (exec_stmt(s, st, err, "writing flow control") < 0)
+			return -1;
+	}
+	if (f->key_rate <= 0)
+		return 0;
+	for (size_t i = 0; i < plan->nkeys; i++) {
+		const struct ac_flow_key *k = &plan->keys[i];
+
+		if (!k->claimed)
+			continue;
+		st = stmt(s, ST_KEY_SAVE, err);
+		if (!st)
+			return -1;
+		sqlite3_bind_text(st, 1, f->type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, k->key, -1, SQLITE_STATIC);
+		sqlite3_bind_double(st, 3, k->tokens);
+		sqlite3_bind_int64(st, 4, k->tokens_at);
+		if (exec_stmt(s, st, err, "writing a route key's bucket") < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static struct ac_flow *flow_of(struct ac_flow *flows, size_t n,
+			       const char *type)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(flows[i].type, type))
+			return &flows[i];
+	return NULL;
+}
+
 struct candidate {
 	int64_t id;
 	int priority;
+	int flow;                /* index in the claim's flows, or -1 */
+	const char *key;         /* of a controlled type's task (the plan's) */
 };
 
 static int candidate_cmp(const void *a, const void *b)
@@ -1918,143 +2575,227 @@ static int candidate_cmp(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
+/* The best candidates of the controlled types among the worker's, each by
+ * its plan (flow.h), appended to cands. */
+static int plan_flows(struct sqlite_store *s, const char *worker_id,
+		      const struct ac_claim_request *req, struct ac_flow *flows,
+		      size_t nflows, struct ac_flow_plan *plans,
+		      struct candidate *cands, size_t *ncands, int64_t *wake_ms,
+		      struct ac_error *err)
+{
+	struct flow_ctx fc = { s, worker_id, req->tags };
+	int64_t lnow = lease_now();
+
+	for (size_t t = 0; t < req->ntypes; t++) {
+		struct ac_flow *f = flow_of(flows, nflows, req->types[t]);
+		size_t fi;
+		struct ac_flow_plan *p;
+
+		if (!f)
+			continue;
+		fi = (size_t)(f - flows);
+		p = &plans[fi];
+		if (ac_flow_plan(&flow_ops, &fc, f, req->max, lnow, p, err) < 0)
+			return -1;
+		if (p->wake_ms > 0 && (*wake_ms == 0 || p->wake_ms < *wake_ms))
+			*wake_ms = p->wake_ms;
+		for (size_t i = 0; i < p->ncands; i++)
+			cands[(*ncands)++] = (struct candidate){
+				p->cands[i].id, p->cands[i].priority, (int)fi,
+				p->cands[i].key };
+	}
+	return 0;
+}
+
+/* Claim one candidate; *got is set when the task is now this attempt's
+ * (tasks[*ntasks - 1]). */
+static int claim_one(struct sqlite_store *s, const char *worker_id,
+		     const struct ac_claim_request *req,
+		     const struct candidate *c, int64_t now,
+		     struct ac_claimed *tasks, size_t *ntasks, int *got,
+		     struct ac_error *err)
+{
+	sqlite3_stmt *claim = stmt(s, ST_CLAIM, err);
+	struct ac_claimed *t = &tasks[*ntasks];
+	char why[sizeof err->msg + 40] = "";
+	int rc;
+
+	*got = 0;
+	if (!claim)
+		return -1;
+	sqlite3_bind_int64(claim, 1, c->id);
+	sqlite3_bind_text(claim, 2, worker_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(claim, 3, lease_now() + req->lease_ms);
+	sqlite3_bind_int64(claim, 4, now);
+	rc = sqlite3_step(claim);
+	if (rc == SQLITE_ROW) {
+		t->id = c->id;
+		t->type = column_dup(claim, 0, NULL);
+		t->priority = sqlite3_column_int(claim, 2);
+		t->attempt = sqlite3_column_int(claim, 3);
+		t->timeout_ms = sqlite3_column_int64(claim, 4);
+		t->route_key = column_dup(claim, 5, NULL);
+		(*ntasks)++;
+		errno = 0;
+		if (!t->type) {
+			ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		} else if (column_value(claim, 1, &t->data, &t->data_len,
+					err) < 0) {
+			if (errno == EBADMSG)
+				snprintf(why, sizeof why,
+					 "stored data does not decode: %s",
+					 err->msg);
+		} else if (column_value(claim, 6, &t->checkpoint, NULL,
+					err) < 0 && errno == EBADMSG) {
+			snprintf(why, sizeof why,
+				 "stored checkpoint does not decode: %s",
+				 err->msg);
+		}
+		/* Out of memory fails the cycle; damage fails the task,
+		 * below, once its attempt is recorded. */
+		if (!why[0] && (!t->type || !t->data ||
+				(!t->checkpoint &&
+				 sqlite3_column_type(claim, 6) != SQLITE_NULL))) {
+			done(claim);
+			return -1;
+		}
+		rc = sqlite3_step(claim);
+	}
+	done(claim);
+	if (rc != SQLITE_DONE)
+		return db_error(s, err, "claiming a task");
+	if (*ntasks && tasks[*ntasks - 1].id == c->id) {
+		sqlite3_stmt *att = stmt(s, ST_ATTEMPT_START, err);
+
+		if (!att)
+			return -1;
+		sqlite3_bind_int64(att, 1, c->id);
+		sqlite3_bind_int(att, 2, tasks[*ntasks - 1].attempt);
+		sqlite3_bind_text(att, 3, worker_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(att, 4, now);
+		if (exec_stmt(s, att, err, "recording an attempt") < 0 ||
+		    (why[0] && fail_damaged(s, worker_id, &tasks[*ntasks - 1],
+					    why, now, err) < 0))
+			return -1;
+		if (why[0])
+			ac_claimed_release(&tasks[--(*ntasks)]);
+		else
+			*got = 1;
+	}
+	return 0;
+}
+
 static int claim_tasks(struct sqlite_store *s, const char *worker_id,
 		       const struct ac_claim_request *req, int64_t now,
 		       struct ac_claimed **claimed, size_t *nclaimed,
-		       struct ac_error *err)
+		       int64_t *wake_ms, struct ac_error *err)
 {
 	sqlite3_stmt *promote = stmt(s, ST_PROMOTE, err);
 	sqlite3_stmt *cand = stmt(s, ST_CANDIDATES, err);
 	sqlite3_stmt *mine = stmt(s, ST_CANDIDATES_MINE, err);
-	sqlite3_stmt *claim = stmt(s, ST_CLAIM, err);
 	struct candidate *cands = NULL;
 	struct ac_claimed *tasks = NULL;
-	size_t ncands = 0, cap, ntasks = 0;
-	int rc;
+	struct ac_flow *flows = NULL;
+	struct ac_flow_plan *plans = NULL;
+	const char **keys = NULL;
+	size_t ncands = 0, cap, ntasks = 0, nflows = 0;
+	int rc = -1;
 
-	if (!promote || !cand || !mine || !claim)
+	if (!promote || !cand || !mine)
 		return -1;
 	sqlite3_bind_int64(promote, 1, now);
-	if (exec_stmt(s, promote, err, "promoting due tasks") < 0)
+	if (exec_stmt(s, promote, err, "promoting due tasks") < 0 ||
+	    expire_tasks(s, now, err) < 0)
 		return -1;
 	if (req->ntypes == 0 || req->max == 0)
 		return 0;
+	if (load_flows(s, NULL, &flows, &nflows, err) < 0)
+		return -1;
 	/* Each type's best req->max (unassigned and routed here), merged:
-	 * O(types * log n), whatever the depth of the queue. */
-	cap = 2 * req->ntypes * req->max;
+	 * O(types * log n), whatever the depth of the queue.  Controlled
+	 * types are planned by their rules instead. */
+	cap = 2 * req->ntypes * req->max + nflows * req->max;
 	cands = calloc(cap, sizeof *cands);
-	if (!cands)
-		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	plans = calloc(nflows ? nflows : 1, sizeof *plans);
+	if (!cands || !plans) {
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		goto out;
+	}
 	for (size_t t = 0; t < 2 * req->ntypes; t++) {
 		sqlite3_stmt *q = t % 2 ? mine : cand;
+		int step;
 
+		if (flow_of(flows, nflows, req->types[t / 2]))
+			continue;
 		sqlite3_bind_text(q, 1, req->types[t / 2], -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, req->tags, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 3, (sqlite3_int64)req->max);
 		if (q == mine)
 			sqlite3_bind_text(q, 4, worker_id, -1, SQLITE_STATIC);
-		while ((rc = sqlite3_step(q)) == SQLITE_ROW && ncands < cap) {
+		while ((step = sqlite3_step(q)) == SQLITE_ROW && ncands < cap) {
 			cands[ncands].id = sqlite3_column_int64(q, 0);
 			cands[ncands].priority = sqlite3_column_int(q, 1);
+			cands[ncands].flow = -1;
 			ncands++;
 		}
 		done(q);
-		if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-			free(cands);
-			return db_error(s, err, "finding tasks to claim");
+		if (step != SQLITE_DONE && step != SQLITE_ROW) {
+			db_error(s, err, "finding tasks to claim");
+			goto out;
 		}
 	}
+	if (nflows && plan_flows(s, worker_id, req, flows, nflows, plans,
+				 cands, &ncands, wake_ms, err) < 0)
+		goto out;
 	if (ncands == 0) {
-		free(cands);
-		return 0;
+		rc = 0;
+		goto out;
 	}
 	qsort(cands, ncands, sizeof *cands, candidate_cmp);
 	if (ncands > req->max)
 		ncands = req->max;
 	tasks = calloc(ncands, sizeof *tasks);
-	if (!tasks) {
-		free(cands);
-		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	keys = calloc(ncands, sizeof *keys);
+	if (!tasks || !keys) {
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		goto out;
 	}
 	for (size_t i = 0; i < ncands; i++) {
-		struct ac_claimed *t = &tasks[ntasks];
-		char why[sizeof err->msg + 40] = "";
+		int got;
 
-		sqlite3_bind_int64(claim, 1, cands[i].id);
-		sqlite3_bind_text(claim, 2, worker_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(claim, 3, lease_now() + req->lease_ms);
-		sqlite3_bind_int64(claim, 4, now);
-		rc = sqlite3_step(claim);
-		if (rc == SQLITE_ROW) {
-			t->id = cands[i].id;
-			t->type = column_dup(claim, 0, NULL);
-			t->priority = sqlite3_column_int(claim, 2);
-			t->attempt = sqlite3_column_int(claim, 3);
-			t->timeout_ms = sqlite3_column_int64(claim, 4);
-			t->route_key = column_dup(claim, 5, NULL);
-			ntasks++;
-			errno = 0;
-			if (!t->type) {
-				ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-			} else if (column_value(claim, 1, &t->data,
-						&t->data_len, err) < 0) {
-				if (errno == EBADMSG)
-					snprintf(why, sizeof why,
-						 "stored data does not decode: %s",
-						 err->msg);
-			} else if (column_value(claim, 6, &t->checkpoint, NULL,
-						err) < 0 && errno == EBADMSG) {
-				snprintf(why, sizeof why,
-					 "stored checkpoint does not decode: %s",
-					 err->msg);
-			}
-			/* Out of memory fails the cycle; damage fails the
-			 * task, below, once its attempt is recorded. */
-			if (!why[0] && (!t->type || !t->data ||
-					(!t->checkpoint &&
-					 sqlite3_column_type(claim, 6) !=
-					 SQLITE_NULL))) {
-				done(claim);
-				ac_claimed_free_array(tasks, ntasks);
-				free(cands);
-				return -1;
-			}
-			rc = sqlite3_step(claim);
-		}
-		done(claim);
-		if (rc != SQLITE_DONE) {
-			ac_claimed_free_array(tasks, ntasks);
-			free(cands);
-			return db_error(s, err, "claiming a task");
-		}
-		if (ntasks && tasks[ntasks - 1].id == cands[i].id) {
-			sqlite3_stmt *att = stmt(s, ST_ATTEMPT_START, err);
-
-			if (!att) {
-				ac_claimed_free_array(tasks, ntasks);
-				free(cands);
-				return -1;
-			}
-			sqlite3_bind_int64(att, 1, cands[i].id);
-			sqlite3_bind_int(att, 2, tasks[ntasks - 1].attempt);
-			sqlite3_bind_text(att, 3, worker_id, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(att, 4, now);
-			if (exec_stmt(s, att, err, "recording an attempt") < 0 ||
-			    (why[0] && fail_damaged(s, worker_id,
-						    &tasks[ntasks - 1], why, now,
-						    err) < 0)) {
-				ac_claimed_free_array(tasks, ntasks);
-				free(cands);
-				return -1;
-			}
-			if (why[0])
-				ac_claimed_release(&tasks[--ntasks]);
-		}
+		if (claim_one(s, worker_id, req, &cands[i], now, tasks, &ntasks,
+			      &got, err) < 0)
+			goto out;
+		/* What a controlled type got, for its buckets. */
+		if (!got || cands[i].flow < 0)
+			cands[i].flow = -1;
 	}
-	free(cands);
+	for (size_t fi = 0; fi < nflows; fi++) {
+		size_t n = 0;
+
+		if (!plans[fi].ncands)
+			continue;
+		for (size_t i = 0; i < ncands; i++)
+			if (cands[i].flow == (int)fi)
+				keys[n++] = cands[i].key;
+		if (flow_after_claim(s, &flows[fi], &plans[fi], keys, n,
+				     lease_now(), err) < 0)
+			goto out;
+	}
 	*claimed = tasks;
 	*nclaimed = ntasks;
-	return 0;
+	tasks = NULL;
+	ntasks = 0;
+	rc = 0;
+out:
+	ac_claimed_free_array(tasks, ntasks);
+	for (size_t fi = 0; fi < nflows && plans; fi++)
+		ac_flow_plan_release(&plans[fi]);
+	free(plans);
+	ac_flow_free_array(flows, nflows);
+	free(keys);
+	free(cands);
+	return rc;
 }
 
 static int sqlite_worker_cycle(struct ac_store *base, const char *worker_id,
@@ -2077,8 +2818,10 @@ static int sqlite_worker_cycle(struct ac_store *base, const char *worker_id,
 			goto fail;
 	if (read_control(s, worker_id, ctl, err) < 0)
 		goto fail;
+	ctl->wake_ms = 0;
 	if (claim && !ctl->drain && !ctl->stop &&
-	    claim_tasks(s, worker_id, claim, now, claimed, nclaimed, err) < 0)
+	    claim_tasks(s, worker_id, claim, now, claimed, nclaimed,
+			&ctl->wake_ms, err) < 0)
 		goto fail;
 	if (state) {
 		struct ac_worker_state st = *state;
@@ -2163,7 +2906,9 @@ static int sqlite_sweep(struct ac_store *base, size_t *reclaimed,
 		return -1;
 	}
 	sqlite3_bind_int64(st, 1, lease_now());
-	if (exec_stmt(s, st, err, "rerouting tasks") < 0) {
+	if (exec_stmt(s, st, err, "rerouting tasks") < 0 ||
+	    expire_tasks(s, now, err) < 0 ||
+	    drop_idle_controls(s, NULL, err) < 0) {
 		tx_rollback(s);
 		return -1;
 	}
@@ -2571,6 +3316,309 @@ static int sqlite_prune(struct ac_store *base, int64_t older_than_ms,
 	return 0;
 }
 
+/* The statuses of a filter as a JSON array of names. */
+static int statuses_json(unsigned mask, char *out, size_t size)
+{
+	size_t len = 0;
+
+	if (!mask)
+		mask = 1u << AC_TASK_FAILED | 1u << AC_TASK_TIMEOUT;
+	len += (size_t)snprintf(out, size, "[");
+	for (int i = 0; i < AC_TASK_STATUS_COUNT && len < size; i++)
+		if (mask & 1u << i)
+			len += (size_t)snprintf(out + len, size - len, "%s\"%s\"",
+						len > 1 ? "," : "",
+						ac_task_status_name(i));
+	if (len + 2 > size)
+		return -1;
+	snprintf(out + len, size - len, "]");
+	return 0;
+}
+
+static void bind_ended_filter(sqlite3_stmt *st, const struct ac_ended_filter *f,
+			      const char *statuses)
+{
+	sqlite3_bind_int64(st, 1, f->since_ms > 0 ? ac_now_ms() - f->since_ms :
+			   0);
+	sqlite3_bind_text(st, 2, statuses, -1, SQLITE_TRANSIENT);
+	bind_text_or_null(st, 3, f->type);
+}
+
+static int sqlite_tasks_ended(struct ac_store *base,
+			      const struct ac_ended_filter *filter, json_t **out,
+			      struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_ENDED, err);
+	char statuses[160];
+
+	if (!st)
+		return -1;
+	if (statuses_json(filter->statuses, statuses, sizeof statuses) < 0)
+		return ac_error_set(err, AC_EXIT_FAILED, "bad status filter");
+	bind_ended_filter(st, filter, statuses);
+	sqlite3_bind_int64(st, 4, filter->limit > 0 ? filter->limit : -1);
+	return collect_rows(s, st, 0, task_row_json, NULL, "listing ended tasks",
+			    out, err);
+}
+
+static int push_id(int64_t **ids, size_t *n, size_t *cap, int64_t id)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 64;
+		int64_t *grown = realloc(*ids, ncap * sizeof *grown);
+
+		if (!grown)
+			return -1;
+		*ids = grown;
+		*cap = ncap;
+	}
+	(*ids)[(*n)++] = id;
+	return 0;
+}
+
+static int sqlite_requeue(struct ac_store *base, const int64_t *ids, size_t n,
+			  const struct ac_ended_filter *filter,
+			  int64_t **ids_out, size_t *nout, struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, n ? ST_RETRY : ST_REQUEUE_ALL, err);
+	int64_t *done_ids = NULL;
+	size_t ndone = 0, cap = 0;
+	int64_t now = ac_now_ms();
+	char statuses[160];
+	int rc;
+
+	*ids_out = NULL;
+	*nout = 0;
+	if (!st || tx_begin(s, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		enum ac_task_status status;
+
+		if (read_status(s, ids[i], &status, err) < 0) {
+			if (err->exit_code == AC_EXIT_USAGE)
+				err->exit_code = AC_EXIT_FAILED;
+			goto fail;
+		}
+		if (status != AC_TASK_FAILED && status != AC_TASK_TIMEOUT &&
+		    status != AC_TASK_CANCELLED && status != AC_TASK_EXPIRED) {
+			ac_error_set(err, AC_EXIT_FAILED,
+				     "task %lld is %s: only a failed, timed-out, cancelled or expired task can be requeued",
+				     (long long)ids[i], ac_task_status_name(status));
+			goto fail;
+		}
+		sqlite3_bind_int64(st, 1, ids[i]);
+		sqlite3_bind_int64(st, 2, now);
+		if (exec_stmt(s, st, err, "requeueing a task") < 0)
+			goto fail;
+		if (sqlite3_changes(s->db) > 0 &&
+		    push_id(&done_ids, &ndone, &cap, ids[i]) < 0)
+			goto oom;
+	}
+	if (!n) {
+		if (statuses_json(filter->statuses, statuses,
+				  sizeof statuses) < 0) {
+			ac_error_set(err, AC_EXIT_FAILED, "bad status filter");
+			goto fail;
+		}
+		bind_ended_filter(st, filter, statuses);
+		sqlite3_bind_int64(st, 4, now);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			if (push_id(&done_ids, &ndone, &cap,
+				    sqlite3_column_int64(st, 0)) < 0) {
+				done(st);
+				goto oom;
+			}
+		done(st);
+		if (rc != SQLITE_DONE) {
+			db_error(s, err, "requeueing tasks");
+			goto fail;
+		}
+	}
+	if (tx_commit(s, err) < 0)
+		goto fail;
+	*ids_out = done_ids;
+	*nout = ndone;
+	return 0;
+oom:
+	ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+fail:
+	free(done_ids);
+	tx_rollback(s);
+	return -1;
+}
+
+static int sqlite_queue_set(struct ac_store *base, const char *type,
+			    const struct ac_queue_change *c,
+			    struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *ensure = stmt(s, ST_QUEUE_ENSURE, err);
+	struct ac_flow *rows = NULL;
+	size_t n = 0;
+	int64_t lnow = lease_now();
+	struct ac_flow *f;
+	int refill = 0;
+
+	if (!ensure || tx_begin(s, err) < 0)
+		return -1;
+	sqlite3_bind_text(ensure, 1, type, -1, SQLITE_STATIC);
+	if (exec_stmt(s, ensure, err, "writing flow control") < 0 ||
+	    load_flows(s, type, &rows, &n, err) < 0)
+		goto fail;
+	if (n != 1) {
+		ac_error_set(err, AC_EXIT_UNAVAILABLE,
+			     "flow control of '%s' vanished", type);
+		goto fail;
+	}
+	f = &rows[0];
+	if (c->set & AC_QUEUE_CLEAR) {
+		f->concurrency = f->per_key = 0;
+		f->rate = f->key_rate = 0;
+		f->burst = 1;
+		f->fair = 0;
+	}
+	if (c->set & AC_QUEUE_CONCURRENCY)
+		f->concurrency = c->concurrency;
+	if (c->set & AC_QUEUE_PER_KEY)
+		f->per_key = c->per_key;
+	if (c->set & AC_QUEUE_RATE) {
+		f->rate = c->rate;
+		refill = 1;
+	}
+	if (c->set & AC_QUEUE_KEY_RATE)
+		f->key_rate = c->key_rate;
+	if (c->set & AC_QUEUE_BURST) {
+		f->burst = c->burst >= 1 ? c->burst : 1;
+		refill = 1;
+	}
+	if (refill) {
+		f->tokens = f->burst;
+		f->tokens_at = lnow;
+	}
+	if (c->set & AC_QUEUE_FAIR) {
+		f->fair = c->fair;
+		if (f->fair && sqlite3_exec(s->db, FAIR_INDEX, NULL, NULL,
+					    NULL) != SQLITE_OK) {
+			db_error(s, err, "making the index of fair claims");
+			goto fail;
+		}
+	}
+	if (c->set & AC_QUEUE_PAUSE) {
+		char *reason = c->reason ? ac_strdup(c->reason) : NULL;
+
+		if (c->reason && !reason)
+			goto oom;
+		free(f->reason);
+		f->reason = reason;
+		if (!f->paused)
+			f->paused_at = ac_now_ms();
+		f->paused = 1;
+	}
+	if (c->set & AC_QUEUE_HOLD && !c->key) {
+		char *reason = c->reason ? ac_strdup(c->reason) : NULL;
+
+		if (c->reason && !reason)
+			goto oom;
+		free(f->hold_reason);
+		f->hold_reason = reason;
+		f->hold_until = c->hold_ms > 0 ? lnow + c->hold_ms : 0;
+	}
+	if (c->set & AC_QUEUE_HOLD && c->key) {
+		sqlite3_stmt *st = stmt(s, ST_KEY_HOLD, err);
+
+		if (!st)
+			goto fail;
+		sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, c->key, -1, SQLITE_STATIC);
+		if (c->hold_ms > 0)
+			sqlite3_bind_int64(st, 3, lnow + c->hold_ms);
+		else
+			sqlite3_bind_null(st, 3);
+		bind_text_or_null(st, 4, c->reason);
+		if (exec_stmt(s, st, err, "holding a route key") < 0)
+			goto fail;
+	}
+	if (c->set & AC_QUEUE_RESUME) {
+		sqlite3_stmt *st = stmt(s, ST_KEY_RESUME, err);
+
+		if (!c->key) {
+			f->paused = 0;
+			free(f->reason);
+			f->reason = NULL;
+			f->paused_at = 0;
+			f->hold_until = 0;
+			free(f->hold_reason);
+			f->hold_reason = NULL;
+		}
+		if (!st)
+			goto fail;
+		sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+		bind_text_or_null(st, 2, c->key);
+		if (exec_stmt(s, st, err, "lifting holds") < 0)
+			goto fail;
+	}
+	if (save_flow(s, f, err) < 0 || drop_idle_controls(s, type, err) < 0)
+		goto fail;
+	ac_flow_free_array(rows, n);
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+oom:
+	ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+fail:
+	ac_flow_free_array(rows, n);
+	tx_rollback(s);
+	return -1;
+}
+
+static json_t *held_key_json(sqlite3_stmt *st, void *arg)
+{
+	const int64_t *now = arg;
+
+	return ac_queue_key_json(col_text(st, 0), sqlite3_column_int64(st, 1),
+				 col_text(st, 2), now[0], now[1]);
+}
+
+static int sqlite_queues_list(struct ac_store *base, const char *type,
+			      json_t **out, struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	struct ac_flow *rows = NULL;
+	size_t n = 0;
+	int64_t now[2] = { lease_now(), ac_now_ms() };
+	json_t *arr;
+
+	if (load_flows(s, type, &rows, &n, err) < 0)
+		return -1;
+	arr = json_array();
+	if (!arr)
+		goto oom;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *st = stmt(s, ST_KEYS_HELD, err);
+		json_t *keys = NULL, *row;
+
+		if (!st)
+			goto fail;
+		sqlite3_bind_text(st, 1, rows[i].type, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, now[0]);
+		if (collect_rows(s, st, 0, held_key_json, now, "reading held keys",
+				 &keys, err) < 0)
+			goto fail;
+		row = ac_queue_row_json(&rows[i], keys, now[0], now[1]);
+		if (!row || json_array_append_new(arr, row) < 0)
+			goto oom;
+	}
+	ac_flow_free_array(rows, n);
+	*out = arr;
+	return 0;
+oom:
+	ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+fail:
+	json_decref(arr);
+	ac_flow_free_array(rows, n);
+	return -1;
+}
+
 static int sqlite_wait_fd(struct ac_store *base)
 {
 	(void)base;
@@ -2614,6 +3662,10 @@ const struct ac_store_ops ac_store_sqlite_ops = {
 	.mark_lost = sqlite_mark_lost,
 	.changed = sqlite_changed,
 	.prune = sqlite_prune,
+	.tasks_ended = sqlite_tasks_ended,
+	.requeue = sqlite_requeue,
+	.queue_set = sqlite_queue_set,
+	.queues_list = sqlite_queues_list,
 	.wait_fd = sqlite_wait_fd,
 	.set_deadline = sqlite_set_deadline,
 };

@@ -1942,6 +1942,35 @@ static void test_counts(void)
 /* A store made before the counts existed gets them, right, when a newer
  * ac opens it.  The tables and triggers are taken out by hand to make
  * such a store, set to version 3, the one before its counts. */
+/* Schema version 5 (flow control) undone, first of every older store. */
+static const char *const undo_v5_sqlite[] = {
+	"DROP INDEX IF EXISTS tasks_fair",
+	"DROP INDEX tasks_expiry",
+	"ALTER TABLE tasks DROP COLUMN expires_at",
+	"DROP TABLE queues",
+	"DROP TABLE queue_keys",
+	"PRAGMA user_version = 4",
+};
+static const char *const undo_v5_pg[] = {
+	"DROP INDEX IF EXISTS tasks_fair",
+	"DROP INDEX tasks_expiry",
+	"ALTER TABLE tasks DROP COLUMN expires_at",
+	"DROP TABLE queues, queue_keys",
+	"UPDATE meta SET value = '4' WHERE key = 'schema_version'",
+};
+
+static int undo_v5(void)
+{
+	const char *const *undo = pg_url ? undo_v5_pg : undo_v5_sqlite;
+	size_t n = pg_url ? sizeof undo_v5_pg / sizeof *undo_v5_pg :
+		sizeof undo_v5_sqlite / sizeof *undo_v5_sqlite;
+	int ok = 1;
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = wb_sql(undo[i], 0, 0, 0, NULL) == 0;
+	return ok;
+}
+
 static void test_counts_migrate(void)
 {
 	static const char *const sqlite_undo[] = {
@@ -1986,6 +2015,7 @@ static void test_counts_migrate(void)
 		ac_claimed_free_array(c, (size_t)got);
 	ac_store_close(s);
 	s = NULL;
+	ok = ok && undo_v5();
 	for (size_t i = 0; ok && i < nundo; i++)
 		ok = wb_sql(undo[i], 0, 0, 0, NULL) == 0;
 	check(ok, "counts: a store as it was before its counts");
@@ -1995,7 +2025,7 @@ static void test_counts_migrate(void)
 		diag("opening the older store", &err);
 	check(ok && wb_count(pg_url ? "SELECT value::int FROM meta WHERE "
 			     "key = 'schema_version'" : "PRAGMA user_version",
-			     0, 0) == 4 &&
+			     0, 0) == 5 &&
 	      counts_agree(s, "migration"),
 	      "counts: migrating counts the tasks already there");
 	got = ok ? claim(s, "w2", types_a, 1, "[]", 1, 60000, &c, NULL) : -1;
@@ -2881,6 +2911,7 @@ static void test_migrate_v3(void)
 						 .data_len = 5, .priority = 5 });
 	ac_store_close(s);
 	s = NULL;
+	ok &= undo_v5();
 	for (size_t i = 0; i < (pg_url ? 7u : 3u); i++)
 		ok &= wb_sql(pg_url ? undo_counts_pg[i] : undo_counts_sqlite[i],
 			     0, 0, 0, NULL) == 0;
@@ -2897,7 +2928,7 @@ static void test_migrate_v3(void)
 	}
 	wb_sql(pg_url ? "SELECT value::int FROM meta WHERE key = 'schema_version'" :
 	       "PRAGMA user_version", 0, 0, 0, &version);
-	check(version == 4, "migrate v3: opening migrates it to version 3, and on to 4");
+	check(version == 5, "migrate v3: opening migrates it to version 3, and on to 5");
 	j = task(s, old);
 	check(j && json_member_is(j, "data", "[1,2]"),
 	      "migrate v3: a task written before reads as before");
@@ -2911,6 +2942,420 @@ static void test_migrate_v3(void)
 	      "migrate v3: new data is stored compressed and reads whole");
 	json_decref(j);
 	free(data);
+	ac_store_close(s);
+}
+
+/* ---------------------------------------------------------------- flow */
+
+static int json_string_is(json_t *j, const char *key, const char *text)
+{
+	const char *v = json_string_value(json_object_get(j, key));
+
+	return v && !strcmp(v, text);
+}
+
+static int qset(struct ac_store *s, const char *type,
+		struct ac_queue_change c)
+{
+	struct ac_error err;
+
+	ac_error_clear(&err);
+	if (s->ops->queue_set(s, type, &c, &err) < 0) {
+		diag("queue_set", &err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The flow control object of type, or NULL when it has none. */
+static json_t *queue_of(struct ac_store *s, const char *type)
+{
+	json_t *arr = NULL, *q;
+	struct ac_error err;
+
+	ac_error_clear(&err);
+	if (s->ops->queues_list(s, type, &arr, &err) < 0) {
+		diag("queues_list", &err);
+		return NULL;
+	}
+	q = json_array_size(arr) == 1 ? json_incref(json_array_get(arr, 0)) :
+		NULL;
+	json_decref(arr);
+	return q;
+}
+
+static int64_t submit_key(struct ac_store *s, const char *type,
+			  const char *key, int priority)
+{
+	struct ac_task_spec t = spec(type, priority);
+
+	t.route_key = key;
+	return submit1(s, &t);
+}
+
+static int end_attempt_with(struct ac_store *s, const char *worker,
+			    const struct ac_claimed *c, struct ac_outcome o)
+{
+	struct ac_worker_state st = { "idle", 0, 0, 0 };
+	struct ac_worker_control ctl;
+	struct ac_claimed *tasks = NULL;
+	size_t n = 0;
+	struct ac_error err;
+
+	o.id = c->id;
+	o.attempt = c->attempt;
+	ac_error_clear(&err);
+	if (s->ops->worker_cycle(s, worker, &st, &o, 1, NULL, &tasks, &n, &ctl,
+				 &err) < 0) {
+		diag("worker_cycle (outcome)", &err);
+		return 0;
+	}
+	ac_claimed_free_array(tasks, n);
+	return o.accepted;
+}
+
+static void test_flow_caps(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_claimed *c = NULL, *c2 = NULL;
+	struct ac_worker_control ctl;
+	const char *keys[] = { "k1", "k1", "k2", NULL, NULL };
+	long got;
+	json_t *q;
+	int ok;
+
+	if (!s) {
+		check(0, "flow caps: store");
+		return;
+	}
+	for (int i = 0; i < 5; i++)
+		submit1(s, &(struct ac_task_spec){ .type = "a", .data = "1",
+			.data_len = 1, .priority = 5, .max_reclaims = 3 });
+	for (int i = 0; i < 3; i++)
+		submit_key(s, "b", "free", 5);
+	check(qset(s, "a", (struct ac_queue_change){
+		.set = AC_QUEUE_CONCURRENCY, .concurrency = 2 }) == 0,
+	      "flow caps: a cap is set");
+	q = queue_of(s, "a");
+	check(q && json_integer_value(json_object_get(q, "concurrency")) == 2 &&
+	      json_is_null(json_object_get(q, "rate")) &&
+	      json_is_false(json_object_get(q, "paused")),
+	      "flow caps: and shown");
+	json_decref(q);
+	got = claim(s, "w1", types_ab, 2, "[]", 4, 30000, &c, NULL);
+	ok = got == 4;
+	for (long i = 0; i < got; i++)
+		ok &= !strcmp(c[i].type, "a") == (i < 2) || !strcmp(c[i].type, "b");
+	check(got == 4 && wb_count("SELECT count(*) FROM tasks WHERE "
+				  "type = 'a' AND status = 'running'", 0, 0) == 2,
+	      "flow caps: one worker gets 2 of the capped type, the rest of another type");
+	check(claim(s, "w2", types_a, 1, "[]", 4, 30000, NULL, NULL) == 0,
+	      "flow caps: a second worker gets none while 2 run");
+	for (long i = 0; i < got && c; i++)
+		if (!strcmp(c[i].type, "a")) {
+			complete(s, "w1", &c[i]);
+			break;
+		}
+	check(claim(s, "w2", types_a, 1, "[]", 4, 30000, &c2, NULL) == 1,
+	      "flow caps: one ends, one more starts");
+	check(qset(s, "a", (struct ac_queue_change){
+		.set = AC_QUEUE_CONCURRENCY, .concurrency = 1 }) == 0 &&
+	      wb_count("SELECT count(*) FROM tasks WHERE type = 'a' AND "
+		       "status = 'running'", 0, 0) == 2,
+	      "flow caps: a cap lowered below what runs stops nothing");
+	if (c2)
+		complete(s, "w2", &c2[0]);
+	ac_claimed_free_array(c2, c2 ? 1 : 0);
+	check(claim(s, "w2", types_a, 1, "[]", 4, 30000, NULL, NULL) == 0,
+	      "flow caps: and claims wait until below the new cap");
+	ac_claimed_free_array(c, got > 0 ? (size_t)got : 0);
+
+	/* per key */
+	for (int i = 0; i < 5; i++)
+		submit_key(s, "k", keys[i], 5);
+	qset(s, "k", (struct ac_queue_change){ .set = AC_QUEUE_PER_KEY,
+					       .per_key = 1 });
+	{
+		static const char *const types_k[] = { "k" };
+
+		got = claim(s, "w1", types_k, 1, "[]", 10, 30000, &c, NULL);
+		ok = got == 3;
+		for (long i = 0; ok && i < got; i++)
+			for (long j = 0; j < i; j++)
+				ok &= (c[i].route_key ? c[i].route_key : "")[0] !=
+					(c[j].route_key ? c[j].route_key : "")[0] ||
+					strcmp(c[i].route_key ? c[i].route_key : "",
+					       c[j].route_key ? c[j].route_key : "");
+		check(ok, "flow caps: --per-key 1 runs one task per key (no key is a key of its own)");
+		ac_claimed_free_array(c, got > 0 ? (size_t)got : 0);
+		check(claim(s, "w2", types_k, 1, "[]", 10, 30000, NULL, NULL) == 0,
+		      "flow caps: and no more while they run");
+	}
+	check(qset(s, "a", (struct ac_queue_change){ .set = AC_QUEUE_CLEAR }) == 0 &&
+	      (q = queue_of(s, "a")) == NULL,
+	      "flow caps: --clear drops the type's control");
+	json_decref(q);
+	memset(&ctl, 0, sizeof ctl);
+	check(claim(s, "w3", types_a, 1, "[]", 10, 30000, NULL, &ctl) == 2 &&
+	      ctl.wake_ms == 0,
+	      "flow caps: and its tasks are claimed freely again");
+	ac_store_close(s);
+}
+
+static void test_flow_rate(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_worker_control ctl;
+	json_t *q;
+	long a, b, c;
+
+	if (!s) {
+		check(0, "flow rate: store");
+		return;
+	}
+	for (int i = 0; i < 6; i++)
+		submit1(s, &(struct ac_task_spec){ .type = "a", .data = "1",
+			.data_len = 1, .priority = 5, .max_reclaims = 3 });
+	check(qset(s, "a", (struct ac_queue_change){
+		.set = AC_QUEUE_RATE | AC_QUEUE_BURST, .rate = 2, .burst = 2 }) == 0,
+	      "flow rate: 2/s with a burst of 2 is set");
+	q = queue_of(s, "a");
+	check(q && json_string_is(q, "rate", "2/s") &&
+	      json_real_value(json_object_get(q, "burst")) == 2,
+	      "flow rate: and shown as 2/s");
+	json_decref(q);
+	memset(&ctl, 0, sizeof ctl);
+	a = claim(s, "w1", types_a, 1, "[]", 10, 30000, NULL, &ctl);
+	check(a == 2 && ctl.wake_ms > 0 && ctl.wake_ms <= 500,
+	      "flow rate: a full bucket gives 2, and says when the next token comes");
+	b = claim(s, "w2", types_a, 1, "[]", 10, 30000, NULL, NULL);
+	sleep_ms(600);
+	c = claim(s, "w2", types_a, 1, "[]", 10, 30000, NULL, NULL);
+	check(b == 0 && c == 1, "flow rate: none at once, one 0.6 s later");
+	ac_store_close(s);
+}
+
+static void test_flow_pause_hold(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_claimed *c = NULL;
+	struct ac_worker_control ctl;
+	int64_t id1, id2, k1, k2;
+	json_t *q;
+	long got;
+
+	if (!s) {
+		check(0, "flow pause: store");
+		return;
+	}
+	id1 = submit_key(s, "a", NULL, 5);
+	id2 = submit_key(s, "a", NULL, 5);
+	check(qset(s, "a", (struct ac_queue_change){ .set = AC_QUEUE_PAUSE,
+						       .reason = "upgrade" }) == 0 &&
+	      claim(s, "w1", types_a, 1, "[]", 10, 30000, NULL, NULL) == 0,
+	      "flow pause: nothing of a paused type is claimed");
+	q = queue_of(s, "a");
+	check(q && json_is_true(json_object_get(q, "paused")) &&
+	      json_string_is(q, "reason", "upgrade") &&
+	      json_is_string(json_object_get(q, "paused_at")),
+	      "flow pause: shown paused, with its reason");
+	json_decref(q);
+	qset(s, "a", (struct ac_queue_change){ .set = AC_QUEUE_RESUME });
+	check(claim(s, "w1", types_a, 1, "[]", 1, 30000, &c, NULL) == 1 &&
+	      (q = queue_of(s, "a")) == NULL,
+	      "flow pause: resumed, it is claimed again (and no longer controlled)");
+	json_decref(q);
+	/* retry_after: the type is held across the cluster */
+	check(c && end_attempt_with(s, "w1", &c[0], (struct ac_outcome){
+		.kind = AC_OUTCOME_TEMPFAIL, .error = "429 from upstream",
+		.delay_ms = 60000, .hold_ms = 60000 }) &&
+	      status_is(s, c[0].id, "pending") &&
+	      task_int(s, c[0].id, "failures") == 0,
+	      "flow hold: retry_after puts the task back without using an attempt");
+	ac_claimed_free_array(c, 1);
+	memset(&ctl, 0, sizeof ctl);
+	check(claim(s, "w2", types_a, 1, "[]", 10, 30000, NULL, &ctl) == 0 &&
+	      ctl.wake_ms > 50000 && ctl.wake_ms <= 60000,
+	      "flow hold: and holds its type for everyone (wake in ~60 s)");
+	q = queue_of(s, "a");
+	check(q && json_is_string(json_object_get(q, "held_until")) &&
+	      json_string_is(q, "hold_reason", "429 from upstream"),
+	      "flow hold: shown held, with the handler's reason");
+	json_decref(q);
+	qset(s, "a", (struct ac_queue_change){ .set = AC_QUEUE_RESUME });
+	check(claim(s, "w2", types_a, 1, "[]", 10, 30000, NULL, NULL) == 1,
+	      "flow hold: resume lifts the hold");
+	(void)id1;
+	(void)id2;
+	/* scope key */
+	k1 = submit_key(s, "b", "acme", 5);
+	submit_key(s, "b", "acme", 5);
+	k2 = submit_key(s, "b", "zeta", 5);
+	{
+		static const char *const types_b[] = { "b" };
+
+		got = claim(s, "w1", types_b, 1, "[]", 1, 30000, &c, NULL);
+		check(got == 1 && c[0].id == k1 &&
+		      end_attempt_with(s, "w1", &c[0], (struct ac_outcome){
+			      .kind = AC_OUTCOME_TEMPFAIL, .error = "slow down",
+			      .delay_ms = 60000, .hold_ms = 60000,
+			      .hold_key = 1 }),
+		      "flow hold: retry_after with scope key");
+		ac_claimed_free_array(c, got > 0 ? (size_t)got : 0);
+		got = claim(s, "w2", types_b, 1, "[]", 10, 30000, &c, NULL);
+		check(got == 1 && c[0].id == k2,
+		      "flow hold: holds only that key; other keys run");
+		ac_claimed_free_array(c, got > 0 ? (size_t)got : 0);
+		q = queue_of(s, "b");
+		check(q && json_array_size(json_object_get(q, "keys_held")) == 1 &&
+		      json_string_is(json_array_get(json_object_get(q, "keys_held"), 0),
+				     "key", "acme"),
+		      "flow hold: the held key is listed");
+		json_decref(q);
+		qset(s, "b", (struct ac_queue_change){ .set = AC_QUEUE_RESUME,
+						       .key = "acme" });
+		check(claim(s, "w2", types_b, 1, "[]", 10, 30000, NULL, NULL) == 1,
+		      "flow hold: resume --key lifts it");
+	}
+	ac_store_close(s);
+}
+
+static void test_flow_fair(void)
+{
+	static const char *const types_f[] = { "f" };
+	struct ac_store *s = fresh_store();
+	struct ac_claimed *c = NULL;
+	int64_t b, hi;
+	long got;
+	int seen_b = 0, ok;
+
+	if (!s) {
+		check(0, "flow fair: store");
+		return;
+	}
+	for (int i = 0; i < 200; i++)
+		submit_key(s, "f", "A", 5);
+	b = submit_key(s, "f", "B", 5);
+	check(qset(s, "f", (struct ac_queue_change){ .set = AC_QUEUE_FAIR,
+						       .fair = 1 }) == 0,
+	      "flow fair: fairness is set");
+	got = claim(s, "w1", types_f, 1, "[]", 2, 30000, &c, NULL);
+	for (long i = 0; i < got; i++)
+		seen_b |= c[i].id == b;
+	check(got == 2 && seen_b,
+	      "flow fair: a key's one task is among the first claims behind another key's 200");
+	ac_claimed_free_array(c, got > 0 ? (size_t)got : 0);
+	got = claim(s, "w1", types_f, 1, "[]", 8, 30000, &c, NULL);
+	check(got == 8, "flow fair: a key alone still fills every free slot");
+	ac_claimed_free_array(c, got > 0 ? (size_t)got : 0);
+	hi = submit_key(s, "f", "C", 10);
+	got = claim(s, "w1", types_f, 1, "[]", 1, 30000, &c, NULL);
+	ok = got == 1 && c[0].id == hi;
+	check(ok, "flow fair: within one priority: a higher priority goes first");
+	ac_claimed_free_array(c, got > 0 ? (size_t)got : 0);
+	ac_store_close(s);
+}
+
+static void test_expire_snooze(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_task_spec t = spec("a", 5);
+	struct ac_claimed *c = NULL;
+	int64_t gone_id, kept;
+	char buf[32];
+	long got;
+
+	if (!s) {
+		check(0, "expire: store");
+		return;
+	}
+	t.expires_ms = 1;
+	gone_id = submit1(s, &t);
+	t.expires_ms = 600000;
+	kept = submit1(s, &t);
+	sleep_ms(20);
+	got = claim(s, "w1", types_a, 1, "[]", 10, 30000, &c, NULL);
+	check(got == 1 && c[0].id == kept && status_is(s, gone_id, "expired"),
+	      "expire: a task not started in time ends expired, never run");
+	check(got == 1 && end_attempt_with(s, "w1", &c[0], (struct ac_outcome){
+		.kind = AC_OUTCOME_SNOOZED, .delay_ms = 60000,
+		.error = "snoozed for 60 s" }) &&
+	      status_is(s, kept, "pending") && task_int(s, kept, "failures") == 0 &&
+	      !strcmp(attempt_outcome(s, kept, 1, buf, sizeof buf), "snoozed"),
+	      "snooze: back to pending, no attempt used, recorded as snoozed");
+	ac_claimed_free_array(c, got > 0 ? (size_t)got : 0);
+	check(claim(s, "w1", types_a, 1, "[]", 10, 30000, NULL, NULL) == 0,
+	      "snooze: not due before its time");
+	make_due(kept);
+	check(claim(s, "w1", types_a, 1, "[]", 10, 30000, NULL, NULL) == 1,
+	      "snooze: then claimed (a started task no longer expires)");
+	ac_store_close(s);
+}
+
+static void test_dead_letters(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_claimed *c = NULL;
+	struct ac_ended_filter all = { 0, NULL, 0, 0 };
+	struct ac_error err;
+	int64_t *ids = NULL, failed_id, done_id, bad[2];
+	size_t n = 0;
+	json_t *list = NULL;
+	long got;
+	int acc;
+
+	if (!s) {
+		check(0, "dead letters: store");
+		return;
+	}
+	submit1(s, &(struct ac_task_spec){ .type = "a", .data = "1",
+		.data_len = 1, .priority = 5, .max_reclaims = 3 });
+	submit1(s, &(struct ac_task_spec){ .type = "b", .data = "2",
+		.data_len = 1, .priority = 5, .max_reclaims = 3 });
+	got = claim(s, "w1", types_ab, 2, "[]", 2, 30000, &c, NULL);
+	if (got != 2) {
+		check(0, "dead letters: claim");
+		ac_store_close(s);
+		return;
+	}
+	failed_id = c[0].id;
+	done_id = c[1].id;
+	outcome(s, "w1", c[0].id, c[0].attempt, AC_OUTCOME_FAILED, NULL, "boom",
+		&acc, NULL);
+	complete(s, "w1", &c[1]);
+	ac_claimed_free_array(c, 2);
+	ac_error_clear(&err);
+	check(s->ops->tasks_ended(s, &all, &list, &err) == 0 &&
+	      json_array_size(list) == 1 &&
+	      json_integer_value(json_object_get(json_array_get(list, 0), "id")) ==
+	      failed_id, "dead letters: failed tasks are listed, completed ones not");
+	json_decref(list);
+	list = NULL;
+	check(s->ops->tasks_ended(s, &(struct ac_ended_filter){
+		1u << AC_TASK_COMPLETED, "b", 60000, 0 }, &list, &err) == 0 &&
+	      json_array_size(list) == 1, "dead letters: by status, type and age");
+	json_decref(list);
+	bad[0] = failed_id;
+	bad[1] = done_id;
+	check(s->ops->requeue(s, bad, 2, NULL, &ids, &n, &err) < 0 &&
+	      err.exit_code == AC_EXIT_FAILED && status_is(s, failed_id, "failed"),
+	      "dead letters: requeue with a completed id changes nothing");
+	check(s->ops->requeue(s, bad, 1, NULL, &ids, &n, &err) == 0 && n == 1 &&
+	      ids[0] == failed_id && status_is(s, failed_id, "queued") &&
+	      task_int(s, failed_id, "failures") == 0,
+	      "dead letters: requeue by id, with fresh attempts");
+	free(ids);
+	ids = NULL;
+	got = claim(s, "w1", types_a, 1, "[]", 1, 30000, &c, NULL);
+	if (got == 1) {
+		outcome(s, "w1", c[0].id, c[0].attempt, AC_OUTCOME_FAILED, NULL,
+			"boom again", &acc, NULL);
+		ac_claimed_free_array(c, 1);
+	}
+	check(s->ops->requeue(s, NULL, 0, &all, &ids, &n, &err) == 0 && n == 1 &&
+	      status_is(s, failed_id, "queued"),
+	      "dead letters: requeue by filter");
+	free(ids);
 	ac_store_close(s);
 }
 
@@ -2973,6 +3418,12 @@ int main(void)
 	test_committer();
 	test_compression();
 	test_migrate_v3();
+	test_flow_caps();
+	test_flow_rate();
+	test_flow_pause_hold();
+	test_flow_fair();
+	test_expire_snooze();
+	test_dead_letters();
 	printf("1..%d\n", test_no);
 	PQfinish(pg_admin);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -13,7 +13,22 @@ void ac_side_msg_release(struct ac_side_msg *msg)
 	free(msg->usage);
 	free(msg->log);
 	msg->checkpoint = msg->usage = msg->log = NULL;
-	msg->progress = -1;
+	msg->progress = msg->retry_after = msg->snooze = -1;
+	msg->retry_key = 0;
+}
+
+/* A number of seconds to wait: 0 to AC_SIDE_MAX_WAIT_S. */
+static int wait_seconds(json_t *v, const char *name, double *out,
+			struct ac_error *err)
+{
+	double s = json_number_value(v);
+
+	if (!json_is_number(v) || s < 0 || s > AC_SIDE_MAX_WAIT_S)
+		return ac_error_set(err, AC_EXIT_USAGE,
+				    "\"%s\" wants seconds, from 0 to %d", name,
+				    AC_SIDE_MAX_WAIT_S);
+	*out = s;
+	return 0;
 }
 
 json_t *ac_json_object_line(const char *line, size_t len, const char *what,
@@ -41,7 +56,7 @@ int ac_side_parse(const char *line, size_t len, struct ac_side_msg *msg,
 	int rc;
 
 	memset(msg, 0, sizeof *msg);
-	msg->progress = -1;
+	msg->progress = msg->retry_after = msg->snooze = -1;
 	obj = ac_json_object_line(line, len, "side-channel line", err);
 	if (!obj)
 		return -1;
@@ -56,7 +71,7 @@ int ac_side_from_json(json_t *obj, struct ac_side_msg *msg,
 	json_t *v;
 
 	memset(msg, 0, sizeof *msg);
-	msg->progress = -1;
+	msg->progress = msg->retry_after = msg->snooze = -1;
 	if ((v = json_object_get(obj, "checkpoint"))) {
 		msg->checkpoint = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 		if (!msg->checkpoint)
@@ -97,6 +112,22 @@ int ac_side_from_json(json_t *obj, struct ac_side_msg *msg,
 		if (!msg->log)
 			goto oom;
 	}
+	if ((v = json_object_get(obj, "retry_after")) &&
+	    wait_seconds(v, "retry_after", &msg->retry_after, err) < 0)
+		goto fail;
+	if ((v = json_object_get(obj, "scope"))) {
+		const char *scope = json_string_value(v);
+
+		if (!scope || (strcmp(scope, "type") && strcmp(scope, "key"))) {
+			ac_error_set(err, AC_EXIT_USAGE,
+				     "\"scope\" wants \"type\" or \"key\"");
+			goto fail;
+		}
+		msg->retry_key = !strcmp(scope, "key");
+	}
+	if ((v = json_object_get(obj, "snooze")) &&
+	    wait_seconds(v, "snooze", &msg->snooze, err) < 0)
+		goto fail;
 	return 0;
 oom:
 	ac_error_set(err, AC_EXIT_FAILED, "out of memory");

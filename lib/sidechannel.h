@@ -1,6 +1,7 @@
 /* The handler's side channel (fd 3): one JSON object per line, e.g.
  * {"checkpoint":{...}}, {"progress":0.4}, {"usage":{"tokens":812}},
- * {"log":"..."}.  Several keys may share a line.  This file only parses;
+ * {"log":"..."}, {"retry_after":30,"scope":"type"|"key"} (with exit 75),
+ * {"snooze":60}.  Several keys may share a line.  This file only parses;
  * the worker does the I/O and the store writes. */
 #ifndef AC_SIDECHANNEL_H
 #define AC_SIDECHANNEL_H
@@ -14,7 +15,15 @@ struct ac_side_msg {
 	double progress;    /* 0..1, or < 0 when absent */
 	char *usage;        /* compact JSON object, or NULL */
 	char *log;          /* or NULL */
+	double retry_after; /* seconds an upstream asked to wait (with exit
+			     * 75), or < 0 when absent */
+	int retry_key;      /* "scope":"key": hold the task's route key
+			     * rather than its type */
+	double snooze;      /* seconds to put the task back for, or < 0 */
 };
+
+/* The longest retry_after or snooze taken: a week. */
+#define AC_SIDE_MAX_WAIT_S (7 * 24 * 3600)
 
 /* Parse one line (without its newline).  On success the caller owns the
  * strings of msg and frees them with ac_side_msg_release().  A line that is

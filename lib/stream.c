@@ -106,7 +106,9 @@ int ac_stream_parse(const char *line, size_t len, struct ac_stream_reply *r,
 	r->has_side = json_object_get(obj, "checkpoint") ||
 		      json_object_get(obj, "progress") ||
 		      json_object_get(obj, "usage") ||
-		      json_object_get(obj, "log");
+		      json_object_get(obj, "log") ||
+		      json_object_get(obj, "retry_after") ||
+		      json_object_get(obj, "snooze");
 	if (r->has_side && ac_side_from_json(obj, &r->side, err) < 0)
 		goto fail;
 	json_decref(obj);

@@ -97,6 +97,9 @@ struct slot {
 	int lost;                /* the lease is gone: write nothing more */
 	int cancelled;           /* ac-cancel asked for it */
 	int released;            /* handed back by a stopping worker */
+	int64_t retry_after_ms;  /* fd 3 "retry_after" (with exit 75), or -1 */
+	int retry_key;           /* ... holding only the task's route key */
+	int64_t snooze_ms;       /* fd 3 "snooze", or -1 */
 	char *checkpoint_path;   /* AC_CHECKPOINT file, removed at the end */
 	int64_t lease_mono;      /* when the lease was last taken or renewed
 				  * (the time the request was sent) */
@@ -141,6 +144,7 @@ struct worker {
 	int64_t last_claim_mono;
 	int64_t store_down_since; /* 0 while the store answers */
 	struct event *ev_store;  /* the store's wake-up descriptor, if any */
+	struct event *ev_wake;   /* a rate limit or a hold ends: claim then */
 	int store_fd;
 	char *store_shown;       /* the store URL, its password masked */
 	struct evhttp *http;     /* --metrics: health, readiness, metrics */
@@ -329,7 +333,8 @@ static void emit_outcome(struct worker *w, const struct pending *p,
 		name = "task.cancelled";
 		break;
 	default:
-		name = "task.retrying";
+		name = o->kind == AC_OUTCOME_SNOOZED ? "task.snoozed" :
+			"task.retrying";
 		break;
 	}
 	if (!p->error) {
@@ -351,6 +356,14 @@ static void record_ended(struct worker *w, struct pending *p,
 {
 	if (o->accepted) {
 		emit_outcome(w, p, o);
+		if (o->kind == AC_OUTCOME_TEMPFAIL && o->hold_ms > 0)
+			emit(w, json_pack("{s:s,s:n,s:s,s:n,s:s,s:f,s:s?}",
+					  "event", "queue.held", "task",
+					  "type", p->type, "attempt",
+					  "scope", o->hold_key ? "key" : "type",
+					  "retry_after_s",
+					  (double)o->hold_ms / 1000,
+					  "reason", p->error));
 		ac_metrics_ended(&w->metrics, p->type,
 				 o->status == AC_TASK_COMPLETED ? "completed" :
 				 ac_task_status_final(o->status) ? "failed" :
@@ -366,7 +379,8 @@ static void record_ended(struct worker *w, struct pending *p,
 				    (long long)p->o.id, p->type,
 				    (long long)p->elapsed_ms);
 	} else {
-		if (o->kind != AC_OUTCOME_TEMPFAIL)
+		if (o->kind != AC_OUTCOME_TEMPFAIL &&
+		    o->kind != AC_OUTCOME_SNOOZED)
 			w->failed++;
 		if (w->cfg->verbose || o->status != AC_TASK_PENDING)
 			ac_log_info("task %lld (%s) attempt %d: %s; now %s",
@@ -492,6 +506,20 @@ static void finish_commits(struct worker *w)
 /* Record pending outcomes and claim work for free slots, in one
  * transaction; with a committer, the outcomes go to it and the cycle only
  * claims. */
+static void cycle(struct worker *w, int claim_wanted);
+
+/* A rate limit's next token or the end of a hold: claim now, not at the
+ * next safety poll. */
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (accepting(w) && w->nbusy < w->cfg->concurrency)
+		cycle(w, 1);
+}
+
 static void cycle(struct worker *w, int claim_wanted)
 {
 	struct ac_outcome *outs = NULL;
@@ -520,7 +548,8 @@ static void cycle(struct worker *w, int claim_wanted)
 			outs[i] = w->pending[i].o;
 			if (outs[i].kind == AC_OUTCOME_COMPLETED)
 				done_now++;
-			else if (outs[i].kind != AC_OUTCOME_TEMPFAIL)
+			else if (outs[i].kind != AC_OUTCOME_TEMPFAIL &&
+				 outs[i].kind != AC_OUTCOME_SNOOZED)
 				failed_now++;
 		}
 	}
@@ -551,6 +580,14 @@ static void cycle(struct worker *w, int claim_wanted)
 	ac_metrics_store_request(&w->metrics, ac_seconds_now() - sent, 1);
 	store_answered(w);
 	w->last_claim_mono = ac_mono_ms();
+	if (w->ctl.wake_ms > 0 && free_slots) {
+		struct timeval tv = { w->ctl.wake_ms / 1000,
+				      (w->ctl.wake_ms % 1000) * 1000 };
+
+		/* The earliest wins: a later cycle may have moved it. */
+		evtimer_del(w->ev_wake);
+		evtimer_add(w->ev_wake, &tv);
+	}
 	for (size_t i = 0; i < nouts; i++)
 		record_ended(w, &w->pending[i], &outs[i]);
 	free(outs);
@@ -743,6 +780,14 @@ static int side_apply(struct slot *slot, const struct ac_side_msg *m)
 	struct ac_side_msg msg = *m;
 	struct ac_error err;
 	int rc = 0;
+
+	/* Asked for at the end of the attempt (slot_finish, stream_line). */
+	if (msg.retry_after >= 0) {
+		slot->retry_after_ms = (int64_t)(msg.retry_after * 1000);
+		slot->retry_key = msg.retry_key;
+	}
+	if (msg.snooze >= 0)
+		slot->snooze_ms = (int64_t)(msg.snooze * 1000);
 
 	/* A checkpoint is durable before the next line is read. */
 	if (msg.checkpoint) {
@@ -969,8 +1014,23 @@ static void slot_clear(struct slot *slot)
 	slot->timed_out = slot->term_sent = slot->too_large = 0;
 	slot->side_blocked = slot->side_warned = 0;
 	slot->lost = slot->cancelled = slot->released = 0;
+	slot->retry_after_ms = slot->snooze_ms = -1;
+	slot->retry_key = 0;
 	slot->pid = 0;
 	slot->busy = 0;
+}
+
+/* An upstream's retry_after: the task waits that long, and its type (or
+ * its key) is held across the cluster as long. */
+static void hold_outcome(const struct slot *slot, struct ac_outcome *o,
+			 char *what, size_t size)
+{
+	o->delay_ms = slot->retry_after_ms;
+	o->hold_ms = slot->retry_after_ms;
+	o->hold_key = slot->retry_key;
+	snprintf(what, size, "upstream asked to retry after %.3g s (%s held)",
+		 (double)slot->retry_after_ms / 1000,
+		 slot->retry_key ? "its key" : "its type");
 }
 
 /* The handler process ended: read the rest of its output and queue the
@@ -1021,6 +1081,13 @@ static void slot_finish(struct slot *slot, int wstatus)
 		snprintf(what, sizeof what, "handler output (stdout or a side-channel line) exceeds %u bytes",
 			 AC_MAX_PAYLOAD);
 		error = ac_strdup(what);
+	} else if (slot->snooze_ms >= 0) {
+		/* "Check again later": whatever the exit, no attempt used. */
+		o.kind = AC_OUTCOME_SNOOZED;
+		o.delay_ms = slot->snooze_ms;
+		snprintf(what, sizeof what, "snoozed for %.3g s",
+			 (double)slot->snooze_ms / 1000);
+		error = ac_strdup(what);
 	} else if (slot->sp) {
 		/* A stream handler died with the task in flight, before it
 		 * answered: not necessarily the task's fault, so it runs
@@ -1043,7 +1110,12 @@ static void slot_finish(struct slot *slot, int wstatus)
 			error = ac_strdup("out of memory");
 	} else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == AC_EXIT_TEMPFAIL) {
 		o.kind = AC_OUTCOME_TEMPFAIL;
-		error = failure_text(slot, "exit status 75 (temporary failure)");
+		if (slot->retry_after_ms >= 0) {
+			hold_outcome(slot, &o, what, sizeof what);
+			error = failure_text(slot, what);
+		} else {
+			error = failure_text(slot, "exit status 75 (temporary failure)");
+		}
 	} else {
 		o.kind = AC_OUTCOME_FAILED;
 		if (WIFEXITED(wstatus))
@@ -1159,6 +1231,13 @@ static void stream_end(struct slot *slot, enum ac_outcome_kind kind,
 	int doomed = slot->term_sent;
 	char what[160];
 
+	if (kind == AC_OUTCOME_SNOOZED)
+		o.delay_ms = slot->snooze_ms;
+	if (kind == AC_OUTCOME_TEMPFAIL && slot->retry_after_ms >= 0) {
+		hold_outcome(slot, &o, what, sizeof what);
+		if (!error)
+			error = ac_strdup(what);
+	}
 	if (slot->cancelled || slot->released || slot->timed_out) {
 		/* We signalled the process already: the answer came too
 		 * late to count, and the process goes. */
@@ -1229,10 +1308,25 @@ static int stream_line(struct stream_proc *sp, const char *line, size_t len)
 		ac_stream_reply_release(&r);
 		return -1;
 	}
-	if (r.ends && slot->busy && !slot->lost) {
-		enum ac_outcome_kind kind = r.result ? AC_OUTCOME_COMPLETED :
-						       AC_OUTCOME_FAILED;
+	/* A snooze or a retry_after ends the task as well, result or not. */
+	if ((r.ends || slot->snooze_ms >= 0 || slot->retry_after_ms >= 0) &&
+	    slot->busy && !slot->lost) {
+		enum ac_outcome_kind kind = slot->snooze_ms >= 0 ?
+			AC_OUTCOME_SNOOZED : slot->retry_after_ms >= 0 ?
+			AC_OUTCOME_TEMPFAIL : r.result ? AC_OUTCOME_COMPLETED :
+			AC_OUTCOME_FAILED;
 
+		if (kind == AC_OUTCOME_SNOOZED || kind == AC_OUTCOME_TEMPFAIL) {
+			free(r.result);
+			r.result = NULL;
+		}
+		if (kind == AC_OUTCOME_SNOOZED && !r.error) {
+			char what[64];
+
+			snprintf(what, sizeof what, "snoozed for %.3g s",
+				 (double)slot->snooze_ms / 1000);
+			r.error = ac_strdup(what);
+		}
 		stream_end(slot, kind, r.result, r.error);
 		r.result = r.error = NULL;
 	}
@@ -2220,12 +2314,33 @@ static void handle_request(struct worker *w, json_t *req,
 		const char *type = json_string_value(json_object_get(req, "type"));
 		size_t i;
 
+		json_t *event = json_object_get(req, "event");
+
 		if (json_is_true(json_object_get(req, "announce")))
 			json_array_foreach(tasks, i, t)
 				if (json_is_integer(t))
 					emit_task(w, "task.queued",
 						  json_integer_value(t), type, 0,
 						  NULL);
+		/* An operator's change of a queue (ac-queue), announced by
+		 * the first worker reached. */
+		if (json_is_true(json_object_get(req, "announce")) &&
+		    json_is_object(event) &&
+		    json_is_string(json_object_get(event, "event")) &&
+		    !strncmp(json_string_value(json_object_get(event, "event")),
+			     "queue.", 6)) {
+			json_t *ev = json_deep_copy(event);
+
+			if (ev) {
+				json_object_set_new(ev, "task", json_null());
+				json_object_set_new(ev, "attempt", json_null());
+				json_object_del(ev, "worker");
+				if (!json_object_get(ev, "type") && type)
+					json_object_set_new(ev, "type",
+							    json_string(type));
+			}
+			emit(w, ev);
+		}
 		cycle(w, 1);
 		reply = json_pack("{s:b}", "ok", 1);
 	} else if (!strcmp(op, "info")) {
@@ -2741,7 +2856,8 @@ static void worker_release(struct worker *w)
 {
 	struct event *evs[] = { w->ev_chld, w->ev_term, w->ev_int,
 				w->ev_heartbeat, w->ev_poll, w->ev_flush,
-				w->ev_drain_timeout, w->ev_ctl, w->ev_store };
+				w->ev_drain_timeout, w->ev_ctl, w->ev_store,
+				w->ev_wake };
 
 	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
 		if (evs[i])
@@ -2845,6 +2961,7 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 		w.slots[i].w = &w;
 		w.slots[i].index = i;
 		w.slots[i].out_fd = w.slots[i].err_fd = w.slots[i].side_fd = -1;
+		w.slots[i].retry_after_ms = w.slots[i].snooze_ms = -1;
 	}
 	for (size_t i = 0; i < cfg->nhandlers; i++)
 		w.types[i] = cfg->handlers[i].type;
@@ -2918,7 +3035,8 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 	w.ev_term = evsignal_new(w.base, SIGTERM, on_signal, &w);
 	w.ev_int = evsignal_new(w.base, SIGINT, on_signal, &w);
 	w.ev_flush = event_new(w.base, -1, 0, on_flush, &w);
-	if (!w.ev_chld || !w.ev_term || !w.ev_int || !w.ev_flush ||
+	w.ev_wake = evtimer_new(w.base, on_wake, &w);
+	if (!w.ev_chld || !w.ev_term || !w.ev_int || !w.ev_flush || !w.ev_wake ||
 	    event_add(w.ev_chld, NULL) || event_add(w.ev_term, NULL) ||
 	    event_add(w.ev_int, NULL)) {
 		ac_error_set(err, AC_EXIT_FAILED, "cannot watch signals");

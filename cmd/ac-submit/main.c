@@ -33,6 +33,7 @@ _Noreturn static void usage(void)
 	       "  --retries N             retries after a failure (default 0)\n"
 	       "  --max-reclaims N        lost attempts (worker died) before it fails (default 3)\n"
 	       "  --delay SEC             due SEC from now\n"
+	       "  --expires SEC           not started within SEC of now: it ends expired, never run\n"
 	       "  --key KEY               route key (e.g. a thread id), kept with the task\n"
 	       "  --route STRATEGY        any (default), least-loaded, round-robin or\n"
 	       "                          consistent-hash (by --key): a worker chosen now\n"
@@ -53,7 +54,7 @@ _Noreturn static void usage(void)
 enum { OPT_ASYNC = 256, OPT_BATCH, OPT_ENVELOPE, OPT_PRIORITY, OPT_TIMEOUT,
        OPT_RETRIES, OPT_DELAY, OPT_KEY, OPT_REQUIRE, OPT_META, OPT_IDEM,
        OPT_RETRY, OPT_WAIT_TIMEOUT, OPT_STORE, OPT_VERSION,
-       OPT_MAX_RECLAIMS, OPT_ROUTE };
+       OPT_MAX_RECLAIMS, OPT_ROUTE, OPT_EXPIRES };
 
 struct printer {
 	int batch;
@@ -170,6 +171,7 @@ int main(int argc, char **argv)
 		{ "retries", required_argument, NULL, OPT_RETRIES },
 		{ "max-reclaims", required_argument, NULL, OPT_MAX_RECLAIMS },
 		{ "delay", required_argument, NULL, OPT_DELAY },
+		{ "expires", required_argument, NULL, OPT_EXPIRES },
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ "route", required_argument, NULL, OPT_ROUTE },
 		{ "require", required_argument, NULL, OPT_REQUIRE },
@@ -243,6 +245,12 @@ int main(int argc, char **argv)
 		case OPT_DELAY:
 			if (ac_parse_duration_ms(optarg, &spec.delay_ms) < 0)
 				ac_cli_usage_error(synopsis, "--delay wants a number of seconds, not '%s'",
+						   optarg);
+			break;
+		case OPT_EXPIRES:
+			if (ac_parse_duration_ms(optarg, &spec.expires_ms) < 0 ||
+			    spec.expires_ms <= 0)
+				ac_cli_usage_error(synopsis, "--expires wants a number of seconds above 0, not '%s'",
 						   optarg);
 			break;
 		case OPT_KEY:

@@ -153,6 +153,42 @@ static void summary_table(json_t *s)
 	printf("\n");
 }
 
+/* Each row of the queue depth says whether its type is paused or held
+ * (ac-queue), and why. */
+static int mark_paused(struct ac_store *store, json_t *rows,
+		       struct ac_error *err)
+{
+	json_t *queues = NULL, *row, *q;
+	size_t i, j;
+
+	if (store->ops->queues_list &&
+	    store->ops->queues_list(store, NULL, &queues, err) < 0)
+		return -1;
+	json_array_foreach(rows, i, row) {
+		const char *type = json_string_value(json_object_get(row, "type"));
+		int paused = 0;
+		json_t *reason = NULL;
+
+		json_array_foreach(queues, j, q) {
+			const char *qt = json_string_value(json_object_get(q, "type"));
+
+			if (!type || !qt || strcmp(type, qt))
+				continue;
+			if (json_is_true(json_object_get(q, "paused"))) {
+				paused = 1;
+				reason = json_object_get(q, "reason");
+			} else if (!json_is_null(json_object_get(q, "held_until"))) {
+				paused = 1;
+				reason = json_object_get(q, "hold_reason");
+			}
+		}
+		json_object_set_new(row, "paused", json_boolean(paused));
+		json_object_set(row, "paused_reason", reason ? reason : json_null());
+	}
+	json_decref(queues);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -180,7 +216,8 @@ int main(int argc, char **argv)
 		"id", "type", "status", "priority", "attempt", "worker",
 		"created", "error", NULL };
 	static const char *const queue_cols[] = {
-		"type", "priority", "queued", "pending", "running", NULL };
+		"type", "priority", "queued", "pending", "running", "paused",
+		NULL };
 	enum view view = VIEW_SUMMARY;
 	struct ac_follow_filter ffilter = { 0 };
 	int follow_mode = 0;
@@ -305,6 +342,8 @@ int main(int argc, char **argv)
 		break;
 	default:
 		rc = store->ops->queue_depth(store, &out, &err);
+		if (rc == 0)
+			rc = mark_paused(store, out, &err);
 		break;
 	}
 	if (rc < 0)

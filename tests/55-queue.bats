@@ -131,7 +131,7 @@ failed_task() {
 	assert_contains "$(head -n 1 <<<"$stderr")" "--concurrency does not go with pause"
 }
 
-@test "a missing store: exit 69, one line, not created" {
+@test "a store in a missing directory: exit 69, one line, not created" {
 	local sub
 	export AC_STORE=$AC_TMP/missing/dir/ac.db
 	for sub in "show" "show t1" "limit t1" "limit t1 --concurrency 2" "pause t1" \
@@ -142,6 +142,25 @@ failed_task() {
 		assert_contains "$stderr" "$AC_STORE" "the message names the store" || return 1
 	done
 	[ ! -e "$AC_TMP/missing" ] || fail "ac-queue created $AC_TMP/missing"
+}
+
+@test "limit, pause and resume create a missing store; the other subcommands do not (69)" {
+	local sub
+	for sub in "show" "show t1" "failed" "requeue 1" "requeue --all" "prune --older-than 1d"; do
+		# shellcheck disable=SC2086
+		run -69 --separate-stderr ac-queue $sub
+		assert_one_stderr_line ac-queue || { echo "# ac-queue $sub" >&2; return 1; }
+		[ ! -e "$AC_STORE" ] || fail "ac-queue $sub created $AC_STORE" || return 1
+	done
+	run -0 ac-queue limit t1 --concurrency 1
+	[ -f "$AC_STORE" ] || fail "ac-queue limit did not create $AC_STORE"
+	assert_eq "$(flow_field t1 concurrency)" 1 "the limit is kept"
+	rm -f "$AC_STORE"*
+	run -0 ac-queue pause t1
+	[ -f "$AC_STORE" ] || fail "ac-queue pause did not create $AC_STORE"
+	rm -f "$AC_STORE"*
+	run -0 ac-queue resume t1
+	[ -f "$AC_STORE" ] || fail "ac-queue resume did not create $AC_STORE"
 }
 
 # ---------------------------------------------------------------- limit, show

@@ -59,7 +59,8 @@ _Noreturn static void usage(void)
 	       "  --older-than DURATION   prune: remove tasks that ended more than DURATION ago\n"
 	       "  --json                  JSON output (the default when stdout is not a terminal)\n"
 	       "  --table                 aligned table (the default on a terminal)\n"
-	       "  --store URL             the store (default $AC_STORE, else $AC_HOME/ac.db)\n"
+	       "  --store URL             the store (default $AC_STORE, else $AC_HOME/ac.db;\n"
+	       "                          limit, pause and resume create a missing one)\n"
 	       "  -h, --help              show this help\n"
 	       "      --version           show the version\n\n"
 	       "DURATION: a number with an optional suffix ms, s (default), m, h or d.\n\n"
@@ -621,16 +622,19 @@ int main(int argc, char **argv)
 	json_t *out = NULL;
 	char *url;
 	size_t removed;
-	int rc;
+	int rc, create;
 
 	ac_cli_init(argv[0]);
 	a.table = ac_cli_isatty(STDOUT_FILENO);
 	parse_options(argc, argv, &a);
 	check_args(argc, argv, &a);
 
-	/* Only ac-worker and ac-submit create a store. */
-	url = ac_config_store_url(a.store_opt, 0, &err);
-	if (!url || ac_store_open(url, 0, &store, &err) < 0)
+	/* Flow control may be set before the first task or worker, so
+	 * limit, pause and resume create a missing store, as ac-submit does;
+	 * looking, requeueing and pruning have nothing to do in one. */
+	create = a.sub == SUB_LIMIT || a.sub == SUB_PAUSE || a.sub == SUB_RESUME;
+	url = ac_config_store_url(a.store_opt, create, &err);
+	if (!url || ac_store_open(url, create, &store, &err) < 0)
 		ac_cli_die_error(&err);
 	switch (a.sub) {
 	case SUB_LIMIT:

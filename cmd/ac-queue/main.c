@@ -86,28 +86,29 @@ enum { OPT_CONCURRENCY = 256, OPT_PER_KEY, OPT_RATE, OPT_KEY_RATE, OPT_BURST,
        OPT_JSON, OPT_TABLE, OPT_STORE, OPT_VERSION, OPT_END };
 
 /* Which subcommands take each option. */
-static const unsigned opt_subs[OPT_END - OPT_CONCURRENCY] = {
-	[OPT_CONCURRENCY - 256] = S(SUB_LIMIT),
-	[OPT_PER_KEY - 256] = S(SUB_LIMIT),
-	[OPT_RATE - 256] = S(SUB_LIMIT),
-	[OPT_KEY_RATE - 256] = S(SUB_LIMIT),
-	[OPT_BURST - 256] = S(SUB_LIMIT),
-	[OPT_FAIR - 256] = S(SUB_LIMIT),
-	[OPT_NO_FAIR - 256] = S(SUB_LIMIT),
-	[OPT_CLEAR - 256] = S(SUB_LIMIT),
-	[OPT_REASON - 256] = S(SUB_PAUSE),
-	[OPT_FOR - 256] = S(SUB_PAUSE),
-	[OPT_KEY - 256] = S(SUB_PAUSE) | S(SUB_RESUME),
-	[OPT_TYPE - 256] = S(SUB_FAILED) | S(SUB_REQUEUE),
-	[OPT_SINCE - 256] = S(SUB_FAILED) | S(SUB_REQUEUE),
-	[OPT_STATUS - 256] = S(SUB_FAILED) | S(SUB_REQUEUE) | S(SUB_PRUNE),
-	[OPT_LIMIT - 256] = S(SUB_FAILED),
-	[OPT_ALL - 256] = S(SUB_REQUEUE),
-	[OPT_OLDER_THAN - 256] = S(SUB_PRUNE),
-	[OPT_JSON - 256] = ALL_SUBS,
-	[OPT_TABLE - 256] = ALL_SUBS,
-	[OPT_STORE - 256] = ALL_SUBS,
-	[OPT_VERSION - 256] = ALL_SUBS,
+#define O(opt) ((opt) - OPT_CONCURRENCY)
+static const unsigned opt_subs[O(OPT_END)] = {
+	[O(OPT_CONCURRENCY)] = S(SUB_LIMIT),
+	[O(OPT_PER_KEY)] = S(SUB_LIMIT),
+	[O(OPT_RATE)] = S(SUB_LIMIT),
+	[O(OPT_KEY_RATE)] = S(SUB_LIMIT),
+	[O(OPT_BURST)] = S(SUB_LIMIT),
+	[O(OPT_FAIR)] = S(SUB_LIMIT),
+	[O(OPT_NO_FAIR)] = S(SUB_LIMIT),
+	[O(OPT_CLEAR)] = S(SUB_LIMIT),
+	[O(OPT_REASON)] = S(SUB_PAUSE),
+	[O(OPT_FOR)] = S(SUB_PAUSE),
+	[O(OPT_KEY)] = S(SUB_PAUSE) | S(SUB_RESUME),
+	[O(OPT_TYPE)] = S(SUB_FAILED) | S(SUB_REQUEUE),
+	[O(OPT_SINCE)] = S(SUB_FAILED) | S(SUB_REQUEUE),
+	[O(OPT_STATUS)] = S(SUB_FAILED) | S(SUB_REQUEUE) | S(SUB_PRUNE),
+	[O(OPT_LIMIT)] = S(SUB_FAILED),
+	[O(OPT_ALL)] = S(SUB_REQUEUE),
+	[O(OPT_OLDER_THAN)] = S(SUB_PRUNE),
+	[O(OPT_JSON)] = ALL_SUBS,
+	[O(OPT_TABLE)] = ALL_SUBS,
+	[O(OPT_STORE)] = ALL_SUBS,
+	[O(OPT_VERSION)] = ALL_SUBS,
 };
 
 static const struct option longopts[] = {
@@ -154,7 +155,7 @@ struct args {
 	enum ac_task_status status;
 	int table;
 	const char *store_opt;
-	unsigned seen[OPT_END - OPT_CONCURRENCY];
+	unsigned seen[O(OPT_END)];
 };
 
 static const char *opt_name(int opt)
@@ -207,7 +208,7 @@ static void parse_options(int argc, char **argv, struct args *a)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		if (c >= OPT_CONCURRENCY && c < OPT_END)
-			a->seen[c - OPT_CONCURRENCY]++;
+			a->seen[O(c)]++;
 		switch (c) {
 		case OPT_CONCURRENCY:
 			a->change.set |= AC_QUEUE_CONCURRENCY;
@@ -320,8 +321,8 @@ static void check_args(int argc, char **argv, struct args *a)
 	if (a->sub == SUB_COUNT)
 		ac_cli_usage_error(synopsis, "unknown subcommand '%s'", word);
 	for (int o = OPT_CONCURRENCY; o < OPT_END; o++)
-		if (a->seen[o - OPT_CONCURRENCY] &&
-		    !(opt_subs[o - OPT_CONCURRENCY] & S(a->sub)))
+		if (a->seen[O(o)] &&
+		    !(opt_subs[O(o)] & S(a->sub)))
 			ac_cli_usage_error(synopsis, "--%s does not go with %s",
 					   opt_name(o), word);
 	if ((a->sub == SUB_FAILED || a->sub == SUB_REQUEUE) &&
@@ -376,7 +377,7 @@ static void check_args(int argc, char **argv, struct args *a)
 					   argv[optind]);
 		if (a->older_than_ms < 0)
 			ac_cli_usage_error(synopsis, "prune wants --older-than DURATION");
-		if (a->seen[OPT_STATUS - OPT_CONCURRENCY] > 1)
+		if (a->seen[O(OPT_STATUS)] > 1)
 			ac_cli_usage_error(synopsis, "prune takes one --status");
 		break;
 	default:
@@ -384,8 +385,8 @@ static void check_args(int argc, char **argv, struct args *a)
 	}
 
 	if (a->sub == SUB_LIMIT) {
-		if (a->seen[OPT_FAIR - OPT_CONCURRENCY] &&
-		    a->seen[OPT_NO_FAIR - OPT_CONCURRENCY])
+		if (a->seen[O(OPT_FAIR)] &&
+		    a->seen[O(OPT_NO_FAIR)])
 			ac_cli_usage_error(synopsis, "choose one of --fair and --no-fair");
 		if ((a->change.set & AC_QUEUE_CLEAR) &&
 		    a->change.set != AC_QUEUE_CLEAR)

@@ -22,7 +22,7 @@ _ac_options()
 		;;
 	ac-submit)
 		echo "--async --batch --envelope --priority= --timeout=" \
-			"--retries= --max-reclaims= --delay= --key= --route=" \
+			"--retries= --max-reclaims= --delay= --expires= --key= --route=" \
 			"--require= --meta=" \
 			"--idempotency-key= --retry= --wait-timeout= --store=" \
 			"-q --quiet -h --help --version"

@@ -621,16 +621,19 @@ int main(int argc, char **argv)
 	json_t *out = NULL;
 	char *url;
 	size_t removed;
-	int rc;
+	int rc, create;
 
 	ac_cli_init(argv[0]);
 	a.table = ac_cli_isatty(STDOUT_FILENO);
 	parse_options(argc, argv, &a);
 	check_args(argc, argv, &a);
 
-	/* Only ac-worker and ac-submit create a store. */
-	url = ac_config_store_url(a.store_opt, 0, &err);
-	if (!url || ac_store_open(url, 0, &store, &err) < 0)
+	/* Limits and pauses may come before any worker or task: they
+	 * create the store, as ac-worker and ac-submit do; the rest only
+	 * read or change what is there. */
+	create = a.sub == SUB_LIMIT || a.sub == SUB_PAUSE;
+	url = ac_config_store_url(a.store_opt, create, &err);
+	if (!url || ac_store_open(url, create, &store, &err) < 0)
 		ac_cli_die_error(&err);
 	switch (a.sub) {
 	case SUB_LIMIT:

@@ -43,7 +43,7 @@ EXAMPLE_BIN = $(BUILD)/examples/stream-noop
 # the test that runs the benchmark small, not by `all`.
 ACLOAD = $(BUILD)/bench/acload
 
-.PHONY: all check unit bats asan install uninstall clean setup demo bench bench-scale chaos fuzz
+.PHONY: all check unit bats asan install uninstall clean setup demo bench bench-scale bench-flow chaos fuzz
 # Objects made through chained rules are kept, not removed at the end (which
 # would also print after the test summary).
 .SECONDARY:
@@ -126,6 +126,10 @@ $(BUILD)/bench/claimbench: $(BUILD)/bench/claimbench.o $(LIBAC)
 # latency, worker RSS (minutes; not part of `make check`).
 bench-scale: all $(BUILD)/bench/claimbench
 	@CLAIMBENCH=$(BUILD)/bench/claimbench sh bench/scale.sh
+
+# What flow control (ac-queue limit) costs a claim (bench/flow.sh).
+bench-flow: all
+	sh bench/flow.sh
 
 # The completions: bash and fish load a file named like the command being
 # completed, so completions/ac.bash and completions/ac.fish are installed

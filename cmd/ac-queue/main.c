@@ -60,7 +60,7 @@ _Noreturn static void usage(void)
 	       "  --json                  JSON output (the default when stdout is not a terminal)\n"
 	       "  --table                 aligned table (the default on a terminal)\n"
 	       "  --store URL             the store (default $AC_STORE, else $AC_HOME/ac.db;\n"
-	       "                          limit, pause and resume create a missing one)\n"
+	       "                          limit and pause create a missing one)\n"
 	       "  -h, --help              show this help\n"
 	       "      --version           show the version\n\n"
 	       "DURATION: a number with an optional suffix ms, s (default), m, h or d.\n\n"
@@ -630,10 +630,10 @@ int main(int argc, char **argv)
 	parse_options(argc, argv, &a);
 	check_args(argc, argv, &a);
 
-	/* Flow control may be set before the first task or worker, so
-	 * limit, pause and resume create a missing store, as ac-submit does;
-	 * looking, requeueing and pruning have nothing to do in one. */
-	create = a.sub == SUB_LIMIT || a.sub == SUB_PAUSE || a.sub == SUB_RESUME;
+	/* Limits and pauses may come before any worker or task: they
+	 * create the store, as ac-worker and ac-submit do; the rest only
+	 * read or change what is there. */
+	create = a.sub == SUB_LIMIT || a.sub == SUB_PAUSE;
 	url = ac_config_store_url(a.store_opt, create, &err);
 	if (!url || ac_store_open(url, create, &store, &err) < 0)
 		ac_cli_die_error(&err);

@@ -30,7 +30,7 @@ ALL_LIBS = $(PKG_LIBS) -lnng -lpthread -ldl -lm
 # unit tests also use it directly.
 CMD_LIBS = $(filter-out -lpq,$(ALL_LIBS))
 
-COMMANDS = ac-worker ac-submit ac-status ac-drain ac-cancel ac-scale
+COMMANDS = ac-worker ac-submit ac-status ac-drain ac-cancel ac-scale ac-queue
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIBAC = $(BUILD)/libac.a
@@ -43,7 +43,7 @@ EXAMPLE_BIN = $(BUILD)/examples/stream-noop
 # the test that runs the benchmark small, not by `all`.
 ACLOAD = $(BUILD)/bench/acload
 
-.PHONY: all check unit bats asan install uninstall clean setup demo bench bench-scale chaos fuzz
+.PHONY: all check unit bats asan install uninstall clean setup demo bench bench-scale bench-flow chaos fuzz
 # Objects made through chained rules are kept, not removed at the end (which
 # would also print after the test summary).
 .SECONDARY:
@@ -88,7 +88,7 @@ asan:
 		CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 		build/asan/bin/ac-worker build/asan/bin/ac-submit \
 		build/asan/bin/ac-status build/asan/bin/ac-drain build/asan/bin/ac-cancel \
-		build/asan/bin/ac-scale
+		build/asan/bin/ac-scale build/asan/bin/ac-queue
 
 # libFuzzer on the decoders of outside input (clang's libFuzzer runtime).
 FUZZ_SRC = lib/control.c lib/sidechannel.c lib/util.c lib/error.c lib/compress.c
@@ -126,6 +126,10 @@ $(BUILD)/bench/claimbench: $(BUILD)/bench/claimbench.o $(LIBAC)
 # latency, worker RSS (minutes; not part of `make check`).
 bench-scale: all $(BUILD)/bench/claimbench
 	@CLAIMBENCH=$(BUILD)/bench/claimbench sh bench/scale.sh
+
+# What flow control (ac-queue limit) costs a claim (bench/flow.sh).
+bench-flow: all
+	sh bench/flow.sh
 
 # The completions: bash and fish load a file named like the command being
 # completed, so completions/ac.bash and completions/ac.fish are installed

@@ -1,5 +1,5 @@
 # bash completion for ac, ac-worker, ac-submit, ac-status, ac-drain,
-# ac-cancel and ac-scale.
+# ac-cancel, ac-scale and ac-queue.
 # One file for every command: install it as
 # /usr/share/bash-completion/completions/NAME for each NAME, or source it.
 # Worker ids, task types and task ids are read from the store with
@@ -22,7 +22,7 @@ _ac_options()
 		;;
 	ac-submit)
 		echo "--async --batch --envelope --priority= --timeout=" \
-			"--retries= --max-reclaims= --delay= --key= --route=" \
+			"--retries= --max-reclaims= --delay= --expires= --key= --route=" \
 			"--require= --meta=" \
 			"--idempotency-key= --retry= --wait-timeout= --store=" \
 			"-q --quiet -h --help --version"
@@ -43,6 +43,12 @@ _ac_options()
 		echo "--pool= --daemon --status --auto --min= --max= --up=" \
 			"--down= --cooldown= --recommend --per-worker= --store=" \
 			"--json --table -h --help --version"
+		;;
+	ac-queue)
+		echo "--concurrency= --per-key= --rate= --key-rate= --burst=" \
+			"--fair --no-fair --clear --reason= --for= --key=" \
+			"--type= --since= --status= --limit= --all --older-than=" \
+			"--json --table --store= -h --help --version"
 		;;
 	ac)
 		echo "-h --help --version"
@@ -190,9 +196,14 @@ _ac_complete_value()
 	--worker) _ac_reply_words "$(_ac_worker_ids)" ;;
 	--priority) _ac_reply_words $'low\nnormal\nhigh\ncritical' ;;
 	--status)
-		[[ $1 == ac-status ]] &&
+		if [[ $1 == ac-status ]]; then
 			_ac_reply_words $'pending\nqueued\nrunning\ncompleted\nfailed\ncancelled\ntimeout\nexpired'
+		elif [[ $1 == ac-queue ]]; then
+			_ac_reply_words $'failed\ntimeout\ncancelled\nexpired\ncompleted'
+		fi
 		;;
+	--concurrency | --per-key) _ac_reply_words 'off' ;;
+	--rate | --key-rate) _ac_reply_words $'off\n1/s\n10/m\n100/h' ;;
 	--type) _ac_reply_words "$(_ac_task_types)" ;;
 	--task) _ac_reply_words "$(_ac_task_ids)" ;;
 	--retry)
@@ -205,7 +216,7 @@ _ac_complete_value()
 # Complete _ac_words[_ac_cword] for command $1 (ac-worker ... ac-scale).
 _ac_complete_command()
 {
-	local cmd=$1 prev='' i w npos=0 retry=0 opts o
+	local cmd=$1 prev='' i w npos=0 retry=0 opts o sub=''
 
 	COMPREPLY=()
 	# ac-scale N -- WORKER-ARGS: after "--", the options of ac-worker.
@@ -261,7 +272,7 @@ _ac_complete_command()
 			[[ $w != *=* ]] && _ac_takes_arg "$cmd" "$w" && ((i++))
 			continue
 		fi
-		((npos++))
+		((npos++ == 0)) && sub=$w
 	done
 
 	case $cmd in
@@ -279,6 +290,21 @@ _ac_complete_command()
 		;;
 	ac-cancel)
 		_ac_reply_words "$(_ac_task_ids queued running pending)"
+		;;
+	ac-queue)
+		# SUBCOMMAND, then a TYPE or task ids.
+		if ((npos == 0)); then
+			_ac_reply_words $'limit\npause\nresume\nshow\nfailed\nrequeue\nprune'
+		elif ((npos == 1)); then
+			case $sub in
+			limit | pause | resume | show)
+				_ac_reply_words "$(_ac_task_types)"
+				;;
+			esac
+		fi
+		if [[ $sub == requeue ]]; then
+			_ac_reply_words "$(_ac_task_ids failed timeout cancelled expired)"
+		fi
 		;;
 	ac-worker | ac-status | ac-scale) ;;
 	*) _ac_reply_files ;;
@@ -339,7 +365,7 @@ _ac_completion()
 			COMPREPLY=($(compgen -W "$(_ac_options ac)" -- "$_ac_cur"))
 			return 0
 		fi
-		local subs="worker submit status drain cancel scale help"
+		local subs="worker submit status drain cancel scale queue help"
 		# Any other ac-NAME command beside ac or in PATH.
 		if [[ -n $dir ]]; then
 			for c in "$dir"/ac-*; do
@@ -368,4 +394,4 @@ _ac_completion()
 
 complete -F _ac_completion ac
 complete -F _ac_cmd_completion ac-worker ac-submit ac-status ac-drain ac-cancel \
-	ac-scale
+	ac-scale ac-queue

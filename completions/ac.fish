@@ -1,5 +1,5 @@
 # fish completion for ac, ac-worker, ac-submit, ac-status, ac-drain,
-# ac-cancel and ac-scale.
+# ac-cancel, ac-scale and ac-queue.
 #
 # fish loads vendor_completions.d/NAME.fish when it first completes NAME, so
 # `make install` installs this one file under each command's name; whichever
@@ -175,6 +175,7 @@ complete -c ac -n __fish_use_subcommand -a status -d 'workers, tasks and queues'
 complete -c ac -n __fish_use_subcommand -a drain -d 'stop workers from claiming new tasks'
 complete -c ac -n __fish_use_subcommand -a cancel -d 'cancel queued or running tasks'
 complete -c ac -n __fish_use_subcommand -a scale -d 'keep a pool of workers running'
+complete -c ac -n __fish_use_subcommand -a queue -d 'flow control and failed tasks'
 complete -c ac -n __fish_use_subcommand -a help -d 'list the commands'
 complete -c ac -n __fish_use_subcommand -a '(__ac_other_commands)' -d 'ac command'
 complete -c ac -n "not __fish_use_subcommand; and not __fish_seen_subcommand_from help" \
@@ -216,6 +217,7 @@ complete -c ac-submit -l timeout -x -d 'time limit of each attempt, SEC'
 complete -c ac-submit -l retries -x -d 'retries after a failure (default 0)'
 complete -c ac-submit -l max-reclaims -x -d 'lost attempts before it fails (default 3)'
 complete -c ac-submit -l delay -x -d 'due SEC from now'
+complete -c ac-submit -l expires -x -d 'not started within SEC: it ends expired, never run'
 complete -c ac-submit -l key -x -d 'route key (e.g. a thread id)'
 complete -c ac-submit -l route -x -a 'any least-loaded round-robin consistent-hash' -d 'how a worker is chosen'
 complete -c ac-submit -l require -x -d 'only workers offering TAG may run it'
@@ -292,3 +294,42 @@ complete -c ac-scale -n 'not __ac_after_dashdash' -l json -d 'JSON output'
 complete -c ac-scale -n 'not __ac_after_dashdash' -l table -d 'aligned table output'
 complete -c ac-scale -n 'not __ac_after_dashdash' -s h -l help -d 'show the usage'
 complete -c ac-scale -n 'not __ac_after_dashdash' -l version -d 'show the version'
+
+# ---------------------------------------------------------------- ac-queue
+
+# The subcommand first; then a TYPE (limit, pause, resume, show) or task
+# ids (requeue).  Each option is offered everywhere; ac-queue says which go
+# with which subcommand.
+set -l __ac_queue_subs limit pause resume show failed requeue prune
+complete -c ac-queue -f
+complete -c ac-queue -n "not __fish_seen_subcommand_from $__ac_queue_subs" -a limit -d 'set the limits of a task type'
+complete -c ac-queue -n "not __fish_seen_subcommand_from $__ac_queue_subs" -a pause -d 'claim nothing of a type until resumed'
+complete -c ac-queue -n "not __fish_seen_subcommand_from $__ac_queue_subs" -a resume -d 'lift a pause or hold'
+complete -c ac-queue -n "not __fish_seen_subcommand_from $__ac_queue_subs" -a show -d 'the flow control of every type'
+complete -c ac-queue -n "not __fish_seen_subcommand_from $__ac_queue_subs" -a failed -d 'tasks that ended failed or timed out'
+complete -c ac-queue -n "not __fish_seen_subcommand_from $__ac_queue_subs" -a requeue -d 'queue ended tasks again'
+complete -c ac-queue -n "not __fish_seen_subcommand_from $__ac_queue_subs" -a prune -d 'remove tasks that ended long ago'
+complete -c ac-queue -n '__fish_seen_subcommand_from limit pause resume show' -a '(__ac_task_types)' -d 'task type'
+complete -c ac-queue -n '__fish_seen_subcommand_from requeue' -a '(__ac_task_ids failed timeout cancelled expired)'
+complete -c ac-queue -l concurrency -x -a off -d 'limit: at most N running across the cluster'
+complete -c ac-queue -l per-key -x -a off -d 'limit: at most N running per route key'
+complete -c ac-queue -l rate -x -a off -d 'limit: at most RATE claims (N/s, N/m, N/h)'
+complete -c ac-queue -l key-rate -x -a off -d 'limit: at most RATE claims per route key'
+complete -c ac-queue -l burst -x -d 'limit: claims a rate allows at once (default 1)'
+complete -c ac-queue -l fair -d 'limit: claims take turns across route keys'
+complete -c ac-queue -l no-fair -d 'limit: claims in priority and age order'
+complete -c ac-queue -l clear -d 'limit: drop every limit'
+complete -c ac-queue -l reason -x -d 'pause: why'
+complete -c ac-queue -l for -x -d 'pause: a hold that ends after DURATION'
+complete -c ac-queue -l key -x -d 'pause, resume: only route key KEY'
+complete -c ac-queue -l type -x -a '(__ac_task_types)' -d 'failed, requeue: only tasks of type T'
+complete -c ac-queue -l since -x -d 'failed, requeue: only tasks that ended within DURATION'
+complete -c ac-queue -l status -x -a 'failed timeout cancelled expired completed' -d 'only tasks that ended S'
+complete -c ac-queue -l limit -x -d 'failed: at most N tasks (default 100, 0 = all)'
+complete -c ac-queue -l all -d 'requeue: every task that ended failed or timeout'
+complete -c ac-queue -l older-than -x -d 'prune: tasks that ended more than DURATION ago'
+complete -c ac-queue -l json -d 'JSON output'
+complete -c ac-queue -l table -d 'aligned table output'
+complete -c ac-queue -l store -x -a '(__ac_stores)' -d 'the store'
+complete -c ac-queue -s h -l help -d 'show the usage'
+complete -c ac-queue -l version -d 'show the version'

@@ -178,6 +178,34 @@ void ac_submit_poke(struct ac_store *store, const char *type,
 	json_decref(workers);
 }
 
+void ac_submit_announce(struct ac_store *store, const char *type,
+			json_t *event, const char *token)
+{
+	json_t *workers, *w, *req;
+	struct ac_error err;
+	int announce = 1;
+	size_t i;
+
+	if (store->ops->workers_list(store, &workers, &err) < 0)
+		return;
+	req = json_pack("{s:s,s:s,s:[],s:O}", "op", "poke", "type", type,
+			"tasks", "event", event);
+	json_array_foreach(workers, i, w) {
+		json_t *reply;
+
+		if (!req || !pokable(w, type, NULL))
+			continue;
+		json_object_set_new(req, "announce", json_boolean(announce));
+		if (ac_ctl_call(json_string_value(json_object_get(w, "listen")),
+				token, req, POKE_TIMEOUT_MS, &reply, &err) == 0) {
+			announce = 0;
+			json_decref(reply);
+		}
+	}
+	json_decref(req);
+	json_decref(workers);
+}
+
 #define POKER_RELIST_MS 1000
 
 struct poker_conn {

@@ -54,6 +54,15 @@ void ac_submit_poke(struct ac_store *store, const char *type,
 		    const char *only, const int64_t *ids, size_t n,
 		    const char *token);
 
+/* Tell the live workers that can run type of a change of its flow
+ * control (ac-queue pause, resume): each gets a poke with no tasks, so
+ * that it claims at once, and the first one reached announces event (a
+ * JSON object with at least "event"; borrowed) in its event stream,
+ * adding ts and worker.  Best effort: a worker that cannot be reached is
+ * skipped, and no worker at all is no error. */
+void ac_submit_announce(struct ac_store *store, const char *type,
+			json_t *event, const char *token);
+
 /* Pokes from a long-lived submitter (a client library, a producer): the
  * live workers are looked up at most once a second and their control
  * sockets kept open, so that a poke costs one request rather than a

@@ -247,6 +247,38 @@ check_documented() {
 	fi
 }
 
+# ---------------------------------------------------------------- ac-queue
+
+@test "ac-queue -h prints usage and exits 0" {
+	check_help ac-queue -h
+}
+
+@test "ac-queue --help prints usage and exits 0" {
+	check_help ac-queue --help
+}
+
+@test "ac-queue --version prints 'ac-queue 0.1.0'" {
+	check_version ac-queue
+}
+
+@test "ac-queue unknown option: exit 2, 'ac-queue: ...' on stderr" {
+	check_unknown_option ac-queue
+}
+
+@test "ac-queue missing option argument: exit 2" {
+	run -2 --separate-stderr ac-queue limit t1 --concurrency
+	assert_usage_error ac-queue
+}
+
+@test "ac-queue without a subcommand: exit 2" {
+	run -2 --separate-stderr ac-queue
+	assert_usage_error ac-queue
+}
+
+@test "ac-queue long options are in man/ac-queue.1 and completions/ac.bash" {
+	check_documented ac-queue
+}
+
 # ---------------------------------------------------------------- every command
 
 @test "--help and --version work even with an unusable store" {
@@ -275,6 +307,9 @@ check_documented() {
 	run -69 --separate-stderr ac-scale --store postgres://x --recommend
 	assert_one_stderr_line ac-scale
 	assert_contains "$stderr" "'postgres://x'" "ac-scale names the store"
+	run -69 --separate-stderr ac-queue --store postgres://x show
+	assert_one_stderr_line ac-queue
+	assert_contains "$stderr" "'postgres://x'" "ac-queue names the store"
 	run -69 --separate-stderr timeout 20 ac-worker --store postgresql://x \
 		--handler echo=cat
 	assert_match "$stderr" '^ac-worker: ' "ac-worker diagnostic prefix"
@@ -354,6 +389,7 @@ check_documented() {
 		assert_contains "$output" status "ac $h lists status"
 		assert_contains "$output" drain "ac $h lists drain"
 		assert_contains "$output" cancel "ac $h lists cancel"
+		assert_contains "$output" queue "ac $h lists queue"
 	done
 	run -0 --separate-stderr ac --version
 	assert_eq "$output" "ac 0.1.0" "ac --version"

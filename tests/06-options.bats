@@ -266,6 +266,10 @@ check_options() {
 	check_options ac-scale
 }
 
+@test "ac-queue: options agree (parser, --help, man, docs/cli.md, bash, zsh, fish)" {
+	check_options ac-queue
+}
+
 # The commands each place knows, one a line.
 cmds_of() {
 	case $1 in
@@ -325,10 +329,12 @@ cmds_of() {
 	run -0 fish -n "$AC_ROOT/completions/ac.fish"
 	run -0 fish -c 'source $argv[1]; complete -C "ac-worker --handl"; complete -C "ac-submit --rou";
 		complete -C "ac-status --foll"; complete -C "ac-drain --und"; complete -C "ac-cancel --wai";
-		complete -C "ac-scale --recomm"; complete -C "ac --vers"; complete -C "ac submit --idem"' \
+		complete -C "ac-scale --recomm"; complete -C "ac --vers"; complete -C "ac submit --idem";
+		complete -C "ac-queue --older"; complete -C "ac queue --per-k"' \
 		"$AC_ROOT/completions/ac.fish"
 	local o
-	for o in --handler --handlers --route --follow --undo --wait --recommend --version --idempotency-key; do
+	for o in --handler --handlers --route --follow --undo --wait --recommend --version --idempotency-key \
+		--older-than --per-key; do
 		grep -q -- "^$o"$'\t' <<<"$output" || fail "fish does not complete $o; got: $output" || return 1
 	done
 }
@@ -340,9 +346,10 @@ cmds_of() {
 			"$f" "${1%% *}"; printf "%s\n" "${COMPREPLY[@]}"; }
 		c "ac-worker --handl"; c "ac-submit --rou"; c "ac-status --foll"; c "ac-drain --und"
 		c "ac-cancel --wai"; c "ac-scale --recomm"; c "ac --vers"; c "ac submit --idem"
-		c "ac-scale 2 -- --handl"' _ "$AC_ROOT/completions/ac.bash"
+		c "ac-scale 2 -- --handl"; c "ac-queue --older"; c "ac queue --per-k"' _ "$AC_ROOT/completions/ac.bash"
 	local o
-	for o in --handler --handlers --route --follow --undo --wait --recommend --version --idempotency-key; do
+	for o in --handler --handlers --route --follow --undo --wait --recommend --version --idempotency-key \
+		--older-than --per-key; do
 		grep -qx -- "$o" <<<"$output" || fail "bash does not complete $o; got: $output" || return 1
 	done
 }

@@ -238,7 +238,7 @@ populate() {
 	submit_async b '{}' --delay 60 >/dev/null
 	submit_async b '{}' >/dev/null
 	run -0 --separate-stderr ac-status --queue
-	assert_eq "$(jq -c 'map(keys) | unique' <<<"$output")" '[["pending","priority","queued","running","type"]]' "keys"
+	assert_eq "$(jq -c 'map(keys) | unique' <<<"$output")" '[["paused","paused_reason","pending","priority","queued","running","type"]]' "keys"
 	assert_eq "$(jq -c 'sort_by(.type, .priority) | map([.type, .priority, .queued, .pending, .running])' <<<"$output")" \
 		'[["a",5,2,0,0],["a",10,1,0,0],["b",5,1,1,0]]' "rows"
 }

@@ -38,7 +38,7 @@ _Noreturn static void usage(void)
 	       "  --type T                only tasks of type T\n"
 	       "  --limit N               at most N tasks (default 100)\n"
 	       "  --task ID               one task's whole record\n"
-	       "  --queue                 depth by type and priority\n"
+	       "  --queue                 depth by type and priority, and paused types\n"
 	       "  --follow                the live events of every worker, as JSON Lines,\n"
 	       "                          until interrupted (--task, --type, --worker filter)\n"
 	       "  --worker W              with --follow: only worker W's events\n"

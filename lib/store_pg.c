@@ -2573,7 +2573,10 @@ static PGresult *pipe_next(struct pg_store *s, int64_t deadline, int *broken)
  * half of the pipeline with those rows locked (ST_FLOW_LOCK) instead of
  * the claim, plans and claims in a few more round trips
  * (claim_controlled), and commits with a second pipeline.  A worker with
- * none pays one index lookup a type. */
+ * none pays one index lookup a type.  When a type came under control
+ * since the last cycle, the fast claim takes nothing (ST_CLAIM checks)
+ * and a second transaction plans the claim at once, so that no claim
+ * ever passes a limit or goes out of order for a stale view. */
 enum piped_kind { P_BEGIN, P_SETTING, P_LOCK, P_OUTCOME, P_CONTROL,
 		  P_PROMOTE, P_EXPIRE, P_CONTROLLED, P_CLAIM, P_STATE,
 		  P_NOTIFY, P_COMMIT };
@@ -3408,8 +3411,8 @@ static int cycle_pass(struct cycle *c, const char *types,
 	return 0;
 }
 
-/* What a cycle saw of the worker's controlled types, kept for the next:
- * 0, or -1 when out of memory (the old view kept). */
+/* What a cycle saw of the worker's controlled types, kept for the next
+ * (without memory for it, the old view stays: only a hint). */
 static void controlled_keep(struct pg_store *s, const struct cycle *c)
 {
 	const char *now = c->controlled.len ? c->controlled.data : NULL;

@@ -69,7 +69,7 @@ enum stmt_id {
 	ST_FLOW_LOCK, ST_FLOW_CANDS, ST_FLOW_HEAD, ST_FLOW_HEAD_AFTER,
 	ST_FLOW_NEXT, ST_FLOW_TOP, ST_FLOW_RUNNING, ST_FLOW_KEYS,
 	ST_FLOW_SAVE, ST_FLOW_SAVE_KEYS, ST_CLAIM_CANDS, ST_CLAIM_IDS,
-	ST_SWEEP_KEYS, ST_SWEEP_QUEUES,
+	ST_SWEEP_KEYS, ST_SWEEP_QUEUES, ST_NOTIFY_CAPPED,
 	ST_COUNT
 };
 
@@ -650,6 +650,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"queue_keys k JOIN queues q ON q.type = k.type WHERE "
 		KEY_IDLE("k", "q") " FOR UPDATE OF k, q SKIP LOCKED) g "
 		"WHERE d.type = g.type AND d.key = g.key",
+	/* Ends of tasks ($1) of a type with a cap on what runs: room for
+	 * another, which the workers (this one too: the committer is another
+	 * connection) should claim now, not at their next poll. */
+	[ST_NOTIFY_CAPPED] =
+		"SELECT pg_notify('ac_wake', '') FROM queues WHERE "
+		"(concurrency > 0 OR per_key > 0) AND type IN (SELECT type FROM "
+		"tasks WHERE id = ANY($1::bigint[])) LIMIT 1",
 	/* Queue rows with nothing left in them, locked (ST_QUEUE_DROP then
 	 * deletes those still so). */
 	[ST_SWEEP_QUEUES] =
@@ -3514,6 +3521,17 @@ fail:
 	return -1;
 }
 
+/* The tasks of n outcomes as a bigint array literal: 0, or -1 when out
+ * of memory. */
+static int outcome_ids(struct ac_buf *b, const struct ac_outcome *o, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ac_buf_printf(b, "%s%lld", i ? "," : "{",
+				  (long long)o[i].id) < 0)
+			return -1;
+	return ac_buf_append(b, "}", 1);
+}
+
 /* The committer: a worker's second connection writes the ends of
  * attempts in the background, in one durable transaction per batch, while
  * its first connection goes on claiming.  A PostgreSQL commit waits for
@@ -3527,9 +3545,10 @@ static int pg_outcomes_begin(struct ac_store *base, const char *worker_id,
 {
 	static const enum stmt_id needed[] = {
 		ST_DONE, ST_FAIL, ST_TEMPFAIL, ST_SNOOZE, ST_CANCEL_DONE,
-		ST_RELEASE, ST_CRASHED, ST_NOTIFY,
+		ST_RELEASE, ST_CRASHED, ST_NOTIFY, ST_NOTIFY_CAPPED,
 	};
 	struct pg_store *s = (struct pg_store *)base;
+	struct ac_buf ids = { 0 };
 	int sent_ok = 1, wake = 0;
 	char name[16];
 
@@ -3577,6 +3596,21 @@ static int pg_outcomes_begin(struct ac_store *base, const char *worker_id,
 					       0, NULL, NULL, NULL, 0);
 		s->fly_nsent++;
 	}
+	/* This worker's claims run on its other connection and count these
+	 * tasks running until this commits: under a cap that binds, that
+	 * connection must hear when it does (so must the others).  Without
+	 * memory for it, they hear at their next poll. */
+	if (n && outcome_ids(&ids, outcomes, n) < 0)
+		ac_buf_release(&ids);
+	if (ids.data && sent_ok) {
+		const char *v[1] = { ids.data };
+
+		sent_ok &= PQsendQueryPrepared(s->conn,
+					       stmt_name(ST_NOTIFY_CAPPED, name),
+					       1, v, NULL, NULL, 0);
+		s->fly_nsent++;
+	}
+	ac_buf_release(&ids);
 	sent_ok &= PQsendQueryParams(s->conn, "COMMIT", 0, NULL, NULL, NULL,
 				     NULL, 0);
 	s->fly_nsent++;

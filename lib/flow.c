@@ -230,13 +230,15 @@ static int load_keys(const struct ac_flow_ops *ops, void *ctx,
 	return 0;
 }
 
-/* The keys that may take nothing more now, as a JSON array; NULL with
- * *empty set when there are none. */
+/* The keys that may take nothing more now, as a JSON array in out;
+ * *count gets how many. */
 static int blocked_keys(const struct ac_flow *f, struct ac_flow_plan *p,
-			int64_t now, struct ac_buf *out, struct ac_error *err)
+			int64_t now, struct ac_buf *out, size_t *count,
+			struct ac_error *err)
 {
 	int any = 0;
 
+	*count = 0;
 	out->len = 0;
 	if (ac_buf_append(out, "[", 1) < 0)
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
@@ -255,6 +257,7 @@ static int blocked_keys(const struct ac_flow *f, struct ac_flow_plan *p,
 		if (rc < 0)
 			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 		any = 1;
+		(*count)++;
 	}
 	if (ac_buf_append(out, "]", 1) < 0)
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
@@ -282,12 +285,10 @@ static int plan_ordered(const struct ac_flow_ops *ops, void *ctx,
 		struct ac_flow_cand *c = NULL;
 		size_t n = 0, limit = p->ncands + allow + 8, blocked = 0;
 
-		if (blocked_keys(f, p, now, &skip, err) < 0) {
+		if (blocked_keys(f, p, now, &skip, &blocked, err) < 0) {
 			rc = -1;
 			break;
 		}
-		for (size_t i = 0; i < skip.len; i++)
-			blocked += skip.data[i] == ',';
 		/* Nothing new is blocked, yet the last page gave nothing:
 		 * there is no more to find. */
 		if (blocked == blocked_before)

@@ -4451,13 +4451,7 @@ static int pg_queue_set(struct ac_store *base, const char *type,
 	}
 	if (flow_put(s, &f, err) < 0)
 		goto fail;
-	if (change->set & AC_QUEUE_RESUME) {
-		const char *v[2] = { type, key };
-
-		if (run_command(s, ST_QUEUE_KEYS_RESUME, 2, v,
-				"changing a queue", NULL, err) < 0)
-			goto fail;
-	}
+	/* A hold, then a resume (as the type's own: flow_apply). */
 	if ((change->set & AC_QUEUE_HOLD) && key) {
 		const char *v[4] = {
 			type, key,
@@ -4467,6 +4461,13 @@ static int pg_queue_set(struct ac_store *base, const char *type,
 
 		if (run_command(s, ST_QUEUE_KEY_HOLD, 4, v, "holding a key",
 				NULL, err) < 0)
+			goto fail;
+	}
+	if (change->set & AC_QUEUE_RESUME) {
+		const char *v[2] = { type, key };
+
+		if (run_command(s, ST_QUEUE_KEYS_RESUME, 2, v,
+				"changing a queue", NULL, err) < 0)
 			goto fail;
 	}
 	/* What is back to nothing goes: a type without a row is not

@@ -41,6 +41,11 @@ run "for n in 3 14 15 92 65 35 89 79; do printf '{\"page_count\":%s}\\n' \$n; do
 say "a task that fails: exit 1 and the handler's message"
 run "echo '{}' | ac-submit generate_summary || echo \"exit status \$?\""
 
+say "flow control: at most 2 documents at once across both workers, 10 a second"
+run "ac-queue limit process_document --concurrency 2 --rate 10/s | jq -c '{type, concurrency, rate}'"
+run "for n in 1 2 3 4 5 6 7 8 9 10; do printf '{\"page_count\":%s}\\n' \$n; done | ac-submit --batch process_document | jq -c '{pages, worker}'"
+run "ac-queue limit process_document --clear >/dev/null"
+
 say "the workers"
 run "ac-status --workers --table"
 

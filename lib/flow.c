@@ -153,6 +153,8 @@ static long key_budget(const struct ac_flow *f, struct ac_flow_plan *p,
 	if (f->per_key > 0) {
 		long left = f->per_key - k->running - k->claimed;
 
+		if (left <= 0)
+			p->capped = 1;
 		budget = left < budget ? left : budget;
 	}
 	if (f->key_rate > 0) {
@@ -505,6 +507,8 @@ int ac_flow_plan(const struct ac_flow_ops *ops, void *ctx, struct ac_flow *f,
 	if (f->concurrency > 0) {
 		long left = f->concurrency - total;
 
+		if ((size_t)(left > 0 ? left : 0) < want)
+			plan->capped = 1;
 		if (left <= 0)
 			return 0;
 		if ((size_t)left < allow)

@@ -106,6 +106,8 @@ struct ac_flow_plan {
 	size_t nkeys;
 	int64_t wake_ms;             /* > 0: claimable again in this long
 				      * (a bucket refills, a hold ends) */
+	int capped;                  /* a concurrency cap (of the type or of
+				      * a key) held claims back */
 };
 
 void ac_flow_plan_release(struct ac_flow_plan *p);

@@ -90,6 +90,10 @@ struct ac_worker_control {
 				      * by a rate limit or a hold that allows
 				      * a claim again in this many ms (claim
 				      * then); 0 = none */
+	int capped;                  /* out of a cycle: a concurrency cap held
+				      * claims back, so an end of a task may
+				      * make room (claim again once ends are
+				      * recorded) */
 };
 
 struct ac_claim_request {

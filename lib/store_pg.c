@@ -3216,6 +3216,7 @@ static int claim_controlled(struct cycle *c, const char *types,
 		if (plans[i].wake_ms > 0 && (c->ctl->wake_ms == 0 ||
 					     plans[i].wake_ms < c->ctl->wake_ms))
 			c->ctl->wake_ms = plans[i].wake_ms;
+		c->ctl->capped |= plans[i].capped;
 		lists[i].cands = plans[i].cands;
 		lists[i].n = plans[i].ncands;
 	}
@@ -3461,6 +3462,7 @@ static int pg_worker_cycle(struct ac_store *base, const char *worker_id,
 	*nclaimed = 0;
 	ctl->drain = ctl->stop = 0;
 	ctl->wake_ms = 0;
+	ctl->capped = 0;
 	c.kinds = calloc(c.cap, sizeof *c.kinds);
 	if (!c.kinds)
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");

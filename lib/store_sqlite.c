@@ -2688,7 +2688,7 @@ static int claim_one(struct sqlite_store *s, const char *worker_id,
 static int claim_tasks(struct sqlite_store *s, const char *worker_id,
 		       const struct ac_claim_request *req, int64_t now,
 		       struct ac_claimed **claimed, size_t *nclaimed,
-		       int64_t *wake_ms, struct ac_error *err)
+		       int64_t *wake_ms, int *capped, struct ac_error *err)
 {
 	sqlite3_stmt *promote = stmt(s, ST_PROMOTE, err);
 	sqlite3_stmt *cand = stmt(s, ST_CANDIDATES, err);
@@ -2747,6 +2747,8 @@ static int claim_tasks(struct sqlite_store *s, const char *worker_id,
 	if (nflows && plan_flows(s, worker_id, req, flows, nflows, plans,
 				 cands, &ncands, wake_ms, err) < 0)
 		goto out;
+	for (size_t fi = 0; fi < nflows; fi++)
+		*capped |= plans[fi].capped;
 	if (ncands == 0) {
 		rc = 0;
 		goto out;
@@ -2819,9 +2821,10 @@ static int sqlite_worker_cycle(struct ac_store *base, const char *worker_id,
 	if (read_control(s, worker_id, ctl, err) < 0)
 		goto fail;
 	ctl->wake_ms = 0;
+	ctl->capped = 0;
 	if (claim && !ctl->drain && !ctl->stop &&
 	    claim_tasks(s, worker_id, claim, now, claimed, nclaimed,
-			&ctl->wake_ms, err) < 0)
+			&ctl->wake_ms, &ctl->capped, err) < 0)
 		goto fail;
 	if (state) {
 		struct ac_worker_state st = *state;

@@ -429,6 +429,11 @@ static void commit_outcomes(struct worker *w)
 		ac_log_warn("cannot watch the committer's connection");
 }
 
+/* Record pending outcomes and claim work for free slots, in one
+ * transaction; with a committer, the outcomes go to it and the cycle only
+ * claims. */
+static void cycle(struct worker *w, int claim_wanted);
+
 /* The batch in flight has an answer, or it is time to look. */
 static void committed(struct worker *w)
 {
@@ -464,6 +469,10 @@ static void committed(struct worker *w)
 		(w->npending - n) * sizeof *w->pending);
 	w->npending -= n;
 	commit_outcomes(w);
+	/* A cap held our last claim back and these ends are recorded now:
+	 * room, perhaps, for what waits. */
+	if (w->ctl.capped && accepting(w) && w->nbusy < w->cfg->concurrency)
+		cycle(w, 1);
 	maybe_exit(w);
 }
 
@@ -503,10 +512,6 @@ static void finish_commits(struct worker *w)
 	}
 }
 
-/* Record pending outcomes and claim work for free slots, in one
- * transaction; with a committer, the outcomes go to it and the cycle only
- * claims. */
-static void cycle(struct worker *w, int claim_wanted);
 
 /* A rate limit's next token or the end of a hold: claim now, not at the
  * next safety poll. */

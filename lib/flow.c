@@ -16,6 +16,9 @@
  * included), so a cycle stays short however many tenants wait; the
  * cursor carries on from there next time. */
 #define FAIR_VISITS_MAX 512
+/* Per-key limits: the tasks looked at in claim order, beyond the free
+ * slots, before the keys at their limit are passed over by key. */
+#define KEYED_PAGE 64
 
 void ac_flow_release(struct ac_flow *f)
 {
@@ -331,6 +334,109 @@ static int plan_ordered(const struct ac_flow_ops *ops, void *ctx,
 	return rc;
 }
 
+/* Per-key limits past a page of keys at their limit: the keys of each
+ * priority in key order, one seek a key, the next task of each key that
+ * may take more (one round; the next cycle goes on).  Bounded however
+ * many tasks the blocked keys have queued (the index of claims by key,
+ * made with the limit, makes each seek one). */
+static int plan_by_keys(const struct ac_flow_ops *ops, void *ctx,
+			struct ac_flow *f, struct ac_flow_plan *p,
+			size_t *allow, size_t cap, int64_t now,
+			struct ac_error *err)
+{
+	int prio = INT32_MAX, found = 0, visits = 0;
+	char *after = NULL;
+
+	while (*allow > 0 && visits < FAIR_VISITS_MAX) {
+		if (ops->top_priority(ctx, f->type, prio, &prio, &found, err) < 0)
+			goto fail;
+		if (!found)
+			break;
+		free(after);
+		after = NULL;
+		while (*allow > 0 && visits++ < FAIR_VISITS_MAX) {
+			struct ac_flow_cand c = { 0 };
+			struct ac_flow_key *k;
+			int claimable = 0;
+
+			if (ops->key_head(ctx, f->type, prio, after, &c, &found,
+					  &claimable, err) < 0)
+				goto fail;
+			if (!found)
+				break;
+			free(after);
+			after = ac_strdup(c.key);
+			k = key_entry(p, c.key);
+			if (!after || !k) {
+				free(c.key);
+				goto oom;
+			}
+			if (!claimable || key_budget(f, p, k, now) == 0) {
+				free(c.key);
+				continue;
+			}
+			/* Its oldest is in the plan already: the next one. */
+			if (taken_already(p, c.id)) {
+				free(c.key);
+				c.key = NULL;
+				if (ops->key_next(ctx, f->type, prio, k->key,
+						  k->last_id, &c, &found, err) < 0)
+					goto fail;
+				if (!found)
+					continue;
+			}
+			if (take(p, &c, k, cap) < 0) {
+				free(c.key);
+				goto oom;
+			}
+			(*allow)--;
+		}
+	}
+	free(after);
+	return 0;
+oom:
+	ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+fail:
+	free(after);
+	return -1;
+}
+
+/* Per-key limits: one page in claim order, each key within its budget;
+ * when the page is spent on keys at their limit and slots are left, the
+ * rest by key (plan_by_keys), so that a key with a deep backlog at its
+ * limit costs a claim one page, not a scan of its backlog. */
+static int plan_keyed(const struct ac_flow_ops *ops, void *ctx,
+		      struct ac_flow *f, struct ac_flow_plan *p, size_t allow,
+		      int64_t now, struct ac_error *err)
+{
+	struct ac_flow_cand *c = NULL;
+	size_t n = 0, cap = allow, limit = allow + KEYED_PAGE;
+	int rc = 0;
+
+	if (ops->candidates(ctx, f->type, NULL, limit, &c, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n && allow > 0; i++) {
+		struct ac_flow_key *k = key_entry(p, c[i].key);
+
+		if (!k) {
+			rc = ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+			break;
+		}
+		if (key_budget(f, p, k, now) == 0)
+			continue;
+		if (take(p, &c[i], k, cap) < 0) {
+			rc = ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+			break;
+		}
+		allow--;
+	}
+	ac_flow_cands_release(c, n);
+	free(c);
+	if (rc == 0 && allow > 0 && n == limit)
+		rc = plan_by_keys(ops, ctx, f, p, &allow, cap, now, err);
+	return rc;
+}
+
 /* Round-robin across the keys of one priority, from the cursor on. */
 static int plan_fair_round(const struct ac_flow_ops *ops, void *ctx,
 			   struct ac_flow *f, struct ac_flow_plan *p, int prio,
@@ -530,8 +636,11 @@ int ac_flow_plan(const struct ac_flow_ops *ops, void *ctx, struct ac_flow *f,
 		rate_wake(f, plan);
 		return 0;
 	}
-	if ((f->fair ? plan_fair : plan_ordered)(ops, ctx, f, plan, allow, now,
-						 err) < 0) {
+	/* Fair and per-key types have the index of claims by key; a type
+	 * with only held keys has not, and filters them out instead. */
+	if ((f->fair ? plan_fair : f->per_key > 0 || f->key_rate > 0 ?
+	     plan_keyed : plan_ordered)(ops, ctx, f, plan, allow, now,
+					err) < 0) {
 		ac_flow_plan_release(plan);
 		return -1;
 	}

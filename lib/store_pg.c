@@ -873,8 +873,9 @@ static const char schema_v5[] =
 	" PRIMARY KEY (type, key));";
 
 /* Fair claims walk the queued tasks of one type and priority by key,
- * oldest first in each (ST_FLOW_HEAD, ST_FLOW_NEXT): made when a type
- * first turns fair (queue_set), so that a store without fair types never
+ * oldest first in each (ST_FLOW_HEAD, ST_FLOW_NEXT), and so do per-key
+ * limits past keys at their limit: made when a type first turns fair or
+ * gets a per-key limit (queue_set), so that a store without them never
  * maintains it.  Without it those queries still work, by a sort. */
 static const char fair_index[] =
 	"CREATE INDEX IF NOT EXISTS tasks_fair ON tasks (type, priority, "
@@ -4431,7 +4432,9 @@ static int pg_queue_set(struct ac_store *base, const char *type,
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 	/* Outside the transaction: building the index blocks writers of
 	 * tasks until it is done, not until this commits. */
-	if ((change->set & AC_QUEUE_FAIR) && change->fair &&
+	if (((change->set & AC_QUEUE_FAIR && change->fair) ||
+	     (change->set & AC_QUEUE_PER_KEY && change->per_key > 0) ||
+	     (change->set & AC_QUEUE_KEY_RATE && change->key_rate > 0)) &&
 	    (ensure_connected(s, err) < 0 ||
 	     run_simple(s, fair_index, "indexing tasks for fair claims",
 			err) < 0))

@@ -553,9 +553,10 @@ static const char schema_v4[] =
 /* Version 5: flow control (ac-queue).  `queues` has a row for each type
  * under control (limits, a pause, a hold); `queue_keys` the holds and
  * buckets of route keys.  Holds and buckets run on the lease clock.
- * Tasks may expire before they start.  The index that fair claims walk
- * is made when fairness is first asked for (FAIR_INDEX), so that nobody
- * else pays for it on every insert and claim. */
+ * Tasks may expire before they start.  The index that fair claims (and
+ * per-key limits past keys at their limit) walk is made when fairness or
+ * a per-key limit is first asked for (FAIR_INDEX), so that nobody else
+ * pays for it on every insert and claim. */
 static const char schema_v5[] =
 	"ALTER TABLE tasks ADD COLUMN expires_at INTEGER;"
 	"CREATE INDEX tasks_expiry ON tasks (expires_at) WHERE expires_at"
@@ -3500,13 +3501,12 @@ static int sqlite_queue_set(struct ac_store *base, const char *type,
 		f->tokens = f->burst;
 		f->tokens_at = lnow;
 	}
-	if (c->set & AC_QUEUE_FAIR) {
+	if (c->set & AC_QUEUE_FAIR)
 		f->fair = c->fair;
-		if (f->fair && sqlite3_exec(s->db, FAIR_INDEX, NULL, NULL,
-					    NULL) != SQLITE_OK) {
-			db_error(s, err, "making the index of fair claims");
-			goto fail;
-		}
+	if ((f->fair || f->per_key > 0 || f->key_rate > 0) &&
+	    sqlite3_exec(s->db, FAIR_INDEX, NULL, NULL, NULL) != SQLITE_OK) {
+		db_error(s, err, "making the index of claims by key");
+		goto fail;
 	}
 	if (c->set & AC_QUEUE_PAUSE) {
 		char *reason = c->reason ? ac_strdup(c->reason) : NULL;

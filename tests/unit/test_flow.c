@@ -393,12 +393,36 @@ static void test_fair(void)
 	ac_flow_release(&f);
 }
 
+/* A key at its limit with a backlog deeper than a page: the other key is
+ * found by key, with a bounded number of queries. */
+static void test_keyed_backlog(void)
+{
+	struct fake_task t[302];
+	struct fake fk = { t, 0, NULL, 0, 0 };
+	struct ac_flow f = flow_of();
+	struct ac_flow_plan p;
+	struct ac_error err;
+
+	t[fk.n++] = (struct fake_task){ 1, 5, "a", 1, 1 };
+	for (int i = 0; i < 300; i++)
+		t[fk.n++] = (struct fake_task){ i + 2, 5, "a", 1, 0 };
+	t[fk.n++] = (struct fake_task){ 1000, 5, "b", 1, 0 };
+	f.per_key = 1;
+	check(ac_flow_plan(&fake_ops, &fk, &f, 2, 1000, &p, &err) == 0 &&
+	      !strcmp(ids(&p), "1000") && p.capped,
+	      "per key: past a page of a key at its limit, the next key is found");
+	check(fk.queries <= 6, "per key: in a few queries, not a scan of the backlog");
+	ac_flow_plan_release(&p);
+	ac_flow_release(&f);
+}
+
 int main(void)
 {
 	test_rates();
 	test_refill();
 	test_plans();
 	test_fair();
+	test_keyed_backlog();
 	printf("1..%d\n", test_no);
 	return failures ? 1 : 0;
 }

@@ -361,7 +361,8 @@ struct ac_store_ops {
 	/* Queue ended tasks again with fresh attempts (retries and reclaims
 	 * counted from zero), in one transaction: the n ids (each must have
 	 * ended failed, timeout, cancelled or expired, or nothing changes),
-	 * or, when n is 0, every task the filter names.  *ids_out is a new
+	 * or, when n is 0, every task the filter names (of those statuses
+	 * only, whatever it names; its limit is not used).  *ids_out is a new
 	 * array (or NULL) of the *nout requeued. */
 	int (*requeue)(struct ac_store *store, const int64_t *ids, size_t n,
 		       const struct ac_ended_filter *filter, int64_t **ids_out,

@@ -523,6 +523,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_REQUEUE_FILTER] =
 		"WITH picked AS (SELECT id, finished FROM tasks WHERE "
 		"finished IS NOT NULL AND status = ANY($1::text[]) AND "
+		"status IN ('failed', 'timeout', 'cancelled', 'expired') AND "
 		"($2::text IS NULL OR type = $2) AND ($3::bigint <= 0 OR "
 		"finished >= " NOW_MS " - $3::bigint) FOR UPDATE), "
 		"done AS (UPDATE tasks t SET " REQUEUE_SET " FROM picked "

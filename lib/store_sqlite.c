@@ -425,6 +425,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"expires_at = NULL, run_at = ?4 WHERE id IN (SELECT id FROM "
 		"tasks INDEXED BY tasks_finished WHERE finished IS NOT NULL AND "
 		"finished >= ?1 AND status IN (SELECT value FROM json_each(?2)) "
+		"AND status IN ('failed', 'timeout', 'cancelled', 'expired') "
 		"AND (?3 IS NULL OR type = ?3)) RETURNING id",
 	[ST_COUNT_ADD] =
 		"INSERT INTO task_counts (type, priority, status, n) "

@@ -79,7 +79,8 @@ run_store() {
 	while [ "$r" -lt "$ROUNDS" ]; do
 		for s in $SETTINGS; do
 			$newurl "flow_$(echo "$s" | tr - _)_$r"
-			one_round "$s" "$url" >>"$BENCH_TMP/rates.$s"
+			rate=$(one_round "$s" "$url")
+			echo "$rate" >>"$BENCH_TMP/rates.$s"
 		done
 		r=$((r + 1))
 	done

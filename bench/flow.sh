@@ -6,7 +6,9 @@
 #
 #   none         no control: the claim's fast path
 #   cap          --concurrency C (binds exactly at the worker's slots)
-#   rate         --rate 1000000/s --burst C (a bucket that never runs dry)
+#   rate         --rate 1000000/s --burst 1000000 (a bucket that never runs
+#                dry: its buckets refill by the millisecond, so a small burst
+#                would itself cap claims at BURST a millisecond)
 #   fair         --fair (round-robin over keys; all tasks under one key)
 #   per-key      --per-key C (all tasks under one key)
 #
@@ -43,7 +45,7 @@ limit_args() {
 	case $1 in
 	none) ;;
 	cap) echo "--concurrency $C" ;;
-	rate) echo "--rate 1000000/s --burst $C" ;;
+	rate) echo "--rate 1000000/s --burst 1000000" ;;
 	fair) echo "--fair" ;;
 	per-key) echo "--per-key $C" ;;
 	esac

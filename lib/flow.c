@@ -216,6 +216,8 @@ static int load_keys(const struct ac_flow_ops *ops, void *ctx,
 		rows = NULL;
 		n = 0;
 	}
+	if (f->no_key_rows)
+		return 0;
 	if (ops->key_rows(ctx, f->type, &rows, &n, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {

@@ -35,6 +35,8 @@ struct ac_flow {
 	char *cursor;             /* fair: the key served last, or NULL */
 	double tokens;            /* type bucket, as of tokens_at */
 	int64_t tokens_at;
+	int no_key_rows;          /* the backend knows the type has no key
+				   * rows: key_rows need not be asked */
 };
 
 void ac_flow_release(struct ac_flow *f);

@@ -573,8 +573,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	 * by every claimer (no deadlock): one claimer at a time plans a
 	 * type, so a cap holds across workers and hosts. */
 	[ST_FLOW_LOCK] =
-		"SELECT " QUEUE_COLS " FROM queues WHERE type = ANY($1::text[]) "
-		"ORDER BY type COLLATE \"C\" FOR UPDATE",
+		"SELECT " QUEUE_COLS ", EXISTS (SELECT 1 FROM queue_keys k "
+		"WHERE k.type = queues.type) FROM queues WHERE "
+		"type = ANY($1::text[]) ORDER BY type COLLATE \"C\" FOR UPDATE",
 	/* flow.h's queries (struct ac_flow_ops), for worker $2 with tags
 	 * $3 where it claims. */
 	[ST_FLOW_CANDS] =
@@ -1512,6 +1513,10 @@ static int read_flow(const PGresult *res, int r, struct ac_flow *f,
 	f->tokens = get_double(res, r, 13);
 	f->tokens_at = get_i64(res, r, 14);
 	*now = get_i64(res, r, 15);
+	/* The claim's lock says whether the type has key rows at all:
+	 * without any, the plan need not ask for them (a round trip). */
+	if (PQnfields(res) > 16)
+		f->no_key_rows = PQgetvalue(res, r, 16)[0] == 'f';
 	if (!f->type || (!f->reason && !PQgetisnull(res, r, 2)) ||
 	    (!f->hold_reason && !PQgetisnull(res, r, 5)) ||
 	    (!f->cursor && !PQgetisnull(res, r, 12))) {

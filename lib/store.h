@@ -102,6 +102,11 @@ struct ac_claim_request {
 	const char *tags;            /* JSON array of the worker's tags */
 	size_t max;                  /* free slots */
 	int64_t lease_ms;
+	/* Tasks of this worker whose handlers have exited but whose ends
+	 * are still on their way to the store (a committer's): a
+	 * concurrency cap does not count them as running.  NULL when none. */
+	const int64_t *ended;
+	size_t nended;
 };
 
 /* A claimed task; owned by the caller, freed with ac_claimed_release(). */

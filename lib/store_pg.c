@@ -622,7 +622,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"ORDER BY priority DESC LIMIT 1))",
 	[ST_FLOW_RUNNING] =
 		"SELECT coalesce(route_key, ''), count(*) FROM tasks WHERE "
-		"status = 'running' AND type = $1 GROUP BY 1",
+		"status = 'running' AND type = $1 AND ($2::bigint[] IS NULL "
+		"OR id <> ALL ($2::bigint[])) GROUP BY 1",
 	[ST_FLOW_KEYS] =
 		"SELECT key, hold_until, hold_reason, tokens, tokens_at "
 		"FROM queue_keys WHERE type = $1",
@@ -2835,6 +2836,8 @@ struct flow_ctx {
 	struct pg_store *s;
 	const char *worker_id;
 	const char *tags;
+	const char *ended;        /* bigint[] of the claim's ended tasks, or
+				   * NULL (struct ac_claim_request) */
 };
 
 static int flow_candidates(void *ctx, const char *type, const char *skip_keys,
@@ -3007,7 +3010,8 @@ static int flow_running(void *ctx, const char *type, struct ac_flow_key **keys,
 			size_t *n, long *total, struct ac_error *err)
 {
 	struct flow_ctx *x = ctx;
-	PGresult *res = run(x->s, ST_FLOW_RUNNING, 1, &type, NULL,
+	const char *v[2] = { type, x->ended };
+	PGresult *res = run(x->s, ST_FLOW_RUNNING, 2, v, NULL,
 			    "counting running tasks", err);
 	int rc;
 
@@ -3192,7 +3196,8 @@ static int claim_controlled(struct cycle *c, const char *types,
 	size_t nf = c->nflows, nlists = nf + 1, npicked = 0, want;
 	const struct ac_claim_request *req = c->claim;
 	struct flow_ctx fx = { c->s, c->worker_id,
-			       req->tags ? req->tags : "[]" };
+			       req->tags ? req->tags : "[]", NULL };
+	struct ac_buf ended = { 0 };
 	struct ac_flow_plan *plans = calloc(nf + 1, sizeof *plans);
 	struct merge_list *lists = calloc(nlists, sizeof *lists);
 	int64_t *uids = NULL, *picked = NULL;
@@ -3209,6 +3214,19 @@ static int claim_controlled(struct cycle *c, const char *types,
 	if (want == 0) {
 		rc = 0;
 		goto done;
+	}
+	if (req->nended) {
+		for (size_t i = 0; i < req->nended; i++)
+			if (ac_buf_printf(&ended, "%s%lld", i ? "," : "{",
+					  (long long)req->ended[i]) < 0) {
+				ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+				goto done;
+			}
+		if (ac_buf_append(&ended, "}", 1) < 0) {
+			ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+			goto done;
+		}
+		fx.ended = ended.data;
 	}
 	for (size_t i = 0; i < nf; i++) {
 		struct ac_flow *f = &c->flows[i];
@@ -3332,6 +3350,7 @@ done:
 	free(uprios);
 	free(picked);
 	ac_buf_release(&idlist);
+	ac_buf_release(&ended);
 	return rc;
 }
 

@@ -405,7 +405,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"type = ?1 AND priority < ?2",
 	[ST_FLOW_RUNNING] =
 		"SELECT coalesce(route_key, ''), count(*) FROM tasks INDEXED BY "
-		"tasks_running WHERE status = 'running' AND type = ?1 GROUP BY 1",
+		"tasks_running WHERE status = 'running' AND type = ?1 AND "
+		"(?2 IS NULL OR id NOT IN (SELECT value FROM json_each(?2))) "
+		"GROUP BY 1",
 	[ST_FLOW_KEYS] =
 		"SELECT key, hold_until, hold_reason, tokens, tokens_at FROM "
 		"queue_keys WHERE type = ?1",
@@ -2281,6 +2283,8 @@ struct flow_ctx {
 	struct sqlite_store *s;
 	const char *worker_id;
 	const char *tags;
+	const char *ended;       /* JSON array of the claim's ended tasks
+				  * (struct ac_claim_request), or NULL */
 };
 
 static int flow_cand(sqlite3_stmt *st, struct ac_flow_cand *c)
@@ -2483,6 +2487,7 @@ static int flow_running(void *ctx, const char *type, struct ac_flow_key **keys,
 	if (!st)
 		return -1;
 	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 2, fc->ended);
 	if (flow_keys(fc->s, st, fill_running, keys, n, err) < 0)
 		return -1;
 	*total = 0;
@@ -2585,10 +2590,20 @@ static int plan_flows(struct sqlite_store *s, const char *worker_id,
 		      struct candidate *cands, size_t *ncands, int64_t *wake_ms,
 		      struct ac_error *err)
 {
-	struct flow_ctx fc = { s, worker_id, req->tags };
+	struct flow_ctx fc = { s, worker_id, req->tags, NULL };
+	struct ac_buf ended = { 0 };
 	int64_t lnow = lease_now();
+	int rc = 0;
 
-	for (size_t t = 0; t < req->ntypes; t++) {
+	for (size_t i = 0; i < req->nended; i++)
+		if (ac_buf_printf(&ended, "%s%lld", i ? "," : "[",
+				  (long long)req->ended[i]) < 0 ||
+		    (i + 1 == req->nended && ac_buf_append(&ended, "]", 1) < 0)) {
+			ac_buf_release(&ended);
+			return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		}
+	fc.ended = ended.data;
+	for (size_t t = 0; t < req->ntypes && rc == 0; t++) {
 		struct ac_flow *f = flow_of(flows, nflows, req->types[t]);
 		size_t fi;
 		struct ac_flow_plan *p;
@@ -2597,8 +2612,10 @@ static int plan_flows(struct sqlite_store *s, const char *worker_id,
 			continue;
 		fi = (size_t)(f - flows);
 		p = &plans[fi];
-		if (ac_flow_plan(&flow_ops, &fc, f, req->max, lnow, p, err) < 0)
-			return -1;
+		if (ac_flow_plan(&flow_ops, &fc, f, req->max, lnow, p, err) < 0) {
+			rc = -1;
+			break;
+		}
 		if (p->wake_ms > 0 && (*wake_ms == 0 || p->wake_ms < *wake_ms))
 			*wake_ms = p->wake_ms;
 		for (size_t i = 0; i < p->ncands; i++)
@@ -2606,7 +2623,8 @@ static int plan_flows(struct sqlite_store *s, const char *worker_id,
 				p->cands[i].id, p->cands[i].priority, (int)fi,
 				p->cands[i].key };
 	}
-	return 0;
+	ac_buf_release(&ended);
+	return rc;
 }
 
 /* Claim one candidate; *got is set when the task is now this attempt's

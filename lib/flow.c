@@ -336,6 +336,31 @@ static int plan_ordered(const struct ac_flow_ops *ops, void *ctx,
 	return rc;
 }
 
+/* The oldest queued task of the next key of priority prio after *after
+ * (NULL: the first key), with *after moved on to its key and *k the
+ * plan's entry for it; *found 0 past the last key.  0, or -1. */
+static int next_key_head(const struct ac_flow_ops *ops, void *ctx,
+			 const struct ac_flow *f, struct ac_flow_plan *p,
+			 int prio, char **after, struct ac_flow_cand *c,
+			 int *found, int *claimable, struct ac_flow_key **k,
+			 struct ac_error *err)
+{
+	if (ops->key_head(ctx, f->type, prio, *after, c, found, claimable,
+			  err) < 0)
+		return -1;
+	if (!*found)
+		return 0;
+	free(*after);
+	*after = ac_strdup(c->key);
+	*k = key_entry(p, c->key);
+	if (!*after || !*k) {
+		free(c->key);
+		c->key = NULL;
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	return 0;
+}
+
 /* Per-key limits past a page of keys at their limit: the keys of each
  * priority in key order, one seek a key, the next task of each key that
  * may take more (one round; the next cycle goes on).  Bounded however
@@ -361,18 +386,11 @@ static int plan_by_keys(const struct ac_flow_ops *ops, void *ctx,
 			struct ac_flow_key *k;
 			int claimable = 0;
 
-			if (ops->key_head(ctx, f->type, prio, after, &c, &found,
-					  &claimable, err) < 0)
+			if (next_key_head(ops, ctx, f, p, prio, &after, &c,
+					  &found, &claimable, &k, err) < 0)
 				goto fail;
 			if (!found)
 				break;
-			free(after);
-			after = ac_strdup(c.key);
-			k = key_entry(p, c.key);
-			if (!after || !k) {
-				free(c.key);
-				goto oom;
-			}
 			if (!claimable || key_budget(f, p, k, now) == 0) {
 				free(c.key);
 				continue;
@@ -459,8 +477,8 @@ static int plan_fair_round(const struct ac_flow_ops *ops, void *ctx,
 		struct ac_flow_key *k;
 		int found = 0, claimable = 0;
 
-		if (ops->key_head(ctx, f->type, prio, after, &c, &found,
-				  &claimable, err) < 0) {
+		if (next_key_head(ops, ctx, f, p, prio, &after, &c, &found,
+				  &claimable, &k, err) < 0) {
 			rc = -1;
 			break;
 		}
@@ -475,14 +493,6 @@ static int plan_fair_round(const struct ac_flow_ops *ops, void *ctx,
 		/* Round the circle once: stop past the starting key. */
 		if (wrapped && start && strcmp(c.key, start) > 0) {
 			free(c.key);
-			break;
-		}
-		free(after);
-		after = ac_strdup(c.key);
-		k = key_entry(p, c.key);
-		if (!after || !k) {
-			free(c.key);
-			rc = ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 			break;
 		}
 		if (!claimable || key_budget(f, p, k, now) == 0) {

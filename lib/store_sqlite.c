@@ -917,6 +917,17 @@ out:
 	sqlite3_result_int(ctx, ok);
 }
 
+/* The schema, version by version (PRAGMA user_version). */
+static const struct {
+	int version;
+	const char *sql;
+} migrations[] = {
+	{ 1, schema_v1 },
+	{ 2, schema_v2 },
+	{ 4, schema_v4 },
+	{ 5, schema_v5 },
+};
+
 static int migrate(struct sqlite_store *s, struct ac_error *err)
 {
 	sqlite3_stmt *st;
@@ -939,49 +950,22 @@ static int migrate(struct sqlite_store *s, struct ac_error *err)
 			     s->path, version, SCHEMA_VERSION);
 		goto fail;
 	}
-	if (version < 1) {
-		if (sqlite3_exec(s->db, schema_v1, NULL, NULL, &msg) !=
+	/* One step at a time, in this same transaction.  Version 3 has
+	 * no step: data, result and checkpoint may hold lz4 frames, as BLOBs
+	 * (bind_value), which a TEXT column keeps as they are; the version
+	 * is raised all the same, so that an older ac, which would read a
+	 * frame as text and hand its bytes to a handler, refuses the store
+	 * instead. */
+	for (size_t i = 0; i < sizeof migrations / sizeof *migrations; i++) {
+		if (version >= migrations[i].version)
+			continue;
+		if (sqlite3_exec(s->db, migrations[i].sql, NULL, NULL, &msg) !=
 		    SQLITE_OK) {
 			ac_error_set(err, AC_EXIT_UNAVAILABLE,
-				     "store '%s': creating the schema: %s",
-				     s->path, msg ? msg : "unknown error");
-			sqlite3_free(msg);
-			goto fail;
-		}
-	}
-	/* Later versions migrate here, one step at a time, in this same
-	 * transaction. */
-	if (version < 2) {
-		if (sqlite3_exec(s->db, schema_v2, NULL, NULL, &msg) !=
-		    SQLITE_OK) {
-			ac_error_set(err, AC_EXIT_UNAVAILABLE,
-				     "store '%s': migrating the schema to version 2: %s",
-				     s->path, msg ? msg : "unknown error");
-			sqlite3_free(msg);
-			goto fail;
-		}
-	}
-	/* Version 3: data, result and checkpoint may hold lz4 frames, as
-	 * BLOBs (bind_value).  No table changes: a TEXT column keeps a BLOB
-	 * as it is.  The version is raised all the same, so that an older
-	 * ac, which would read a frame as text and hand its bytes to a
-	 * handler, refuses the store instead. */
-	if (version < 4) {
-		if (sqlite3_exec(s->db, schema_v4, NULL, NULL, &msg) !=
-		    SQLITE_OK) {
-			ac_error_set(err, AC_EXIT_UNAVAILABLE,
-				     "store '%s': migrating the schema to version 4: %s",
-				     s->path, msg ? msg : "unknown error");
-			sqlite3_free(msg);
-			goto fail;
-		}
-	}
-	if (version < 5) {
-		if (sqlite3_exec(s->db, schema_v5, NULL, NULL, &msg) !=
-		    SQLITE_OK) {
-			ac_error_set(err, AC_EXIT_UNAVAILABLE,
-				     "store '%s': migrating the schema to version 5: %s",
-				     s->path, msg ? msg : "unknown error");
+				     "store '%s': %s schema version %d: %s",
+				     s->path, version < 1 ? "creating" :
+				     "migrating to", migrations[i].version,
+				     msg ? msg : "unknown error");
 			sqlite3_free(msg);
 			goto fail;
 		}
@@ -1986,6 +1970,8 @@ static int hold_for_outcome(struct sqlite_store *s, const struct ac_outcome *o,
 	bind_text_or_null(st, 3, o->error);
 	if (exec_stmt(s, st, err, "holding a task type") < 0)
 		return -1;
+	if (!o->hold_key)
+		return 0;
 	/* A key hold makes its type controlled. */
 	sqlite3_bind_int64(ensure, 1, o->id);
 	return exec_stmt(s, ensure, err, "holding a route key");

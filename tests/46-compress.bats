@@ -16,11 +16,7 @@ setup() {
 teardown() {
 	local rc=0
 	ac_teardown || rc=$?
-	if [ -n "$PG_DB" ]; then
-		psql "$AC_TEST_PG_URL" -X -q -v ON_ERROR_STOP=1 \
-			-c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" \
-			>/dev/null 2>&1 || echo "# could not drop database $PG_DB" >&2
-	fi
+	pg_test_db_drop
 	return $rc
 }
 
@@ -137,14 +133,7 @@ EOF
 }
 
 @test "PostgreSQL: a 2 MiB task comes back whole; the bytea columns hold it compressed" {
-	[ -n "${AC_TEST_PG_URL:-}" ] ||
-		skip "no PostgreSQL server: AC_TEST_PG_URL is unset (tests/run.sh starts one unless AC_TEST_PG=0)"
-	command -v psql >/dev/null 2>&1 ||
-		skip "psql is not installed (apt-get install postgresql-client)"
-	PG_DB=ac_t${BATS_TEST_NUMBER}_$$_$RANDOM
-	psql "$AC_TEST_PG_URL" -X -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$PG_DB\"" ||
-		fail "cannot create database $PG_DB"
-	export AC_STORE=${AC_TEST_PG_URL%/*}/$PG_DB
+	pg_test_db
 	big_json "$AC_TMP/in.json"
 	start_worker w1 --handler echo=cat
 	run -0 --separate-stderr ac_submit echo "$AC_TMP/in.json" </dev/null

@@ -17,26 +17,8 @@ setup() {
 teardown() {
 	local rc=0
 	ac_teardown || rc=$?
-	if [ -n "$PG_DB" ]; then
-		psql "$AC_TEST_PG_URL" -X -q -v ON_ERROR_STOP=1 \
-			-c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" \
-			>/dev/null 2>&1 || echo "# could not drop database $PG_DB" >&2
-	fi
+	pg_test_db_drop
 	return $rc
-}
-
-# on_store sqlite|postgres: the store of this test (PostgreSQL: a new
-# database on the suite's server, made the default store of every command).
-on_store() {
-	[ "$1" = postgres ] || return 0
-	[ -n "${AC_TEST_PG_URL:-}" ] ||
-		skip "no PostgreSQL server: AC_TEST_PG_URL is unset (tests/run.sh starts one unless AC_TEST_PG=0)"
-	command -v psql >/dev/null 2>&1 ||
-		skip "psql is not installed (apt-get install postgresql-client)"
-	PG_DB=ac_f${BATS_TEST_NUMBER}_$$_$RANDOM
-	psql "$AC_TEST_PG_URL" -X -q -v ON_ERROR_STOP=1 \
-		-c "CREATE DATABASE \"$PG_DB\"" || fail "cannot create database $PG_DB"
-	export AC_STORE="${AC_TEST_PG_URL%/*}/$PG_DB"
 }
 
 # lines N: N lines of "{}" (task data for --batch).
@@ -186,7 +168,7 @@ flow_expires() {
 }
 
 @test "postgres: a cap of 2 across 3 workers of concurrency 4 never has more than 2 running" {
-	on_store postgres
+	pg_test_db
 	flow_cap
 }
 
@@ -195,7 +177,7 @@ flow_expires() {
 }
 
 @test "postgres: a rate of 5/s over 50 tasks on 2 workers takes at least 9 s" {
-	on_store postgres
+	pg_test_db
 	flow_rate
 }
 
@@ -204,7 +186,7 @@ flow_expires() {
 }
 
 @test "postgres: a handler's retry_after (exit 75) holds its type on every worker, and uses no attempt" {
-	on_store postgres
+	pg_test_db
 	flow_retry_after
 }
 
@@ -213,7 +195,7 @@ flow_expires() {
 }
 
 @test "postgres: fair: key B's one task starts within the first claims behind key A's 500" {
-	on_store postgres
+	pg_test_db
 	flow_fair
 }
 
@@ -222,7 +204,7 @@ flow_expires() {
 }
 
 @test "postgres: --per-key 1 runs one task of each key at a time across workers" {
-	on_store postgres
+	pg_test_db
 	flow_per_key
 }
 
@@ -231,7 +213,7 @@ flow_expires() {
 }
 
 @test "postgres: a paused type is not claimed, shows in ac-status --queue, and runs on resume" {
-	on_store postgres
+	pg_test_db
 	flow_pause
 }
 
@@ -240,7 +222,7 @@ flow_expires() {
 }
 
 @test "postgres: snooze puts the task back for its time without using an attempt" {
-	on_store postgres
+	pg_test_db
 	flow_snooze
 }
 
@@ -249,6 +231,6 @@ flow_expires() {
 }
 
 @test "postgres: a task not started within --expires ends expired and never runs" {
-	on_store postgres
+	pg_test_db
 	flow_expires
 }

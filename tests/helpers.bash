@@ -245,6 +245,30 @@ wait_exit() {
 	wait "$1"
 }
 
+# ---------------------------------------------------------------- postgres
+
+# pg_test_db: this test's store is a new database on the PostgreSQL server
+# tests/run.sh started (AC_TEST_PG_URL), made the default store of every
+# command (AC_STORE); the test is skipped when there is no server or no
+# psql.  pg_test_db_drop (from the teardown) drops it.
+pg_test_db() {
+	[ -n "${AC_TEST_PG_URL:-}" ] ||
+		skip "no PostgreSQL server: AC_TEST_PG_URL is unset (tests/run.sh starts one unless AC_TEST_PG=0)"
+	command -v psql >/dev/null 2>&1 ||
+		skip "psql is not installed (apt-get install postgresql-client)"
+	PG_DB=ac_t${BATS_TEST_NUMBER}_$$_$RANDOM
+	psql "$AC_TEST_PG_URL" -X -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$PG_DB\"" ||
+		fail "cannot create database $PG_DB"
+	export AC_STORE=${AC_TEST_PG_URL%/*}/$PG_DB
+}
+
+pg_test_db_drop() {
+	[ -n "${PG_DB:-}" ] || return 0
+	psql "$AC_TEST_PG_URL" -X -q -v ON_ERROR_STOP=1 \
+		-c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" \
+		>/dev/null 2>&1 || echo "# could not drop database $PG_DB" >&2
+}
+
 # ---------------------------------------------------------------- tasks
 
 # ac_submit ARGS...: ac-submit under a safety timeout (AC_SUBMIT_TIMEOUT,

@@ -234,3 +234,14 @@ flow_expires() {
 	pg_test_db
 	flow_expires
 }
+
+@test "ac-submit --expires with no number of seconds above 0: exit 2, one line, nothing queued" {
+	local bad
+	submit_async work '{}' >/dev/null
+	for bad in 0 -5 abc ""; do
+		run -2 --separate-stderr ac-submit --async --expires "$bad" work <<<'{}'
+		assert_usage_error ac-submit || return 1
+		assert_contains "$stderr" "--expires" "names the option" || return 1
+	done
+	assert_eq "$(ac-status --json | jq .tasks.queued)" 1 "only the first task is queued"
+}

@@ -2,6 +2,7 @@
  * reply lines it writes.  TAP-like output; exit 1 on any failure. */
 #include "config.h"
 #include "error.h"
+#include "sidechannel.h"
 #include "stream.h"
 #include "util.h"
 
@@ -136,9 +137,50 @@ static void test_oversized(void)
 	free(line);
 }
 
+/* The flow-control keys of the side channel (fd 3 and reply lines). */
+static void test_side_waits(void)
+{
+	struct ac_side_msg m;
+	struct ac_error err;
+	struct ac_stream_reply r;
+	static const char *const bad[] = {
+		"{\"retry_after\":-1}", "{\"retry_after\":\"30\"}",
+		"{\"retry_after\":604801}", "{\"snooze\":-0.5}",
+		"{\"snooze\":null}", "{\"retry_after\":3,\"scope\":\"host\"}",
+		"{\"retry_after\":3,\"scope\":1}",
+	};
+	int ok = 1;
+
+	check(ac_side_parse("{\"retry_after\":30}", strlen("{\"retry_after\":30}"), &m, &err) == 0 &&
+	      m.retry_after == 30 && !m.retry_key && m.snooze < 0,
+	      "side: retry_after, the type by default");
+	ac_side_msg_release(&m);
+	check(ac_side_parse("{\"retry_after\":1.5,\"scope\":\"key\"}", strlen("{\"retry_after\":1.5,\"scope\":\"key\"}"), &m,
+			    &err) == 0 && m.retry_after == 1.5 && m.retry_key,
+	      "side: retry_after with scope key");
+	ac_side_msg_release(&m);
+	check(ac_side_parse("{\"snooze\":60}", strlen("{\"snooze\":60}"), &m, &err) == 0 &&
+	      m.snooze == 60 && m.retry_after < 0, "side: snooze");
+	ac_side_msg_release(&m);
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		int rc = ac_side_parse(bad[i], strlen(bad[i]), &m, &err);
+
+		ok &= rc < 0 && err.exit_code == 2 && m.retry_after < 0 &&
+			m.snooze < 0;
+		if (rc == 0)
+			ac_side_msg_release(&m);
+	}
+	check(ok, "side: a wait that is not 0 to a week of seconds, or a bad scope, is refused");
+	check(ac_stream_parse("{\"id\":4,\"snooze\":2}", strlen("{\"id\":4,\"snooze\":2}"), &r, &err) == 0 &&
+	      r.id == 4 && r.has_side && r.side.snooze == 2 && !r.ends,
+	      "stream: a snooze rides on a reply line");
+	ac_stream_reply_release(&r);
+}
+
 int main(void)
 {
 	test_task_line();
+	test_side_waits();
 	test_parse();
 	test_oversized();
 	printf("1..%d\n", test_no);

@@ -219,7 +219,8 @@ static void stored_ids(void *ctx, const struct ac_submitted *out, size_t n)
 
 int ac_batch_submit(struct ac_batch *batch, struct ac_store *store,
 		    const struct ac_task_spec *tmpl, enum ac_route route,
-		    int64_t *ids, struct ac_error *err)
+		    int64_t *ids, struct ac_batch_spec *spec,
+		    struct ac_error *err)
 {
 	struct cursor c = {
 		.batch = batch, .tmpl = tmpl, .block = batch->first,
@@ -245,7 +246,8 @@ int ac_batch_submit(struct ac_batch *batch, struct ac_store *store,
 		}
 		c.routed = routed;
 	}
-	rc = store->ops->submit_many(store, next_specs, stored_ids, &c, err);
+	rc = store->ops->submit_many(store, next_specs, stored_ids, &c, spec,
+				     err);
 	if (rc == 0 && c.stored != batch->count)
 		rc = ac_error_set(err, AC_EXIT_FAILED,
 				  "the store gave ids for %zu of %zu tasks",

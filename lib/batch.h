@@ -32,10 +32,13 @@ size_t ac_batch_count(const struct ac_batch *batch);
 /* Submit every task of the batch in one transaction: each is a copy of
  * tmpl (type, priority, options; its data and data_len are ignored) with
  * its own line as data, routed by route.  ids (ac_batch_count() of them)
- * get the ids in input order.  0, or -1 with err; nothing is stored then. */
+ * get the ids in input order.  spec (or NULL) records the batch, with its
+ * continuation, and gets the batch's id.  0, or -1 with err; nothing is
+ * stored then. */
 int ac_batch_submit(struct ac_batch *batch, struct ac_store *store,
 		    const struct ac_task_spec *tmpl, enum ac_route route,
-		    int64_t *ids, struct ac_error *err);
+		    int64_t *ids, struct ac_batch_spec *spec,
+		    struct ac_error *err);
 
 void ac_batch_free(struct ac_batch *batch);
 

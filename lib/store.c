@@ -1,6 +1,7 @@
 /* The store interface: backend dispatch and the JSON shapes all backends
  * share, so that `ac-status` prints the same objects whatever the store. */
 #include "store.h"
+#include "schedule.h"
 #include "compress.h"
 #include "exitcode.h"
 #include "flow.h"
@@ -187,9 +188,90 @@ json_t *ac_task_row_json(const struct ac_task_row *row)
 	json_object_set_new(o, "started", time_or_null(row->started));
 	json_object_set_new(o, "finished", time_or_null(row->finished));
 	json_object_set_new(o, "lease_until", time_or_null(row->lease_until));
+	json_object_set_new(o, "parent", row->parent > 0 ?
+			    json_integer(row->parent) : json_null());
+	json_object_set_new(o, "batch", row->batch > 0 ?
+			    json_integer(row->batch) : json_null());
+	json_object_set_new(o, "after_policy", string_or_null(row->after_policy));
+	json_object_set_new(o, "waiting_for", json_integer(row->waiting));
+	json_object_set_new(o, "awaiting_children",
+			    json_boolean(row->awaiting));
 	if (row->attempts)
 		json_object_set_new(o, "attempts", row->attempts);
 	return o;
+}
+
+json_t *ac_schedule_row_json(const struct ac_schedule_row *row)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "name", json_string(row->name));
+	json_object_set_new(o, "cron", json_string(row->cron));
+	json_object_set_new(o, "tz", json_string(row->tz ? row->tz : "UTC"));
+	json_object_set_new(o, "type", json_string(row->type));
+	json_object_set_new(o, "data", json_or_null(row->data));
+	json_object_set_new(o, "priority", json_integer(row->priority));
+	json_object_set_new(o, "retries", json_integer(row->max_retries));
+	json_object_set_new(o, "timeout_s", row->timeout_ms > 0 ?
+			    json_real((double)row->timeout_ms / 1000.0) :
+			    json_null());
+	json_object_set_new(o, "expires_s", row->expires_ms > 0 ?
+			    json_real((double)row->expires_ms / 1000.0) :
+			    json_null());
+	json_object_set_new(o, "key", string_or_null(row->route_key));
+	json_object_set_new(o, "require", row->tags ? json_or_null(row->tags) :
+			    json_array());
+	json_object_set_new(o, "meta", row->meta ? json_or_null(row->meta) :
+			    json_object());
+	json_object_set_new(o, "overlap",
+			    json_string(ac_overlap_name(row->overlap)));
+	json_object_set_new(o, "catch_up_s",
+			    json_real((double)row->catch_up_ms / 1000.0));
+	json_object_set_new(o, "paused", json_boolean(row->paused));
+	json_object_set_new(o, "paused_reason", string_or_null(row->reason));
+	json_object_set_new(o, "next", row->paused ? json_null() :
+			    time_or_null(row->next_at));
+	json_object_set_new(o, "last_slot", time_or_null(row->last_slot));
+	json_object_set_new(o, "last_task", row->last_task > 0 ?
+			    json_integer(row->last_task) : json_null());
+	json_object_set_new(o, "last_status", string_or_null(row->last_status));
+	json_object_set_new(o, "fired", json_integer(row->fired));
+	json_object_set_new(o, "skipped", json_integer(row->skipped));
+	json_object_set_new(o, "missed", json_integer(row->missed));
+	json_object_set_new(o, "created", time_or_null(row->created));
+	json_object_set_new(o, "updated", time_or_null(row->updated));
+	return o;
+}
+
+json_t *ac_batch_json(int64_t id, const char *created, int64_t total,
+		      json_t *counts, int64_t then_id, const char *then_status)
+{
+	json_int_t ended = 0;
+
+	for (int i = 0; i < AC_TASK_STATUS_COUNT; i++)
+		if (ac_task_status_final(i))
+			ended += json_integer_value(json_object_get(counts,
+					ac_task_status_name(i)));
+	return json_pack("{s:I,s:s,s:I,s:I,s:b,s:o,s:o,s:o}", "batch",
+			 (json_int_t)id, "created", created, "total",
+			 (json_int_t)total, "ended", ended, "done",
+			 ended >= total, "counts", counts, "then",
+			 then_id > 0 ? json_integer(then_id) : json_null(),
+			 "then_status", then_status ? json_string(then_status) :
+			 json_null());
+}
+
+void ac_fired_free(struct ac_fired *fired, size_t n)
+{
+	if (!fired)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(fired[i].name);
+		free(fired[i].type);
+	}
+	free(fired);
 }
 
 json_t *ac_worker_row_json(const struct ac_worker_row *row, int64_t now_ms)

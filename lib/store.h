@@ -53,11 +53,94 @@ struct ac_task_spec {
 	int64_t expires_ms;          /* not started within this long of the
 				      * submit: it ends expired, never run;
 				      * 0 = never */
+	/* Task graphs.  parent: the task whose handler submits this one
+	 * (ac-submit inside a handler: AC_TASK_ID), shown as its parent; a
+	 * cancel of the parent cancels it while unfinished.  An unknown
+	 * parent is an error, unless parent_soft (the id came from the
+	 * environment and may name a task of another store): then none. */
+	int64_t parent;              /* 0 = none */
+	int parent_soft;
+	/* after: the task stays pending until each of these has ended; with
+	 * AC_AFTER_ALL_OK a parent that did not complete cancels it (and,
+	 * through it, its own dependents under all-ok).  Each id must exist;
+	 * one that already ended counts at once.  Chains deeper than
+	 * AC_GRAPH_DEPTH_MAX are refused. */
+	const int64_t *after;
+	size_t nafter;
+	int after_policy;            /* enum ac_after_policy */
+};
+
+enum ac_after_policy {
+	AC_AFTER_ALL_OK = 0,         /* run once all completed; else cancelled */
+	AC_AFTER_ALL_DONE = 1        /* run once all ended, however */
+};
+
+/* The longest chain of dependencies and sub-tasks a task may end: a
+ * cancel travels down it inside one transaction, by triggers, which both
+ * stores nest only so deep. */
+#define AC_GRAPH_DEPTH_MAX 100
+
+/* A batch of tasks (ac-submit --batch) with an optional continuation:
+ * submit_many records the batch and sets ids. */
+struct ac_batch_spec {
+	const struct ac_task_spec *then; /* run once every task of the batch
+					  * has ended, with data {"batch":ID,
+					  * "completed":[ids],"failed":[ids]}
+					  * (its own data is replaced); or NULL */
+	/* out: */
+	int64_t id;
+	int64_t then_id;             /* 0 without a continuation */
 };
 
 struct ac_submitted {
 	int64_t id;
 	int existed;                 /* 1: the idempotency key named an old task */
+};
+
+/* A cron schedule (ac-schedule; cron.h has the syntax): the workers fire
+ * it, exactly one task per slot across the cluster. */
+enum ac_overlap {
+	AC_OVERLAP_ALLOW = 0,        /* a slot fires whatever runs */
+	AC_OVERLAP_SKIP = 1,         /* skipped while the last task is unfinished */
+	AC_OVERLAP_CANCEL = 2        /* cancel-previous: the last one is cancelled */
+};
+
+struct ac_schedule_spec {
+	const char *name;            /* [A-Za-z0-9_.-], 1-64 bytes */
+	const char *cron;            /* the expression as given */
+	const char *tz;              /* IANA zone; NULL = UTC */
+	int overlap;                 /* enum ac_overlap */
+	int64_t catch_up_ms;         /* a slot missed by no more than this
+				      * (all workers down) still fires once */
+	struct ac_task_spec task;    /* what each slot submits (its
+				      * idempotency key, parent and after are
+				      * not used) */
+};
+
+/* What firing schedules did (schedules_fire, schedule_run). */
+enum ac_fired_kind {
+	AC_FIRED_TASK,               /* a task was submitted for the slot */
+	AC_FIRED_SKIPPED,            /* overlap skip: the last task runs on */
+	AC_FIRED_MISSED              /* slots past their catch-up window */
+};
+
+struct ac_fired {
+	char *name;                  /* owned */
+	char *type;                  /* owned */
+	enum ac_fired_kind kind;
+	int64_t slot_ms;             /* the slot (wall clock); 0 = a manual run */
+	int64_t task_id;             /* AC_FIRED_TASK; else the one still
+				      * running (SKIPPED) or 0 */
+	int64_t cancelled_id;        /* cancel-previous: the task cancelled */
+	int64_t missed;              /* slots missed (MISSED) */
+};
+
+void ac_fired_free(struct ac_fired *fired, size_t n);
+
+enum ac_schedule_change {
+	AC_SCHEDULE_PAUSE,
+	AC_SCHEDULE_RESUME,
+	AC_SCHEDULE_REMOVE
 };
 
 /* A worker as it registers itself. */
@@ -120,6 +203,7 @@ struct ac_claimed {
 	int64_t timeout_ms;
 	char *route_key;
 	char *checkpoint;            /* JSON text of the last checkpoint, or NULL */
+	int has_after;               /* it waited for other tasks (task_parents) */
 };
 
 void ac_claimed_release(struct ac_claimed *task);
@@ -256,7 +340,8 @@ struct ac_store_ops {
 			   void (*stored)(void *ctx,
 					  const struct ac_submitted *out,
 					  size_t n),
-			   void *ctx, struct ac_error *err);
+			   void *ctx, struct ac_batch_spec *batch,
+			   struct ac_error *err);
 	/* Put a failed, timed-out, cancelled or expired task back in the queue. */
 	int (*retry)(struct ac_store *store, int64_t id, struct ac_error *err);
 	/* Statuses of ids; an unknown id is an error. */
@@ -382,6 +467,51 @@ struct ac_store_ops {
 	 * (ac_queue_row_json). */
 	int (*queues_list)(struct ac_store *store, const char *type,
 			   json_t **out, struct ac_error *err);
+
+	/* Task graphs.  The tasks a task waited for, as {"ID":{"status",
+	 * "result","error"}} (what AC_PARENTS names). */
+	int (*task_parents)(struct ac_store *store, int64_t id, json_t **out,
+			    struct ac_error *err);
+	/* One task's place in its graph: {"id","type","status","parent",
+	 * "after":[ids it waits for],"children":[ids it spawned],
+	 * "dependents":[ids that wait for it]}.  An unknown id is an error. */
+	int (*task_links)(struct ac_store *store, int64_t id, json_t **out,
+			  struct ac_error *err);
+	/* A batch's progress: {"batch","created","total","counts":{status:n},
+	 * "then","then_status"}; an unknown id is an error (exit 1). */
+	int (*batch_get)(struct ac_store *store, int64_t id, json_t **out,
+			 struct ac_error *err);
+	/* Mark a running task as waiting for its sub-tasks (a handler's
+	 * ac-submit waits) or no longer (on = 0). */
+	int (*task_awaiting)(struct ac_store *store, int64_t id, int on,
+			     struct ac_error *err);
+
+	/* Schedules.  Add one (replace: or change the one of that name,
+	 * keeping its counters; else an existing name is an error, exit 1);
+	 * its first slot is the first after now by the store's clock. */
+	int (*schedule_add)(struct ac_store *store,
+			    const struct ac_schedule_spec *spec, int replace,
+			    struct ac_error *err);
+	/* Pause, resume (slots passed while paused are not caught up) or
+	 * remove; an unknown name is an error (exit 1). */
+	int (*schedule_change)(struct ac_store *store, const char *name,
+			       enum ac_schedule_change change,
+			       const char *reason, struct ac_error *err);
+	/* Every schedule (or the named one: an unknown name is an error) as
+	 * an array of objects (ac_schedule_row_json). */
+	int (*schedules_list)(struct ac_store *store, const char *name,
+			      json_t **out, struct ac_error *err);
+	/* Fire every schedule whose slot has come, by the store's clock, in
+	 * one transaction: a slot belongs to the first caller, so many
+	 * workers calling at once submit one task per slot.  *fired is a new
+	 * array (or NULL) of *nfired; *next_in_ms the time until the next
+	 * slot of any active schedule (-1: none). */
+	int (*schedules_fire)(struct ac_store *store, struct ac_fired **fired,
+			      size_t *nfired, int64_t *next_in_ms,
+			      struct ac_error *err);
+	/* Submit the named schedule's task now, outside its slots. */
+	int (*schedule_run)(struct ac_store *store, const char *name,
+			    struct ac_fired *fired, struct ac_error *err);
 	/* A descriptor that turns readable when another process may have
 	 * changed something (PostgreSQL: the connection that LISTENs), or -1
 	 * when the backend has none.  It may change after a reconnect, so
@@ -459,8 +589,32 @@ struct ac_task_row {
 	const char *idempotency_key;
 	const char *assigned;
 	int64_t created, run_at, started, finished, lease_until; /* 0 = none */
+	int64_t parent;         /* 0 = none */
+	int64_t batch;          /* 0 = none */
+	const char *after_policy; /* "all-ok", "all-done", NULL: waits for none */
+	int waiting;            /* tasks it still waits for */
+	int awaiting;           /* its handler waits for its sub-tasks */
 };
 json_t *ac_task_row_json(const struct ac_task_row *row);
+
+/* Shared by the backends: one schedule as JSON (ac-schedule list). */
+struct ac_schedule_row {
+	const char *name, *cron, *tz, *type;
+	const char *data;       /* JSON text */
+	const char *route_key, *tags, *meta;  /* or NULL */
+	int priority, max_retries, overlap, paused;
+	int64_t timeout_ms, expires_ms, catch_up_ms;
+	const char *reason;     /* why paused, or NULL */
+	int64_t next_at, last_slot, last_task;  /* 0 = none */
+	const char *last_status;  /* of last_task, or NULL */
+	int64_t fired, skipped, missed, created, updated;
+};
+json_t *ac_schedule_row_json(const struct ac_schedule_row *row);
+
+/* Shared by the backends' batch_get: counts (an object by status) is
+ * stolen; then_id 0 = no continuation. */
+json_t *ac_batch_json(int64_t id, const char *created, int64_t total,
+		      json_t *counts, int64_t then_id, const char *then_status);
 
 struct ac_worker_row {
 	const char *id;

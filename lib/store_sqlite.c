@@ -13,6 +13,7 @@
  * then every lease is over. */
 #include "store.h"
 #include "compress.h"
+#include "schedule.h"
 #include "flow.h"
 #include "exitcode.h"
 #include "util.h"
@@ -26,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 #define BUSY_TIMEOUT_MS 10000
 #define BUSY_RETRIES 3
 #define BACKOFF_BASE_MS 1000
@@ -54,6 +55,13 @@ enum stmt_id {
 	ST_KEYS_DROP, ST_KEY_SAVE, ST_KEY_HOLD, ST_KEY_RESUME, ST_FLOW_CANDS,
 	ST_FLOW_HEAD_FIRST, ST_FLOW_HEAD_AFTER, ST_FLOW_NEXT, ST_FLOW_TOP,
 	ST_FLOW_RUNNING, ST_FLOW_KEYS, ST_KEYS_HELD, ST_ENDED, ST_REQUEUE_ALL,
+	ST_LINK, ST_AFTER_ADD, ST_GRAPH_SET, ST_BATCH_NEW, ST_BATCH_DONE,
+	ST_THEN_EDGES, ST_THEN_SET, ST_PARENTS, ST_LINKS_AFTER,
+	ST_LINKS_CHILDREN, ST_LINKS_DEPENDENTS, ST_LINKS_TASK, ST_BATCH_GET,
+	ST_BATCH_COUNTS, ST_AWAITING, ST_SCHED_NEXT, ST_SCHED_DUE,
+	ST_SCHED_GET, ST_SCHED_UPDATE, ST_SCHED_RAN, ST_SCHED_INSERT,
+	ST_SCHED_REPLACE, ST_SCHED_PAUSE, ST_SCHED_RESUME, ST_SCHED_REMOVE,
+	ST_SCHED_LIST,
 	ST_COUNT
 };
 
@@ -61,7 +69,27 @@ enum stmt_id {
 	"failures, timeout_ms, worker, route_key, tags, meta, data, result, " \
 	"error, checkpoint, progress, idempotency_key, created, run_at, " \
 	"started, finished, lease_until, usage, log, reclaims, max_reclaims, " \
-	"cancel_requested, assigned"
+	"cancel_requested, assigned, parent, batch, after_policy, waiting, " \
+	"awaiting"
+
+/* The wall clock inside SQL (triggers have no bound values). */
+#define SQL_NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+#define SQL_ENDED "('completed', 'failed', 'cancelled', 'timeout', 'expired')"
+/* A batch continuation's data, built from the tasks it waited for. */
+#define THEN_DATA(task, batch) \
+	"json_object('batch', " batch ", 'completed', json((SELECT " \
+	"json_group_array(id) FROM (SELECT t.id AS id FROM task_after a " \
+	"JOIN tasks t ON t.id = a.parent WHERE a.task = " task " AND " \
+	"t.status = 'completed' ORDER BY t.id))), 'failed', json((SELECT " \
+	"json_group_array(id) FROM (SELECT t.id AS id FROM task_after a " \
+	"JOIN tasks t ON t.id = a.parent WHERE a.task = " task " AND " \
+	"t.status <> 'completed' ORDER BY t.id))))"
+
+#define SCHED_COLS "name, cron, tz, type, data, priority, max_retries, " \
+	"timeout_ms, expires_ms, route_key, tags, meta, max_reclaims, " \
+	"overlap, catch_up_ms, paused, reason, next_at, last_slot, " \
+	"last_task, fired, skipped, missed, created, updated, " \
+	"(SELECT status FROM tasks WHERE id = last_task)"
 
 #define QUEUE_COLS "type, paused, reason, paused_at, hold_until, " \
 	"hold_reason, concurrency, per_key, rate, key_rate, burst, fair, " \
@@ -74,8 +102,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_INSERT_TASK] =
 		"INSERT INTO tasks (type, status, priority, data, max_retries, "
 		"timeout_ms, route_key, tags, meta, idempotency_key, run_at, "
-		"created, max_reclaims, assigned, expires_at) VALUES (?1, ?2, ?3, "
-		"?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+		"created, max_reclaims, assigned, expires_at, parent, batch, "
+		"depth, dependents) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+		"?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
 	[ST_FIND_IDEM] = "SELECT id FROM tasks WHERE idempotency_key = ?1",
 	[ST_TASK_STATUS] = "SELECT status FROM tasks WHERE id = ?1",
 	[ST_TASK_END] = "SELECT status, result, error FROM tasks WHERE id = ?1",
@@ -92,7 +121,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	 * tasks are read on every call. */
 	[ST_PROMOTE] =
 		"UPDATE tasks INDEXED BY tasks_due SET status = 'queued' "
-		"WHERE status = 'pending' AND run_at <= ?1",
+		"WHERE status = 'pending' AND run_at <= ?1 AND waiting = 0",
 	/* Two seeks per type, one for unassigned tasks and one for tasks
 	 * routed to this worker, so that tasks routed elsewhere are never
 	 * scanned past: each is O(log n) however deep the queue. */
@@ -112,7 +141,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"finished = NULL WHERE id = ?1 AND status = 'queued' AND "
 		"(expires_at IS NULL OR attempt > 0 OR expires_at > ?4) "
 		"RETURNING type, data, priority, attempt, timeout_ms, route_key, "
-		"checkpoint",
+		"checkpoint, after_policy IS NOT NULL",
 	[ST_DONE] =
 		"UPDATE tasks SET status = 'completed', result = ?4, error = NULL, "
 		"finished = ?5, lease_until = NULL WHERE id = ?1 AND attempt = ?2 "
@@ -429,6 +458,86 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"finished >= ?1 AND status IN (SELECT value FROM json_each(?2)) "
 		"AND status IN ('failed', 'timeout', 'cancelled', 'expired') "
 		"AND (?3 IS NULL OR type = ?3)) RETURNING id",
+	/* Task graphs (schema_v6). */
+	[ST_LINK] =
+		"UPDATE tasks SET dependents = 1 WHERE id = ?1 "
+		"RETURNING status, depth",
+	[ST_AFTER_ADD] =
+		"INSERT OR IGNORE INTO task_after (parent, task, done) "
+		"VALUES (?1, ?2, ?3)",
+	[ST_GRAPH_SET] =
+		"UPDATE tasks SET after_policy = ?2, waiting = ?3, "
+		"status = coalesce(?4, status), error = ?5, "
+		"finished = CASE WHEN ?4 = 'cancelled' THEN ?6 END WHERE id = ?1",
+	[ST_BATCH_NEW] = "INSERT INTO batches (created, total) VALUES (?1, 0)",
+	[ST_BATCH_DONE] =
+		"UPDATE batches SET total = total + ?2, "
+		"then_task = coalesce(?3, then_task) WHERE id = ?1",
+	[ST_THEN_EDGES] =
+		"INSERT INTO task_after (parent, task, done) SELECT id, ?2, "
+		"status IN " SQL_ENDED " FROM tasks WHERE batch = ?1",
+	[ST_THEN_SET] =
+		"UPDATE tasks SET then_batch = ?2, after_policy = 'all-done', "
+		"waiting = ?3, status = CASE WHEN ?3 > 0 THEN 'pending' ELSE "
+		"status END, data = CASE WHEN ?3 = 0 THEN " THEN_DATA("?1", "?2")
+		" ELSE data END WHERE id = ?1",
+	[ST_PARENTS] =
+		"SELECT t.id, t.status, t.result, t.error FROM task_after a "
+		"JOIN tasks t ON t.id = a.parent WHERE a.task = ?1 ORDER BY t.id",
+	[ST_LINKS_TASK] =
+		"SELECT id, type, status, parent, after_policy, batch FROM tasks "
+		"WHERE id = ?1",
+	[ST_LINKS_AFTER] =
+		"SELECT parent FROM task_after WHERE task = ?1 ORDER BY parent",
+	[ST_LINKS_CHILDREN] =
+		"SELECT id FROM tasks WHERE parent = ?1 ORDER BY id",
+	[ST_LINKS_DEPENDENTS] =
+		"SELECT task FROM task_after WHERE parent = ?1 ORDER BY task",
+	[ST_BATCH_GET] =
+		"SELECT created, total, then_task, (SELECT status FROM tasks "
+		"WHERE id = then_task) FROM batches WHERE id = ?1",
+	[ST_BATCH_COUNTS] =
+		"SELECT status, count(*) FROM tasks WHERE batch = ?1 "
+		"GROUP BY status",
+	[ST_AWAITING] =
+		"UPDATE tasks SET awaiting = ?2 WHERE id = ?1 AND "
+		"status = 'running'",
+	/* Schedules (schema_v6). */
+	[ST_SCHED_NEXT] =
+		"SELECT min(next_at) FROM schedules WHERE paused = 0",
+	[ST_SCHED_DUE] =
+		"SELECT " SCHED_COLS " FROM schedules WHERE paused = 0 AND "
+		"next_at <= ?1 ORDER BY name",
+	[ST_SCHED_GET] =
+		"SELECT " SCHED_COLS " FROM schedules WHERE name = ?1",
+	[ST_SCHED_LIST] =
+		"SELECT " SCHED_COLS " FROM schedules ORDER BY name",
+	[ST_SCHED_UPDATE] =
+		"UPDATE schedules SET next_at = ?2, "
+		"last_slot = coalesce(?3, last_slot), "
+		"last_task = coalesce(?4, last_task), fired = fired + ?5, "
+		"skipped = skipped + ?6, missed = missed + ?7 WHERE name = ?1",
+	[ST_SCHED_RAN] =
+		"UPDATE schedules SET last_task = ?2 WHERE name = ?1",
+	[ST_SCHED_INSERT] =
+		"INSERT INTO schedules (name, cron, tz, type, data, priority, "
+		"max_retries, timeout_ms, expires_ms, route_key, tags, meta, "
+		"max_reclaims, overlap, catch_up_ms, next_at, created, updated) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+		"?14, ?15, ?16, ?17, ?17) ON CONFLICT (name) DO NOTHING",
+	[ST_SCHED_REPLACE] =
+		"UPDATE schedules SET cron = ?2, tz = ?3, type = ?4, data = ?5, "
+		"priority = ?6, max_retries = ?7, timeout_ms = ?8, "
+		"expires_ms = ?9, route_key = ?10, tags = ?11, meta = ?12, "
+		"max_reclaims = ?13, overlap = ?14, catch_up_ms = ?15, "
+		"next_at = ?16, updated = ?17 WHERE name = ?1",
+	[ST_SCHED_PAUSE] =
+		"UPDATE schedules SET paused = 1, reason = ?2, updated = ?3 "
+		"WHERE name = ?1",
+	[ST_SCHED_RESUME] =
+		"UPDATE schedules SET paused = 0, reason = NULL, next_at = ?2, "
+		"updated = ?3 WHERE name = ?1",
+	[ST_SCHED_REMOVE] = "DELETE FROM schedules WHERE name = ?1",
 	[ST_COUNT_ADD] =
 		"INSERT INTO task_counts (type, priority, status, n) "
 		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT (type, priority, status) "
@@ -588,6 +697,105 @@ static const char schema_v5[] =
 	" tokens REAL NOT NULL DEFAULT 0,"
 	" tokens_at INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY (type, key)) WITHOUT ROWID;";
+
+/* Version 6: task graphs and schedules (ac-schedule).
+ *
+ * A task may wait for others (task_after: one row per edge, `done` once
+ * the parent's end was counted) and counts how many it still waits for
+ * (waiting); it stays pending meanwhile, and the promotion of due tasks
+ * passes it over.  A task spawned by a running handler names it
+ * (parent).  What happens when a task ends is done by one trigger, so
+ * that every way a task can end (a handler's outcome, a sweep, a cancel,
+ * an expiry) is covered: children under all-ok of a parent that did not
+ * complete are cancelled, the others count one parent fewer and are
+ * queued when none is left (a batch continuation gets its data then), and
+ * a cancelled task's spawned children are cancelled (running ones by
+ * request).  It runs only for tasks with dependents, so a task nobody
+ * waits for pays one comparison.  A cancel travels down a chain through
+ * the trigger firing itself (recursive_triggers, set on every
+ * connection), which SQLite nests 1000 deep: depth bounds chains at
+ * AC_GRAPH_DEPTH_MAX.  Deleting a task (prune) takes its edges along.
+ *
+ * Schedules keep the next slot not dealt with (next_at, wall-clock ms)
+ * and their counters; schedule.h has the rules. */
+static const char schema_v6[] =
+	"ALTER TABLE tasks ADD COLUMN parent INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN batch INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN then_batch INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN after_policy TEXT;"
+	"ALTER TABLE tasks ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tasks ADD COLUMN dependents INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tasks ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tasks ADD COLUMN awaiting INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX tasks_parent ON tasks (parent) WHERE parent IS NOT NULL;"
+	"CREATE INDEX tasks_batch ON tasks (batch) WHERE batch IS NOT NULL;"
+	"CREATE TABLE task_after ("
+	" parent INTEGER NOT NULL,"
+	" task INTEGER NOT NULL,"
+	" done INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (parent, task)) WITHOUT ROWID;"
+	"CREATE INDEX task_after_task ON task_after (task);"
+	"CREATE TABLE batches ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" created INTEGER NOT NULL,"
+	" total INTEGER NOT NULL DEFAULT 0,"
+	" then_task INTEGER);"
+	"CREATE TRIGGER tasks_graph_end AFTER UPDATE OF status ON tasks"
+	" WHEN NEW.dependents <> 0 AND NEW.status IN " SQL_ENDED
+	"  AND OLD.status NOT IN " SQL_ENDED " BEGIN"
+	" UPDATE tasks SET status = 'cancelled', waiting = 0,"
+	"  finished = " SQL_NOW_MS ","
+	"  error = 'task ' || NEW.id || ' it waited for ended ' || NEW.status"
+	"  WHERE NEW.status <> 'completed' AND after_policy = 'all-ok'"
+	"  AND status = 'pending' AND waiting > 0 AND id IN"
+	"  (SELECT task FROM task_after WHERE parent = NEW.id AND done = 0);"
+	" UPDATE tasks SET waiting = waiting - 1,"
+	"  status = CASE WHEN waiting = 1 AND run_at <= " SQL_NOW_MS
+	"   THEN 'queued' ELSE status END,"
+	"  data = CASE WHEN waiting = 1 AND then_batch IS NOT NULL THEN "
+	THEN_DATA("tasks.id", "then_batch") " ELSE data END"
+	"  WHERE status = 'pending' AND waiting > 0 AND id IN"
+	"  (SELECT task FROM task_after WHERE parent = NEW.id AND done = 0);"
+	" UPDATE task_after SET done = 1 WHERE parent = NEW.id AND done = 0;"
+	" UPDATE tasks SET status = 'cancelled', waiting = 0,"
+	"  finished = " SQL_NOW_MS ","
+	"  error = 'its parent task ' || NEW.id || ' was cancelled'"
+	"  WHERE NEW.status = 'cancelled' AND parent = NEW.id"
+	"  AND status IN ('pending', 'queued');"
+	" UPDATE tasks SET cancel_requested = 1 WHERE NEW.status = 'cancelled'"
+	"  AND parent = NEW.id AND status = 'running';"
+	" END;"
+	"CREATE TRIGGER tasks_graph_delete AFTER DELETE ON tasks"
+	" WHEN OLD.dependents <> 0 OR OLD.after_policy IS NOT NULL BEGIN"
+	" DELETE FROM task_after WHERE parent = OLD.id;"
+	" DELETE FROM task_after WHERE task = OLD.id;"
+	" END;"
+	"CREATE TABLE schedules ("
+	" name TEXT PRIMARY KEY,"
+	" cron TEXT NOT NULL,"
+	" tz TEXT,"
+	" type TEXT NOT NULL,"
+	" data TEXT NOT NULL,"
+	" priority INTEGER NOT NULL,"
+	" max_retries INTEGER NOT NULL,"
+	" timeout_ms INTEGER NOT NULL,"
+	" expires_ms INTEGER NOT NULL,"
+	" route_key TEXT,"
+	" tags TEXT,"
+	" meta TEXT,"
+	" max_reclaims INTEGER NOT NULL,"
+	" overlap INTEGER NOT NULL,"
+	" catch_up_ms INTEGER NOT NULL,"
+	" paused INTEGER NOT NULL DEFAULT 0,"
+	" reason TEXT,"
+	" next_at INTEGER,"
+	" last_slot INTEGER,"
+	" last_task INTEGER,"
+	" fired INTEGER NOT NULL DEFAULT 0,"
+	" skipped INTEGER NOT NULL DEFAULT 0,"
+	" missed INTEGER NOT NULL DEFAULT 0,"
+	" created INTEGER NOT NULL,"
+	" updated INTEGER NOT NULL);";
 
 #define FAIR_INDEX \
 	"CREATE INDEX IF NOT EXISTS tasks_fair ON tasks (type, priority, " \
@@ -926,6 +1134,7 @@ static const struct {
 	{ 2, schema_v2 },
 	{ 4, schema_v4 },
 	{ 5, schema_v5 },
+	{ 6, schema_v6 },
 };
 
 static int migrate(struct sqlite_store *s, struct ac_error *err)
@@ -1168,7 +1377,9 @@ static int open_connection(const char *path, int flags, int writer,
 			 "PRAGMA synchronous = NORMAL;"
 			 "PRAGMA journal_size_limit = 67108864;"
 			 "PRAGMA cache_size = -1024;"
-			 "PRAGMA foreign_keys = OFF;",
+			 "PRAGMA foreign_keys = OFF;"
+			 /* schema_v6: a cancel travels down a task graph. */
+			 "PRAGMA recursive_triggers = ON;",
 			 NULL, NULL, &msg) != SQLITE_OK) {
 		ac_error_set(err, AC_EXIT_UNAVAILABLE,
 			     "cannot use store '%s': %s", path,
@@ -1293,10 +1504,172 @@ static int count_submitted(struct sqlite_store *s,
 	return rc;
 }
 
-/* Insert n tasks inside the caller's transaction. */
+static const char *col_text(sqlite3_stmt *st, int i);
+
+/* What a new task's parents say of it (graph_links). */
+struct graph_place {
+	int64_t parent;        /* the spawning task, 0 = none */
+	int depth;
+	int waiting;           /* parents not ended yet */
+	int64_t doomed_by;     /* an all-ok parent that ended otherwise */
+	const char *doomed_status;
+	int64_t *after;        /* sorted, without repeats (owned) */
+	size_t nafter;
+	unsigned char *after_done;  /* owned; after[i] has ended */
+};
+
+static void graph_place_release(struct graph_place *g)
+{
+	free(g->after);
+	free(g->after_done);
+	memset(g, 0, sizeof *g);
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Mark task id as having dependents and read its status and depth: 0, 1
+ * when there is no such task, -1 on error. */
+static int link_task(struct sqlite_store *s, int64_t id,
+		     enum ac_task_status *status, int *depth,
+		     struct ac_error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_LINK, err);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *name = col_text(st, 0);
+
+		*depth = sqlite3_column_int(st, 1);
+		if (!name || ac_task_status_parse(name, status) < 0)
+			*status = AC_TASK_QUEUED;
+		rc = sqlite3_step(st);
+		done(st);
+		return rc == SQLITE_DONE ? 0 : db_error(s, err, "linking tasks");
+	}
+	done(st);
+	return rc == SQLITE_DONE ? 1 : db_error(s, err, "linking tasks");
+}
+
+/* A new task's place in its graph: its parents linked, its depth and
+ * how many of them it waits for. */
+static int graph_links(struct sqlite_store *s, const struct ac_task_spec *t,
+		       struct graph_place *g, struct ac_error *err)
+{
+	enum ac_task_status status;
+	int depth, rc;
+
+	memset(g, 0, sizeof *g);
+	if (t->parent > 0) {
+		rc = link_task(s, t->parent, &status, &depth, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
+			g->parent = t->parent;
+			g->depth = depth + 1;
+		} else if (!t->parent_soft) {
+			return ac_error_set(err, AC_EXIT_FAILED,
+					    "no task %lld (the parent)",
+					    (long long)t->parent);
+		}
+	}
+	if (t->nafter) {
+		g->after = malloc(t->nafter * sizeof *g->after);
+		g->after_done = calloc(t->nafter, 1);
+		if (!g->after || !g->after_done)
+			return ac_error_set(err, AC_EXIT_FAILED,
+					    "out of memory");
+		memcpy(g->after, t->after, t->nafter * sizeof *g->after);
+		qsort(g->after, t->nafter, sizeof *g->after, id_cmp);
+		for (size_t i = 0; i < t->nafter; i++)
+			if (!g->nafter || g->after[g->nafter - 1] != g->after[i])
+				g->after[g->nafter++] = g->after[i];
+	}
+	for (size_t i = 0; i < g->nafter; i++) {
+		rc = link_task(s, g->after[i], &status, &depth, err);
+		if (rc < 0)
+			return -1;
+		if (rc > 0)
+			return ac_error_set(err, AC_EXIT_FAILED,
+					    "no task %lld (--after)",
+					    (long long)g->after[i]);
+		if (depth + 1 > g->depth)
+			g->depth = depth + 1;
+		if (!ac_task_status_final(status)) {
+			g->waiting++;
+			continue;
+		}
+		g->after_done[i] = 1;
+		if (status != AC_TASK_COMPLETED &&
+		    t->after_policy == AC_AFTER_ALL_OK && !g->doomed_by) {
+			g->doomed_by = g->after[i];
+			g->doomed_status = ac_task_status_name(status);
+		}
+	}
+	if (g->depth > AC_GRAPH_DEPTH_MAX)
+		return ac_error_set(err, AC_EXIT_FAILED,
+				    "a chain of tasks waiting for each other may be at most %d long",
+				    AC_GRAPH_DEPTH_MAX);
+	return 0;
+}
+
+/* A new task that waits for others: its edges, and pending (or
+ * cancelled at once, when an all-ok parent already failed).  The counts
+ * follow by trigger. */
+static int graph_wait(struct sqlite_store *s, int64_t id,
+		      const struct ac_task_spec *t,
+		      const struct graph_place *g, int64_t now,
+		      struct ac_error *err)
+{
+	sqlite3_stmt *add = stmt(s, ST_AFTER_ADD, err);
+	sqlite3_stmt *set = stmt(s, ST_GRAPH_SET, err);
+	struct ac_buf why = { 0 };
+	int rc;
+
+	if (!add || !set)
+		return -1;
+	for (size_t i = 0; i < g->nafter; i++) {
+		sqlite3_bind_int64(add, 1, g->after[i]);
+		sqlite3_bind_int64(add, 2, id);
+		sqlite3_bind_int(add, 3, g->after_done[i]);
+		if (exec_stmt(s, add, err, "linking tasks") < 0)
+			return -1;
+	}
+	sqlite3_bind_int64(set, 1, id);
+	sqlite3_bind_text(set, 2, t->after_policy == AC_AFTER_ALL_DONE ?
+			  "all-done" : "all-ok", -1, SQLITE_STATIC);
+	sqlite3_bind_int(set, 3, g->doomed_by ? 0 : g->waiting);
+	if (g->doomed_by) {
+		if (ac_buf_printf(&why, "task %lld it waited for ended %s",
+				  (long long)g->doomed_by,
+				  g->doomed_status) < 0)
+			return ac_error_set(err, AC_EXIT_FAILED,
+					    "out of memory");
+		sqlite3_bind_text(set, 4, "cancelled", -1, SQLITE_STATIC);
+		sqlite3_bind_text(set, 5, why.data, -1, SQLITE_TRANSIENT);
+	} else if (g->waiting) {
+		sqlite3_bind_text(set, 4, "pending", -1, SQLITE_STATIC);
+	}
+	sqlite3_bind_int64(set, 6, now);
+	rc = exec_stmt(s, set, err, "linking tasks");
+	ac_buf_release(&why);
+	return rc;
+}
+
+/* Insert n tasks inside the caller's transaction; batch: the batch they
+ * belong to (0 = none), then: whether it has a continuation (each task
+ * then has a dependent). */
 static int insert_tasks(struct sqlite_store *s, const struct ac_task_spec *specs,
-			size_t n, struct ac_submitted *out,
-			struct ac_error *err)
+			size_t n, struct ac_submitted *out, int64_t batch,
+			int then, struct ac_error *err)
 {
 	sqlite3_stmt *ins = stmt(s, ST_INSERT_TASK, err);
 	sqlite3_stmt *find = stmt(s, ST_FIND_IDEM, err);
@@ -1306,6 +1679,7 @@ static int insert_tasks(struct sqlite_store *s, const struct ac_task_spec *specs
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		const struct ac_task_spec *t = &specs[i];
+		struct graph_place g = { 0 };
 
 		out[i].existed = 0;
 		if (t->idempotency_key) {
@@ -1325,12 +1699,18 @@ static int insert_tasks(struct sqlite_store *s, const struct ac_task_spec *specs
 				return db_error(s, err,
 						"looking up an idempotency key");
 		}
+		if ((t->parent > 0 || t->nafter) &&
+		    graph_links(s, t, &g, err) < 0) {
+			graph_place_release(&g);
+			return -1;
+		}
 		sqlite3_bind_text(ins, 1, t->type, -1, SQLITE_STATIC);
 		sqlite3_bind_text(ins, 2, t->delay_ms > 0 ? "pending" : "queued",
 				  -1, SQLITE_STATIC);
 		sqlite3_bind_int(ins, 3, t->priority);
 		if (bind_value(s, ins, 4, t->data, t->data_len, err) < 0) {
 			done(ins);
+			graph_place_release(&g);
 			return -1;
 		}
 		sqlite3_bind_int(ins, 5, t->max_retries);
@@ -1347,9 +1727,26 @@ static int insert_tasks(struct sqlite_store *s, const struct ac_task_spec *specs
 			sqlite3_bind_int64(ins, 15, now + t->expires_ms);
 		else
 			sqlite3_bind_null(ins, 15);
-		if (exec_stmt(s, ins, err, "adding a task") < 0)
+		if (g.parent > 0)
+			sqlite3_bind_int64(ins, 16, g.parent);
+		else
+			sqlite3_bind_null(ins, 16);
+		if (batch > 0)
+			sqlite3_bind_int64(ins, 17, batch);
+		else
+			sqlite3_bind_null(ins, 17);
+		sqlite3_bind_int(ins, 18, g.depth);
+		sqlite3_bind_int(ins, 19, then ? 1 : 0);
+		if (exec_stmt(s, ins, err, "adding a task") < 0) {
+			graph_place_release(&g);
 			return -1;
+		}
 		out[i].id = sqlite3_last_insert_rowid(s->db);
+		if (t->nafter && graph_wait(s, out[i].id, t, &g, now, err) < 0) {
+			graph_place_release(&g);
+			return -1;
+		}
+		graph_place_release(&g);
 	}
 	return count_submitted(s, specs, n, out, err);
 }
@@ -1362,11 +1759,70 @@ static int sqlite_submit(struct ac_store *base, const struct ac_task_spec *specs
 
 	if (tx_begin(s, err) < 0)
 		return -1;
-	if (insert_tasks(s, specs, n, out, err) < 0 || tx_commit(s, err) < 0) {
+	if (insert_tasks(s, specs, n, out, 0, 0, err) < 0 ||
+	    tx_commit(s, err) < 0) {
 		tx_rollback(s);
 		return -1;
 	}
 	return 0;
+}
+
+static int batch_start(struct sqlite_store *s, int64_t *id,
+		       struct ac_error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_BATCH_NEW, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, ac_now_ms());
+	if (exec_stmt(s, st, err, "recording a batch") < 0)
+		return -1;
+	*id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+/* The batch's size, and its continuation: waiting for every task of the
+ * batch, its data made when the last one ends (or now, when none is
+ * left to wait for). */
+static int batch_finish(struct sqlite_store *s, struct ac_batch_spec *batch,
+			int64_t id, int64_t total, struct ac_error *err)
+{
+	sqlite3_stmt *st;
+	struct ac_submitted then = { 0 };
+	struct ac_task_spec spec;
+
+	batch->id = id;
+	batch->then_id = 0;
+	if (batch->then) {
+		spec = *batch->then;
+		spec.idempotency_key = NULL;
+		spec.nafter = 0;
+		if (insert_tasks(s, &spec, 1, &then, 0, 0, err) < 0)
+			return -1;
+		if (!(st = stmt(s, ST_THEN_EDGES, err)))
+			return -1;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, then.id);
+		if (exec_stmt(s, st, err, "linking a continuation") < 0)
+			return -1;
+		if (!(st = stmt(s, ST_THEN_SET, err)))
+			return -1;
+		sqlite3_bind_int64(st, 1, then.id);
+		sqlite3_bind_int64(st, 2, id);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)sqlite3_changes(s->db));
+		if (exec_stmt(s, st, err, "linking a continuation") < 0)
+			return -1;
+		batch->then_id = then.id;
+	}
+	if (!(st = stmt(s, ST_BATCH_DONE, err)))
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, total);
+	if (then.id)
+		sqlite3_bind_int64(st, 3, then.id);
+	else
+		sqlite3_bind_null(st, 3);
+	return exec_stmt(s, st, err, "recording a batch");
 }
 
 /* A submit_many takes this many specs at a time. */
@@ -1377,11 +1833,13 @@ static int sqlite_submit_many(struct ac_store *base,
 					     size_t),
 			      void (*stored)(void *, const struct ac_submitted *,
 					     size_t),
-			      void *ctx, struct ac_error *err)
+			      void *ctx, struct ac_batch_spec *batch,
+			      struct ac_error *err)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
 	struct ac_task_spec *specs = calloc(SUBMIT_CHUNK, sizeof *specs);
 	struct ac_submitted *out = calloc(SUBMIT_CHUNK, sizeof *out);
+	int64_t batch_id = 0, total = 0;
 	size_t n;
 	int rc = -1;
 
@@ -1391,23 +1849,30 @@ static int sqlite_submit_many(struct ac_store *base,
 	}
 	if (tx_begin(s, err) < 0)
 		goto done;
+	if (batch && batch_start(s, &batch_id, err) < 0)
+		goto fail;
 	while ((n = next(ctx, specs, SUBMIT_CHUNK)) > 0) {
-		if (insert_tasks(s, specs, n, out, err) < 0) {
-			tx_rollback(s);
-			goto done;
-		}
+		if (insert_tasks(s, specs, n, out, batch_id,
+				 batch && batch->then, err) < 0)
+			goto fail;
+		for (size_t i = 0; i < n; i++)
+			total += !out[i].existed;
 		stored(ctx, out, n);
 	}
-	if (tx_commit(s, err) < 0) {
-		tx_rollback(s);
-		goto done;
-	}
+	if (batch && batch_finish(s, batch, batch_id, total, err) < 0)
+		goto fail;
+	if (tx_commit(s, err) < 0)
+		goto fail;
 	rc = 0;
+	goto done;
+fail:
+	tx_rollback(s);
 done:
 	free(specs);
 	free(out);
 	return rc;
 }
+
 
 static int read_status(struct sqlite_store *s, int64_t id,
 		       enum ac_task_status *status, struct ac_error *err)
@@ -1579,6 +2044,11 @@ static json_t *task_json_from_row(sqlite3_stmt *st, json_t *attempts)
 		.max_reclaims = sqlite3_column_int(st, 26),
 		.cancel_requested = sqlite3_column_int(st, 27),
 		.assigned = col_text(st, 28),
+		.parent = col_time(st, 29),
+		.batch = col_time(st, 30),
+		.after_policy = col_text(st, 31),
+		.waiting = sqlite3_column_int(st, 32),
+		.awaiting = sqlite3_column_int(st, 33),
 		.attempts = attempts,
 	};
 
@@ -2641,6 +3111,7 @@ static int claim_one(struct sqlite_store *s, const char *worker_id,
 		t->attempt = sqlite3_column_int(claim, 3);
 		t->timeout_ms = sqlite3_column_int64(claim, 4);
 		t->route_key = column_dup(claim, 5, NULL);
+		t->has_after = sqlite3_column_int(claim, 7);
 		(*ntasks)++;
 		errno = 0;
 		if (!t->type) {
@@ -3641,6 +4112,693 @@ static void sqlite_set_deadline(struct ac_store *base, int64_t ms)
 	(void)ms;
 }
 
+/* ------------------------------------------------------------ graphs */
+
+static int sqlite_task_parents(struct ac_store *base, int64_t id,
+			       json_t **out, struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_PARENTS, err);
+	json_t *o = json_object();
+	int rc = SQLITE_NOMEM;
+
+	if (!st || !o) {
+		json_decref(o);
+		return st ? ac_error_set(err, AC_EXIT_FAILED, "out of memory") :
+			-1;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char key[24], *result = NULL;
+		json_t *entry;
+
+		if (column_value(st, 2, &result, NULL, err) < 0) {
+			done(st);
+			json_decref(o);
+			return -1;
+		}
+		entry = json_pack("{s:s,s:o,s:s?}", "status", col_text(st, 1),
+				  "result", result ? json_loads(result, 0, NULL) :
+				  json_null(), "error", col_text(st, 3));
+		free(result);
+		snprintf(key, sizeof key, "%lld",
+			 (long long)sqlite3_column_int64(st, 0));
+		if (!entry || json_object_set_new(o, key, entry) < 0) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	done(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(o);
+		return rc == SQLITE_NOMEM ?
+			ac_error_set(err, AC_EXIT_FAILED, "out of memory") :
+			db_error(s, err, "reading the tasks a task waited for");
+	}
+	*out = o;
+	return 0;
+}
+
+static json_t *id_json(sqlite3_stmt *st, void *arg)
+{
+	(void)arg;
+	return json_integer(sqlite3_column_int64(st, 0));
+}
+
+static int id_list(struct sqlite_store *s, enum stmt_id which, int64_t id,
+		   json_t **out, struct ac_error *err)
+{
+	sqlite3_stmt *st = stmt(s, which, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return collect_rows(s, st, 0, id_json, NULL, "reading a task graph",
+			    out, err);
+}
+
+static int sqlite_task_links(struct ac_store *base, int64_t id, json_t **out,
+			     struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_LINKS_TASK, err);
+	json_t *o = NULL, *after = NULL, *children = NULL, *dependents = NULL;
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		o = json_pack("{s:I,s:s,s:s,s:o,s:s?,s:o}", "id", (json_int_t)id,
+			      "type", col_text(st, 1), "status", col_text(st, 2),
+			      "parent", sqlite3_column_type(st, 3) == SQLITE_NULL ?
+			      json_null() :
+			      json_integer(sqlite3_column_int64(st, 3)),
+			      "after_policy", col_text(st, 4),
+			      "batch", sqlite3_column_type(st, 5) == SQLITE_NULL ?
+			      json_null() :
+			      json_integer(sqlite3_column_int64(st, 5)));
+	done(st);
+	if (rc == SQLITE_DONE)
+		return ac_error_set(err, AC_EXIT_FAILED, "no task %lld",
+				    (long long)id);
+	if (rc != SQLITE_ROW)
+		return db_error(s, err, "reading a task graph");
+	if (!o)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	if (id_list(s, ST_LINKS_AFTER, id, &after, err) < 0 ||
+	    id_list(s, ST_LINKS_CHILDREN, id, &children, err) < 0 ||
+	    id_list(s, ST_LINKS_DEPENDENTS, id, &dependents, err) < 0) {
+		json_decref(o);
+		json_decref(after);
+		json_decref(children);
+		return -1;
+	}
+	json_object_set_new(o, "after", after);
+	json_object_set_new(o, "children", children);
+	json_object_set_new(o, "dependents", dependents);
+	*out = o;
+	return 0;
+}
+
+static int sqlite_batch_get(struct ac_store *base, int64_t id, json_t **out,
+			    struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_BATCH_GET, err);
+	sqlite3_stmt *counts = stmt(s, ST_BATCH_COUNTS, err);
+	json_t *o = NULL, *by = json_object();
+	char created[40];
+	int rc;
+
+	if (!st || !counts || !by) {
+		json_decref(by);
+		return st && counts ?
+			ac_error_set(err, AC_EXIT_FAILED, "out of memory") : -1;
+	}
+	for (int i = 0; i < AC_TASK_STATUS_COUNT; i++)
+		json_object_set_new(by, ac_task_status_name(i),
+				    json_integer(0));
+	sqlite3_bind_int64(counts, 1, id);
+	while ((rc = sqlite3_step(counts)) == SQLITE_ROW)
+		json_object_set_new(by, col_text(counts, 0),
+				    json_integer(sqlite3_column_int64(counts,
+								      1)));
+	done(counts);
+	if (rc != SQLITE_DONE) {
+		json_decref(by);
+		return db_error(s, err, "reading a batch");
+	}
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		o = ac_batch_json(id, ac_format_time(sqlite3_column_int64(st, 0),
+						     created, sizeof created),
+				  sqlite3_column_int64(st, 1), by,
+				  sqlite3_column_type(st, 2) == SQLITE_NULL ? 0 :
+				  sqlite3_column_int64(st, 2), col_text(st, 3));
+	else
+		json_decref(by);
+	done(st);
+	if (rc == SQLITE_DONE)
+		return ac_error_set(err, AC_EXIT_FAILED, "no batch %lld",
+				    (long long)id);
+	if (rc != SQLITE_ROW)
+		return db_error(s, err, "reading a batch");
+	if (!o)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	*out = o;
+	return 0;
+}
+
+static int sqlite_task_awaiting(struct ac_store *base, int64_t id, int on,
+				struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_AWAITING, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, on ? 1 : 0);
+	return exec_stmt(s, st, err, "marking a task as waiting");
+}
+
+/* --------------------------------------------------------- schedules */
+
+/* A schedule row (SCHED_COLS) copied out of the statement. */
+struct sched {
+	char *name, *cron, *tz, *type, *data, *route_key, *tags, *meta;
+	char *reason, *last_status;
+	int priority, max_retries, max_reclaims, overlap, paused;
+	int64_t timeout_ms, expires_ms, catch_up_ms;
+	int64_t next_at, last_slot, last_task, fired, skipped, missed;
+	int64_t created, updated;
+};
+
+static void sched_release(struct sched *r)
+{
+	free(r->name);
+	free(r->cron);
+	free(r->tz);
+	free(r->type);
+	free(r->data);
+	free(r->route_key);
+	free(r->tags);
+	free(r->meta);
+	free(r->reason);
+	free(r->last_status);
+	memset(r, 0, sizeof *r);
+}
+
+static int sched_read(sqlite3_stmt *st, struct sched *r)
+{
+	memset(r, 0, sizeof *r);
+	r->name = column_dup(st, 0, NULL);
+	r->cron = column_dup(st, 1, NULL);
+	r->tz = column_dup(st, 2, NULL);
+	r->type = column_dup(st, 3, NULL);
+	r->data = column_dup(st, 4, NULL);
+	r->priority = sqlite3_column_int(st, 5);
+	r->max_retries = sqlite3_column_int(st, 6);
+	r->timeout_ms = sqlite3_column_int64(st, 7);
+	r->expires_ms = sqlite3_column_int64(st, 8);
+	r->route_key = column_dup(st, 9, NULL);
+	r->tags = column_dup(st, 10, NULL);
+	r->meta = column_dup(st, 11, NULL);
+	r->max_reclaims = sqlite3_column_int(st, 12);
+	r->overlap = sqlite3_column_int(st, 13);
+	r->catch_up_ms = sqlite3_column_int64(st, 14);
+	r->paused = sqlite3_column_int(st, 15);
+	r->reason = column_dup(st, 16, NULL);
+	r->next_at = col_time(st, 17);
+	r->last_slot = col_time(st, 18);
+	r->last_task = col_time(st, 19);
+	r->fired = sqlite3_column_int64(st, 20);
+	r->skipped = sqlite3_column_int64(st, 21);
+	r->missed = sqlite3_column_int64(st, 22);
+	r->created = sqlite3_column_int64(st, 23);
+	r->updated = sqlite3_column_int64(st, 24);
+	r->last_status = column_dup(st, 25, NULL);
+	if (!r->name || !r->cron || !r->type || !r->data) {
+		sched_release(r);
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *sched_json(const struct sched *r)
+{
+	struct ac_schedule_row row = {
+		.name = r->name, .cron = r->cron, .tz = r->tz, .type = r->type,
+		.data = r->data, .route_key = r->route_key, .tags = r->tags,
+		.meta = r->meta, .priority = r->priority,
+		.max_retries = r->max_retries, .overlap = r->overlap,
+		.paused = r->paused, .timeout_ms = r->timeout_ms,
+		.expires_ms = r->expires_ms, .catch_up_ms = r->catch_up_ms,
+		.reason = r->reason, .next_at = r->next_at,
+		.last_slot = r->last_slot, .last_task = r->last_task,
+		.last_status = r->last_status, .fired = r->fired,
+		.skipped = r->skipped, .missed = r->missed,
+		.created = r->created, .updated = r->updated,
+	};
+
+	return ac_schedule_row_json(&row);
+}
+
+/* Rows of st (bound) into a new array of *n. */
+static int sched_rows(struct sqlite_store *s, sqlite3_stmt *st,
+		      struct sched **rows, size_t *n, struct ac_error *err)
+{
+	struct sched *out = NULL;
+	size_t cap = 0;
+	int rc;
+
+	*rows = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			struct sched *grown;
+
+			cap = cap ? cap * 2 : 4;
+			grown = realloc(out, cap * sizeof *out);
+			if (!grown)
+				break;
+			out = grown;
+		}
+		if (sched_read(st, &out[*n]) < 0)
+			break;
+		(*n)++;
+	}
+	done(st);
+	if (rc != SQLITE_DONE) {
+		for (size_t i = 0; i < *n; i++)
+			sched_release(&out[i]);
+		free(out);
+		*n = 0;
+		return rc == SQLITE_ROW ?
+			ac_error_set(err, AC_EXIT_FAILED, "out of memory") :
+			db_error(s, err, "reading schedules");
+	}
+	*rows = out;
+	return 0;
+}
+
+static void sched_rows_free(struct sched *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sched_release(&rows[i]);
+	free(rows);
+}
+
+static void bind_schedule(sqlite3_stmt *st, const struct ac_schedule_spec *sp,
+			  int64_t next_at, int64_t now)
+{
+	const struct ac_task_spec *t = &sp->task;
+
+	sqlite3_bind_text(st, 1, sp->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, sp->cron, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 3, sp->tz);
+	sqlite3_bind_text(st, 4, t->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, t->data, (int)t->data_len, SQLITE_STATIC);
+	sqlite3_bind_int(st, 6, t->priority);
+	sqlite3_bind_int(st, 7, t->max_retries);
+	sqlite3_bind_int64(st, 8, t->timeout_ms);
+	sqlite3_bind_int64(st, 9, t->expires_ms);
+	bind_text_or_null(st, 10, t->route_key);
+	bind_text_or_null(st, 11, t->tags);
+	bind_text_or_null(st, 12, t->meta);
+	sqlite3_bind_int(st, 13, t->max_reclaims);
+	sqlite3_bind_int(st, 14, sp->overlap);
+	sqlite3_bind_int64(st, 15, sp->catch_up_ms);
+	if (next_at > 0)
+		sqlite3_bind_int64(st, 16, next_at);
+	else
+		sqlite3_bind_null(st, 16);
+	sqlite3_bind_int64(st, 17, now);
+}
+
+static int sqlite_schedule_add(struct ac_store *base,
+			       const struct ac_schedule_spec *spec,
+			       int replace, struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *ins = stmt(s, ST_SCHED_INSERT, err);
+	sqlite3_stmt *upd = stmt(s, ST_SCHED_REPLACE, err);
+	int64_t now = ac_now_ms(), next_at;
+
+	if (!ins || !upd)
+		return -1;
+	if (ac_schedule_first(spec->cron, spec->tz, now, &next_at, err) < 0)
+		return -1;
+	if (tx_begin(s, err) < 0)
+		return -1;
+	bind_schedule(ins, spec, next_at, now);
+	if (exec_stmt(s, ins, err, "adding a schedule") < 0)
+		goto fail;
+	if (sqlite3_changes(s->db) == 0) {
+		if (!replace) {
+			ac_error_set(err, AC_EXIT_FAILED,
+				     "schedule '%s' exists (--replace changes it)",
+				     spec->name);
+			goto fail;
+		}
+		bind_schedule(upd, spec, next_at, now);
+		if (exec_stmt(s, upd, err, "changing a schedule") < 0)
+			goto fail;
+	}
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+fail:
+	tx_rollback(s);
+	return -1;
+}
+
+static int sqlite_schedule_change(struct ac_store *base, const char *name,
+				  enum ac_schedule_change change,
+				  const char *reason, struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *get = stmt(s, ST_SCHED_GET, err), *st = NULL;
+	struct sched *rows = NULL;
+	size_t n = 0;
+	int64_t now = ac_now_ms(), next_at = 0;
+
+	if (!get || tx_begin(s, err) < 0)
+		return -1;
+	sqlite3_bind_text(get, 1, name, -1, SQLITE_STATIC);
+	if (sched_rows(s, get, &rows, &n, err) < 0)
+		goto fail;
+	if (n == 0) {
+		ac_error_set(err, AC_EXIT_FAILED, "no schedule '%s'", name);
+		goto fail;
+	}
+	switch (change) {
+	case AC_SCHEDULE_PAUSE:
+		if (!(st = stmt(s, ST_SCHED_PAUSE, err)))
+			goto fail;
+		bind_text_or_null(st, 2, reason);
+		sqlite3_bind_int64(st, 3, now);
+		break;
+	case AC_SCHEDULE_RESUME:
+		/* Slots that passed while paused are not caught up. */
+		if (ac_schedule_first(rows[0].cron, rows[0].tz, now, &next_at,
+				      err) < 0 ||
+		    !(st = stmt(s, ST_SCHED_RESUME, err)))
+			goto fail;
+		if (next_at > 0)
+			sqlite3_bind_int64(st, 2, next_at);
+		else
+			sqlite3_bind_null(st, 2);
+		sqlite3_bind_int64(st, 3, now);
+		break;
+	case AC_SCHEDULE_REMOVE:
+		if (!(st = stmt(s, ST_SCHED_REMOVE, err)))
+			goto fail;
+		break;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (exec_stmt(s, st, err, "changing a schedule") < 0)
+		goto fail;
+	sched_rows_free(rows, n);
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+fail:
+	sched_rows_free(rows, n);
+	tx_rollback(s);
+	return -1;
+}
+
+static int sqlite_schedules_list(struct ac_store *base, const char *name,
+				 json_t **out, struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, name ? ST_SCHED_GET : ST_SCHED_LIST, err);
+	struct sched *rows;
+	size_t n;
+	json_t *arr;
+
+	if (!st)
+		return -1;
+	if (name)
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sched_rows(s, st, &rows, &n, err) < 0)
+		return -1;
+	if (name && n == 0) {
+		sched_rows_free(rows, n);
+		return ac_error_set(err, AC_EXIT_FAILED, "no schedule '%s'",
+				    name);
+	}
+	arr = json_array();
+	for (size_t i = 0; arr && i < n; i++)
+		if (json_array_append_new(arr, sched_json(&rows[i])) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	sched_rows_free(rows, n);
+	if (!arr)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	*out = arr;
+	return 0;
+}
+
+/* Submit one task of schedule r for slot (0: a run by hand), in the
+ * caller's transaction. */
+static int sched_submit(struct sqlite_store *s, const struct sched *r,
+			int64_t slot, int64_t now, int64_t *id, int *existed,
+			struct ac_error *err)
+{
+	char *meta = ac_schedule_meta(r->meta, r->name, slot);
+	char *key = ac_schedule_key(r->name, slot, now);
+	struct ac_task_spec t = {
+		.type = r->type, .data = r->data, .data_len = strlen(r->data),
+		.priority = r->priority, .max_retries = r->max_retries,
+		.timeout_ms = r->timeout_ms, .route_key = r->route_key,
+		.tags = r->tags, .meta = meta, .idempotency_key = key,
+		.max_reclaims = r->max_reclaims, .expires_ms = r->expires_ms,
+	};
+	struct ac_submitted out = { 0 };
+	int rc;
+
+	if (!meta || !key) {
+		free(meta);
+		free(key);
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	rc = insert_tasks(s, &t, 1, &out, 0, 0, err);
+	free(meta);
+	free(key);
+	*id = out.id;
+	*existed = out.existed;
+	return rc;
+}
+
+static int fired_add(struct ac_fired **list, size_t *n, const struct sched *r,
+		     enum ac_fired_kind kind, int64_t slot, int64_t task,
+		     int64_t cancelled, int64_t missed)
+{
+	struct ac_fired *grown = realloc(*list, (*n + 1) * sizeof **list);
+	struct ac_fired *f;
+
+	if (!grown)
+		return -1;
+	*list = grown;
+	f = &grown[*n];
+	*f = (struct ac_fired){ .kind = kind, .slot_ms = slot,
+				.task_id = task, .cancelled_id = cancelled,
+				.missed = missed };
+	f->name = ac_strdup(r->name);
+	f->type = ac_strdup(r->type);
+	if (!f->name || !f->type) {
+		free(f->name);
+		free(f->type);
+		return -1;
+	}
+	(*n)++;
+	return 0;
+}
+
+/* One due schedule, in the caller's transaction. */
+static int sched_fire_one(struct sqlite_store *s, const struct sched *r,
+			  int64_t now, struct ac_fired **fired, size_t *nfired,
+			  struct ac_error *err)
+{
+	sqlite3_stmt *upd = stmt(s, ST_SCHED_UPDATE, err);
+	struct ac_schedule_step step;
+	enum ac_task_status last = AC_TASK_COMPLETED;
+	int64_t task = 0, cancelled = 0;
+	int skipped = 0, existed = 0, oom = 0;
+
+	if (!upd)
+		return -1;
+	if (ac_schedule_step(r->cron, r->tz, r->next_at, r->catch_up_ms, now,
+			     &step, err) < 0)
+		return -1;
+	if (step.fire_slot && r->last_task > 0 && r->overlap != AC_OVERLAP_ALLOW) {
+		struct ac_error ignored;
+
+		/* A pruned last task has ended. */
+		if (read_status(s, r->last_task, &last, &ignored) < 0)
+			last = AC_TASK_COMPLETED;
+		if (!ac_task_status_final(last)) {
+			if (r->overlap == AC_OVERLAP_SKIP) {
+				skipped = 1;
+			} else {
+				sqlite3_stmt *c = stmt(s, last ==
+						       AC_TASK_RUNNING ?
+						       ST_CANCEL_ASK :
+						       ST_CANCEL_NOW, err);
+
+				if (!c)
+					return -1;
+				sqlite3_bind_int64(c, 1, r->last_task);
+				if (last != AC_TASK_RUNNING)
+					sqlite3_bind_int64(c, 2, now);
+				if (exec_stmt(s, c, err, "cancelling a task") < 0)
+					return -1;
+				cancelled = r->last_task;
+			}
+		}
+	}
+	if (step.fire_slot && !skipped &&
+	    sched_submit(s, r, step.fire_slot, now, &task, &existed, err) < 0)
+		return -1;
+	sqlite3_bind_text(upd, 1, r->name, -1, SQLITE_STATIC);
+	if (step.next_at > 0)
+		sqlite3_bind_int64(upd, 2, step.next_at);
+	else
+		sqlite3_bind_null(upd, 2);
+	if (step.fire_slot)
+		sqlite3_bind_int64(upd, 3, step.fire_slot);
+	else
+		sqlite3_bind_null(upd, 3);
+	if (task)
+		sqlite3_bind_int64(upd, 4, task);
+	else
+		sqlite3_bind_null(upd, 4);
+	sqlite3_bind_int(upd, 5, task && !existed);
+	sqlite3_bind_int(upd, 6, skipped);
+	sqlite3_bind_int64(upd, 7, step.missed);
+	if (exec_stmt(s, upd, err, "moving a schedule on") < 0)
+		return -1;
+	if (step.missed)
+		oom |= fired_add(fired, nfired, r, AC_FIRED_MISSED, 0, 0, 0,
+				 step.missed) < 0;
+	if (skipped)
+		oom |= fired_add(fired, nfired, r, AC_FIRED_SKIPPED,
+				 step.fire_slot, r->last_task, 0, 0) < 0;
+	else if (task && !existed)
+		oom |= fired_add(fired, nfired, r, AC_FIRED_TASK,
+				 step.fire_slot, task, cancelled, 0) < 0;
+	return oom ? ac_error_set(err, AC_EXIT_FAILED, "out of memory") : 0;
+}
+
+static int sched_next_in(struct sqlite_store *s, int64_t now,
+			 int64_t *next_in, struct ac_error *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_SCHED_NEXT, err);
+	int rc;
+
+	*next_in = -1;
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		int64_t at = sqlite3_column_int64(st, 0);
+
+		*next_in = at > now ? at - now : 0;
+	}
+	done(st);
+	return rc == SQLITE_ROW ? 0 : db_error(s, err, "reading schedules");
+}
+
+static int sqlite_schedules_fire(struct ac_store *base,
+				 struct ac_fired **fired, size_t *nfired,
+				 int64_t *next_in, struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *due = stmt(s, ST_SCHED_DUE, err);
+	struct sched *rows = NULL;
+	size_t n = 0;
+	int64_t now = ac_now_ms();
+
+	*fired = NULL;
+	*nfired = 0;
+	if (!due)
+		return -1;
+	/* Nothing due, as nearly always: a read, no write lock. */
+	if (sched_next_in(s, now, next_in, err) < 0)
+		return -1;
+	if (*next_in != 0)
+		return 0;
+	if (tx_begin(s, err) < 0)
+		return -1;
+	now = ac_now_ms();
+	sqlite3_bind_int64(due, 1, now);
+	if (sched_rows(s, due, &rows, &n, err) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		if (sched_fire_one(s, &rows[i], now, fired, nfired, err) < 0) {
+			ac_error_prefix(err, "schedule '%s'", rows[i].name);
+			goto fail;
+		}
+	if (sched_next_in(s, now, next_in, err) < 0 || tx_commit(s, err) < 0)
+		goto fail;
+	sched_rows_free(rows, n);
+	return 0;
+fail:
+	sched_rows_free(rows, n);
+	tx_rollback(s);
+	ac_fired_free(*fired, *nfired);
+	*fired = NULL;
+	*nfired = 0;
+	return -1;
+}
+
+static int sqlite_schedule_run(struct ac_store *base, const char *name,
+			       struct ac_fired *fired, struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *get = stmt(s, ST_SCHED_GET, err);
+	sqlite3_stmt *ran = stmt(s, ST_SCHED_RAN, err);
+	struct ac_fired *list = NULL;
+	struct sched *rows = NULL;
+	size_t n = 0, nlist = 0;
+	int64_t now = ac_now_ms(), task = 0;
+	int existed;
+
+	if (!get || !ran || tx_begin(s, err) < 0)
+		return -1;
+	sqlite3_bind_text(get, 1, name, -1, SQLITE_STATIC);
+	if (sched_rows(s, get, &rows, &n, err) < 0)
+		goto fail;
+	if (n == 0) {
+		ac_error_set(err, AC_EXIT_FAILED, "no schedule '%s'", name);
+		goto fail;
+	}
+	if (sched_submit(s, &rows[0], 0, now, &task, &existed, err) < 0)
+		goto fail;
+	sqlite3_bind_text(ran, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(ran, 2, task);
+	if (exec_stmt(s, ran, err, "recording a run") < 0)
+		goto fail;
+	if (fired_add(&list, &nlist, &rows[0], AC_FIRED_TASK, 0, task, 0,
+		      0) < 0) {
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		goto fail;
+	}
+	if (tx_commit(s, err) < 0)
+		goto fail;
+	*fired = list[0];
+	free(list);
+	sched_rows_free(rows, n);
+	return 0;
+fail:
+	ac_fired_free(list, nlist);
+	sched_rows_free(rows, n);
+	tx_rollback(s);
+	return -1;
+}
+
 const struct ac_store_ops ac_store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -3676,4 +4834,13 @@ const struct ac_store_ops ac_store_sqlite_ops = {
 	.queues_list = sqlite_queues_list,
 	.wait_fd = sqlite_wait_fd,
 	.set_deadline = sqlite_set_deadline,
+	.task_parents = sqlite_task_parents,
+	.task_links = sqlite_task_links,
+	.batch_get = sqlite_batch_get,
+	.task_awaiting = sqlite_task_awaiting,
+	.schedule_add = sqlite_schedule_add,
+	.schedule_change = sqlite_schedule_change,
+	.schedules_list = sqlite_schedules_list,
+	.schedules_fire = sqlite_schedules_fire,
+	.schedule_run = sqlite_schedule_run,
 };

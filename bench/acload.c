@@ -269,7 +269,7 @@ int main(int argc, char **argv)
 	long long n_arg, batch_arg = 500;
 	double rate = 0, started, enqueued, drained;
 	struct tally tally = { 0 };
-	struct ac_submit_sink sink = { &tally, on_ended, NULL, on_notice };
+	struct ac_submit_sink sink = { &tally, on_ended, NULL, on_notice, 0 };
 	struct ac_submit_watch *watch = NULL;
 	struct run r = { 0 };
 	struct ac_buf *bufs;

@@ -415,6 +415,92 @@ static int ride_out(const struct ac_submit_sink *sink, int *down,
 	return 0;
 }
 
+int ac_submit_deadlocked(struct ac_store *store, const char *type,
+			 json_t **holders, struct ac_error *err)
+{
+	struct ac_task_filter running = { .has_status = 1,
+					  .status = AC_TASK_RUNNING,
+					  .limit = 100000 };
+	json_t *workers = NULL, *tasks = NULL, *w, *t, *ids = json_array();
+	long long slots = 0;
+	size_t i, j;
+	int rc = -1;
+
+	*holders = NULL;
+	if (!ids)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	if (store->ops->workers_list(store, &workers, err) < 0 ||
+	    store->ops->tasks_list(store, &running, &tasks, err) < 0)
+		goto done;
+	json_array_foreach(workers, i, w) {
+		const char *id = json_string_value(json_object_get(w, "id"));
+		const char *status = json_string_value(json_object_get(w,
+								       "status"));
+		json_t *handlers = json_object_get(w, "handlers"), *h;
+		int capable = 0;
+		long long held = 0;
+
+		if (!id || !status || (strcmp(status, "idle") &&
+				       strcmp(status, "busy")))
+			continue;
+		json_array_foreach(handlers, j, h)
+			capable |= json_is_string(h) &&
+				!strcmp(json_string_value(h), type);
+		if (!capable)
+			continue;
+		slots += json_integer_value(json_object_get(w, "concurrency"));
+		json_array_foreach(tasks, j, t) {
+			const char *on = json_string_value(json_object_get(t,
+								"worker"));
+
+			if (on && !strcmp(on, id) &&
+			    json_is_true(json_object_get(t,
+							 "awaiting_children"))) {
+				held++;
+				json_array_append(ids, json_object_get(t, "id"));
+			}
+		}
+		/* One free slot or one busy with anything else: no deadlock. */
+		if (held < json_integer_value(json_object_get(w,
+							      "concurrency"))) {
+			rc = 0;
+			goto done;
+		}
+	}
+	rc = slots > 0;
+	if (rc) {
+		*holders = ids;
+		ids = NULL;
+	}
+done:
+	json_decref(ids);
+	json_decref(workers);
+	json_decref(tasks);
+	return rc;
+}
+
+/* The deadlock a waiting parent may be in, told once. */
+static void check_deadlock(struct ac_store *store, const char *type,
+			   const struct ac_submit_sink *sink, int *told)
+{
+	struct ac_error ignored;
+	json_t *holders = NULL;
+	struct ac_buf msg = { 0 };
+	char *list;
+
+	if (*told || !sink->notice ||
+	    ac_submit_deadlocked(store, type, &holders, &ignored) != 1)
+		return;
+	list = json_dumps(holders, JSON_COMPACT);
+	if (ac_buf_printf(&msg, "deadlock: every slot of the workers that run '%s' is held by a task waiting for its sub-tasks (tasks %s); they cannot start until a worker is added.  Leave a continuation (--then, or --after) instead of waiting inside a handler; see ac-submit(1)",
+			  type, list ? list : "?") == 0)
+		sink->notice(sink->ctx, msg.data);
+	ac_buf_release(&msg);
+	free(list);
+	json_decref(holders);
+	*told = 1;
+}
+
 int ac_submit_wait(struct ac_store *store, struct ac_submit_watch *watch,
 		   const int64_t *ids, size_t n, const char *type,
 		   int64_t timeout_ms, const struct ac_submit_sink *sink,
@@ -423,7 +509,8 @@ int ac_submit_wait(struct ac_store *store, struct ac_submit_watch *watch,
 	int64_t start = ac_mono_ms(), last_check = 0, last_worker_check = -1;
 	unsigned long seen = 0;
 	size_t next = 0;
-	int warned = 0, first = 1, down = 0;
+	int warned = 0, first = 1, down = 0, told_deadlock = 0;
+	int64_t last_deadlock_check = ac_mono_ms();
 	struct ac_task_end ends[ENDS_PER_READ];
 	size_t read_size = ENDS_FIRST_READ;
 
@@ -458,6 +545,11 @@ int ac_submit_wait(struct ac_store *store, struct ac_submit_watch *watch,
 				ac_buf_release(&msg);
 				warned = 1;
 			}
+		}
+		if (sink->parent && type && !told_deadlock &&
+		    now - last_deadlock_check >= WORKER_CHECK_MS) {
+			last_deadlock_check = now;
+			check_deadlock(store, type, sink, &told_deadlock);
 		}
 		if (watch && !first) {
 			int64_t ms = SAFETY_POLL_MS;

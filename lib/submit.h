@@ -24,7 +24,19 @@ struct ac_submit_sink {
 	void (*progress)(void *ctx, size_t done, size_t total);
 	/* One-off notices, such as "no live worker handles TYPE". */
 	void (*notice)(void *ctx, const char *text);
+	/* The running task whose handler waits (a sub-task's parent), or 0:
+	 * it is marked as waiting for its sub-tasks meanwhile, and a notice
+	 * says so once when every slot of the live workers able to run the
+	 * sub-tasks is held by such a waiting parent (a deadlock, until a
+	 * worker is added). */
+	int64_t parent;
 };
+
+/* 1 when every slot of the live workers that run type is held by a task
+ * waiting for its sub-tasks (*holders: their ids, a new JSON array), 0
+ * when not, -1 with err. */
+int ac_submit_deadlocked(struct ac_store *store, const char *type,
+			 json_t **holders, struct ac_error *err);
 
 /* Route the n tasks (all of one type, tags and key): set each spec's
  * assigned worker by the strategy, from the live workers able to run it.

@@ -40,6 +40,15 @@ _Noreturn static void usage(void)
 	       "  --require TAG           only workers offering TAG may run it (repeatable)\n"
 	       "  --meta K=V              metadata kept with the task (repeatable)\n"
 	       "  --idempotency-key K     a second submit with the same K returns the first task\n"
+	       "  --after ID[,ID...]      pending until those tasks have ended (repeatable);\n"
+	       "                          '-' reads the ids from stdin (data from FILE then),\n"
+	       "                          @FILE from FILE: what --batch --async prints\n"
+	       "  --after-policy P        all-ok (default: a parent that did not complete\n"
+	       "                          cancels it) or all-done (it runs anyway)\n"
+	       "  --then TYPE             with --batch: one more task of TYPE once every task\n"
+	       "                          has ended, data {\"batch\",\"completed\",\"failed\"}\n"
+	       "  --parent ID             record the task as a sub-task of ID (default\n"
+	       "                          $AC_TASK_ID inside a handler); --no-parent: none\n"
 	       "  --retry ID              put failed task ID back in the queue and wait for it\n"
 	       "  --wait-timeout SEC      stop waiting after SEC (exit 3; the task stays)\n"
 	       "  --store URL             the store (default $AC_STORE, else $AC_HOME/ac.db)\n"
@@ -54,9 +63,15 @@ _Noreturn static void usage(void)
 enum { OPT_ASYNC = 256, OPT_BATCH, OPT_ENVELOPE, OPT_PRIORITY, OPT_TIMEOUT,
        OPT_RETRIES, OPT_DELAY, OPT_KEY, OPT_REQUIRE, OPT_META, OPT_IDEM,
        OPT_RETRY, OPT_WAIT_TIMEOUT, OPT_STORE, OPT_VERSION,
-       OPT_MAX_RECLAIMS, OPT_ROUTE, OPT_EXPIRES };
+       OPT_MAX_RECLAIMS, OPT_ROUTE, OPT_EXPIRES, OPT_AFTER, OPT_AFTER_POLICY,
+       OPT_THEN, OPT_PARENT, OPT_NO_PARENT };
+
+/* The most tasks one task may wait for. */
+#define AFTER_MAX 1000000
 
 struct printer {
+	int64_t batch_id;      /* shown in the progress bar */
+	size_t completed, failed;
 	int batch;
 	int envelope;
 	int quiet;
@@ -93,6 +108,10 @@ static void print_ended(void *ctx, size_t index, const struct ac_task_end *end)
 
 	(void)index;
 	clear_bar(p);
+	if (code == AC_EXIT_OK)
+		p->completed++;
+	else
+		p->failed++;
 	if (p->envelope) {
 		json_t *error = end->error ? json_string(end->error) : json_null();
 		char *error_text = error ? json_dumps(error, JSON_COMPACT |
@@ -129,9 +148,16 @@ static void print_progress(void *ctx, size_t done, size_t total)
 		fflush(stdout);
 	if (!p->bar)
 		return;
-	fprintf(stderr, "\r[%.*s%*s] %zu/%zu", filled,
+	if (p->batch_id)
+		fprintf(stderr, "\rbatch %lld ", (long long)p->batch_id);
+	else
+		fputc('\r', stderr);
+	fprintf(stderr, "[%.*s%*s] %zu/%zu", filled,
 		"########################################", width - filled, "",
 		done, total);
+	if (p->failed)
+		fprintf(stderr, " (%zu completed, %zu did not)", p->completed,
+			p->failed);
 	p->bar_drawn = 1;
 	if (done == total)
 		clear_bar(p);
@@ -160,6 +186,73 @@ static void read_input(int fd, struct ac_buf *buf, size_t limit)
 	}
 }
 
+/* Task ids separated by commas, blanks or newlines, appended to *ids. */
+static void parse_ids(const char *text, const char *from, int64_t **ids,
+		      size_t *n, size_t *cap)
+{
+	const char *p = text;
+
+	while (*p) {
+		char *end;
+		long long v;
+
+		if (*p == ',' || *p == ' ' || *p == '\t' || *p == '\n' ||
+		    *p == '\r') {
+			p++;
+			continue;
+		}
+		errno = 0;
+		v = strtoll(p, &end, 10);
+		if (end == p || errno || v <= 0 ||
+		    (*end && !strchr(", \t\r\n", *end)))
+			ac_cli_usage_error(synopsis, "--after: %s holds '%.*s', not a task id",
+					   from, (int)strcspn(p, ", \t\r\n"), p);
+		if (*n == AFTER_MAX)
+			ac_cli_usage_error(synopsis, "--after: more than %d task ids",
+					   AFTER_MAX);
+		if (*n == *cap) {
+			int64_t *grown;
+
+			*cap = *cap ? *cap * 2 : 16;
+			grown = realloc(*ids, *cap * sizeof **ids);
+			if (!grown)
+				ac_cli_die(AC_EXIT_FAILED, "out of memory");
+			*ids = grown;
+		}
+		(*ids)[(*n)++] = v;
+		p = end;
+	}
+}
+
+/* --after's value: ids, '-' (stdin) or @FILE. */
+static void read_after(const char *arg, int64_t **ids, size_t *n, size_t *cap)
+{
+	struct ac_buf text = { 0 };
+	size_t before = *n;
+	int fd;
+
+	if (strcmp(arg, "-") && arg[0] != '@') {
+		parse_ids(arg, "the list", ids, n, cap);
+	} else {
+		fd = !strcmp(arg, "-") ? STDIN_FILENO :
+			open(arg + 1, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			ac_cli_die(AC_EXIT_USAGE, "--after: cannot open '%s': %s",
+				   arg + 1, strerror(errno));
+		if (ac_read_all(fd, &text, 32u << 20) < 0)
+			ac_cli_die(AC_EXIT_USAGE, "--after: cannot read %s: %s",
+				   fd == STDIN_FILENO ? "stdin" : arg + 1,
+				   strerror(errno));
+		if (fd != STDIN_FILENO)
+			close(fd);
+		parse_ids(text.data ? text.data : "",
+			  fd == STDIN_FILENO ? "stdin" : arg + 1, ids, n, cap);
+		ac_buf_release(&text);
+	}
+	if (*n == before)
+		ac_cli_usage_error(synopsis, "--after %s names no task", arg);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -178,6 +271,11 @@ int main(int argc, char **argv)
 		{ "meta", required_argument, NULL, OPT_META },
 		{ "idempotency-key", required_argument, NULL, OPT_IDEM },
 		{ "retry", required_argument, NULL, OPT_RETRY },
+		{ "after", required_argument, NULL, OPT_AFTER },
+		{ "after-policy", required_argument, NULL, OPT_AFTER_POLICY },
+		{ "then", required_argument, NULL, OPT_THEN },
+		{ "parent", required_argument, NULL, OPT_PARENT },
+		{ "no-parent", no_argument, NULL, OPT_NO_PARENT },
 		{ "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
 		{ "store", required_argument, NULL, OPT_STORE },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -188,7 +286,7 @@ int main(int argc, char **argv)
 	struct ac_task_spec spec = { .priority = 5, .max_reclaims = 3 };
 	struct printer printer = { 0 };
 	struct ac_submit_sink sink = { &printer, print_ended, print_progress,
-				       print_notice };
+				       print_notice, 0 };
 	json_t *tags = json_array(), *meta = json_object();
 	const char *store_opt = NULL, *file = NULL;
 	int async = 0, batch = 0, c, rc;
@@ -206,6 +304,12 @@ int main(int argc, char **argv)
 	enum ac_route route = AC_ROUTE_ANY;
 	json_t *routing = NULL;
 	long long v;
+	int64_t *after = NULL;
+	size_t nafter = 0, after_cap = 0;
+	int after_stdin = 0, no_parent = 0, has_policy = 0;
+	const char *then_type = NULL;
+	struct ac_task_spec then_spec;
+	struct ac_batch_spec batch_spec = { 0 };
 
 	ac_cli_init(argv[0]);
 	if (!tags || !meta)
@@ -293,6 +397,39 @@ int main(int argc, char **argv)
 						   optarg);
 			retry_id = v;
 			break;
+		case OPT_AFTER:
+			if (!strcmp(optarg, "-")) {
+				if (after_stdin)
+					ac_cli_usage_error(synopsis, "--after - reads stdin once");
+				after_stdin = 1;
+			}
+			read_after(optarg, &after, &nafter, &after_cap);
+			break;
+		case OPT_AFTER_POLICY:
+			if (!strcmp(optarg, "all-ok"))
+				spec.after_policy = AC_AFTER_ALL_OK;
+			else if (!strcmp(optarg, "all-done"))
+				spec.after_policy = AC_AFTER_ALL_DONE;
+			else
+				ac_cli_usage_error(synopsis, "--after-policy wants all-ok or all-done, not '%s'",
+						   optarg);
+			has_policy = 1;
+			break;
+		case OPT_THEN:
+			if (!ac_name_valid(optarg))
+				ac_cli_usage_error(synopsis, "invalid task type '%s' for --then (use letters, digits and _.:@-)",
+						   optarg);
+			then_type = optarg;
+			break;
+		case OPT_PARENT:
+			if (ac_parse_int(optarg, 1, INT64_MAX, &v) < 0)
+				ac_cli_usage_error(synopsis, "--parent wants a task id, not '%s'",
+						   optarg);
+			spec.parent = v;
+			break;
+		case OPT_NO_PARENT:
+			no_parent = 1;
+			break;
 		case OPT_WAIT_TIMEOUT:
 			wait_timeout_ms = ac_cli_seconds(synopsis, "--wait-timeout", optarg);
 			break;
@@ -334,7 +471,29 @@ int main(int argc, char **argv)
 			ac_cli_usage_error(synopsis, "--route consistent-hash needs --key KEY");
 		if (batch && spec.idempotency_key)
 			ac_cli_usage_error(synopsis, "--idempotency-key names one task; it does not go with --batch");
+		if (then_type && !batch)
+			ac_cli_usage_error(synopsis, "--then goes with --batch");
+		if (after_stdin && (!file || !strcmp(file, "-")))
+			ac_cli_usage_error(synopsis, "--after - reads the ids from stdin, so the task data must come from FILE");
+		if (has_policy && !nafter)
+			ac_cli_usage_error(synopsis, "--after-policy goes with --after");
 	}
+	if (retry_id && (nafter || spec.parent || no_parent))
+		ac_cli_usage_error(synopsis, "--retry takes no --after or --parent");
+	spec.after = after;
+	spec.nafter = nafter;
+	/* Inside a handler, a new task is a sub-task of the one running;
+	 * the id may name a task of another store, so it is a soft link. */
+	if (!spec.parent && !no_parent && !retry_id) {
+		const char *env = getenv("AC_TASK_ID");
+
+		if (env && ac_parse_int(env, 1, INT64_MAX, &v) == 0) {
+			spec.parent = v;
+			spec.parent_soft = 1;
+		}
+	}
+	if (no_parent)
+		spec.parent = 0;
 
 	if (!retry_id) {
 		int fd = STDIN_FILENO;
@@ -410,8 +569,26 @@ int main(int argc, char **argv)
 		ids = calloc(n, sizeof *ids);
 		if (!ids)
 			ac_cli_die(AC_EXIT_FAILED, "out of memory");
-		if (ac_batch_submit(lines, store, &spec, route, ids, &err) < 0)
+		if (then_type) {
+			then_spec = spec;
+			then_spec.type = then_type;
+			then_spec.data = "{}";
+			then_spec.data_len = 2;
+			then_spec.route_key = NULL;
+			then_spec.assigned = NULL;
+			then_spec.delay_ms = 0;
+			then_spec.expires_ms = 0;
+			then_spec.after = NULL;
+			then_spec.nafter = 0;
+			batch_spec.then = &then_spec;
+		}
+		if (ac_batch_submit(lines, store, &spec, route, ids, &batch_spec,
+				    &err) < 0)
 			ac_cli_die_error(&err);
+		printer.batch_id = batch_spec.id;
+		if (batch_spec.then_id)
+			ac_submit_poke(store, then_type, NULL,
+				       &batch_spec.then_id, 1, token);
 		ac_batch_free(lines);
 		lines = NULL;
 	} else {
@@ -431,9 +608,17 @@ int main(int argc, char **argv)
 			printf("%lld\n", (long long)ids[i]);
 		rc = AC_EXIT_OK;
 	} else {
-		int waited = ac_submit_wait(store, watch, ids, n, spec.type,
-					    wait_timeout_ms, &sink, &err);
+		int waited;
 
+		/* A handler waiting for its sub-tasks holds a slot meanwhile:
+		 * marked so, for the deadlock check (best effort). */
+		if (spec.parent && store->ops->task_awaiting(store, spec.parent, 1,
+							     &err) == 0)
+			sink.parent = spec.parent;
+		waited = ac_submit_wait(store, watch, ids, n, spec.type,
+					wait_timeout_ms, &sink, &err);
+		if (sink.parent)
+			store->ops->task_awaiting(store, sink.parent, 0, NULL);
 		clear_bar(&printer);
 		if (waited < 0)
 			ac_cli_die_error(&err);
@@ -454,6 +639,7 @@ int main(int argc, char **argv)
 	free(specs);
 	free(submitted);
 	free(ids);
+	free(after);
 	free(tags_text);
 	free(meta_text);
 	free(store_url);

@@ -1526,7 +1526,7 @@ static void test_submit_many(void)
 	g->total = 2600;
 	g->bad_at = (size_t)-1;
 	ac_error_clear(&err);
-	ok = s->ops->submit_many(s, gen_next, gen_stored, g, &err) == 0;
+	ok = s->ops->submit_many(s, gen_next, gen_stored, g, NULL, &err) == 0;
 	if (!ok)
 		diag("submit_many", &err);
 	ok = ok && g->stored == g->total;
@@ -1547,7 +1547,7 @@ static void test_submit_many(void)
 	g->total = 2600;
 	g->bad_at = 2100;
 	ac_error_clear(&err);
-	check(s->ops->submit_many(s, gen_next, gen_stored, g, &err) < 0 &&
+	check(s->ops->submit_many(s, gen_next, gen_stored, g, NULL, &err) < 0 &&
 	      err.msg[0] && total_tasks(s) == 2599 &&
 	      counts_agree(s, "failed submit_many"),
 	      "submit_many: a task refused in a late chunk undoes them all");
@@ -1959,12 +1959,48 @@ static const char *const undo_v5_pg[] = {
 	"UPDATE meta SET value = '4' WHERE key = 'schema_version'",
 };
 
+/* Schema version 6 (task graphs, schedules) undone, first of all. */
+static const char *const undo_v6_sqlite[] = {
+	"DROP TRIGGER tasks_graph_end",
+	"DROP TRIGGER tasks_graph_delete",
+	"DROP INDEX tasks_parent",
+	"DROP INDEX tasks_batch",
+	"ALTER TABLE tasks DROP COLUMN parent",
+	"ALTER TABLE tasks DROP COLUMN batch",
+	"ALTER TABLE tasks DROP COLUMN then_batch",
+	"ALTER TABLE tasks DROP COLUMN after_policy",
+	"ALTER TABLE tasks DROP COLUMN waiting",
+	"ALTER TABLE tasks DROP COLUMN dependents",
+	"ALTER TABLE tasks DROP COLUMN depth",
+	"ALTER TABLE tasks DROP COLUMN awaiting",
+	"DROP TABLE task_after",
+	"DROP TABLE batches",
+	"DROP TABLE schedules",
+	"PRAGMA user_version = 5",
+};
+static const char *const undo_v6_pg[] = {
+	"DROP TRIGGER tasks_graph_end ON tasks",
+	"DROP TRIGGER tasks_graph_delete ON tasks",
+	"ALTER TABLE tasks DROP COLUMN parent, DROP COLUMN batch,"
+	" DROP COLUMN then_batch, DROP COLUMN after_policy,"
+	" DROP COLUMN waiting, DROP COLUMN dependents, DROP COLUMN depth,"
+	" DROP COLUMN awaiting",
+	"DROP TABLE task_after, batches, schedules",
+	"UPDATE meta SET value = '5' WHERE key = 'schema_version'",
+};
+
 static int undo_v5(void)
 {
 	const char *const *undo = pg_url ? undo_v5_pg : undo_v5_sqlite;
 	size_t n = pg_url ? sizeof undo_v5_pg / sizeof *undo_v5_pg :
 		sizeof undo_v5_sqlite / sizeof *undo_v5_sqlite;
+	const char *const *undo6 = pg_url ? undo_v6_pg : undo_v6_sqlite;
+	size_t n6 = pg_url ? sizeof undo_v6_pg / sizeof *undo_v6_pg :
+		sizeof undo_v6_sqlite / sizeof *undo_v6_sqlite;
 	int ok = 1;
+
+	for (size_t i = 0; ok && i < n6; i++)
+		ok = wb_sql(undo6[i], 0, 0, 0, NULL) == 0;
 
 	for (size_t i = 0; ok && i < n; i++)
 		ok = wb_sql(undo[i], 0, 0, 0, NULL) == 0;
@@ -3381,6 +3417,525 @@ static void test_dead_letters(void)
 	ac_store_close(s);
 }
 
+/* ------------------------------------------------------ task graphs */
+
+static int64_t submit_after(struct ac_store *s, const char *type,
+			    const int64_t *after, size_t n, int policy,
+			    int64_t parent)
+{
+	struct ac_task_spec t = spec(type, 5);
+
+	t.after = after;
+	t.nafter = n;
+	t.after_policy = policy;
+	t.parent = parent;
+	return submit1(s, &t);
+}
+
+/* Claim one task of type and end it: completed with result, else failed
+ * (no retries).  Returns the id claimed, 0 when none was queued. */
+static int64_t run_one(struct ac_store *s, const char *type, int ok,
+		       const char *result)
+{
+	const char *types[1] = { type };
+	struct ac_claimed *got = NULL;
+	int64_t id;
+	int accepted = 0;
+
+	if (claim(s, "g1", types, 1, "[]", 1, 60000, &got, NULL) != 1) {
+		ac_claimed_free_array(got, got ? 1 : 0);
+		return 0;
+	}
+	id = got[0].id;
+	if (outcome(s, "g1", id, got[0].attempt, ok ? AC_OUTCOME_COMPLETED :
+		    AC_OUTCOME_FAILED, ok ? result : NULL, ok ? NULL : "boom",
+		    &accepted, NULL) < 0 || !accepted)
+		id = -1;
+	ac_claimed_free_array(got, 1);
+	return id;
+}
+
+static json_t *links(struct ac_store *s, int64_t id)
+{
+	json_t *o = NULL;
+	struct ac_error err;
+
+	ac_error_clear(&err);
+	if (s->ops->task_links(s, id, &o, &err) < 0)
+		diag("task_links", &err);
+	return o;
+}
+
+static void test_graph(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_error err;
+	int64_t a, b, c, d, x, y, z, w, ids[2];
+	json_t *j, *p;
+	const char *types[1] = { "d" };
+	struct ac_claimed *got = NULL;
+	char buf[200];
+
+	if (!s) {
+		check(0, "graph: store");
+		return;
+	}
+	register_worker(s, "g1", 1, &err);
+	/* The diamond: a -> b, c -> d. */
+	a = submit1(s, &(struct ac_task_spec){ .type = "a", .data = "{}",
+					       .data_len = 2, .priority = 5,
+					       .max_reclaims = 3 });
+	b = submit_after(s, "b", &a, 1, AC_AFTER_ALL_OK, 0);
+	c = submit_after(s, "c", &a, 1, AC_AFTER_ALL_OK, 0);
+	ids[0] = b;
+	ids[1] = c;
+	d = submit_after(s, "d", ids, 2, AC_AFTER_ALL_OK, 0);
+	check(a > 0 && b > 0 && c > 0 && d > 0 && status_is(s, b, "pending") &&
+	      status_is(s, d, "pending") && task_int(s, d, "waiting_for") == 2,
+	      "graph: tasks waiting for others are pending, counting them");
+	check(make_due(b) == 0 && run_one(s, "b", 1, "1") == 0,
+	      "graph: a waiting task is not claimed, due or not");
+	check(run_one(s, "a", 1, "{\"plan\":1}") == a &&
+	      status_is(s, b, "queued") && status_is(s, c, "queued") &&
+	      status_is(s, d, "pending") && task_int(s, d, "waiting_for") == 2,
+	      "graph: a parent's completion releases its children, not grandchildren");
+	check(run_one(s, "b", 1, "{\"b\":2}") == b &&
+	      status_is(s, d, "pending") && task_int(s, d, "waiting_for") == 1 &&
+	      run_one(s, "c", 1, "{\"c\":3}") == c && status_is(s, d, "queued"),
+	      "graph: the join runs once both of its parents completed");
+	check(claim(s, "g1", types, 1, "[]", 1, 60000, &got, NULL) == 1 &&
+	      got[0].has_after && got[0].id == d,
+	      "graph: a claimed task says that it waited for others");
+	ac_claimed_free_array(got, got ? 1 : 0);
+	p = NULL;
+	ac_error_clear(&err);
+	check(s->ops->task_parents(s, d, &p, &err) == 0 &&
+	      json_object_size(p) == 2, "graph: task_parents answers");
+	{
+		char kb[24], kc[24];
+
+		snprintf(kb, sizeof kb, "%lld", (long long)b);
+		snprintf(kc, sizeof kc, "%lld", (long long)c);
+		check(p && json_string_is(json_object_get(p, kb), "status",
+					  "completed") &&
+		      json_integer_value(json_object_get(json_object_get(
+			      json_object_get(p, kc), "result"), "c")) == 3,
+		      "graph: the parents' statuses and results, by id");
+	}
+	json_decref(p);
+	j = links(s, d);
+	check(j && json_array_size(json_object_get(j, "after")) == 2 &&
+	      json_array_size(json_object_get(j, "dependents")) == 0,
+	      "graph: links of the join");
+	json_decref(j);
+	j = links(s, a);
+	check(j && json_array_size(json_object_get(j, "dependents")) == 2,
+	      "graph: links of the root");
+	json_decref(j);
+
+	/* A failure: all-ok children cancelled (and theirs), all-done run. */
+	x = submit1(s, &(struct ac_task_spec){ .type = "a", .data = "{}",
+					       .data_len = 2, .priority = 5,
+					       .max_reclaims = 3 });
+	y = submit_after(s, "b", &x, 1, AC_AFTER_ALL_OK, 0);
+	z = submit_after(s, "c", &y, 1, AC_AFTER_ALL_DONE, 0);
+	w = submit_after(s, "c", &x, 1, AC_AFTER_ALL_DONE, 0);
+	check(run_one(s, "a", 0, NULL) == x && status_is(s, y, "cancelled") &&
+	      status_is(s, w, "queued") && status_is(s, z, "queued") &&
+	      strstr(task_str(s, y, "error", buf, sizeof buf), "ended failed"),
+	      "graph: a failed parent cancels all-ok children; all-done ones run");
+	/* Waiting for a task that already failed: cancelled at once. */
+	check(status_is(s, submit_after(s, "b", &x, 1, AC_AFTER_ALL_OK, 0),
+			"cancelled") &&
+	      status_is(s, submit_after(s, "b", &x, 1, AC_AFTER_ALL_DONE, 0),
+			"queued"),
+	      "graph: waiting for a task that ended is settled at once");
+	{
+		int64_t bad = 999999;
+		struct ac_task_spec t = spec("b", 5);
+		struct ac_submitted out;
+
+		t.after = &bad;
+		t.nafter = 1;
+		ac_error_clear(&err);
+		check(s->ops->submit(s, &t, 1, &out, &err) < 0 &&
+		      strstr(err.msg, "999999") && err.exit_code == 1,
+		      "graph: waiting for an unknown task is refused");
+		t.after = NULL;
+		t.nafter = 0;
+		t.parent = bad;
+		check(s->ops->submit(s, &t, 1, &out, &err) < 0 &&
+		      strstr(err.msg, "parent"),
+		      "graph: an unknown parent is refused");
+		t.parent_soft = 1;
+		check(s->ops->submit(s, &t, 1, &out, &err) == 0 &&
+		      task_int(s, out.id, "parent") == 0,
+		      "graph: an unknown parent from the environment is left out");
+	}
+	/* Sub-tasks: a cancel of the parent cancels its unfinished children. */
+	{
+		int64_t parent, kid1, kid2, grandkid;
+		enum ac_task_status st[1];
+		const char *pt[1] = { "p" };
+		struct ac_claimed *pg = NULL;
+
+		parent = submit1(s, &(struct ac_task_spec){ .type = "p",
+			.data = "{}", .data_len = 2, .priority = 5,
+			.max_reclaims = 3 });
+		check(claim(s, "g1", pt, 1, "[]", 1, 60000, &pg, NULL) == 1,
+		      "graph: the parent runs");
+		kid1 = submit_after(s, "k", NULL, 0, 0, parent);
+		kid2 = submit_after(s, "k", NULL, 0, 0, parent);
+		grandkid = submit_after(s, "k", NULL, 0, 0, kid2);
+		check(task_int(s, kid1, "parent") == parent,
+		      "graph: a sub-task names its parent");
+		j = links(s, parent);
+		check(j && json_array_size(json_object_get(j, "children")) == 2,
+		      "graph: the parent lists its children");
+		json_decref(j);
+		ac_error_clear(&err);
+		check(s->ops->task_awaiting(s, parent, 1, &err) == 0 &&
+		      task_int(s, parent, "awaiting_children") == 1,
+		      "graph: a parent waiting for its sub-tasks says so");
+		{
+			int accepted = 0;
+
+			check(s->ops->cancel(s, &parent, 1, st, &err) == 0 &&
+			      outcome(s, "g1", parent, pg[0].attempt,
+				      AC_OUTCOME_CANCELLED, NULL, "cancelled",
+				      &accepted, NULL) == 0 && accepted &&
+			      status_is(s, kid1, "cancelled") &&
+			      status_is(s, kid2, "cancelled") &&
+			      status_is(s, grandkid, "cancelled"),
+			      "graph: cancelling a parent cancels its sub-tasks, down the tree");
+		}
+		ac_claimed_free_array(pg, pg ? 1 : 0);
+	}
+	/* A chain as long as allowed cancels in one go; longer is refused. */
+	{
+		int64_t prev = submit1(s, &(struct ac_task_spec){ .type = "q",
+			.data = "{}", .data_len = 2, .priority = 5,
+			.max_reclaims = 3 });
+		int64_t first = prev, last = 0;
+		int ok = prev > 0;
+		enum ac_task_status st[1];
+		struct ac_task_spec t = spec("q", 5);
+		struct ac_submitted out;
+
+		for (int i = 0; ok && i < AC_GRAPH_DEPTH_MAX; i++) {
+			last = submit_after(s, "q", &prev, 1, AC_AFTER_ALL_OK, 0);
+			ok = last > 0;
+			prev = last;
+		}
+		t.after = &prev;
+		t.nafter = 1;
+		ac_error_clear(&err);
+		check(ok && s->ops->submit(s, &t, 1, &out, &err) < 0 &&
+		      strstr(err.msg, "at most"),
+		      "graph: a chain longer than the limit is refused");
+		check(s->ops->cancel(s, &first, 1, st, &err) == 0 &&
+		      status_is(s, last, "cancelled"),
+		      "graph: a cancel travels down the longest chain allowed");
+	}
+	check(counts_agree(s, "graph"), "graph: counts agree");
+	ac_store_close(s);
+}
+
+static size_t then_next(void *ctx, struct ac_task_spec *specs, size_t max)
+{
+	size_t *left = ctx, n = 0;
+
+	for (; n < max && *left > 0; n++, (*left)--)
+		specs[n] = spec("m", 5);
+	return n;
+}
+
+static void then_stored(void *ctx, const struct ac_submitted *out, size_t n)
+{
+	(void)ctx;
+	(void)out;
+	(void)n;
+}
+
+static void test_batch_then(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_task_spec then = spec("reduce", 5);
+	struct ac_batch_spec b = { .then = &then };
+	struct ac_error err;
+	size_t left = 100;
+	json_t *j, *data;
+	int ok = 1, fails = 0;
+
+	if (!s) {
+		check(0, "batch: store");
+		return;
+	}
+	register_worker(s, "g1", 1, &err);
+	ac_error_clear(&err);
+	check(s->ops->submit_many(s, then_next, then_stored, &left, &b,
+				  &err) == 0 && b.id > 0 && b.then_id > 0 &&
+	      status_is(s, b.then_id, "pending"),
+	      "batch: a batch with a continuation, which waits");
+	j = NULL;
+	check(s->ops->batch_get(s, b.id, &j, &err) == 0 &&
+	      json_integer_value(json_object_get(j, "total")) == 100 &&
+	      json_integer_value(json_object_get(json_object_get(j, "counts"),
+						 "queued")) == 100 &&
+	      json_integer_value(json_object_get(j, "then")) == b.then_id,
+	      "batch: batch_get counts by status");
+	json_decref(j);
+	for (int i = 0; i < 100 && ok; i++) {
+		int64_t id = run_one(s, "m", i % 10 != 3, "1");
+
+		ok = id > 0;
+		fails += i % 10 == 3;
+		if (i < 99 && !status_is(s, b.then_id, "pending"))
+			ok = 0;
+	}
+	check(ok && status_is(s, b.then_id, "queued"),
+	      "batch: the continuation is queued once, after the last task");
+	j = task(s, b.then_id);
+	data = j ? json_object_get(j, "data") : NULL;
+	check(data && json_integer_value(json_object_get(data, "batch")) == b.id &&
+	      json_array_size(json_object_get(data, "completed")) == 90 &&
+	      json_array_size(json_object_get(data, "failed")) == (size_t)fails,
+	      "batch: its data lists what completed and what did not");
+	json_decref(j);
+	j = NULL;
+	check(s->ops->batch_get(s, b.id, &j, &err) == 0 &&
+	      json_is_true(json_object_get(j, "done")) &&
+	      json_integer_value(json_object_get(json_object_get(j, "counts"),
+						 "failed")) == 10,
+	      "batch: done");
+	json_decref(j);
+	ac_error_clear(&err);
+	check(s->ops->batch_get(s, 424242, &j, &err) < 0 && err.exit_code == 1,
+	      "batch: an unknown batch is an error");
+	/* An empty batch's continuation runs at once. */
+	left = 0;
+	check(s->ops->submit_many(s, then_next, then_stored, &left, &b,
+				  &err) == 0 && status_is(s, b.then_id, "queued"),
+	      "batch: an empty batch's continuation is queued at once");
+	check(counts_agree(s, "batch"), "batch: counts agree");
+	ac_store_close(s);
+}
+
+static struct ac_schedule_spec sched_spec(const char *name, const char *cron)
+{
+	struct ac_schedule_spec sp;
+
+	memset(&sp, 0, sizeof sp);
+	sp.name = name;
+	sp.cron = cron;
+	sp.catch_up_ms = 3600 * 1000;
+	sp.task = spec("nightly", 5);
+	return sp;
+}
+
+/* Child k of test_schedules: fire for `ms`, print each task made. */
+static int schedule_firer(int k, int out, int start, int64_t ms)
+{
+	struct ac_store *s = NULL;
+	struct ac_error err;
+	int64_t until = ac_mono_ms() + ms;
+
+	wait_start(start);
+	ac_error_clear(&err);
+	if (ac_store_open(store_url(), 0, &s, &err) < 0) {
+		printf("# firer %d: %s\n", k, err.msg);
+		return 1;
+	}
+	while (ac_mono_ms() < until) {
+		struct ac_fired *f = NULL;
+		size_t n = 0;
+		int64_t next_in = 0;
+
+		if (s->ops->schedules_fire(s, &f, &n, &next_in, &err) < 0) {
+			if (err.exit_code == AC_EXIT_TEMPFAIL)
+				continue;
+			printf("# firer %d: %s\n", k, err.msg);
+			ac_store_close(s);
+			return 1;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (f[i].kind == AC_FIRED_TASK)
+				dprintf(out, "%lld %lld\n",
+					(long long)f[i].slot_ms,
+					(long long)f[i].task_id);
+		ac_fired_free(f, n);
+		sleep_ms(next_in > 0 && next_in < 50 ? next_in : 7);
+	}
+	ac_store_close(s);
+	return 0;
+}
+
+static void test_schedules(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_schedule_spec sp = sched_spec("every-second", "* * * * * *");
+	struct ac_error err;
+	struct ac_fired *f = NULL, one;
+	size_t n = 0;
+	int64_t next_in = -2;
+	json_t *j = NULL;
+	char buf[200];
+
+	if (!s) {
+		check(0, "schedules: store");
+		return;
+	}
+	ac_error_clear(&err);
+	check(s->ops->schedule_add(s, &sp, 0, &err) == 0,
+	      "schedules: add");
+	check(s->ops->schedule_add(s, &sp, 0, &err) < 0 && err.exit_code == 1 &&
+	      s->ops->schedule_add(s, &sp, 1, &err) == 0,
+	      "schedules: a second add of a name is refused, unless replacing");
+	check(s->ops->schedules_list(s, NULL, &j, &err) == 0 &&
+	      json_array_size(j) == 1 &&
+	      json_string_is(json_array_get(j, 0), "cron", "* * * * * *") &&
+	      json_string_is(json_array_get(j, 0), "overlap", "allow") &&
+	      json_is_string(json_object_get(json_array_get(j, 0), "next")),
+	      "schedules: list");
+	json_decref(j);
+	check(s->ops->schedules_list(s, "nope", &j, &err) < 0 &&
+	      err.exit_code == 1, "schedules: an unknown name is an error");
+	/* Several processes fire at once for 3.5 s: one task per slot. */
+	{
+		pid_t pids[4];
+		int start[2], outp[2];
+		char *text;
+		long lines = 0, dup = 0;
+		long long prev_slot = 0, slots[64];
+
+		if (pipe(start) < 0 || pipe(outp) < 0) {
+			check(0, "schedules: pipes");
+			ac_store_close(s);
+			return;
+		}
+		for (int k = 0; k < 4; k++) {
+			pids[k] = fork();
+			if (pids[k] == 0) {
+				close(start[1]);
+				close(outp[0]);
+				_exit(schedule_firer(k, outp[1], start[0],
+						     3500));
+			}
+		}
+		close(start[0]);
+		close(outp[1]);
+		close(start[1]);
+		text = read_all(outp[0]);
+		check(wait_children(pids, 4, "firer"),
+		      "schedules: the firing processes ran");
+		for (char *line = text; line && *line;) {
+			long long slot = strtoll(line, &line, 10);
+
+			strtoll(line, &line, 10);
+			while (*line == '\n')
+				line++;
+			for (long i = 0; i < lines && i < 64; i++)
+				dup += slots[i] == slot;
+			if (lines < 64)
+				slots[lines] = slot;
+			if (prev_slot && slot != prev_slot + 1000 &&
+			    slot <= prev_slot)
+				dup++;
+			prev_slot = slot;
+			lines++;
+		}
+		free(text);
+		check(lines >= 3 && lines <= 5 && dup == 0 &&
+		      wb_count("SELECT count(*) FROM tasks WHERE type = "
+			       "'nightly'", 0, 0) == lines,
+		      "schedules: four processes firing at once made one task per second");
+		printf("# %ld slots fired\n", lines);
+	}
+	/* Workers down past slots: the latest fires once, the rest counted
+	 * as missed. */
+	check(wb_sql("UPDATE schedules SET next_at = next_at - 5000", 0, 0, 0,
+		     NULL) == 0 &&
+	      s->ops->schedules_fire(s, &f, &n, &next_in, &err) == 0,
+	      "schedules: fire after a gap");
+	{
+		int tasks = 0;
+		long long missed = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			tasks += f[i].kind == AC_FIRED_TASK;
+			if (f[i].kind == AC_FIRED_MISSED)
+				missed += f[i].missed;
+		}
+		check(tasks == 1 && missed >= 4 && next_in >= 0 &&
+		      next_in <= 1000,
+		      "schedules: a gap fires its latest slot once and counts the others missed");
+	}
+	ac_fired_free(f, n);
+	/* Past the catch-up window: nothing fires. */
+	sp.catch_up_ms = 0;
+	sp.name = "late";
+	sp.cron = "0 0 1 1 *";
+	check(s->ops->schedule_add(s, &sp, 0, &err) == 0 &&
+	      wb_sql("UPDATE schedules SET next_at = $1 WHERE name = 'late'", 1,
+		     ac_now_ms() - 60000, 0, NULL) == 0 &&
+	      s->ops->schedules_fire(s, &f, &n, &next_in, &err) == 0,
+	      "schedules: fire a slot past its window");
+	{
+		int late_tasks = 0, late_missed = 0;
+
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(f[i].name, "late")) {
+				late_tasks += f[i].kind == AC_FIRED_TASK;
+				late_missed += f[i].kind == AC_FIRED_MISSED;
+			}
+		check(late_tasks == 0 && late_missed == 1,
+		      "schedules: a slot past its catch-up window is missed, not fired");
+	}
+	ac_fired_free(f, n);
+	/* Overlap skip: the last task still runs, the slot is skipped. */
+	sp.name = "skipper";
+	sp.cron = "* * * * * *";
+	sp.overlap = AC_OVERLAP_SKIP;
+	check(s->ops->schedule_add(s, &sp, 0, &err) == 0 &&
+	      s->ops->schedule_change(s, "every-second", AC_SCHEDULE_PAUSE,
+				      "test", &err) == 0, "schedules: pause");
+	sleep_ms(1100);
+	check(s->ops->schedules_fire(s, &f, &n, &next_in, &err) == 0,
+	      "schedules: fire skipper");
+	ac_fired_free(f, n);
+	sleep_ms(1100);
+	check(s->ops->schedules_fire(s, &f, &n, &next_in, &err) == 0 && n == 1 &&
+	      f[0].kind == AC_FIRED_SKIPPED && !strcmp(f[0].name, "skipper"),
+	      "schedules: overlap skip skips while the last task is unfinished; a paused schedule does not fire");
+	ac_fired_free(f, n);
+	check(s->ops->schedule_run(s, "every-second", &one, &err) == 0 &&
+	      one.task_id > 0 && one.slot_ms == 0 &&
+	      strstr(task_str(s, one.task_id, "idempotency_key", buf,
+			      sizeof buf), ":run:"),
+	      "schedules: run by hand, even paused");
+	{
+		json_t *t = task(s, one.task_id);
+
+		check(t && json_string_is(json_object_get(t, "meta"), "schedule",
+					  "every-second") &&
+		      json_is_null(json_object_get(json_object_get(t, "meta"),
+						   "slot")),
+		      "schedules: the task's meta names its schedule");
+		json_decref(t);
+	}
+	free(one.name);
+	free(one.type);
+	check(s->ops->schedule_change(s, "every-second", AC_SCHEDULE_RESUME,
+				      NULL, &err) == 0 &&
+	      s->ops->schedule_change(s, "late", AC_SCHEDULE_REMOVE, NULL,
+				      &err) == 0 &&
+	      s->ops->schedule_change(s, "late", AC_SCHEDULE_REMOVE, NULL,
+				      &err) < 0 && err.exit_code == 1,
+	      "schedules: resume and remove; removing twice is an error");
+	check(counts_agree(s, "schedules"), "schedules: counts agree");
+	ac_store_close(s);
+}
+
 int main(void)
 {
 	const char *base = getenv("TMPDIR");
@@ -3446,6 +4001,9 @@ int main(void)
 	test_flow_fair();
 	test_expire_snooze();
 	test_dead_letters();
+	test_graph();
+	test_batch_then();
+	test_schedules();
 	printf("1..%d\n", test_no);
 	PQfinish(pg_admin);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -73,7 +73,7 @@ enum stmt_id {
 	"awaiting"
 
 /* The wall clock inside SQL (triggers have no bound values). */
-#define SQL_NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+#define SQL_NOW_MS "CAST(round((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"
 #define SQL_ENDED "('completed', 'failed', 'cancelled', 'timeout', 'expired')"
 /* A batch continuation's data, built from the tasks it waited for. */
 #define THEN_DATA(task, batch) \

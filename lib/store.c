@@ -64,6 +64,7 @@ void ac_claimed_release(struct ac_claimed *task)
 	free(task->data);
 	free(task->route_key);
 	free(task->checkpoint);
+	free(task->parents);
 	memset(task, 0, sizeof *task);
 }
 

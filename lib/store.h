@@ -204,6 +204,8 @@ struct ac_claimed {
 	char *route_key;
 	char *checkpoint;            /* JSON text of the last checkpoint, or NULL */
 	int has_after;               /* it waited for other tasks (task_parents) */
+	char *parents;               /* the worker's: task_parents as JSON text,
+				      * or NULL */
 };
 
 void ac_claimed_release(struct ac_claimed *task);
@@ -474,11 +476,12 @@ struct ac_store_ops {
 			    struct ac_error *err);
 	/* One task's place in its graph: {"id","type","status","parent",
 	 * "after":[ids it waits for],"children":[ids it spawned],
-	 * "dependents":[ids that wait for it]}.  An unknown id is an error. */
+	 * "dependents":[ids that wait for it]}.  An unknown id is an error
+	 * (exit 2, as task_get). */
 	int (*task_links)(struct ac_store *store, int64_t id, json_t **out,
 			  struct ac_error *err);
 	/* A batch's progress: {"batch","created","total","counts":{status:n},
-	 * "then","then_status"}; an unknown id is an error (exit 1). */
+	 * "then","then_status"}; an unknown id is an error (exit 2). */
 	int (*batch_get)(struct ac_store *store, int64_t id, json_t **out,
 			 struct ac_error *err);
 	/* Mark a running task as waiting for its sub-tasks (a handler's

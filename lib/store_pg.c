@@ -1851,8 +1851,9 @@ static int pg_submit_many(struct ac_store *base,
 			  size_t (*next)(void *, struct ac_task_spec *, size_t),
 			  void (*stored)(void *, const struct ac_submitted *,
 					 size_t),
-			  void *ctx, struct ac_error *err)
+			  void *ctx, struct ac_batch_spec *batch, struct ac_error *err)
 {
+	(void)batch;
 	struct pg_store *s = (struct pg_store *)base;
 	struct ac_task_spec *specs = calloc(SUBMIT_PIPELINE, sizeof *specs);
 	struct ac_submitted *out = calloc(SUBMIT_PIPELINE, sizeof *out);

@@ -4201,7 +4201,7 @@ static int sqlite_task_links(struct ac_store *base, int64_t id, json_t **out,
 			      json_integer(sqlite3_column_int64(st, 5)));
 	done(st);
 	if (rc == SQLITE_DONE)
-		return ac_error_set(err, AC_EXIT_FAILED, "no task %lld",
+		return ac_error_set(err, AC_EXIT_USAGE, "no task %lld",
 				    (long long)id);
 	if (rc != SQLITE_ROW)
 		return db_error(s, err, "reading a task graph");
@@ -4262,7 +4262,7 @@ static int sqlite_batch_get(struct ac_store *base, int64_t id, json_t **out,
 		json_decref(by);
 	done(st);
 	if (rc == SQLITE_DONE)
-		return ac_error_set(err, AC_EXIT_FAILED, "no batch %lld",
+		return ac_error_set(err, AC_EXIT_USAGE, "no batch %lld",
 				    (long long)id);
 	if (rc != SQLITE_ROW)
 		return db_error(s, err, "reading a batch");

@@ -45,6 +45,16 @@ int ac_stream_task_line(struct ac_buf *out, const struct ac_claimed *task,
 			     task->checkpoint ? strlen(task->checkpoint) : 4,
 			     err) < 0)
 		return -1;
+	/* The tasks it waited for (--after): what AC_PARENTS names in exec
+	 * mode. */
+	if (task->parents) {
+		if (ac_buf_append(out, ",\"parents\":", 11) < 0)
+			return ac_error_set(err, AC_EXIT_FAILED,
+					    "out of memory");
+		if (append_json_line(out, task->parents,
+				     strlen(task->parents), err) < 0)
+			return -1;
+	}
 	if (ac_buf_append(out, "}\n", 2) < 0)
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 	return 0;

@@ -50,7 +50,7 @@ extern char **environ;
 #define STORE_RETRY_MS 1000
 /* /readyz: free slots and no claim for this long (plus 3 heartbeats). */
 #define CLAIM_STALL_MS 10000
-#define ENV_TASK_VARS 8
+#define ENV_TASK_VARS 10
 
 struct worker;
 struct slot;
@@ -68,7 +68,7 @@ struct stream_proc {
 	size_t in_off;
 	struct ac_buf out;       /* stdout bytes not yet handled */
 	int warned;              /* a stray line was reported for this task */
-	char *env_vars[4];
+	char *env_vars[5];
 	char **envp;
 };
 
@@ -101,6 +101,7 @@ struct slot {
 	int retry_key;           /* ... holding only the task's route key */
 	int64_t snooze_ms;       /* fd 3 "snooze", or -1 */
 	char *checkpoint_path;   /* AC_CHECKPOINT file, removed at the end */
+	char *parents_path;      /* AC_PARENTS file, removed at the end */
 	int64_t lease_mono;      /* when the lease was last taken or renewed
 				  * (the time the request was sent) */
 	int64_t start_mono;
@@ -145,6 +146,7 @@ struct worker {
 	int64_t store_down_since; /* 0 while the store answers */
 	struct event *ev_store;  /* the store's wake-up descriptor, if any */
 	struct event *ev_wake;   /* a rate limit or a hold ends: claim then */
+	struct event *ev_schedule; /* the next slot of a schedule comes */
 	int store_fd;
 	char *store_shown;       /* the store URL, its password masked */
 	struct evhttp *http;     /* --metrics: health, readiness, metrics */
@@ -1009,6 +1011,11 @@ static void slot_clear(struct slot *slot)
 	close_stream(&slot->err_fd, &slot->err_ev);
 	close_stream(&slot->side_fd, &slot->side_ev);
 	ac_buf_release(&slot->side);
+	if (slot->parents_path) {
+		unlink(slot->parents_path);
+		free(slot->parents_path);
+		slot->parents_path = NULL;
+	}
 	if (slot->checkpoint_path) {
 		unlink(slot->checkpoint_path);
 		free(slot->checkpoint_path);
@@ -1446,7 +1453,7 @@ static void on_stream_err(evutil_socket_t fd, short what, void *arg)
 /* The environment of a stream process: ours, plus who it works for. */
 static int stream_env(struct worker *w, struct stream_proc *sp)
 {
-	struct ac_buf b[4];
+	struct ac_buf b[5];
 	size_t n = 0;
 	int ok = 1;
 
@@ -1455,6 +1462,7 @@ static int stream_env(struct worker *w, struct stream_proc *sp)
 	ok &= ac_buf_printf(&b[n++], "AC_TASK_TYPE=%s", sp->handler->type) == 0;
 	ok &= ac_buf_printf(&b[n++], "AC_STREAM=1") == 0;
 	ok &= ac_buf_printf(&b[n++], "AC_SLOT=%d", sp->slot->index) == 0;
+	ok &= ac_buf_printf(&b[n++], "AC_STORE=%s", w->cfg->store_url) == 0;
 	return env_with(w, b, n, ok, sp->env_vars, &sp->envp);
 }
 
@@ -1714,6 +1722,11 @@ static int make_env(struct worker *w, struct slot *slot)
 	if (slot->checkpoint_path)
 		ok &= ac_buf_printf(&b[n++], "AC_CHECKPOINT=%s",
 				    slot->checkpoint_path) == 0;
+	if (slot->parents_path)
+		ok &= ac_buf_printf(&b[n++], "AC_PARENTS=%s",
+				    slot->parents_path) == 0;
+	/* A handler's own ac-submit reaches this store (its sub-tasks). */
+	ok &= ac_buf_printf(&b[n++], "AC_STORE=%s", w->cfg->store_url) == 0;
 	return env_with(w, b, n, ok, slot->env_vars, &slot->envp);
 }
 
@@ -1753,25 +1766,27 @@ static const struct ac_handler *find_handler(const struct worker *w,
 	return NULL;
 }
 
-/* The last checkpoint as a file for AC_CHECKPOINT; 0 or -1 (errno). */
-static int checkpoint_file(struct slot *slot)
+/* JSON text as a new file for the handler (AC_CHECKPOINT, AC_PARENTS):
+ * its path in *path (malloc'd); 0 or -1 (errno). */
+static int json_file(const struct slot *slot, const char *what,
+		     const char *text, char **path)
 {
 	const char *tmp = getenv("TMPDIR");
-	struct ac_buf path = { 0 };
-	size_t off = 0, len = strlen(slot->task.checkpoint);
+	struct ac_buf name = { 0 };
+	size_t off = 0, len = strlen(text);
 	int fd;
 
-	if (ac_buf_printf(&path, "%s/ac-checkpoint-%lld-%d-XXXXXX.json",
-			  tmp && *tmp ? tmp : "/tmp",
+	if (ac_buf_printf(&name, "%s/ac-%s-%lld-%d-XXXXXX.json",
+			  tmp && *tmp ? tmp : "/tmp", what,
 			  (long long)slot->task.id, slot->task.attempt) < 0)
 		return -1;
-	fd = mkostemps(path.data, 5, O_CLOEXEC);
+	fd = mkostemps(name.data, 5, O_CLOEXEC);
 	if (fd < 0) {
-		ac_buf_release(&path);
+		ac_buf_release(&name);
 		return -1;
 	}
 	while (off < len) {
-		ssize_t n = write(fd, slot->task.checkpoint + off, len - off);
+		ssize_t n = write(fd, text + off, len - off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -1779,16 +1794,36 @@ static int checkpoint_file(struct slot *slot)
 			int saved = errno;
 
 			close(fd);
-			unlink(path.data);
-			ac_buf_release(&path);
+			unlink(name.data);
+			ac_buf_release(&name);
 			errno = saved;
 			return -1;
 		}
 		off += (size_t)n;
 	}
 	close(fd);
-	slot->checkpoint_path = path.data;
+	*path = name.data;
 	return 0;
+}
+
+/* What the tasks it waited for ended with, for a task claimed after them
+ * (task.parents; AC_PARENTS in exec mode).  Without it the task still
+ * runs: a note goes to the log. */
+static void fetch_parents(struct worker *w, struct ac_claimed *task)
+{
+	struct ac_error err;
+	json_t *parents = NULL;
+
+	if (!task->has_after || task->parents)
+		return;
+	if (w->store->ops->task_parents(w->store, task->id, &parents,
+					&err) < 0) {
+		ac_log_warn("task %lld: cannot read the tasks it waited for: %s",
+			    (long long)task->id, err.msg);
+		return;
+	}
+	task->parents = json_dumps(parents, JSON_COMPACT);
+	json_decref(parents);
 }
 
 static struct event *watch_fd(struct worker *w, int fd, event_callback_fn fn,
@@ -1817,6 +1852,7 @@ static void start_task(struct worker *w, struct slot *slot,
 	struct ac_outcome o;
 	const char *why = NULL;
 
+	fetch_parents(w, task);
 	slot->task = *task;
 	memset(task, 0, sizeof *task);
 	slot->busy = 1;
@@ -1837,7 +1873,12 @@ static void start_task(struct worker *w, struct slot *slot,
 	}
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0 ||
 	    pipe2(side, O_CLOEXEC) < 0 ||
-	    (slot->task.checkpoint && checkpoint_file(slot) < 0) ||
+	    (slot->task.checkpoint &&
+	     json_file(slot, "checkpoint", slot->task.checkpoint,
+		       &slot->checkpoint_path) < 0) ||
+	    (slot->task.parents &&
+	     json_file(slot, "parents", slot->task.parents,
+		       &slot->parents_path) < 0) ||
 	    (in = data_fd(&slot->task)) < 0 || make_env(w, slot) < 0 ||
 	    fd_nonblock(out[0]) < 0 || fd_nonblock(err_pipe[0]) < 0 ||
 	    fd_nonblock(side[0]) < 0) {
@@ -2283,6 +2324,92 @@ static json_t *info_reply(struct worker *w)
 			 "seq", (json_int_t)(w->events.next_seq - 1));
 }
 
+/* Schedules (ac-schedule) are fired by the live workers themselves: each
+ * asks the store to fire what is due when the next slot comes (the store
+ * says when), and the store gives each slot to one of them.  A schedule
+ * added elsewhere is learnt of at the latest SCHEDULE_LOOK_MS later, or at
+ * once from the poke that ac-schedule sends. */
+#define SCHEDULE_LOOK_MS 60000
+#define SCHEDULE_RETRY_MS 5000
+
+static void arm_schedule(struct worker *w, int64_t ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000,
+			      .tv_usec = (ms % 1000) * 1000 };
+
+	evtimer_del(w->ev_schedule);
+	evtimer_add(w->ev_schedule, &tv);
+}
+
+static void emit_fired(struct worker *w, const struct ac_fired *f)
+{
+	char slot[40];
+	const char *names[] = { [AC_FIRED_TASK] = "schedule.fired",
+				[AC_FIRED_SKIPPED] = "schedule.skipped",
+				[AC_FIRED_MISSED] = "schedule.missed" };
+	json_t *ev = json_pack("{s:s,s:s,s:s,s:n,s:s?}", "event",
+			       names[f->kind], "schedule", f->name, "type",
+			       f->type, "attempt", "slot",
+			       f->slot_ms ? ac_format_time(f->slot_ms, slot,
+							   sizeof slot) :
+			       NULL);
+
+	if (!ev)
+		return;
+	json_object_set_new(ev, "task", f->task_id ?
+			    json_integer(f->task_id) : json_null());
+	if (f->kind == AC_FIRED_MISSED)
+		json_object_set_new(ev, "missed", json_integer(f->missed));
+	if (f->cancelled_id)
+		json_object_set_new(ev, "cancelled",
+				    json_integer(f->cancelled_id));
+	emit(w, ev);
+	if (f->kind == AC_FIRED_TASK)
+		emit_task(w, "task.queued", f->task_id, f->type, 0,
+			  json_pack("{s:s}", "schedule", f->name));
+	if (f->kind == AC_FIRED_TASK && w->cfg->verbose)
+		ac_log_info("schedule %s: task %lld for the slot at %s",
+			    f->name, (long long)f->task_id,
+			    f->slot_ms ? slot : "now");
+	else if (f->kind == AC_FIRED_SKIPPED)
+		ac_log_info("schedule %s: slot at %s skipped: task %lld has not ended (--overlap skip)",
+			    f->name, slot, (long long)f->task_id);
+	else if (f->kind == AC_FIRED_MISSED)
+		ac_log_warn("schedule %s: %lld slot(s) passed while no worker fired them, beyond --catch-up",
+			    f->name, (long long)f->missed);
+}
+
+static void on_schedule(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct ac_fired *fired = NULL;
+	struct ac_error err;
+	size_t n = 0;
+	int64_t next_in = -1, again = SCHEDULE_LOOK_MS;
+	int queued = 0;
+
+	(void)fd;
+	(void)what;
+	if (w->draining)
+		return;
+	if (w->store->ops->schedules_fire(w->store, &fired, &n, &next_in,
+					  &err) < 0) {
+		ac_log_warn("cannot fire schedules: %s", err.msg);
+		arm_schedule(w, SCHEDULE_RETRY_MS);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		emit_fired(w, &fired[i]);
+		queued |= fired[i].kind == AC_FIRED_TASK;
+	}
+	ac_fired_free(fired, n);
+	if (next_in >= 0 && next_in < again)
+		again = next_in;
+	arm_schedule(w, again > 0 ? again : 1);
+	if (queued && accepting(w))
+		cycle(w, 1);
+}
+
 static void handle_request(struct worker *w, json_t *req,
 			   struct ac_ctl_request *h)
 {
@@ -2341,11 +2468,19 @@ static void handle_request(struct worker *w, json_t *req,
 						  NULL);
 		/* An operator's change of a queue (ac-queue), announced by
 		 * the first worker reached. */
+		/* ac-schedule changed a schedule: look at them now. */
+		if (json_is_object(event) &&
+		    json_is_string(json_object_get(event, "event")) &&
+		    !strncmp(json_string_value(json_object_get(event, "event")),
+			     "schedule.", 9))
+			arm_schedule(w, 0);
 		if (json_is_true(json_object_get(req, "announce")) &&
 		    json_is_object(event) &&
 		    json_is_string(json_object_get(event, "event")) &&
-		    !strncmp(json_string_value(json_object_get(event, "event")),
-			     "queue.", 6)) {
+		    (!strncmp(json_string_value(json_object_get(event, "event")),
+			      "queue.", 6) ||
+		     !strncmp(json_string_value(json_object_get(event, "event")),
+			      "schedule.", 9))) {
 			json_t *ev = json_deep_copy(event);
 
 			if (ev) {
@@ -2820,7 +2955,8 @@ static int base_env_init(struct worker *w)
 {
 	static const char *const ours[] = {
 		"AC_TASK_ID=", "AC_TASK_TYPE=", "AC_ATTEMPT=", "AC_WORKER_ID=",
-		"AC_PRIORITY=", "AC_DEADLINE=", "AC_CHECKPOINT=",
+		"AC_PRIORITY=", "AC_DEADLINE=", "AC_CHECKPOINT=", "AC_PARENTS=",
+		"AC_STORE=",
 	};
 	size_t n = 0;
 
@@ -2874,7 +3010,7 @@ static void worker_release(struct worker *w)
 	struct event *evs[] = { w->ev_chld, w->ev_term, w->ev_int,
 				w->ev_heartbeat, w->ev_poll, w->ev_flush,
 				w->ev_drain_timeout, w->ev_ctl, w->ev_store,
-				w->ev_wake };
+				w->ev_wake, w->ev_schedule };
 
 	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
 		if (evs[i])
@@ -3053,7 +3189,9 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 	w.ev_int = evsignal_new(w.base, SIGINT, on_signal, &w);
 	w.ev_flush = event_new(w.base, -1, 0, on_flush, &w);
 	w.ev_wake = evtimer_new(w.base, on_wake, &w);
+	w.ev_schedule = evtimer_new(w.base, on_schedule, &w);
 	if (!w.ev_chld || !w.ev_term || !w.ev_int || !w.ev_flush || !w.ev_wake ||
+	    !w.ev_schedule ||
 	    event_add(w.ev_chld, NULL) || event_add(w.ev_term, NULL) ||
 	    event_add(w.ev_int, NULL)) {
 		ac_error_set(err, AC_EXIT_FAILED, "cannot watch signals");
@@ -3074,6 +3212,7 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 		    w.ctl.drain ? " (drained: claiming nothing until ac-drain --undo)" : "");
 	emit_worker(&w, "worker.started");
 	cycle(&w, 1);
+	arm_schedule(&w, 0);
 	if (event_base_dispatch(w.base) < 0) {
 		ac_error_set(err, AC_EXIT_FAILED, "event loop failed");
 		goto out;

@@ -5,6 +5,7 @@
 #include "control.h"
 #include "exitcode.h"
 #include "follow.h"
+#include "graph.h"
 #include "render.h"
 #include "store.h"
 #include "util.h"
@@ -19,7 +20,8 @@
 
 static const char synopsis[] =
 	"ac-status [--workers | --tasks [--status S] [--type T] [--limit N] | "
-	"--task ID | --queue | --follow [--task ID] [--type T] [--worker W]] "
+	"--task ID [--tree] | --batch ID | --schedules | --queue | "
+	"--follow [--task ID] [--type T] [--worker W]] "
 	"[--json | --table] [--store URL]";
 
 _Noreturn static void usage(void)
@@ -27,7 +29,9 @@ _Noreturn static void usage(void)
 	printf("usage: ac-status [--json | --table] [--store URL]\n"
 	       "       ac-status --workers [--json | --table]\n"
 	       "       ac-status --tasks [--status S] [--type T] [--limit N] [--json | --table]\n"
-	       "       ac-status --task ID [--json | --table]\n"
+	       "       ac-status --task ID [--tree] [--json | --table]\n"
+	       "       ac-status --batch ID [--json | --table]\n"
+	       "       ac-status --schedules [--json | --table]\n"
 	       "       ac-status --queue [--json | --table]\n"
 	       "       ac-status --follow [--task ID] [--type T] [--worker W]\n\n"
 	       "Show the cluster: a summary, workers, tasks, one task, or queue depth.\n\n"
@@ -37,7 +41,12 @@ _Noreturn static void usage(void)
 	       "                          completed, failed, cancelled, timeout, expired)\n"
 	       "  --type T                only tasks of type T\n"
 	       "  --limit N               at most N tasks (default 100)\n"
-	       "  --task ID               one task's whole record\n"
+	       "  --task ID               one task's whole record, with what it waits for\n"
+	       "                          (after), its sub-tasks (children) and the tasks\n"
+	       "                          that wait for it (dependents)\n"
+	       "  --tree                  with --task: the whole graph the task is in\n"
+	       "  --batch ID              a batch's progress: counts by status, its --then\n"
+	       "  --schedules             the schedules (as ac-schedule list)\n"
 	       "  --queue                 depth by type and priority, and paused types\n"
 	       "  --follow                the live events of every worker, as JSON Lines,\n"
 	       "                          until interrupted (--task, --type, --worker filter)\n"
@@ -47,17 +56,37 @@ _Noreturn static void usage(void)
 	       "  --store URL             the store (default $AC_STORE, else $AC_HOME/ac.db)\n"
 	       "  -h, --help              show this help\n"
 	       "      --version           show the version\n\n"
-	       "Exit status: 0 ok, 2 usage or unknown task, 69 store unavailable.\n"
+	       "Exit status: 0 ok, 2 usage or unknown task or batch, 69 store unavailable.\n"
 	       "See ac-status(1).\n");
 	exit(AC_EXIT_OK);
 }
 
 enum { OPT_WORKERS = 256, OPT_TASKS, OPT_STATUS, OPT_TYPE, OPT_LIMIT,
        OPT_TASK, OPT_QUEUE, OPT_JSON, OPT_TABLE, OPT_STORE, OPT_VERSION,
-       OPT_FOLLOW, OPT_WORKER };
+       OPT_FOLLOW, OPT_WORKER, OPT_TREE, OPT_BATCH, OPT_SCHEDULES };
 
 enum view { VIEW_SUMMARY, VIEW_WORKERS, VIEW_TASKS, VIEW_TASK, VIEW_QUEUE,
-	    VIEW_FOLLOW };
+	    VIEW_FOLLOW, VIEW_BATCH, VIEW_SCHEDULES };
+
+/* A task's record with its place in its graph. */
+static int task_record(struct ac_store *store, int64_t id, json_t **out,
+		       struct ac_error *err)
+{
+	json_t *links = NULL;
+
+	if (store->ops->task_get(store, id, out, err) < 0)
+		return -1;
+	if (store->ops->task_links(store, id, &links, err) < 0) {
+		json_decref(*out);
+		return -1;
+	}
+	json_object_set(*out, "after", json_object_get(links, "after"));
+	json_object_set(*out, "children", json_object_get(links, "children"));
+	json_object_set(*out, "dependents",
+			json_object_get(links, "dependents"));
+	json_decref(links);
+	return 0;
+}
 
 static void print_event(void *ctx, json_t *ev)
 {
@@ -201,6 +230,9 @@ int main(int argc, char **argv)
 		{ "queue", no_argument, NULL, OPT_QUEUE },
 		{ "follow", no_argument, NULL, OPT_FOLLOW },
 		{ "worker", required_argument, NULL, OPT_WORKER },
+		{ "tree", no_argument, NULL, OPT_TREE },
+		{ "batch", required_argument, NULL, OPT_BATCH },
+		{ "schedules", no_argument, NULL, OPT_SCHEDULES },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "table", no_argument, NULL, OPT_TABLE },
 		{ "store", required_argument, NULL, OPT_STORE },
@@ -218,13 +250,17 @@ int main(int argc, char **argv)
 	static const char *const queue_cols[] = {
 		"type", "priority", "queued", "pending", "running", "paused",
 		NULL };
+	static const char *const schedule_cols[] = {
+		"name", "cron", "tz", "type", "paused", "next", "last_task",
+		"last_status", "fired", NULL };
 	enum view view = VIEW_SUMMARY;
 	struct ac_follow_filter ffilter = { 0 };
 	int follow_mode = 0;
 	struct ac_task_filter filter = { .limit = 100 };
 	const char *store_opt = NULL;
 	int table = ac_cli_isatty(STDOUT_FILENO), c, nviews = 0, filters = 0;
-	int64_t task_id = 0;
+	int64_t task_id = 0, batch_id = 0;
+	int tree = 0;
 	struct ac_store *store;
 	struct ac_error err;
 	json_t *out = NULL;
@@ -263,6 +299,21 @@ int main(int argc, char **argv)
 						   optarg);
 			task_id = v;
 			view = VIEW_TASK;
+			nviews++;
+			break;
+		case OPT_TREE:
+			tree = 1;
+			break;
+		case OPT_BATCH:
+			if (ac_parse_int(optarg, 1, INT64_MAX, &v) < 0)
+				ac_cli_usage_error(synopsis, "--batch wants a batch id, not '%s'",
+						   optarg);
+			batch_id = v;
+			view = VIEW_BATCH;
+			nviews++;
+			break;
+		case OPT_SCHEDULES:
+			view = VIEW_SCHEDULES;
 			nviews++;
 			break;
 		case OPT_STATUS:
@@ -316,7 +367,9 @@ int main(int argc, char **argv)
 	} else if (ffilter.worker) {
 		ac_cli_usage_error(synopsis, "--worker goes with --follow");
 	} else if (nviews > 1)
-		ac_cli_usage_error(synopsis, "choose one of --workers, --tasks, --task and --queue");
+		ac_cli_usage_error(synopsis, "choose one of --workers, --tasks, --task, --batch, --schedules and --queue");
+	if (tree && (view != VIEW_TASK || follow_mode))
+		ac_cli_usage_error(synopsis, "--tree goes with --task ID");
 	if (filters && view != VIEW_TASKS && view != VIEW_FOLLOW)
 		ac_cli_usage_error(synopsis, "--status, --type and --limit go with --tasks");
 
@@ -338,7 +391,14 @@ int main(int argc, char **argv)
 		rc = store->ops->tasks_list(store, &filter, &out, &err);
 		break;
 	case VIEW_TASK:
-		rc = store->ops->task_get(store, task_id, &out, &err);
+		rc = tree ? ac_task_tree(store, task_id, &out, &err) :
+			task_record(store, task_id, &out, &err);
+		break;
+	case VIEW_BATCH:
+		rc = store->ops->batch_get(store, batch_id, &out, &err);
+		break;
+	case VIEW_SCHEDULES:
+		rc = store->ops->schedules_list(store, NULL, &out, &err);
 		break;
 	default:
 		rc = store->ops->queue_depth(store, &out, &err);
@@ -352,8 +412,12 @@ int main(int argc, char **argv)
 		rc = ac_render_json(stdout, out);
 	else if (view == VIEW_SUMMARY)
 		summary_table(out), rc = 0;
-	else if (view == VIEW_TASK)
+	else if (view == VIEW_TASK && tree)
+		rc = ac_task_tree_print(stdout, out, task_id);
+	else if (view == VIEW_TASK || view == VIEW_BATCH)
 		rc = ac_render_record(stdout, out);
+	else if (view == VIEW_SCHEDULES)
+		rc = ac_render_table(stdout, out, schedule_cols);
 	else
 		rc = ac_render_table(stdout, out,
 				     view == VIEW_WORKERS ? worker_cols :

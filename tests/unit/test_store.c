@@ -3711,7 +3711,7 @@ static void test_batch_then(void)
 	      "batch: done");
 	json_decref(j);
 	ac_error_clear(&err);
-	check(s->ops->batch_get(s, 424242, &j, &err) < 0 && err.exit_code == 1,
+	check(s->ops->batch_get(s, 424242, &j, &err) < 0 && err.exit_code == 2,
 	      "batch: an unknown batch is an error");
 	/* An empty batch's continuation runs at once. */
 	left = 0;

@@ -230,7 +230,6 @@ graph_batch_then() {
 	n=$(ac-status --tasks --type bf --limit 200 --json | jq 'length')
 	assert_eq "$n" 100 "batch tasks"
 
-	# 14 of the 100 (i % 7 == 0) fail.
 	# 14 of the 100 (i % 7 == 0) failed.
 	assert_eq "$(ac-status --batch "$b" | jq -c '[.batch, .total, .ended, .done, .counts.completed, .counts.failed, .counts.pending, .then, .then_status]')" \
 		"[$b,100,100,true,86,14,0,$then,\"completed\"]" "ac-status --batch"

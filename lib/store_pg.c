@@ -726,15 +726,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* The continuation waits for those of its edges not settled yet. */
 	[ST_THEN_EDGES] =
 		"WITH e AS (INSERT INTO task_after (parent, task, done) "
-		"SELECT id, $2::bigint, CASE WHEN status IN " SQL_ENDED " THEN 1 ELSE 0 "
-		"END FROM tasks WHERE batch = $1 RETURNING done) "
+		"SELECT id, $2::bigint, CASE WHEN status IN " SQL_ENDED
+		" THEN 1 ELSE 0 END FROM tasks WHERE batch = $1 RETURNING done) "
 		"SELECT count(*) FILTER (WHERE done = 0) FROM e",
 	[ST_THEN_SET] =
 		"UPDATE tasks SET then_batch = $2, after_policy = 'all-done', "
 		"waiting = $3, status = CASE WHEN $3 > 0 THEN 'pending' ELSE "
 		"status END, data = CASE WHEN $3 = 0 THEN "
-		THEN_DATA("$1::bigint", "$2::bigint") " ELSE data END, data_lz4 = CASE WHEN "
-		"$3 = 0 THEN NULL ELSE data_lz4 END WHERE id = $1",
+		THEN_DATA("$1::bigint", "$2::bigint") " ELSE data END, "
+		"data_lz4 = CASE WHEN $3 = 0 THEN NULL ELSE data_lz4 END "
+		"WHERE id = $1",
 	[ST_PARENTS] =
 		"SELECT t.id, t.status, t.result, t.error, t.result_lz4 FROM "
 		"task_after a JOIN tasks t ON t.id = a.parent WHERE a.task = $1 "
@@ -769,7 +770,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SCHED_GET] =
 		"SELECT " SCHED_COLS " FROM schedules WHERE name = $1",
 	[ST_SCHED_LIST] =
-		"SELECT " SCHED_COLS " FROM schedules ORDER BY name COLLATE \"C\"",
+		"SELECT " SCHED_COLS " FROM schedules "
+		"ORDER BY name COLLATE \"C\"",
 	[ST_SCHED_UPDATE] =
 		"UPDATE schedules SET next_at = $2, "
 		"last_slot = coalesce($3, last_slot), "
@@ -1023,8 +1025,8 @@ static const char schema_v5[] =
  * when any of that gives them work.  It runs only for tasks with
  * dependents, so a task nobody waits for pays one comparison.  A cancel
  * travels down a chain by the trigger firing itself, one nesting a link:
- * depth bounds chains at AC_GRAPH_DEPTH_MAX, which the server's default
- * max_stack_depth (2MB) carries with room to spare.
+ * depth bounds chains at AC_GRAPH_DEPTH_MAX, and the server's default
+ * max_stack_depth (2MB) carries some 600 links.
  *
  * Under READ COMMITTED each statement of the trigger reads a snapshot
  * of its own, taken after the row locks its predecessors waited for: the
@@ -5278,8 +5280,9 @@ static int pg_task_parents(struct ac_store *base, int64_t id, json_t **out,
 				  json_loads(result, 0, NULL) : json_null(),
 				  "error", get_text(res, r, 3));
 		free(result);
-		if (!entry || json_object_set_new(o, num(key, get_i64(res, r, 0)),
-						  entry) < 0) {
+		if (!entry ||
+		    json_object_set_new(o, num(key, get_i64(res, r, 0)),
+					entry) < 0) {
 			json_decref(o);
 			o = NULL;
 		}
@@ -5792,7 +5795,8 @@ static int sched_fire_one(struct pg_store *s, const struct sched *r,
 	if (ac_schedule_step(r->cron, r->tz, r->next_at, r->catch_up_ms, now,
 			     &step, err) < 0)
 		return -1;
-	if (step.fire_slot && r->last_task > 0 && r->overlap != AC_OVERLAP_ALLOW) {
+	if (step.fire_slot && r->last_task > 0 &&
+	    r->overlap != AC_OVERLAP_ALLOW) {
 		/* A pruned last task has ended (any other error has ended
 		 * the transaction). */
 		if (read_status(s, r->last_task, &last, err) < 0) {

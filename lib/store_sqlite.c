@@ -4158,7 +4158,8 @@ static int sqlite_task_parents(struct ac_store *base, int64_t id,
 			return -1;
 		}
 		entry = json_pack("{s:s,s:o,s:s?}", "status", col_text(st, 1),
-				  "result", result ? json_loads(result, 0, NULL) :
+				  "result", result ? json_loads(result, JSON_DECODE_ANY,
+							    NULL) :
 				  json_null(), "error", col_text(st, 3));
 		free(result);
 		snprintf(key, sizeof key, "%lld",

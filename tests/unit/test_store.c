@@ -1964,7 +1964,6 @@ static const char *const undo_v6_sqlite[] = {
 	"DROP TRIGGER tasks_graph_end",
 	"DROP TRIGGER tasks_graph_delete",
 	"DROP INDEX tasks_parent",
-	"DROP INDEX tasks_batch",
 	"ALTER TABLE tasks DROP COLUMN parent",
 	"ALTER TABLE tasks DROP COLUMN batch",
 	"ALTER TABLE tasks DROP COLUMN then_batch",

@@ -722,12 +722,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"RETURNING id",
 	[ST_BATCH_DONE] =
 		"UPDATE batches SET total = total + $2, "
-		"then_task = coalesce($3, then_task) WHERE id = $1",
+		"then_task = coalesce($3, then_task), first_id = $4, "
+		"last_id = $5 WHERE id = $1",
 	/* The continuation waits for those of its edges not settled yet. */
 	[ST_THEN_EDGES] =
 		"WITH e AS (INSERT INTO task_after (parent, task, done) "
 		"SELECT id, $2::bigint, CASE WHEN status IN " SQL_ENDED
-		" THEN 1 ELSE 0 END FROM tasks WHERE batch = $1 RETURNING done) "
+		" THEN 1 ELSE 0 END FROM tasks WHERE id BETWEEN $3 AND $4 AND "
+		"batch = $1 RETURNING done) "
 		"SELECT count(*) FILTER (WHERE done = 0) FROM e",
 	[ST_THEN_SET] =
 		"UPDATE tasks SET then_batch = $2, after_policy = 'all-done', "
@@ -751,10 +753,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT task FROM task_after WHERE parent = $1 ORDER BY task",
 	[ST_BATCH_GET] =
 		"SELECT created, total, then_task, (SELECT status FROM tasks "
-		"WHERE id = then_task) FROM batches WHERE id = $1",
+		"WHERE id = then_task), first_id, last_id FROM batches "
+		"WHERE id = $1",
 	[ST_BATCH_COUNTS] =
-		"SELECT status, count(*) FROM tasks WHERE batch = $1 "
-		"GROUP BY status",
+		"SELECT status, count(*) FROM tasks WHERE id BETWEEN $2 AND $3 "
+		"AND batch = $1 GROUP BY status",
 	[ST_AWAITING] =
 		"UPDATE tasks SET awaiting = $2 WHERE id = $1 AND "
 		"status = 'running'",
@@ -1033,7 +1036,9 @@ static const char schema_v5[] =
  * continuation's data is built by a statement of its own, after the
  * count that released it, so that a parent ended by a transaction that
  * committed meanwhile is read as it ended.  Deleting a task (prune)
- * takes its edges along.
+ * takes its edges along.  A batch's tasks are found by their id range
+ * (kept in batches) and their batch column, not by an index on every
+ * task of every batch, which would slow every batch submit.
  *
  * Schedules keep the next slot not dealt with (next_at, ms by the
  * store's clock) and their counters; schedule.h has the rules.  Each
@@ -1051,8 +1056,6 @@ static const char schema_v6[] =
 	" ADD COLUMN IF NOT EXISTS awaiting integer NOT NULL DEFAULT 0;"
 	"CREATE INDEX IF NOT EXISTS tasks_parent ON tasks (parent)"
 	" WHERE parent IS NOT NULL;"
-	"CREATE INDEX IF NOT EXISTS tasks_batch ON tasks (batch)"
-	" WHERE batch IS NOT NULL;"
 	"CREATE TABLE IF NOT EXISTS task_after ("
 	" parent bigint NOT NULL,"
 	" task bigint NOT NULL,"
@@ -1063,6 +1066,8 @@ static const char schema_v6[] =
 	" id bigserial PRIMARY KEY,"
 	" created bigint NOT NULL,"
 	" total bigint NOT NULL DEFAULT 0,"
+	" first_id bigint,"
+	" last_id bigint,"
 	" then_task bigint);"
 	"CREATE TABLE IF NOT EXISTS schedules ("
 	" name text PRIMARY KEY,"
@@ -2403,16 +2408,20 @@ static int64_t answer_id(PGresult *res)
 	return id;
 }
 
-/* The batch's size, and its continuation: waiting for every task of the
- * batch, its data made when the last one ends (or now, when none is
+/* The batch's size and id range (first to last: tasks of other submits
+ * may be in it too), and its continuation: waiting for every task of
+ * the batch, its data made when the last one ends (or now, when none is
  * left to wait for). */
 static int batch_finish(struct pg_store *s, struct ac_batch_spec *batch,
-			int64_t id, int64_t total, struct ac_error *err)
+			int64_t id, int64_t total, int64_t first, int64_t last,
+			struct ac_error *err)
 {
 	struct ac_submitted then = { 0 };
 	struct ac_task_spec spec;
-	char idb[NUM], thenb[NUM], totalb[NUM], waiting[NUM];
-	const char *v[3] = { num(idb, id), NULL, NULL };
+	char idb[NUM], thenb[NUM], totalb[NUM], waiting[NUM], firstb[NUM],
+		lastb[NUM];
+	const char *v[5] = { num(idb, id), NULL, NULL, num(firstb, first),
+			     num(lastb, last) };
 	PGresult *res;
 
 	batch->id = id;
@@ -2424,7 +2433,9 @@ static int batch_finish(struct pg_store *s, struct ac_batch_spec *batch,
 		if (insert_tasks(s, &spec, 1, &then, 0, 0, err) < 0)
 			return -1;
 		v[1] = num(thenb, then.id);
-		res = run(s, ST_THEN_EDGES, 2, v, NULL,
+		v[2] = firstb;
+		v[3] = lastb;
+		res = run(s, ST_THEN_EDGES, 4, v, NULL,
 			  "linking a continuation", err);
 		if (!res)
 			return -1;
@@ -2439,7 +2450,9 @@ static int batch_finish(struct pg_store *s, struct ac_batch_spec *batch,
 	v[0] = idb;
 	v[1] = num(totalb, total);
 	v[2] = then.id ? num(thenb, then.id) : NULL;
-	return run_command(s, ST_BATCH_DONE, 3, v, "recording a batch", NULL,
+	v[3] = first ? firstb : NULL;
+	v[4] = last ? lastb : NULL;
+	return run_command(s, ST_BATCH_DONE, 5, v, "recording a batch", NULL,
 			   err);
 }
 
@@ -2453,7 +2466,7 @@ static int pg_submit_many(struct ac_store *base,
 	struct pg_store *s = (struct pg_store *)base;
 	struct ac_task_spec *specs = calloc(SUBMIT_PIPELINE, sizeof *specs);
 	struct ac_submitted *out = calloc(SUBMIT_PIPELINE, sizeof *out);
-	int64_t batch_id = 0, total = 0;
+	int64_t batch_id = 0, total = 0, first = 0, last = 0;
 	size_t n;
 	int rc = -1;
 
@@ -2475,11 +2488,19 @@ static int pg_submit_many(struct ac_store *base,
 		if (insert_tasks(s, specs, n, out, batch_id,
 				 batch && batch->then, err) < 0)
 			goto fail;
-		for (size_t i = 0; i < n; i++)
-			total += !out[i].existed;
+		for (size_t i = 0; i < n; i++) {
+			if (out[i].existed)
+				continue;
+			total++;
+			if (!first || out[i].id < first)
+				first = out[i].id;
+			if (out[i].id > last)
+				last = out[i].id;
+		}
 		stored(ctx, out, n);
 	}
-	if (batch && batch_finish(s, batch, batch_id, total, err) < 0)
+	if (batch && batch_finish(s, batch, batch_id, total, first, last,
+				  err) < 0)
 		goto fail;
 	rc = end_submit(s, err);
 	goto done;
@@ -5277,7 +5298,8 @@ static int pg_task_parents(struct ac_store *base, int64_t id, json_t **out,
 		}
 		entry = json_pack("{s:s,s:o,s:s?}", "status",
 				  get_text(res, r, 1), "result", result ?
-				  json_loads(result, 0, NULL) : json_null(),
+				  json_loads(result, JSON_DECODE_ANY, NULL) :
+				  json_null(),
 				  "error", get_text(res, r, 3));
 		free(result);
 		if (!entry ||
@@ -5371,39 +5393,39 @@ static int pg_batch_get(struct ac_store *base, int64_t id, json_t **out,
 {
 	struct pg_store *s = (struct pg_store *)base;
 	char idb[NUM], created[40];
-	const char *v[1] = { num(idb, id) };
-	json_t *o, *by = json_object();
-	PGresult *res;
+	const char *v[3] = { num(idb, id), NULL, NULL };
+	json_t *o = NULL, *by;
+	PGresult *res, *counts;
 
-	if (!by)
-		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-	for (int i = 0; i < AC_TASK_STATUS_COUNT; i++)
-		json_object_set_new(by, ac_task_status_name(i),
-				    json_integer(0));
-	res = run(s, ST_BATCH_COUNTS, 1, v, NULL, "reading a batch", err);
-	if (!res) {
-		json_decref(by);
-		return -1;
-	}
-	for (int r = 0; r < PQntuples(res); r++)
-		json_object_set_new(by, PQgetvalue(res, r, 0),
-				    json_integer(get_i64(res, r, 1)));
-	PQclear(res);
 	res = run(s, ST_BATCH_GET, 1, v, NULL, "reading a batch", err);
-	if (!res) {
-		json_decref(by);
+	if (!res)
 		return -1;
-	}
 	if (PQntuples(res) == 0) {
 		PQclear(res);
-		json_decref(by);
 		return ac_error_set(err, AC_EXIT_USAGE, "no batch %lld",
 				    (long long)id);
 	}
-	o = ac_batch_json(id, ac_format_time(get_i64(res, 0, 0), created,
-					     sizeof created),
-			  get_i64(res, 0, 1), by, get_i64(res, 0, 2),
-			  get_text(res, 0, 3));
+	/* Its tasks, by its id range (NULL, NULL for an empty batch). */
+	v[1] = get_text(res, 0, 4);
+	v[2] = get_text(res, 0, 5);
+	counts = run(s, ST_BATCH_COUNTS, 3, v, NULL, "reading a batch", err);
+	if (!counts) {
+		PQclear(res);
+		return -1;
+	}
+	by = json_object();
+	for (int i = 0; by && i < AC_TASK_STATUS_COUNT; i++)
+		json_object_set_new(by, ac_task_status_name(i),
+				    json_integer(0));
+	for (int r = 0; by && r < PQntuples(counts); r++)
+		json_object_set_new(by, PQgetvalue(counts, r, 0),
+				    json_integer(get_i64(counts, r, 1)));
+	PQclear(counts);
+	if (by)
+		o = ac_batch_json(id, ac_format_time(get_i64(res, 0, 0),
+						     created, sizeof created),
+				  get_i64(res, 0, 1), by, get_i64(res, 0, 2),
+				  get_text(res, 0, 3));
 	PQclear(res);
 	if (!o)
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");

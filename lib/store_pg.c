@@ -709,8 +709,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"UPDATE tasks SET dependents = 1 WHERE id = $1 "
 		"RETURNING status, depth",
 	[ST_AFTER_ADD] =
-		"INSERT INTO task_after (parent, task, done) SELECT u.p, $2, u.d "
-		"FROM unnest($1::bigint[], $3::int[]) AS u(p, d) "
+		"INSERT INTO task_after (parent, task, done) SELECT u.p, "
+		"$2::bigint, u.d FROM unnest($1::bigint[], $3::int[]) AS u(p, d) "
 		"ON CONFLICT DO NOTHING",
 	[ST_GRAPH_SET] =
 		"UPDATE tasks SET after_policy = $2, waiting = $3, "

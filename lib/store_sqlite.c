@@ -85,6 +85,9 @@ enum stmt_id {
 	"JOIN tasks t ON t.id = a.parent WHERE a.task = " task " AND " \
 	"t.status <> 'completed' ORDER BY t.id))))"
 
+#define THEN_LEFT \
+	"(SELECT count(*) FROM task_after WHERE task = ?1 AND done = 0)"
+
 #define SCHED_COLS "name, cron, tz, type, data, priority, max_retries, " \
 	"timeout_ms, expires_ms, route_key, tags, meta, max_reclaims, " \
 	"overlap, catch_up_ms, paused, reason, next_at, last_slot, " \
@@ -478,11 +481,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"INSERT INTO task_after (parent, task, done) SELECT id, ?2, "
 		"status IN " SQL_ENDED " FROM tasks WHERE id BETWEEN ?3 AND ?4 "
 		"AND batch = ?1",
+	/* Waiting for the batch's tasks that have not ended (one may have
+	 * been cancelled at once: it waited for a task that had failed). */
 	[ST_THEN_SET] =
 		"UPDATE tasks SET then_batch = ?2, after_policy = 'all-done', "
-		"waiting = ?3, status = CASE WHEN ?3 > 0 THEN 'pending' ELSE "
-		"status END, data = CASE WHEN ?3 = 0 THEN " THEN_DATA("?1", "?2")
-		" ELSE data END WHERE id = ?1",
+		"waiting = " THEN_LEFT ", status = CASE WHEN " THEN_LEFT " > 0 "
+		"THEN 'pending' ELSE status END, data = CASE WHEN " THEN_LEFT
+		" = 0 THEN " THEN_DATA("?1", "?2") " ELSE data END WHERE id = ?1",
 	[ST_PARENTS] =
 		"SELECT t.id, t.status, t.result, t.error FROM task_after a "
 		"JOIN tasks t ON t.id = a.parent WHERE a.task = ?1 ORDER BY t.id",
@@ -1819,7 +1824,6 @@ static int batch_finish(struct sqlite_store *s, struct ac_batch_spec *batch,
 			return -1;
 		sqlite3_bind_int64(st, 1, then.id);
 		sqlite3_bind_int64(st, 2, id);
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)sqlite3_changes(s->db));
 		if (exec_stmt(s, st, err, "linking a continuation") < 0)
 			return -1;
 		batch->then_id = then.id;

@@ -1,9 +1,9 @@
 # bash completion for ac, ac-worker, ac-submit, ac-status, ac-drain,
-# ac-cancel, ac-scale and ac-queue.
+# ac-cancel, ac-scale, ac-queue and ac-schedule.
 # One file for every command: install it as
 # /usr/share/bash-completion/completions/NAME for each NAME, or source it.
-# Worker ids, task types and task ids are read from the store with
-# ac-status, only when jq is installed.
+# Worker ids, task types, task ids, batch ids and schedule names are read
+# from the store with ac-status, only when jq is installed.
 # The option lists of _ac_options are checked against each command's --help,
 # its man page, docs/cli.md and the zsh and fish completions by
 # tests/06-options.bats.
@@ -24,13 +24,15 @@ _ac_options()
 		echo "--async --batch --envelope --priority= --timeout=" \
 			"--retries= --max-reclaims= --delay= --expires= --key= --route=" \
 			"--require= --meta=" \
-			"--idempotency-key= --retry= --wait-timeout= --store=" \
+			"--idempotency-key= --after= --after-policy= --then=" \
+			"--parent= --no-parent" \
+			"--retry= --wait-timeout= --store=" \
 			"-q --quiet -h --help --version"
 		;;
 	ac-status)
 		echo "--json --table --workers --tasks --status= --type=" \
-			"--limit= --task= --queue --follow --worker=" \
-			"--store= -h --help --version"
+			"--limit= --task= --tree --batch= --schedules --queue" \
+			"--follow --worker= --store= -h --help --version"
 		;;
 	ac-drain)
 		echo "--reason= --wait --timeout= --stop --undo --store=" \
@@ -48,6 +50,12 @@ _ac_options()
 		echo "--concurrency= --per-key= --rate= --key-rate= --burst=" \
 			"--fair --no-fair --clear --reason= --for= --key=" \
 			"--type= --since= --status= --limit= --all --older-than=" \
+			"--json --table --store= -h --help --version"
+		;;
+	ac-schedule)
+		echo "--cron= --tz= --overlap= --catch-up= --replace" \
+			"--priority= --timeout= --retries= --max-reclaims=" \
+			"--expires= --key= --require= --meta= --reason= --count=" \
 			"--json --table --store= -h --help --version"
 		;;
 	ac)
@@ -118,6 +126,20 @@ _ac_task_ids()
 		jq -r '$ARGS.positional as $s | .[] |
 			select(($s | length) == 0 or (.status | IN($s[]))) | .id' \
 			--args "$@" 2>/dev/null
+}
+
+# The names of the schedules (ac-status --schedules).
+_ac_schedule_names()
+{
+	command -v jq >/dev/null 2>&1 || return 0
+	_ac_status --schedules --json | jq -r '.[].name' 2>/dev/null
+}
+
+# The batches of the newest tasks (ac-status --tasks: up to 100).
+_ac_batch_ids()
+{
+	command -v jq >/dev/null 2>&1 || return 0
+	_ac_status --tasks --json | jq -r '.[].batch // empty' 2>/dev/null | sort -un
 }
 
 _ac_task_types()
@@ -204,10 +226,25 @@ _ac_complete_value()
 		;;
 	--concurrency | --per-key) _ac_reply_words 'off' ;;
 	--rate | --key-rate) _ac_reply_words $'off\n1/s\n10/m\n100/h' ;;
-	--type) _ac_reply_words "$(_ac_task_types)" ;;
-	--task) _ac_reply_words "$(_ac_task_ids)" ;;
-	--retry)
-		_ac_reply_words "$(_ac_task_ids failed timeout cancelled expired)"
+	--type | --then) _ac_reply_words "$(_ac_task_types)" ;;
+	--task | --after | --parent) _ac_reply_words "$(_ac_task_ids)" ;;
+	--after-policy) _ac_reply_words $'all-ok\nall-done' ;;
+	--batch) _ac_reply_words "$(_ac_batch_ids)" ;;
+	--overlap) _ac_reply_words $'allow\nskip\ncancel-previous' ;;
+	--catch-up) _ac_reply_words $'0\n10m\n1h\n1d' ;;
+	--tz)
+		# IANA zone names, a level at a time, from the system's zoneinfo.
+		local IFS=$'\n' z
+		COMPREPLY=()
+		[[ UTC == "$_ac_cur"* ]] && COMPREPLY+=(UTC)
+		if [[ -d /usr/share/zoneinfo ]]; then
+			for z in $(cd /usr/share/zoneinfo && compgen -f -- "$_ac_cur"); do
+				case ${z##*/} in [A-Z]*) ;; *) continue ;; esac
+				[[ -d /usr/share/zoneinfo/$z ]] && z+=/
+				COMPREPLY+=("$z")
+			done
+		fi
+		[[ ${COMPREPLY[*]} == */* ]] && compopt -o nospace 2>/dev/null
 		;;
 	*) COMPREPLY=() ;;
 	esac
@@ -306,6 +343,25 @@ _ac_complete_command()
 			_ac_reply_words "$(_ac_task_ids failed timeout cancelled expired)"
 		fi
 		;;
+	ac-schedule)
+		# SUBCOMMAND, then a schedule NAME (add: a new NAME, then TYPE and
+		# FILE).
+		if ((npos == 0)); then
+			_ac_reply_words $'add\nlist\nshow\npause\nresume\nrm\nrun\nnext'
+		elif [[ $sub == add ]]; then
+			if ((npos == 2)); then
+				_ac_reply_words "$(_ac_task_types)"
+			elif ((npos == 3)); then
+				_ac_reply_files
+			fi
+		elif ((npos == 1)); then
+			case $sub in
+			show | pause | resume | rm | run | next)
+				_ac_reply_words "$(_ac_schedule_names)"
+				;;
+			esac
+		fi
+		;;
 	ac-worker | ac-status | ac-scale) ;;
 	*) _ac_reply_files ;;
 	esac
@@ -365,7 +421,7 @@ _ac_completion()
 			COMPREPLY=($(compgen -W "$(_ac_options ac)" -- "$_ac_cur"))
 			return 0
 		fi
-		local subs="worker submit status drain cancel scale queue help"
+		local subs="worker submit status drain cancel scale queue schedule help"
 		# Any other ac-NAME command beside ac or in PATH.
 		if [[ -n $dir ]]; then
 			for c in "$dir"/ac-*; do
@@ -394,4 +450,4 @@ _ac_completion()
 
 complete -F _ac_completion ac
 complete -F _ac_cmd_completion ac-worker ac-submit ac-status ac-drain ac-cancel \
-	ac-scale ac-queue
+	ac-scale ac-queue ac-schedule

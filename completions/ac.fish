@@ -1,13 +1,13 @@
 # fish completion for ac, ac-worker, ac-submit, ac-status, ac-drain,
-# ac-cancel, ac-scale and ac-queue.
+# ac-cancel, ac-scale, ac-queue and ac-schedule.
 #
 # fish loads vendor_completions.d/NAME.fish when it first completes NAME, so
 # `make install` installs this one file under each command's name; whichever
 # is loaded first registers the completions of every command, and the others
 # return at once.
 #
-# Worker ids, task types and task ids are read from the store with
-# ac-status (the one beside the command, else from PATH; the --store of the
+# Worker ids, task types, task ids, batch ids and schedule names are read
+# from the store with ac-status (the one beside the command, else from PATH; the --store of the
 # command line), only when jq is installed.
 #
 # Each command's options are its `complete -c NAME ... -l OPTION` lines;
@@ -72,6 +72,35 @@ function __ac_task_ids
     __ac_status --tasks --json | jq -r '$ARGS.positional as $s | .[] |
         select(($s | length) == 0 or (.status | IN($s[]))) |
         "\(.id)\t\(.type) \(.status)"' --args $argv 2>/dev/null
+end
+
+# The names of the schedules (ac-status --schedules).
+function __ac_schedule_names
+    command -q jq; or return 0
+    __ac_status --schedules --json | jq -r '.[] | "\(.name)\t\(.cron) \(.type)"' 2>/dev/null
+end
+
+# The batches of the newest tasks (up to 100).
+function __ac_batch_ids
+    command -q jq; or return 0
+    __ac_status --tasks --json | jq -r '.[].batch // empty' 2>/dev/null | sort -un
+end
+
+# --tz: UTC or an IANA zone of the system's zoneinfo.
+function __ac_time_zones
+    set -l cur (commandline -ct)
+    set cur (string replace -r -- '^--tz=' '' $cur)
+    echo UTC
+    test -d /usr/share/zoneinfo; or return 0
+    for z in /usr/share/zoneinfo/$cur*
+        set -l name (string replace -- /usr/share/zoneinfo/ '' $z)
+        string match -qr -- '(^|/)[A-Z][^/]*$' $name; or continue
+        if test -d $z
+            echo $name/
+        else
+            echo $name
+        end
+    end
 end
 
 # A store: a SQLite file (plain, or after sqlite:) or a PostgreSQL URI, of
@@ -176,6 +205,7 @@ complete -c ac -n __fish_use_subcommand -a drain -d 'stop workers from claiming 
 complete -c ac -n __fish_use_subcommand -a cancel -d 'cancel queued or running tasks'
 complete -c ac -n __fish_use_subcommand -a scale -d 'keep a pool of workers running'
 complete -c ac -n __fish_use_subcommand -a queue -d 'flow control and failed tasks'
+complete -c ac -n __fish_use_subcommand -a schedule -d 'cron schedules fired by the workers'
 complete -c ac -n __fish_use_subcommand -a help -d 'list the commands'
 complete -c ac -n __fish_use_subcommand -a '(__ac_other_commands)' -d 'ac command'
 complete -c ac -n "not __fish_use_subcommand; and not __fish_seen_subcommand_from help" \
@@ -223,6 +253,11 @@ complete -c ac-submit -l route -x -a 'any least-loaded round-robin consistent-ha
 complete -c ac-submit -l require -x -d 'only workers offering TAG may run it'
 complete -c ac-submit -l meta -x -d 'metadata K=V kept with the task'
 complete -c ac-submit -l idempotency-key -x -d 'a second submit with the same key returns the first task'
+complete -c ac-submit -l after -x -a '(__ac_task_ids)' -d 'pending until those tasks have ended (- stdin, @FILE)'
+complete -c ac-submit -l after-policy -x -a 'all-ok all-done' -d 'a task waited for that did not complete'
+complete -c ac-submit -l then -x -a '(__ac_task_types)' -d 'with --batch: one more task of TYPE at the end'
+complete -c ac-submit -l parent -x -a '(__ac_task_ids)' -d 'record the task as a sub-task of ID'
+complete -c ac-submit -l no-parent -d 'record no parent, even inside a handler'
 complete -c ac-submit -l retry -x -a '(__ac_task_ids failed timeout cancelled expired)' -d 'put a failed task back in the queue'
 complete -c ac-submit -l wait-timeout -x -d 'stop waiting after SEC (exit 3)'
 complete -c ac-submit -l store -x -a '(__ac_stores)' -d 'the store'
@@ -243,6 +278,9 @@ complete -c ac-status -l status -x -a 'pending queued running completed failed c
 complete -c ac-status -l type -x -a '(__ac_task_types)' -d 'only tasks of type T'
 complete -c ac-status -l limit -x -d 'at most N tasks (default 100)'
 complete -c ac-status -l task -x -a '(__ac_task_ids)' -d 'one task (with --follow: its events)'
+complete -c ac-status -l tree -d 'with --task: the whole graph the task is in'
+complete -c ac-status -l batch -x -a '(__ac_batch_ids)' -d "a batch's progress and its --then"
+complete -c ac-status -l schedules -d 'the schedules'
 complete -c ac-status -l queue -d 'depth by type and priority'
 complete -c ac-status -l follow -d 'the live events of every worker'
 complete -c ac-status -l worker -x -a '(__ac_worker_ids)' -d 'with --follow: only worker W'
@@ -333,3 +371,40 @@ complete -c ac-queue -l table -d 'aligned table output'
 complete -c ac-queue -l store -x -a '(__ac_stores)' -d 'the store'
 complete -c ac-queue -s h -l help -d 'show the usage'
 complete -c ac-queue -l version -d 'show the version'
+
+# ---------------------------------------------------------------- ac-schedule
+
+# The subcommand first; then a schedule NAME (add: a new NAME, TYPE, FILE).
+# Each option is offered everywhere; ac-schedule says which go with which
+# subcommand.
+set -l __ac_schedule_subs add list show pause resume rm run next
+complete -c ac-schedule -f
+complete -c ac-schedule -n "not __fish_seen_subcommand_from $__ac_schedule_subs" -a add -d 'add a schedule'
+complete -c ac-schedule -n "not __fish_seen_subcommand_from $__ac_schedule_subs" -a list -d 'every schedule'
+complete -c ac-schedule -n "not __fish_seen_subcommand_from $__ac_schedule_subs" -a show -d 'one schedule and its last tasks'
+complete -c ac-schedule -n "not __fish_seen_subcommand_from $__ac_schedule_subs" -a pause -d 'fire nothing of a schedule until resumed'
+complete -c ac-schedule -n "not __fish_seen_subcommand_from $__ac_schedule_subs" -a resume -d 'fire a paused schedule again'
+complete -c ac-schedule -n "not __fish_seen_subcommand_from $__ac_schedule_subs" -a rm -d 'remove a schedule'
+complete -c ac-schedule -n "not __fish_seen_subcommand_from $__ac_schedule_subs" -a run -d "submit a schedule's task now"
+complete -c ac-schedule -n "not __fish_seen_subcommand_from $__ac_schedule_subs" -a next -d 'the next slots'
+complete -c ac-schedule -n '__fish_seen_subcommand_from show pause resume rm run next' -a '(__ac_schedule_names)'
+complete -c ac-schedule -l cron -x -d 'add, next: the cron expression'
+complete -c ac-schedule -l tz -x -a '(__ac_time_zones)' -d 'add, next: the zone of the expression'
+complete -c ac-schedule -l overlap -x -a 'allow skip cancel-previous' -d 'add: a slot while the last task runs'
+complete -c ac-schedule -l catch-up -x -d 'add: how late a missed slot still fires (default 1h)'
+complete -c ac-schedule -l replace -d 'add: change the schedule of that name'
+complete -c ac-schedule -l priority -x -a 'low normal high critical' -d "add: each task's priority"
+complete -c ac-schedule -l timeout -x -d 'add: time limit of each attempt, SEC'
+complete -c ac-schedule -l retries -x -d 'add: retries after a failure'
+complete -c ac-schedule -l max-reclaims -x -d 'add: lost attempts before a task fails'
+complete -c ac-schedule -l expires -x -d 'add: not started within SEC: it ends expired'
+complete -c ac-schedule -l key -x -d 'add: route key of each task'
+complete -c ac-schedule -l require -x -d 'add: only workers offering TAG'
+complete -c ac-schedule -l meta -x -d 'add: metadata K=V of each task'
+complete -c ac-schedule -l reason -x -d 'pause: why'
+complete -c ac-schedule -l count -x -d 'next: how many slots (default 5)'
+complete -c ac-schedule -l json -d 'JSON output'
+complete -c ac-schedule -l table -d 'aligned table output'
+complete -c ac-schedule -l store -x -a '(__ac_stores)' -d 'the store'
+complete -c ac-schedule -s h -l help -d 'show the usage'
+complete -c ac-schedule -l version -d 'show the version'

@@ -46,6 +46,26 @@ run "ac-queue limit process_document --concurrency 2 --rate 10/s | jq -c '{type,
 run "for n in 1 2 3 4 5 6 7 8 9 10; do printf '{\"page_count\":%s}\\n' \$n; done | ac-submit --batch process_document | jq -c '{pages, worker}'"
 run "ac-queue limit process_document --clear >/dev/null"
 
+say "a task graph: plan_report spawns a summary per section, and a merge that waits for them"
+run "echo '{\"sections\":[\"ac is small. It is C.\",\"ac is fast.\",\"ac is crash-safe.\"]}' | ac-submit plan_report | tee $AC_HOME/plan.json | jq -c ."
+merge=$(jq -r .merge "$AC_HOME/plan.json")
+plan=$(ac-status --task "$merge" | jq -r .parent)
+i=0
+until [ "$(ac-status --task "$merge" | jq -r .status)" = completed ]; do
+	i=$((i + 1)); [ $i -lt 100 ] || { echo "demo: the merge did not complete" >&2; exit 1; }
+	sleep 0.1
+done
+run "ac-status --task $merge | jq -c .result"
+run "ac-status --task $plan --tree --table"
+
+say "a schedule every 2 seconds, fired by the workers themselves (no daemon)"
+run "ac-schedule add tick --cron '*/2 * * * * *' --tz UTC generate_summary - <<'EOF' | jq -c '{name, cron, next}'
+{\"text\":\"tick.\"}
+EOF"
+sleep 4.5
+run "ac-schedule list --table"
+run "ac-schedule rm tick >/dev/null"
+
 say "the workers"
 run "ac-status --workers --table"
 

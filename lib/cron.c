@@ -390,7 +390,10 @@ char *ac_tz_local_name(void)
 
 	if (tz && *tz == ':')
 		tz++;
-	if (tz && *tz && strcmp(tz, "UTC") && ac_tz_known(tz))
+	/* TZ set but empty is UTC to tzset(3), as "UTC" is. */
+	if (tz && (!*tz || !strcmp(tz, "UTC")))
+		return ac_strdup("UTC");
+	if (tz && ac_tz_known(tz))
 		return ac_strdup(tz);
 	/* readlink does not say when it truncates: grow until it fits. */
 	for (;;) {
@@ -479,8 +482,9 @@ static void zone_leave(struct zone *z)
 {
 	if (!z->changed)
 		return;
-	/* Putting back the old value cannot fail for want of memory any
-	 * more than setting the new one did: glibc reuses the slot. */
+	/* setenv fails only for want of memory, and then the zone stays in
+	 * TZ: there is nothing better to do.  glibc keeps every TZ value it
+	 * has set, so from the second call on this allocates nothing. */
 	if (z->saved)
 		setenv("TZ", z->saved, 1);
 	else

@@ -47,13 +47,16 @@ struct ac_cron {
 int ac_cron_parse(const char *expr, struct ac_cron *out, struct ac_error *err);
 
 /* The first firing strictly after after_ms in zone tz, in *next_ms.
- * 0; 1 when it never fires within the next 8 years (e.g. 30 Feb);
- * -1 with err when tz is not a known zone. */
+ * Firings are on whole seconds, so after_ms may be anywhere in a second.
+ * 0; 1 when it never fires within the next 8 years (e.g. 30 Feb), or
+ * after_ms is more than 2^53 ms (285,000 years) from 1970; -1 with err
+ * when tz is not a known zone (exit code 2), or out of memory (1). */
 int ac_cron_next(const struct ac_cron *c, const char *tz, int64_t after_ms,
 		 int64_t *next_ms, struct ac_error *err);
 
 /* The last firing at or before at_ms (within the 8 years before it), in
- * *prev_ms: 0, 1 when none, -1 with err as above. */
+ * *prev_ms: 0, 1 when none, -1 with err as above.  prev and next agree:
+ * prev(next(t)) is next(t), and nothing fires between prev(t) and t. */
 int ac_cron_prev(const struct ac_cron *c, const char *tz, int64_t at_ms,
 		 int64_t *prev_ms, struct ac_error *err);
 

@@ -18,6 +18,7 @@
 #include "exitcode.h"
 #include "flow.h"
 #include "pq.h"
+#include "schedule.h"
 #include "util.h"
 
 #include <errno.h>
@@ -28,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 #define DEADLINE_DEFAULT_MS 10000
 #define DEADLINE_MIN_MS 200
 #define BACKOFF_FIRST_MS 100
@@ -70,6 +71,13 @@ enum stmt_id {
 	ST_FLOW_NEXT, ST_FLOW_TOP, ST_FLOW_RUNNING, ST_FLOW_KEYS,
 	ST_FLOW_SAVE, ST_FLOW_SAVE_KEYS, ST_CLAIM_CANDS, ST_CLAIM_IDS,
 	ST_SWEEP_KEYS, ST_SWEEP_QUEUES, ST_NOTIFY_CAPPED,
+	ST_NOW, ST_LINK, ST_AFTER_ADD, ST_GRAPH_SET, ST_BATCH_NEW,
+	ST_BATCH_DONE, ST_THEN_EDGES, ST_THEN_SET, ST_PARENTS, ST_LINKS_TASK,
+	ST_LINKS_AFTER, ST_LINKS_CHILDREN, ST_LINKS_DEPENDENTS, ST_BATCH_GET,
+	ST_BATCH_COUNTS, ST_AWAITING, ST_SCHED_NEXT, ST_SCHED_DUE,
+	ST_SCHED_GET, ST_SCHED_LIST, ST_SCHED_UPDATE, ST_SCHED_RAN,
+	ST_SCHED_INSERT, ST_SCHED_REPLACE, ST_SCHED_PAUSE, ST_SCHED_RESUME,
+	ST_SCHED_REMOVE,
 	ST_COUNT
 };
 
@@ -106,14 +114,16 @@ enum stmt_id {
 	"WHERE t.id = pick.id AND t.status = 'queued' AND " \
 	NOT_EXPIRED("t.") " RETURNING t.id, " \
 	"t.type, t.data, t.priority, t.attempt, t.timeout_ms, " \
-	"t.route_key, t.checkpoint, t.data_lz4, t.checkpoint_lz4), " \
+	"t.route_key, t.checkpoint, t.data_lz4, t.checkpoint_lz4, " \
+	"(t.after_policy IS NOT NULL)::int AS has_after), " \
 	"opened AS (INSERT INTO attempts (task_id, attempt, worker, " \
 	"started) SELECT id, attempt, $2, " NOW_MS " FROM claimed " \
 	"ON CONFLICT (task_id, attempt) DO UPDATE SET worker = " \
 	"excluded.worker, started = excluded.started, finished = NULL, " \
 	"outcome = NULL, error = NULL) " \
 	"SELECT id, type, data, priority, attempt, timeout_ms, " \
-	"route_key, checkpoint, data_lz4, checkpoint_lz4 FROM claimed " \
+	"route_key, checkpoint, data_lz4, checkpoint_lz4, has_after " \
+	"FROM claimed " \
 	"ORDER BY priority DESC, id"
 
 /* A type's flow control (flow.h: struct ac_flow), as read_flow() takes
@@ -154,7 +164,30 @@ enum stmt_id {
 	"result, error, checkpoint, progress, idempotency_key, created, " \
 	"run_at, started, finished, lease_until, usage, log, reclaims, " \
 	"max_reclaims, cancel_requested, assigned, data_lz4, result_lz4, " \
-	"checkpoint_lz4"
+	"checkpoint_lz4, parent, batch, after_policy, waiting, awaiting"
+
+#define SQL_ENDED "('completed', 'failed', 'cancelled', 'timeout', 'expired')"
+
+/* The ids of the tasks task waited for whose status is (or is not:
+ * op "<>") completed, ascending, as the text of a JSON array's inside. */
+#define THEN_IDS(task, op) \
+	"coalesce((SELECT string_agg(t.id::text, ',' ORDER BY t.id) FROM " \
+	"task_after a JOIN tasks t ON t.id = a.parent WHERE a.task = " task \
+	" AND t.status " op " 'completed'), '')"
+/* A batch continuation's data, built from the tasks it waited for, as
+ * compact as SQLite's json_object(): {"batch":B,"completed":[ids],
+ * "failed":[ids]}. */
+#define THEN_DATA(task, batch) \
+	"'{\"batch\":' || " batch " || ',\"completed\":[' || " \
+	THEN_IDS(task, "=") " || '],\"failed\":[' || " THEN_IDS(task, "<>") \
+	" || ']}'"
+
+/* A schedule row (sched_read), the status of its last task last. */
+#define SCHED_COLS "name, cron, tz, type, data, priority, max_retries, " \
+	"timeout_ms, expires_ms, route_key, tags, meta, max_reclaims, " \
+	"overlap, catch_up_ms, paused, reason, next_at, last_slot, " \
+	"last_task, fired, skipped, missed, created, updated, " \
+	"(SELECT status FROM tasks WHERE id = last_task)"
 
 /* The end of an attempt, written with the task's change in one statement:
  * `changed` is the UPDATE of tasks, RETURNING id, attempt and status. */
@@ -168,12 +201,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_INSERT_TASK] =
 		"INSERT INTO tasks (type, status, priority, data, max_retries, "
 		"timeout_ms, route_key, tags, meta, idempotency_key, run_at, "
-		"created, max_reclaims, assigned, data_lz4, expires_at) VALUES "
-		"($1, CASE WHEN "
+		"created, max_reclaims, assigned, data_lz4, expires_at, parent, "
+		"batch, depth, dependents) VALUES ($1, CASE WHEN "
 		"$10::bigint > 0 THEN 'pending' ELSE 'queued' END, $2, $3, $4, "
 		"$5, $6, $7::jsonb, $8, $9, " NOW_MS " + $10::bigint, " NOW_MS
 		", $11, $12, $13::bytea, CASE WHEN $14::bigint > 0 THEN " NOW_MS
-		" + $14::bigint END) ON CONFLICT (idempotency_key) WHERE "
+		" + $14::bigint END, $15, $16, $17, $18) "
+		"ON CONFLICT (idempotency_key) WHERE "
 		"idempotency_key IS NOT NULL DO NOTHING RETURNING id",
 	[ST_FIND_IDEM] = "SELECT id FROM tasks WHERE idempotency_key = $1",
 	[ST_TASK_STATUS] = "SELECT status FROM tasks WHERE id = $1",
@@ -185,11 +219,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"worker = NULL, lease_until = NULL, finished = NULL, "
 		"run_at = " NOW_MS " WHERE id = $1 AND status IN "
 		"('failed', 'timeout', 'cancelled', 'expired')",
-	/* Rows another worker is promoting are skipped, not waited for. */
+	/* Rows another worker is promoting are skipped, not waited for;
+	 * tasks still waiting for others (schema_v6) are passed over. */
 	[ST_PROMOTE] =
 		"UPDATE tasks SET status = 'queued' WHERE id IN (SELECT id FROM "
 		"tasks WHERE status = 'pending' AND run_at <= " NOW_MS
-		" FOR UPDATE SKIP LOCKED)",
+		" AND waiting = 0 FOR UPDATE SKIP LOCKED)",
 	/* One round trip: per type, the best $4 unassigned tasks and the
 	 * best $4 routed here (each an index seek, however deep the queue),
 	 * locked with SKIP LOCKED; the best $4 of those are taken, with
@@ -665,6 +700,107 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SWEEP_QUEUES] =
 		"SELECT type FROM queues WHERE " QUEUE_IDLE
 		" FOR UPDATE SKIP LOCKED",
+	[ST_NOW] = "SELECT " NOW_MS,
+	/* Task graphs (schema_v6).  The row lock taken here is what orders
+	 * a new dependent against its parent's end: an end that comes
+	 * first is seen here; one that comes later waits for this commit,
+	 * and its trigger then sees the new edge. */
+	[ST_LINK] =
+		"UPDATE tasks SET dependents = 1 WHERE id = $1 "
+		"RETURNING status, depth",
+	[ST_AFTER_ADD] =
+		"INSERT INTO task_after (parent, task, done) SELECT u.p, "
+		"$2::bigint, u.d FROM unnest($1::bigint[], $3::int[]) AS u(p, d) "
+		"ON CONFLICT DO NOTHING",
+	[ST_GRAPH_SET] =
+		"UPDATE tasks SET after_policy = $2, waiting = $3, "
+		"status = coalesce($4, status), error = $5, "
+		"finished = CASE WHEN $4::text = 'cancelled' THEN " NOW_MS
+		" END WHERE id = $1",
+	[ST_BATCH_NEW] =
+		"INSERT INTO batches (created, total) VALUES (" NOW_MS ", 0) "
+		"RETURNING id",
+	[ST_BATCH_DONE] =
+		"UPDATE batches SET total = total + $2, "
+		"then_task = coalesce($3, then_task), first_id = $4, "
+		"last_id = $5 WHERE id = $1",
+	/* The continuation waits for those of its edges not settled yet. */
+	[ST_THEN_EDGES] =
+		"WITH e AS (INSERT INTO task_after (parent, task, done) "
+		"SELECT id, $2::bigint, CASE WHEN status IN " SQL_ENDED
+		" THEN 1 ELSE 0 END FROM tasks WHERE id BETWEEN $3 AND $4 AND "
+		"batch = $1 RETURNING done) "
+		"SELECT count(*) FILTER (WHERE done = 0) FROM e",
+	[ST_THEN_SET] =
+		"UPDATE tasks SET then_batch = $2, after_policy = 'all-done', "
+		"waiting = $3, status = CASE WHEN $3 > 0 THEN 'pending' ELSE "
+		"status END, data = CASE WHEN $3 = 0 THEN "
+		THEN_DATA("$1::bigint", "$2::bigint") " ELSE data END, "
+		"data_lz4 = CASE WHEN $3 = 0 THEN NULL ELSE data_lz4 END "
+		"WHERE id = $1",
+	[ST_PARENTS] =
+		"SELECT t.id, t.status, t.result, t.error, t.result_lz4 FROM "
+		"task_after a JOIN tasks t ON t.id = a.parent WHERE a.task = $1 "
+		"ORDER BY t.id",
+	[ST_LINKS_TASK] =
+		"SELECT id, type, status, parent, after_policy, batch FROM tasks "
+		"WHERE id = $1",
+	[ST_LINKS_AFTER] =
+		"SELECT parent FROM task_after WHERE task = $1 ORDER BY parent",
+	[ST_LINKS_CHILDREN] =
+		"SELECT id FROM tasks WHERE parent = $1 ORDER BY id",
+	[ST_LINKS_DEPENDENTS] =
+		"SELECT task FROM task_after WHERE parent = $1 ORDER BY task",
+	[ST_BATCH_GET] =
+		"SELECT created, total, then_task, (SELECT status FROM tasks "
+		"WHERE id = then_task), first_id, last_id FROM batches "
+		"WHERE id = $1",
+	[ST_BATCH_COUNTS] =
+		"SELECT status, count(*) FROM tasks WHERE id BETWEEN $2 AND $3 "
+		"AND batch = $1 GROUP BY status",
+	[ST_AWAITING] =
+		"UPDATE tasks SET awaiting = $2 WHERE id = $1 AND "
+		"status = 'running'",
+	/* Schedules (schema_v6), by the store's clock. */
+	[ST_SCHED_NEXT] =
+		"SELECT min(next_at), " NOW_MS " FROM schedules WHERE paused = 0",
+	/* The due rows, locked in one order by every firer: one that waited
+	 * for another's lock finds the row again with its next slot moved
+	 * past $1, and leaves it. */
+	[ST_SCHED_DUE] =
+		"SELECT " SCHED_COLS " FROM schedules WHERE paused = 0 AND "
+		"next_at <= $1 ORDER BY name COLLATE \"C\" FOR UPDATE",
+	[ST_SCHED_GET] =
+		"SELECT " SCHED_COLS " FROM schedules WHERE name = $1",
+	[ST_SCHED_LIST] =
+		"SELECT " SCHED_COLS " FROM schedules "
+		"ORDER BY name COLLATE \"C\"",
+	[ST_SCHED_UPDATE] =
+		"UPDATE schedules SET next_at = $2, "
+		"last_slot = coalesce($3, last_slot), "
+		"last_task = coalesce($4, last_task), fired = fired + $5, "
+		"skipped = skipped + $6, missed = missed + $7 WHERE name = $1",
+	[ST_SCHED_RAN] =
+		"UPDATE schedules SET last_task = $2 WHERE name = $1",
+	[ST_SCHED_INSERT] =
+		"INSERT INTO schedules (name, cron, tz, type, data, priority, "
+		"max_retries, timeout_ms, expires_ms, route_key, tags, meta, "
+		"max_reclaims, overlap, catch_up_ms, next_at, created, updated) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+		"$14, $15, $16, $17, $17) ON CONFLICT (name) DO NOTHING",
+	[ST_SCHED_REPLACE] =
+		"UPDATE schedules SET cron = $2, tz = $3, type = $4, data = $5, "
+		"priority = $6, max_retries = $7, timeout_ms = $8, "
+		"expires_ms = $9, route_key = $10, tags = $11, meta = $12, "
+		"max_reclaims = $13, overlap = $14, catch_up_ms = $15, "
+		"next_at = $16, updated = $17 WHERE name = $1",
+	[ST_SCHED_PAUSE] =
+		"UPDATE schedules SET paused = 1, reason = $2, updated = $3 "
+		"WHERE name = $1",
+	[ST_SCHED_RESUME] =
+		"UPDATE schedules SET paused = 0, reason = NULL, next_at = $2, "
+		"updated = $3 WHERE name = $1",
+	[ST_SCHED_REMOVE] = "DELETE FROM schedules WHERE name = $1",
 };
 
 /* Each version's step, run in order in one transaction under the
@@ -874,6 +1010,150 @@ static const char schema_v5[] =
 	" tokens double precision NOT NULL DEFAULT 0,"
 	" tokens_at bigint,"
 	" PRIMARY KEY (type, key));";
+
+/* Version 6: task graphs and schedules (ac-schedule), as in the SQLite
+ * backend (its schema_v6 says more).
+ *
+ * A task may wait for others (task_after: one row per edge, `done` once
+ * the parent's end was counted) and counts how many it still waits for
+ * (waiting); it stays pending meanwhile, and the promotion of due tasks
+ * passes it over.  A task spawned by a running handler names it
+ * (parent).  What happens when a task ends is done by one trigger, so
+ * that every way a task can end (a handler's outcome on the committer's
+ * connection, a sweep, a cancel, an expiry) is covered: children under
+ * all-ok of a parent that did not complete are cancelled, the others
+ * count one parent fewer and are queued when none is left (a batch
+ * continuation gets its data then), and a cancelled task's spawned
+ * children are cancelled (running ones by request); workers are woken
+ * when any of that gives them work.  It runs only for tasks with
+ * dependents, so a task nobody waits for pays one comparison.  A cancel
+ * travels down a chain by the trigger firing itself, one nesting a link:
+ * depth bounds chains at AC_GRAPH_DEPTH_MAX, and the server's default
+ * max_stack_depth (2MB) carries some 600 links.
+ *
+ * Under READ COMMITTED each statement of the trigger reads a snapshot
+ * of its own, taken after the row locks its predecessors waited for: the
+ * continuation's data is built by a statement of its own, after the
+ * count that released it, so that a parent ended by a transaction that
+ * committed meanwhile is read as it ended.  Deleting a task (prune)
+ * takes its edges along.  A batch's tasks are found by their id range
+ * (kept in batches) and their batch column, not by an index on every
+ * task of every batch, which would slow every batch submit.
+ *
+ * Schedules keep the next slot not dealt with (next_at, ms by the
+ * store's clock) and their counters; schedule.h has the rules.  Each
+ * step may meet its work done (IF NOT EXISTS, OR REPLACE), as schema_v5
+ * does. */
+static const char schema_v6[] =
+	"ALTER TABLE tasks"
+	" ADD COLUMN IF NOT EXISTS parent bigint,"
+	" ADD COLUMN IF NOT EXISTS batch bigint,"
+	" ADD COLUMN IF NOT EXISTS then_batch bigint,"
+	" ADD COLUMN IF NOT EXISTS after_policy text,"
+	" ADD COLUMN IF NOT EXISTS waiting integer NOT NULL DEFAULT 0,"
+	" ADD COLUMN IF NOT EXISTS dependents integer NOT NULL DEFAULT 0,"
+	" ADD COLUMN IF NOT EXISTS depth integer NOT NULL DEFAULT 0,"
+	" ADD COLUMN IF NOT EXISTS awaiting integer NOT NULL DEFAULT 0;"
+	"CREATE INDEX IF NOT EXISTS tasks_parent ON tasks (parent)"
+	" WHERE parent IS NOT NULL;"
+	"CREATE TABLE IF NOT EXISTS task_after ("
+	" parent bigint NOT NULL,"
+	" task bigint NOT NULL,"
+	" done integer NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (parent, task));"
+	"CREATE INDEX IF NOT EXISTS task_after_task ON task_after (task);"
+	"CREATE TABLE IF NOT EXISTS batches ("
+	" id bigserial PRIMARY KEY,"
+	" created bigint NOT NULL,"
+	" total bigint NOT NULL DEFAULT 0,"
+	" first_id bigint,"
+	" last_id bigint,"
+	" then_task bigint);"
+	"CREATE TABLE IF NOT EXISTS schedules ("
+	" name text PRIMARY KEY,"
+	" cron text NOT NULL,"
+	" tz text,"
+	" type text NOT NULL,"
+	" data text NOT NULL,"
+	" priority integer NOT NULL,"
+	" max_retries integer NOT NULL,"
+	" timeout_ms bigint NOT NULL,"
+	" expires_ms bigint NOT NULL,"
+	" route_key text,"
+	" tags text,"
+	" meta text,"
+	" max_reclaims integer NOT NULL,"
+	" overlap integer NOT NULL,"
+	" catch_up_ms bigint NOT NULL,"
+	" paused integer NOT NULL DEFAULT 0,"
+	" reason text,"
+	" next_at bigint,"
+	" last_slot bigint,"
+	" last_task bigint,"
+	" fired bigint NOT NULL DEFAULT 0,"
+	" skipped bigint NOT NULL DEFAULT 0,"
+	" missed bigint NOT NULL DEFAULT 0,"
+	" created bigint NOT NULL,"
+	" updated bigint NOT NULL);"
+	"CREATE OR REPLACE FUNCTION ac_graph_end() RETURNS trigger"
+	" LANGUAGE plpgsql AS $$"
+	" DECLARE"
+	"  made bigint[];"
+	"  woken boolean;"
+	"  asked boolean := false;"
+	" BEGIN"
+	"  IF NEW.status <> 'completed' THEN"
+	"   UPDATE tasks SET status = 'cancelled', waiting = 0,"
+	"    finished = " NOW_MS ","
+	"    error = 'task ' || NEW.id || ' it waited for ended ' || NEW.status"
+	"    WHERE after_policy = 'all-ok' AND status = 'pending'"
+	"    AND waiting > 0 AND id IN"
+	"    (SELECT task FROM task_after WHERE parent = NEW.id AND done = 0);"
+	"  END IF;"
+	"  WITH counted AS (UPDATE tasks SET waiting = waiting - 1,"
+	"    status = CASE WHEN waiting = 1 AND run_at <= " NOW_MS
+	"     THEN 'queued' ELSE status END"
+	"    WHERE status = 'pending' AND waiting > 0 AND id IN"
+	"    (SELECT task FROM task_after WHERE parent = NEW.id AND done = 0)"
+	"    RETURNING id, waiting, status, then_batch)"
+	"   SELECT array_agg(id) FILTER (WHERE waiting = 0"
+	"    AND then_batch IS NOT NULL), coalesce(bool_or(status = 'queued'),"
+	"    false) INTO made, woken FROM counted;"
+	"  IF made IS NOT NULL THEN"
+	"   UPDATE tasks SET data = " THEN_DATA("tasks.id", "then_batch") ","
+	"    data_lz4 = NULL WHERE id = ANY (made);"
+	"  END IF;"
+	"  UPDATE task_after SET done = 1 WHERE parent = NEW.id AND done = 0;"
+	"  IF NEW.status = 'cancelled' THEN"
+	"   UPDATE tasks SET status = 'cancelled', waiting = 0,"
+	"    finished = " NOW_MS ","
+	"    error = 'its parent task ' || NEW.id || ' was cancelled'"
+	"    WHERE parent = NEW.id AND status IN ('pending', 'queued');"
+	"   UPDATE tasks SET cancel_requested = 1"
+	"    WHERE parent = NEW.id AND status = 'running';"
+	"   asked := FOUND;"
+	"  END IF;"
+	"  IF woken OR asked THEN"
+	"   PERFORM pg_notify('ac_wake', '');"
+	"  END IF;"
+	"  RETURN NULL;"
+	" END $$;"
+	"DROP TRIGGER IF EXISTS tasks_graph_end ON tasks;"
+	"CREATE TRIGGER tasks_graph_end AFTER UPDATE OF status ON tasks"
+	" FOR EACH ROW WHEN (NEW.dependents <> 0 AND NEW.status IN " SQL_ENDED
+	"  AND OLD.status NOT IN " SQL_ENDED ")"
+	" EXECUTE FUNCTION ac_graph_end();"
+	"CREATE OR REPLACE FUNCTION ac_graph_delete() RETURNS trigger"
+	" LANGUAGE plpgsql AS $$"
+	" BEGIN"
+	"  DELETE FROM task_after WHERE parent = OLD.id;"
+	"  DELETE FROM task_after WHERE task = OLD.id;"
+	"  RETURN NULL;"
+	" END $$;"
+	"DROP TRIGGER IF EXISTS tasks_graph_delete ON tasks;"
+	"CREATE TRIGGER tasks_graph_delete AFTER DELETE ON tasks FOR EACH ROW"
+	" WHEN (OLD.dependents <> 0 OR OLD.after_policy IS NOT NULL)"
+	" EXECUTE FUNCTION ac_graph_delete();";
 
 /* Fair claims walk the queued tasks of one type and priority by key,
  * oldest first in each (ST_FLOW_HEAD, ST_FLOW_NEXT), and so do per-key
@@ -1590,7 +1870,9 @@ static int migrate(struct pg_store *s, struct ac_error *err)
 	if ((version < 4 &&
 	     run_simple(s, schema_v4, "migrating the schema to version 4", err) < 0) ||
 	    (version < 5 &&
-	     run_simple(s, schema_v5, "migrating the schema to version 5", err) < 0))
+	     run_simple(s, schema_v5, "migrating the schema to version 5", err) < 0) ||
+	    (version < 6 &&
+	     run_simple(s, schema_v6, "migrating the schema to version 6", err) < 0))
 		goto fail;
 	{
 		char sql[120];
@@ -1656,12 +1938,52 @@ static PGresult *pipe_next(struct pg_store *s, int64_t deadline,
 /* Inserts go in pipelines of this many: one round trip each. */
 #define SUBMIT_PIPELINE 500
 
-/* Send the inserts of specs[from, to) in one pipeline inside the open
- * transaction and read their ids; a task whose idempotency key is taken
- * gets id 0 here (looked up by the caller).  0 or -1. */
+/* The values of ST_INSERT_TASK for one task: its spec, its place in a
+ * graph (parent 0 = none) and its batch (0 = none).  frame, when set,
+ * is the compressed data, to be freed once the statement is sent. */
+struct insert_args {
+	const char *v[18];
+	int lengths[18], formats[18];
+	unsigned char *frame;
+	char prio[NUM], retries[NUM], timeout[NUM], delay[NUM],
+		reclaims[NUM], expires[NUM], parent[NUM], batch[NUM],
+		depth[NUM];
+};
+
+static void insert_args(const struct ac_task_spec *t, int64_t parent,
+			int64_t batch, int depth, int dependents,
+			struct insert_args *a)
+{
+	memset(a->lengths, 0, sizeof a->lengths);
+	memset(a->formats, 0, sizeof a->formats);
+	a->v[0] = t->type;
+	a->v[1] = num(a->prio, t->priority);
+	a->v[3] = num(a->retries, t->max_retries);
+	a->v[4] = num(a->timeout, t->timeout_ms);
+	a->v[5] = t->route_key;
+	a->v[6] = t->tags;
+	a->v[7] = t->meta;
+	a->v[8] = t->idempotency_key;
+	a->v[9] = num(a->delay, t->delay_ms > 0 ? t->delay_ms : 0);
+	a->v[10] = num(a->reclaims, t->max_reclaims);
+	a->v[11] = t->assigned;
+	a->v[13] = num(a->expires, t->expires_ms > 0 ? t->expires_ms : 0);
+	a->v[14] = parent > 0 ? num(a->parent, parent) : NULL;
+	a->v[15] = batch > 0 ? num(a->batch, batch) : NULL;
+	a->v[16] = num(a->depth, depth);
+	a->v[17] = dependents ? "1" : "0";
+	/* t->data is NUL-terminated at data_len (ac_task_spec). */
+	a->frame = value_params(t->data, t->data_len, 2, 12, a->v, a->lengths,
+				a->formats);
+}
+
+/* Send the inserts of specs[from, to) (none in a graph) in one pipeline
+ * inside the open transaction and read their ids; a task whose
+ * idempotency key is taken gets id 0 here (looked up by the caller).
+ * batch, then: as insert_tasks().  0 or -1. */
 static int submit_chunk(struct pg_store *s, const struct ac_task_spec *specs,
 			size_t from, size_t to, struct ac_submitted *out,
-			struct ac_error *err)
+			int64_t batch, int then, struct ac_error *err)
 {
 	char name[16];
 	int64_t deadline;
@@ -1676,26 +1998,14 @@ static int submit_chunk(struct pg_store *s, const struct ac_task_spec *specs,
 	}
 	stmt_name(ST_INSERT_TASK, name);
 	for (size_t i = from; i < to; i++) {
-		const struct ac_task_spec *t = &specs[i];
-		char prio[NUM], retries[NUM], timeout[NUM], delay[NUM],
-			reclaims[NUM], expires[NUM];
-		const char *v[14] = {
-			t->type, num(prio, t->priority), NULL,
-			num(retries, t->max_retries), num(timeout, t->timeout_ms),
-			t->route_key, t->tags, t->meta, t->idempotency_key,
-			num(delay, t->delay_ms > 0 ? t->delay_ms : 0),
-			num(reclaims, t->max_reclaims), t->assigned, NULL,
-			num(expires, t->expires_ms > 0 ? t->expires_ms : 0),
-		};
-		int lengths[14] = { 0 }, formats[14] = { 0 }, sent;
-		/* t->data is NUL-terminated at data_len (ac_task_spec). */
-		unsigned char *frame = value_params(t->data, t->data_len, 2, 12,
-						    v, lengths, formats);
+		struct insert_args a;
+		int sent;
 
+		insert_args(&specs[i], 0, batch, 0, then, &a);
 		/* libpq has copied the values once this returns. */
-		sent = PQsendQueryPrepared(s->conn, name, 14, v, lengths,
-					   formats, 0);
-		free(frame);
+		sent = PQsendQueryPrepared(s->conn, name, 18, a.v, a.lengths,
+					   a.formats, 0);
+		free(a.frame);
 		if (!sent) {
 			broken = 1;
 			break;
@@ -1742,7 +2052,9 @@ static int submit_chunk(struct pg_store *s, const struct ac_task_spec *specs,
 
 /* The tasks a submit inserted (not those an idempotency key found),
  * counted by kind: one change row per type, priority and status, which
- * for a batch is one row however many tasks it holds. */
+ * for a batch is one row however many tasks it holds.  A task in a graph
+ * is counted as inserted (pending when delayed, else queued): the status
+ * it gets next is counted by the trigger, as any change is. */
 static int count_submitted(struct pg_store *s, const struct ac_task_spec *specs,
 			   size_t n, const struct ac_submitted *out,
 			   struct ac_error *err)
@@ -1768,42 +2080,282 @@ static int count_submitted(struct pg_store *s, const struct ac_task_spec *specs,
 	return rc;
 }
 
-/* Insert n tasks, their inserts pipelined, inside the caller's
- * transaction (begun by begin_submit()). */
-static int insert_tasks(struct pg_store *s, const struct ac_task_spec *specs,
-			size_t n, struct ac_submitted *out,
-			struct ac_error *err)
+/* The task of an idempotency key, if any: 1 found (*id set), 0 none,
+ * -1 on error. */
+static int find_key(struct pg_store *s, const char *key, int64_t *id,
+		    struct ac_error *err)
 {
+	PGresult *res = run(s, ST_FIND_IDEM, 1, &key, NULL,
+			    "looking up an idempotency key", err);
+	int found;
+
+	if (!res)
+		return -1;
+	found = PQntuples(res) == 1;
+	if (found)
+		*id = get_i64(res, 0, 0);
+	PQclear(res);
+	return found;
+}
+
+/* What a new task's parents say of it (graph_links). */
+struct graph_place {
+	int64_t parent;        /* the spawning task, 0 = none */
+	int depth;
+	int waiting;           /* parents not ended yet */
+	int64_t doomed_by;     /* an all-ok parent that ended otherwise */
+	const char *doomed_status;
+	int64_t *after;        /* sorted, without repeats (owned) */
+	size_t nafter;
+	int *after_done;       /* owned; after[i] has ended */
+};
+
+static void graph_place_release(struct graph_place *g)
+{
+	free(g->after);
+	free(g->after_done);
+	memset(g, 0, sizeof *g);
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Mark task id as having dependents (locking its row until the commit)
+ * and read its status and depth: 0, 1 when there is no such task, -1 on
+ * error. */
+static int link_task(struct pg_store *s, int64_t id,
+		     enum ac_task_status *status, int *depth,
+		     struct ac_error *err)
+{
+	char idb[NUM];
+	const char *v[1] = { num(idb, id) };
+	PGresult *res = run(s, ST_LINK, 1, v, NULL, "linking tasks", err);
+
+	if (!res)
+		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return 1;
+	}
+	if (ac_task_status_parse(PQgetvalue(res, 0, 0), status) < 0)
+		*status = AC_TASK_QUEUED;
+	*depth = (int)get_i64(res, 0, 1);
+	PQclear(res);
+	return 0;
+}
+
+/* A new task's place in its graph: its parents linked, its depth and
+ * how many of them it waits for.  Parents are linked in the order of
+ * their ids, the spawning one first, so that submits lock rows in one
+ * order. */
+static int graph_links(struct pg_store *s, const struct ac_task_spec *t,
+		       struct graph_place *g, struct ac_error *err)
+{
+	enum ac_task_status status;
+	int depth = 0, rc;
+
+	memset(g, 0, sizeof *g);
+	if (t->parent > 0) {
+		rc = link_task(s, t->parent, &status, &depth, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
+			g->parent = t->parent;
+			g->depth = depth + 1;
+		} else if (!t->parent_soft) {
+			return ac_error_set(err, AC_EXIT_FAILED,
+					    "no task %lld (the parent)",
+					    (long long)t->parent);
+		}
+	}
+	if (t->nafter) {
+		g->after = malloc(t->nafter * sizeof *g->after);
+		g->after_done = calloc(t->nafter, sizeof *g->after_done);
+		if (!g->after || !g->after_done)
+			return ac_error_set(err, AC_EXIT_FAILED,
+					    "out of memory");
+		memcpy(g->after, t->after, t->nafter * sizeof *g->after);
+		qsort(g->after, t->nafter, sizeof *g->after, id_cmp);
+		for (size_t i = 0; i < t->nafter; i++)
+			if (!g->nafter || g->after[g->nafter - 1] != g->after[i])
+				g->after[g->nafter++] = g->after[i];
+	}
+	for (size_t i = 0; i < g->nafter; i++) {
+		rc = link_task(s, g->after[i], &status, &depth, err);
+		if (rc < 0)
+			return -1;
+		if (rc > 0)
+			return ac_error_set(err, AC_EXIT_FAILED,
+					    "no task %lld (--after)",
+					    (long long)g->after[i]);
+		if (depth + 1 > g->depth)
+			g->depth = depth + 1;
+		if (!ac_task_status_final(status)) {
+			g->waiting++;
+			continue;
+		}
+		g->after_done[i] = 1;
+		if (status != AC_TASK_COMPLETED &&
+		    t->after_policy == AC_AFTER_ALL_OK && !g->doomed_by) {
+			g->doomed_by = g->after[i];
+			g->doomed_status = ac_task_status_name(status);
+		}
+	}
+	if (g->depth > AC_GRAPH_DEPTH_MAX)
+		return ac_error_set(err, AC_EXIT_FAILED,
+				    "a chain of tasks waiting for each other may be at most %d long",
+				    AC_GRAPH_DEPTH_MAX);
+	return 0;
+}
+
+/* A new task that waits for others: its edges, and pending (or
+ * cancelled at once, when an all-ok parent already failed).  The change
+ * of its status is counted by trigger. */
+static int graph_wait(struct pg_store *s, int64_t id,
+		      const struct ac_task_spec *t,
+		      const struct graph_place *g, struct ac_error *err)
+{
+	struct ac_buf parents = { 0 }, done = { 0 }, why = { 0 };
+	char idb[NUM], waiting[NUM];
+	const char *v[5];
+	int rc = -1;
+
+	if (id_array(&parents, g->after, g->nafter) < 0 ||
+	    ac_buf_append(&done, "{", 1) < 0)
+		goto oom;
+	for (size_t i = 0; i < g->nafter; i++)
+		if (ac_buf_printf(&done, "%s%d", i ? "," : "",
+				  g->after_done[i]) < 0)
+			goto oom;
+	if (ac_buf_append(&done, "}", 1) < 0)
+		goto oom;
+	v[0] = parents.data;
+	v[1] = num(idb, id);
+	v[2] = done.data;
+	if (run_command(s, ST_AFTER_ADD, 3, v, "linking tasks", NULL, err) < 0)
+		goto out;
+	v[1] = t->after_policy == AC_AFTER_ALL_DONE ? "all-done" : "all-ok";
+	v[0] = num(idb, id);
+	v[2] = num(waiting, g->doomed_by ? 0 : g->waiting);
+	v[3] = NULL;
+	v[4] = NULL;
+	if (g->doomed_by) {
+		if (ac_buf_printf(&why, "task %lld it waited for ended %s",
+				  (long long)g->doomed_by,
+				  g->doomed_status) < 0)
+			goto oom;
+		v[3] = "cancelled";
+		v[4] = why.data;
+	} else if (g->waiting) {
+		v[3] = "pending";
+	}
+	rc = run_command(s, ST_GRAPH_SET, 5, v, "linking tasks", NULL, err);
+	goto out;
+oom:
+	ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+out:
+	ac_buf_release(&parents);
+	ac_buf_release(&done);
+	ac_buf_release(&why);
+	return rc;
+}
+
+/* One task with a parent or tasks to wait for, on its own, inside the
+ * caller's transaction: its key looked up, its parents linked, then
+ * inserted and made to wait. */
+static int insert_linked(struct pg_store *s, const struct ac_task_spec *t,
+			 struct ac_submitted *out, int64_t batch, int then,
+			 struct ac_error *err)
+{
+	struct graph_place g;
+	struct insert_args a;
+	PGresult *res;
+	int rc;
+
+	out->id = 0;
+	out->existed = 0;
+	if (t->idempotency_key) {
+		rc = find_key(s, t->idempotency_key, &out->id, err);
+		if (rc != 0) {
+			out->existed = rc > 0;
+			return rc < 0 ? -1 : 0;
+		}
+	}
+	if (graph_links(s, t, &g, err) < 0) {
+		graph_place_release(&g);
+		return -1;
+	}
+	insert_args(t, g.parent, batch, g.depth, then, &a);
+	res = run_with(s, ST_INSERT_TASK, 18, a.v, a.lengths, a.formats, 0,
+		       "adding a task", err);
+	free(a.frame);
+	if (!res) {
+		graph_place_release(&g);
+		return -1;
+	}
+	if (PQntuples(res) == 1)
+		out->id = get_i64(res, 0, 0);
+	PQclear(res);
+	/* No id: the key was taken meanwhile (insert_tasks looks it up). */
+	rc = out->id && t->nafter ? graph_wait(s, out->id, t, &g, err) : 0;
+	graph_place_release(&g);
+	return rc;
+}
+
+static int in_graph(const struct ac_task_spec *t)
+{
+	return t->parent > 0 || t->nafter > 0;
+}
+
+/* Insert n tasks inside the caller's transaction (begun by
+ * begin_submit()): those in no graph in pipelines, the others one by
+ * one (insert_linked), in the order given.  batch: the batch they
+ * belong to (0 = none); then: whether it has a continuation (each task
+ * then has a dependent). */
+static int insert_tasks(struct pg_store *s, const struct ac_task_spec *specs,
+			size_t n, struct ac_submitted *out, int64_t batch,
+			int then, struct ac_error *err)
+{
+	size_t from = 0, to;
+
 	for (size_t i = 0; i < n; i++)
 		if (specs[i].data[specs[i].data_len] != '\0')
 			return ac_error_set(err, AC_EXIT_FAILED,
 					    "task data must end at its length");
-	for (size_t from = 0; from < n; from += SUBMIT_PIPELINE) {
-		size_t to = n - from > SUBMIT_PIPELINE ? from + SUBMIT_PIPELINE : n;
-
-		if (submit_chunk(s, specs, from, to, out, err) < 0)
-			return -1;
+	for (; from < n; from = to) {
+		to = from + 1;
+		if (in_graph(&specs[from])) {
+			if (insert_linked(s, &specs[from], &out[from], batch,
+					  then, err) < 0)
+				return -1;
+		} else {
+			while (to < n && to - from < SUBMIT_PIPELINE &&
+			       !in_graph(&specs[to]))
+				to++;
+			if (submit_chunk(s, specs, from, to, out, batch, then,
+					 err) < 0)
+				return -1;
+		}
 		/* A key that named a task already there (or earlier in this
 		 * call): that task's id. */
 		for (size_t i = from; i < to; i++) {
 			const char *key = specs[i].idempotency_key;
-			PGresult *res;
+			int rc;
 
 			if (out[i].id)
 				continue;
-			res = run(s, ST_FIND_IDEM, 1, &key, NULL,
-				  "looking up an idempotency key", err);
-			if (!res)
+			rc = key ? find_key(s, key, &out[i].id, err) : 0;
+			if (rc < 0)
 				return -1;
-			if (!key || PQntuples(res) != 1) {
-				PQclear(res);
+			if (rc == 0)
 				return ac_error_set(err, AC_EXIT_TEMPFAIL,
 						    "store '%s': idempotency key '%s' is being used by another submit; try again",
 						    s->shown, key ? key : "");
-			}
-			out[i].id = get_i64(res, 0, 0);
 			out[i].existed = 1;
-			PQclear(res);
 		}
 	}
 	return count_submitted(s, specs, n, out, err);
@@ -1840,23 +2392,81 @@ static int pg_submit(struct ac_store *base, const struct ac_task_spec *specs,
 
 	if (begin_submit(s, err) < 0)
 		return -1;
-	if (insert_tasks(s, specs, n, out, err) < 0) {
+	if (insert_tasks(s, specs, n, out, 0, 0, err) < 0) {
 		tx_rollback(s);
 		return -1;
 	}
 	return end_submit(s, err);
 }
 
+/* The id of a single-row, single-column answer. */
+static int64_t answer_id(PGresult *res)
+{
+	int64_t id = PQntuples(res) == 1 ? get_i64(res, 0, 0) : 0;
+
+	PQclear(res);
+	return id;
+}
+
+/* The batch's size and id range (first to last: tasks of other submits
+ * may be in it too), and its continuation: waiting for every task of
+ * the batch, its data made when the last one ends (or now, when none is
+ * left to wait for). */
+static int batch_finish(struct pg_store *s, struct ac_batch_spec *batch,
+			int64_t id, int64_t total, int64_t first, int64_t last,
+			struct ac_error *err)
+{
+	struct ac_submitted then = { 0 };
+	struct ac_task_spec spec;
+	char idb[NUM], thenb[NUM], totalb[NUM], waiting[NUM], firstb[NUM],
+		lastb[NUM];
+	const char *v[5] = { num(idb, id), NULL, NULL, num(firstb, first),
+			     num(lastb, last) };
+	PGresult *res;
+
+	batch->id = id;
+	batch->then_id = 0;
+	if (batch->then) {
+		spec = *batch->then;
+		spec.idempotency_key = NULL;
+		spec.nafter = 0;
+		if (insert_tasks(s, &spec, 1, &then, 0, 0, err) < 0)
+			return -1;
+		v[1] = num(thenb, then.id);
+		v[2] = firstb;
+		v[3] = lastb;
+		res = run(s, ST_THEN_EDGES, 4, v, NULL,
+			  "linking a continuation", err);
+		if (!res)
+			return -1;
+		v[0] = thenb;
+		v[1] = idb;
+		v[2] = num(waiting, answer_id(res));
+		if (run_command(s, ST_THEN_SET, 3, v, "linking a continuation",
+				NULL, err) < 0)
+			return -1;
+		batch->then_id = then.id;
+	}
+	v[0] = idb;
+	v[1] = num(totalb, total);
+	v[2] = then.id ? num(thenb, then.id) : NULL;
+	v[3] = first ? firstb : NULL;
+	v[4] = last ? lastb : NULL;
+	return run_command(s, ST_BATCH_DONE, 5, v, "recording a batch", NULL,
+			   err);
+}
+
 static int pg_submit_many(struct ac_store *base,
 			  size_t (*next)(void *, struct ac_task_spec *, size_t),
 			  void (*stored)(void *, const struct ac_submitted *,
 					 size_t),
-			  void *ctx, struct ac_batch_spec *batch, struct ac_error *err)
+			  void *ctx, struct ac_batch_spec *batch,
+			  struct ac_error *err)
 {
-	(void)batch;
 	struct pg_store *s = (struct pg_store *)base;
 	struct ac_task_spec *specs = calloc(SUBMIT_PIPELINE, sizeof *specs);
 	struct ac_submitted *out = calloc(SUBMIT_PIPELINE, sizeof *out);
+	int64_t batch_id = 0, total = 0, first = 0, last = 0;
 	size_t n;
 	int rc = -1;
 
@@ -1866,14 +2476,36 @@ static int pg_submit_many(struct ac_store *base,
 	}
 	if (begin_submit(s, err) < 0)
 		goto done;
+	if (batch) {
+		PGresult *res = run(s, ST_BATCH_NEW, 0, NULL, NULL,
+				    "recording a batch", err);
+
+		if (!res)
+			goto fail;
+		batch_id = answer_id(res);
+	}
 	while ((n = next(ctx, specs, SUBMIT_PIPELINE)) > 0) {
-		if (insert_tasks(s, specs, n, out, err) < 0) {
-			tx_rollback(s);
-			goto done;
+		if (insert_tasks(s, specs, n, out, batch_id,
+				 batch && batch->then, err) < 0)
+			goto fail;
+		for (size_t i = 0; i < n; i++) {
+			if (out[i].existed)
+				continue;
+			total++;
+			if (!first || out[i].id < first)
+				first = out[i].id;
+			if (out[i].id > last)
+				last = out[i].id;
 		}
 		stored(ctx, out, n);
 	}
+	if (batch && batch_finish(s, batch, batch_id, total, first, last,
+				  err) < 0)
+		goto fail;
 	rc = end_submit(s, err);
+	goto done;
+fail:
+	tx_rollback(s);
 done:
 	free(specs);
 	free(out);
@@ -2054,6 +2686,11 @@ static json_t *task_json_from_row(const PGresult *res, int r, json_t *attempts)
 		.max_reclaims = (int)get_i64(res, r, 26),
 		.cancel_requested = (int)get_i64(res, r, 27),
 		.assigned = get_text(res, r, 28),
+		.parent = get_i64(res, r, 32),
+		.batch = get_i64(res, r, 33),
+		.after_policy = get_text(res, r, 34),
+		.waiting = (int)get_i64(res, r, 35),
+		.awaiting = (int)get_i64(res, r, 36),
 		.attempts = attempts,
 	};
 
@@ -2489,6 +3126,7 @@ static int claimed_from(const PGresult *res, struct ac_claimed **claimed,
 		t->attempt = (int)get_i64(res, r, 4);
 		t->timeout_ms = get_i64(res, r, 5);
 		t->route_key = dup_text(res, r, 6, NULL);
+		t->has_after = (int)get_i64(res, r, 10);
 		if (!t->type || (!t->route_key && !PQgetisnull(res, r, 6)))
 			goto oom;
 		errno = 0;
@@ -4632,6 +5270,721 @@ static int pg_wait_fd(struct ac_store *base)
 		PQsocket(s->conn) : -1;
 }
 
+/* ------------------------------------------------------------ graphs */
+
+static int pg_task_parents(struct ac_store *base, int64_t id, json_t **out,
+			   struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	char idb[NUM];
+	const char *v[1] = { num(idb, id) };
+	PGresult *res;
+	json_t *o;
+
+	/* A binary result: compressed results come as their bytes. */
+	res = run_with(s, ST_PARENTS, 1, v, NULL, NULL, 1,
+		       "reading the tasks a task waited for", err);
+	if (!res)
+		return -1;
+	o = json_object();
+	for (int r = 0; o && r < PQntuples(res); r++) {
+		char key[NUM], *result = NULL;
+		json_t *entry;
+
+		if (row_value(res, r, 2, 4, &result, NULL, err) < 0) {
+			PQclear(res);
+			json_decref(o);
+			return -1;
+		}
+		entry = json_pack("{s:s,s:o,s:s?}", "status",
+				  get_text(res, r, 1), "result", result ?
+				  json_loads(result, JSON_DECODE_ANY, NULL) :
+				  json_null(),
+				  "error", get_text(res, r, 3));
+		free(result);
+		if (!entry ||
+		    json_object_set_new(o, num(key, get_i64(res, r, 0)),
+					entry) < 0) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	PQclear(res);
+	if (!o)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	*out = o;
+	return 0;
+}
+
+/* The ids a statement of one id answers, as a new JSON array. */
+static int id_list(struct pg_store *s, enum stmt_id which, int64_t id,
+		   json_t **out, struct ac_error *err)
+{
+	char idb[NUM];
+	const char *v[1] = { num(idb, id) };
+	PGresult *res = run(s, which, 1, v, NULL, "reading a task graph", err);
+	json_t *arr;
+
+	if (!res)
+		return -1;
+	arr = json_array();
+	for (int r = 0; arr && r < PQntuples(res); r++)
+		if (json_array_append_new(arr, json_integer(get_i64(res, r,
+								    0))) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	PQclear(res);
+	if (!arr)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	*out = arr;
+	return 0;
+}
+
+/* Column c of row 0 as a JSON integer, or null. */
+static json_t *id_or_null(const PGresult *res, int c)
+{
+	return PQgetisnull(res, 0, c) ? json_null() :
+		json_integer(get_i64(res, 0, c));
+}
+
+static int pg_task_links(struct ac_store *base, int64_t id, json_t **out,
+			 struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	char idb[NUM];
+	const char *v[1] = { num(idb, id) };
+	json_t *o, *after = NULL, *children = NULL, *dependents = NULL;
+	PGresult *res = run(s, ST_LINKS_TASK, 1, v, NULL,
+			    "reading a task graph", err);
+
+	if (!res)
+		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return ac_error_set(err, AC_EXIT_USAGE, "no task %lld",
+				    (long long)id);
+	}
+	o = json_pack("{s:I,s:s,s:s,s:o,s:s?,s:o}", "id", (json_int_t)id,
+		      "type", get_text(res, 0, 1), "status",
+		      get_text(res, 0, 2), "parent", id_or_null(res, 3),
+		      "after_policy", get_text(res, 0, 4), "batch",
+		      id_or_null(res, 5));
+	PQclear(res);
+	if (!o)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	if (id_list(s, ST_LINKS_AFTER, id, &after, err) < 0 ||
+	    id_list(s, ST_LINKS_CHILDREN, id, &children, err) < 0 ||
+	    id_list(s, ST_LINKS_DEPENDENTS, id, &dependents, err) < 0) {
+		json_decref(o);
+		json_decref(after);
+		json_decref(children);
+		return -1;
+	}
+	json_object_set_new(o, "after", after);
+	json_object_set_new(o, "children", children);
+	json_object_set_new(o, "dependents", dependents);
+	*out = o;
+	return 0;
+}
+
+static int pg_batch_get(struct ac_store *base, int64_t id, json_t **out,
+			struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	char idb[NUM], created[40];
+	const char *v[3] = { num(idb, id), NULL, NULL };
+	json_t *o = NULL, *by;
+	PGresult *res, *counts;
+
+	res = run(s, ST_BATCH_GET, 1, v, NULL, "reading a batch", err);
+	if (!res)
+		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return ac_error_set(err, AC_EXIT_USAGE, "no batch %lld",
+				    (long long)id);
+	}
+	/* Its tasks, by its id range (NULL, NULL for an empty batch). */
+	v[1] = get_text(res, 0, 4);
+	v[2] = get_text(res, 0, 5);
+	counts = run(s, ST_BATCH_COUNTS, 3, v, NULL, "reading a batch", err);
+	if (!counts) {
+		PQclear(res);
+		return -1;
+	}
+	by = json_object();
+	for (int i = 0; by && i < AC_TASK_STATUS_COUNT; i++)
+		json_object_set_new(by, ac_task_status_name(i),
+				    json_integer(0));
+	for (int r = 0; by && r < PQntuples(counts); r++)
+		json_object_set_new(by, PQgetvalue(counts, r, 0),
+				    json_integer(get_i64(counts, r, 1)));
+	PQclear(counts);
+	if (by)
+		o = ac_batch_json(id, ac_format_time(get_i64(res, 0, 0),
+						     created, sizeof created),
+				  get_i64(res, 0, 1), by, get_i64(res, 0, 2),
+				  get_text(res, 0, 3));
+	PQclear(res);
+	if (!o)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	*out = o;
+	return 0;
+}
+
+static int pg_task_awaiting(struct ac_store *base, int64_t id, int on,
+			    struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	char idb[NUM];
+	const char *v[2] = { num(idb, id), on ? "1" : "0" };
+
+	return run_command(s, ST_AWAITING, 2, v, "marking a task as waiting",
+			   NULL, err);
+}
+
+/* --------------------------------------------------------- schedules */
+
+/* The store's clock, now. */
+static int store_now(struct pg_store *s, int64_t *now, struct ac_error *err)
+{
+	PGresult *res = run(s, ST_NOW, 0, NULL, NULL, "reading the clock", err);
+
+	if (!res)
+		return -1;
+	*now = answer_id(res);
+	return 0;
+}
+
+/* A schedule row (SCHED_COLS) copied out of a result. */
+struct sched {
+	char *name, *cron, *tz, *type, *data, *route_key, *tags, *meta;
+	char *reason, *last_status;
+	int priority, max_retries, max_reclaims, overlap, paused;
+	int64_t timeout_ms, expires_ms, catch_up_ms;
+	int64_t next_at, last_slot, last_task, fired, skipped, missed;
+	int64_t created, updated;
+};
+
+static void sched_release(struct sched *r)
+{
+	free(r->name);
+	free(r->cron);
+	free(r->tz);
+	free(r->type);
+	free(r->data);
+	free(r->route_key);
+	free(r->tags);
+	free(r->meta);
+	free(r->reason);
+	free(r->last_status);
+	memset(r, 0, sizeof *r);
+}
+
+static void sched_rows_free(struct sched *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sched_release(&rows[i]);
+	free(rows);
+}
+
+/* Text column c of row r, copied: 0, or -1 when out of memory. */
+static int copy_text(const PGresult *res, int r, int c, char **out)
+{
+	*out = dup_text(res, r, c, NULL);
+	return *out || PQgetisnull(res, r, c) ? 0 : -1;
+}
+
+static int sched_read(const PGresult *res, int r, struct sched *o)
+{
+	int bad = 0;
+
+	memset(o, 0, sizeof *o);
+	bad |= copy_text(res, r, 0, &o->name);
+	bad |= copy_text(res, r, 1, &o->cron);
+	bad |= copy_text(res, r, 2, &o->tz);
+	bad |= copy_text(res, r, 3, &o->type);
+	bad |= copy_text(res, r, 4, &o->data);
+	o->priority = (int)get_i64(res, r, 5);
+	o->max_retries = (int)get_i64(res, r, 6);
+	o->timeout_ms = get_i64(res, r, 7);
+	o->expires_ms = get_i64(res, r, 8);
+	bad |= copy_text(res, r, 9, &o->route_key);
+	bad |= copy_text(res, r, 10, &o->tags);
+	bad |= copy_text(res, r, 11, &o->meta);
+	o->max_reclaims = (int)get_i64(res, r, 12);
+	o->overlap = (int)get_i64(res, r, 13);
+	o->catch_up_ms = get_i64(res, r, 14);
+	o->paused = (int)get_i64(res, r, 15);
+	bad |= copy_text(res, r, 16, &o->reason);
+	o->next_at = get_i64(res, r, 17);
+	o->last_slot = get_i64(res, r, 18);
+	o->last_task = get_i64(res, r, 19);
+	o->fired = get_i64(res, r, 20);
+	o->skipped = get_i64(res, r, 21);
+	o->missed = get_i64(res, r, 22);
+	o->created = get_i64(res, r, 23);
+	o->updated = get_i64(res, r, 24);
+	bad |= copy_text(res, r, 25, &o->last_status);
+	if (bad || !o->name || !o->cron || !o->type || !o->data) {
+		sched_release(o);
+		return -1;
+	}
+	return 0;
+}
+
+/* The rows of res (freed here) into a new array of *n. */
+static int sched_rows(PGresult *res, struct sched **rows, size_t *n,
+		      struct ac_error *err)
+{
+	int count = PQntuples(res);
+	struct sched *out = count ? calloc((size_t)count, sizeof *out) : NULL;
+
+	*rows = NULL;
+	*n = 0;
+	if (count && !out) {
+		PQclear(res);
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	for (int r = 0; r < count; r++) {
+		if (sched_read(res, r, &out[r]) < 0) {
+			sched_rows_free(out, (size_t)r);
+			PQclear(res);
+			return ac_error_set(err, AC_EXIT_FAILED,
+					    "out of memory");
+		}
+	}
+	PQclear(res);
+	*rows = out;
+	*n = (size_t)count;
+	return 0;
+}
+
+/* The schedule of one name, as rows (none when there is no such). */
+static int sched_get(struct pg_store *s, const char *name,
+		     struct sched **rows, size_t *n, struct ac_error *err)
+{
+	PGresult *res = run(s, ST_SCHED_GET, 1, &name, NULL,
+			    "reading schedules", err);
+
+	if (!res)
+		return -1;
+	return sched_rows(res, rows, n, err);
+}
+
+static json_t *sched_json(const struct sched *r)
+{
+	struct ac_schedule_row row = {
+		.name = r->name, .cron = r->cron, .tz = r->tz, .type = r->type,
+		.data = r->data, .route_key = r->route_key, .tags = r->tags,
+		.meta = r->meta, .priority = r->priority,
+		.max_retries = r->max_retries, .overlap = r->overlap,
+		.paused = r->paused, .timeout_ms = r->timeout_ms,
+		.expires_ms = r->expires_ms, .catch_up_ms = r->catch_up_ms,
+		.reason = r->reason, .next_at = r->next_at,
+		.last_slot = r->last_slot, .last_task = r->last_task,
+		.last_status = r->last_status, .fired = r->fired,
+		.skipped = r->skipped, .missed = r->missed,
+		.created = r->created, .updated = r->updated,
+	};
+
+	return ac_schedule_row_json(&row);
+}
+
+/* The values of ST_SCHED_INSERT and ST_SCHED_REPLACE. */
+struct sched_args {
+	const char *v[17];
+	char prio[NUM], retries[NUM], timeout[NUM], expires[NUM],
+		reclaims[NUM], overlap[NUM], catch_up[NUM], next_at[NUM],
+		now[NUM];
+};
+
+static void sched_args(const struct ac_schedule_spec *sp, int64_t next_at,
+		       int64_t now, struct sched_args *a)
+{
+	const struct ac_task_spec *t = &sp->task;
+
+	a->v[0] = sp->name;
+	a->v[1] = sp->cron;
+	a->v[2] = sp->tz;
+	a->v[3] = t->type;
+	a->v[4] = t->data;  /* NUL-terminated at data_len (ac_task_spec) */
+	a->v[5] = num(a->prio, t->priority);
+	a->v[6] = num(a->retries, t->max_retries);
+	a->v[7] = num(a->timeout, t->timeout_ms);
+	a->v[8] = num(a->expires, t->expires_ms);
+	a->v[9] = t->route_key;
+	a->v[10] = t->tags;
+	a->v[11] = t->meta;
+	a->v[12] = num(a->reclaims, t->max_reclaims);
+	a->v[13] = num(a->overlap, sp->overlap);
+	a->v[14] = num(a->catch_up, sp->catch_up_ms);
+	a->v[15] = next_at > 0 ? num(a->next_at, next_at) : NULL;
+	a->v[16] = num(a->now, now);
+}
+
+static int pg_schedule_add(struct ac_store *base,
+			   const struct ac_schedule_spec *spec, int replace,
+			   struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	struct sched_args a;
+	int64_t now, next_at;
+	long added = 0;
+
+	if (store_now(s, &now, err) < 0 ||
+	    ac_schedule_first(spec->cron, spec->tz, now, &next_at, err) < 0)
+		return -1;
+	sched_args(spec, next_at, now, &a);
+	if (tx_begin(s, err) < 0)
+		return -1;
+	if (run_command(s, ST_SCHED_INSERT, 17, a.v, "adding a schedule",
+			&added, err) < 0)
+		goto fail;
+	if (added == 0) {
+		if (!replace) {
+			ac_error_set(err, AC_EXIT_FAILED,
+				     "schedule '%s' exists (--replace changes it)",
+				     spec->name);
+			goto fail;
+		}
+		if (run_command(s, ST_SCHED_REPLACE, 17, a.v,
+				"changing a schedule", NULL, err) < 0)
+			goto fail;
+	}
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+fail:
+	tx_rollback(s);
+	return -1;
+}
+
+static int pg_schedule_change(struct ac_store *base, const char *name,
+			      enum ac_schedule_change change,
+			      const char *reason, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	struct sched *rows = NULL;
+	size_t n = 0;
+	int64_t now, next_at = 0;
+	char nowb[NUM], nextb[NUM];
+	const char *v[3] = { name, NULL, NULL };
+	enum stmt_id id = ST_SCHED_REMOVE;
+	int nv = 1;
+
+	if (store_now(s, &now, err) < 0 || tx_begin(s, err) < 0)
+		return -1;
+	if (sched_get(s, name, &rows, &n, err) < 0)
+		goto fail;
+	if (n == 0) {
+		ac_error_set(err, AC_EXIT_FAILED, "no schedule '%s'", name);
+		goto fail;
+	}
+	switch (change) {
+	case AC_SCHEDULE_PAUSE:
+		id = ST_SCHED_PAUSE;
+		v[1] = reason;
+		v[2] = num(nowb, now);
+		nv = 3;
+		break;
+	case AC_SCHEDULE_RESUME:
+		/* Slots that passed while paused are not caught up. */
+		if (ac_schedule_first(rows[0].cron, rows[0].tz, now, &next_at,
+				      err) < 0)
+			goto fail;
+		id = ST_SCHED_RESUME;
+		v[1] = next_at > 0 ? num(nextb, next_at) : NULL;
+		v[2] = num(nowb, now);
+		nv = 3;
+		break;
+	case AC_SCHEDULE_REMOVE:
+		break;
+	}
+	if (run_command(s, id, nv, v, "changing a schedule", NULL, err) < 0)
+		goto fail;
+	sched_rows_free(rows, n);
+	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
+fail:
+	sched_rows_free(rows, n);
+	tx_rollback(s);
+	return -1;
+}
+
+static int pg_schedules_list(struct ac_store *base, const char *name,
+			     json_t **out, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	struct sched *rows;
+	size_t n;
+	json_t *arr;
+
+	if (name) {
+		if (sched_get(s, name, &rows, &n, err) < 0)
+			return -1;
+	} else {
+		PGresult *res = run(s, ST_SCHED_LIST, 0, NULL, NULL,
+				    "reading schedules", err);
+
+		if (!res || sched_rows(res, &rows, &n, err) < 0)
+			return -1;
+	}
+	if (name && n == 0) {
+		sched_rows_free(rows, n);
+		return ac_error_set(err, AC_EXIT_FAILED, "no schedule '%s'",
+				    name);
+	}
+	arr = json_array();
+	for (size_t i = 0; arr && i < n; i++)
+		if (json_array_append_new(arr, sched_json(&rows[i])) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	sched_rows_free(rows, n);
+	if (!arr)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	*out = arr;
+	return 0;
+}
+
+/* Submit one task of schedule r for slot (0: a run by hand), in the
+ * caller's transaction (begun by begin_submit()). */
+static int sched_submit(struct pg_store *s, const struct sched *r,
+			int64_t slot, int64_t now, int64_t *id, int *existed,
+			struct ac_error *err)
+{
+	char *meta = ac_schedule_meta(r->meta, r->name, slot);
+	char *key = ac_schedule_key(r->name, slot, now);
+	struct ac_task_spec t = {
+		.type = r->type, .data = r->data, .data_len = strlen(r->data),
+		.priority = r->priority, .max_retries = r->max_retries,
+		.timeout_ms = r->timeout_ms, .route_key = r->route_key,
+		.tags = r->tags, .meta = meta, .idempotency_key = key,
+		.max_reclaims = r->max_reclaims, .expires_ms = r->expires_ms,
+	};
+	struct ac_submitted out = { 0 };
+	int rc;
+
+	if (!meta || !key) {
+		free(meta);
+		free(key);
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	rc = insert_tasks(s, &t, 1, &out, 0, 0, err);
+	free(meta);
+	free(key);
+	*id = out.id;
+	*existed = out.existed;
+	return rc;
+}
+
+static int fired_add(struct ac_fired **list, size_t *n, const struct sched *r,
+		     enum ac_fired_kind kind, int64_t slot, int64_t task,
+		     int64_t cancelled, int64_t missed)
+{
+	struct ac_fired *grown = realloc(*list, (*n + 1) * sizeof **list);
+	struct ac_fired *f;
+
+	if (!grown)
+		return -1;
+	*list = grown;
+	f = &grown[*n];
+	*f = (struct ac_fired){ .kind = kind, .slot_ms = slot,
+				.task_id = task, .cancelled_id = cancelled,
+				.missed = missed };
+	f->name = ac_strdup(r->name);
+	f->type = ac_strdup(r->type);
+	if (!f->name || !f->type) {
+		free(f->name);
+		free(f->type);
+		return -1;
+	}
+	(*n)++;
+	return 0;
+}
+
+/* One due schedule, its row locked, in the caller's transaction. */
+static int sched_fire_one(struct pg_store *s, const struct sched *r,
+			  int64_t now, struct ac_fired **fired, size_t *nfired,
+			  struct ac_error *err)
+{
+	struct ac_schedule_step step;
+	enum ac_task_status last = AC_TASK_COMPLETED;
+	int64_t task = 0, cancelled = 0;
+	int skipped = 0, existed = 0, oom = 0;
+	char nextb[NUM], slotb[NUM], taskb[NUM], missedb[NUM];
+	const char *v[7];
+
+	if (ac_schedule_step(r->cron, r->tz, r->next_at, r->catch_up_ms, now,
+			     &step, err) < 0)
+		return -1;
+	if (step.fire_slot && r->last_task > 0 &&
+	    r->overlap != AC_OVERLAP_ALLOW) {
+		/* A pruned last task has ended (any other error has ended
+		 * the transaction). */
+		if (read_status(s, r->last_task, &last, err) < 0) {
+			if (err->exit_code != AC_EXIT_USAGE)
+				return -1;
+			ac_error_clear(err);
+			last = AC_TASK_COMPLETED;
+		}
+		if (!ac_task_status_final(last)) {
+			if (r->overlap == AC_OVERLAP_SKIP) {
+				skipped = 1;
+			} else {
+				const char *c[1] = { num(taskb, r->last_task) };
+
+				if (run_command(s, last == AC_TASK_RUNNING ?
+						ST_CANCEL_ASK : ST_CANCEL_NOW,
+						1, c, "cancelling a task", NULL,
+						err) < 0)
+					return -1;
+				cancelled = r->last_task;
+			}
+		}
+	}
+	if (step.fire_slot && !skipped &&
+	    sched_submit(s, r, step.fire_slot, now, &task, &existed, err) < 0)
+		return -1;
+	v[0] = r->name;
+	v[1] = step.next_at > 0 ? num(nextb, step.next_at) : NULL;
+	v[2] = step.fire_slot ? num(slotb, step.fire_slot) : NULL;
+	v[3] = task ? num(taskb, task) : NULL;
+	v[4] = task && !existed ? "1" : "0";
+	v[5] = skipped ? "1" : "0";
+	v[6] = num(missedb, step.missed);
+	if (run_command(s, ST_SCHED_UPDATE, 7, v, "moving a schedule on", NULL,
+			err) < 0)
+		return -1;
+	if (step.missed)
+		oom |= fired_add(fired, nfired, r, AC_FIRED_MISSED, 0, 0, 0,
+				 step.missed) < 0;
+	if (skipped)
+		oom |= fired_add(fired, nfired, r, AC_FIRED_SKIPPED,
+				 step.fire_slot, r->last_task, 0, 0) < 0;
+	else if (task && !existed)
+		oom |= fired_add(fired, nfired, r, AC_FIRED_TASK,
+				 step.fire_slot, task, cancelled, 0) < 0;
+	return oom ? ac_error_set(err, AC_EXIT_FAILED, "out of memory") : 0;
+}
+
+/* The time until the next slot of any active schedule (-1: none), by
+ * the store's clock, which goes to *now when asked. */
+static int sched_next_in(struct pg_store *s, int64_t *next_in, int64_t *now,
+			 struct ac_error *err)
+{
+	PGresult *res = run(s, ST_SCHED_NEXT, 0, NULL, NULL,
+			    "reading schedules", err);
+	int64_t clock;
+
+	*next_in = -1;
+	if (!res)
+		return -1;
+	clock = get_i64(res, 0, 1);
+	if (!PQgetisnull(res, 0, 0)) {
+		int64_t at = get_i64(res, 0, 0);
+
+		*next_in = at > clock ? at - clock : 0;
+	}
+	if (now)
+		*now = clock;
+	PQclear(res);
+	return 0;
+}
+
+/* Nearly always nothing is due: one read, no lock.  When something is,
+ * one transaction locks the due rows (a firer that waited for another's
+ * lock finds their slots taken and leaves them), fires them by the
+ * store's clock and wakes the workers. */
+static int pg_schedules_fire(struct ac_store *base, struct ac_fired **fired,
+			     size_t *nfired, int64_t *next_in,
+			     struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	struct sched *rows = NULL;
+	size_t n = 0;
+	int64_t now;
+	char nowb[NUM];
+	const char *v[1];
+	PGresult *res;
+
+	*fired = NULL;
+	*nfired = 0;
+	if (sched_next_in(s, next_in, NULL, err) < 0)
+		return -1;
+	if (*next_in != 0)
+		return 0;
+	if (begin_submit(s, err) < 0)
+		return -1;
+	if (store_now(s, &now, err) < 0)
+		goto fail;
+	v[0] = num(nowb, now);
+	res = run(s, ST_SCHED_DUE, 1, v, NULL, "locking schedules", err);
+	if (!res || sched_rows(res, &rows, &n, err) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		if (sched_fire_one(s, &rows[i], now, fired, nfired, err) < 0) {
+			ac_error_prefix(err, "schedule '%s'", rows[i].name);
+			goto fail;
+		}
+	if (sched_next_in(s, next_in, NULL, err) < 0 ||
+	    (*nfired && notify_wake(s, err) < 0) || tx_commit(s, err) < 0)
+		goto fail;
+	sched_rows_free(rows, n);
+	return 0;
+fail:
+	sched_rows_free(rows, n);
+	tx_rollback(s);
+	ac_fired_free(*fired, *nfired);
+	*fired = NULL;
+	*nfired = 0;
+	return -1;
+}
+
+static int pg_schedule_run(struct ac_store *base, const char *name,
+			   struct ac_fired *fired, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	struct ac_fired *list = NULL;
+	struct sched *rows = NULL;
+	size_t n = 0, nlist = 0;
+	int64_t now, task = 0;
+	int existed;
+	char taskb[NUM];
+	const char *v[2] = { name, NULL };
+
+	if (begin_submit(s, err) < 0)
+		return -1;
+	if (store_now(s, &now, err) < 0 || sched_get(s, name, &rows, &n,
+						      err) < 0)
+		goto fail;
+	if (n == 0) {
+		ac_error_set(err, AC_EXIT_FAILED, "no schedule '%s'", name);
+		goto fail;
+	}
+	if (sched_submit(s, &rows[0], 0, now, &task, &existed, err) < 0)
+		goto fail;
+	v[1] = num(taskb, task);
+	if (run_command(s, ST_SCHED_RAN, 2, v, "recording a run", NULL,
+			err) < 0)
+		goto fail;
+	if (fired_add(&list, &nlist, &rows[0], AC_FIRED_TASK, 0, task, 0,
+		      0) < 0) {
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		goto fail;
+	}
+	if (notify_wake(s, err) < 0 || tx_commit(s, err) < 0)
+		goto fail;
+	*fired = list[0];
+	free(list);
+	sched_rows_free(rows, n);
+	return 0;
+fail:
+	ac_fired_free(list, nlist);
+	sched_rows_free(rows, n);
+	tx_rollback(s);
+	return -1;
+}
+
 const struct ac_store_ops ac_store_pg_ops = {
 	.name = "postgres",
 	.open = pg_open,
@@ -4670,4 +6023,13 @@ const struct ac_store_ops ac_store_pg_ops = {
 	.queues_list = pg_queues_list,
 	.wait_fd = pg_wait_fd,
 	.set_deadline = pg_set_deadline,
+	.task_parents = pg_task_parents,
+	.task_links = pg_task_links,
+	.batch_get = pg_batch_get,
+	.task_awaiting = pg_task_awaiting,
+	.schedule_add = pg_schedule_add,
+	.schedule_change = pg_schedule_change,
+	.schedules_list = pg_schedules_list,
+	.schedules_fire = pg_schedules_fire,
+	.schedule_run = pg_schedule_run,
 };

@@ -2466,14 +2466,14 @@ static void handle_request(struct worker *w, json_t *req,
 					emit_task(w, "task.queued",
 						  json_integer_value(t), type, 0,
 						  NULL);
-		/* An operator's change of a queue (ac-queue), announced by
-		 * the first worker reached. */
 		/* ac-schedule changed a schedule: look at them now. */
 		if (json_is_object(event) &&
 		    json_is_string(json_object_get(event, "event")) &&
 		    !strncmp(json_string_value(json_object_get(event, "event")),
 			     "schedule.", 9))
 			arm_schedule(w, 0);
+		/* An operator's change of a queue (ac-queue) or a schedule
+		 * (ac-schedule), announced by the first worker reached. */
 		if (json_is_true(json_object_get(req, "announce")) &&
 		    json_is_object(event) &&
 		    json_is_string(json_object_get(event, "event")) &&

@@ -18,11 +18,15 @@
 # init system runs (systemd, or a SysV runlevel: `systemctl disable --now
 # prometheus` stops it there).  In a container without one, invoke-rc.d
 # finds no runlevel and starts nothing, and the install succeeds.
+#
+# tzdata is the zoneinfo that lib/cron.c reads zones from (Europe/Berlin
+# and the like; container images may leave it out), and python3-croniter
+# the other cron implementation that tests/cron-oracle.py checks it against.
 set -eu
 packages="gcc make pkg-config libc6-dev libnng-dev libevent-dev liblz4-dev faketime clang libclang-rt-14-dev
 libsqlite3-dev libpq-dev libjansson-dev bats jq sqlite3 procps openssl socat
 postgresql iproute2 zsh fish man-db
-systemd python3 python3-yaml curl prometheus"
+systemd python3 python3-yaml curl prometheus python3-croniter tzdata"
 missing=
 for p in $packages; do
 	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed'; then

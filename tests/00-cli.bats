@@ -279,6 +279,38 @@ check_documented() {
 	check_documented ac-queue
 }
 
+# ---------------------------------------------------------------- ac-schedule
+
+@test "ac-schedule -h prints usage and exits 0" {
+	check_help ac-schedule -h
+}
+
+@test "ac-schedule --help prints usage and exits 0" {
+	check_help ac-schedule --help
+}
+
+@test "ac-schedule --version prints 'ac-schedule 0.1.0'" {
+	check_version ac-schedule
+}
+
+@test "ac-schedule unknown option: exit 2, 'ac-schedule: ...' on stderr" {
+	check_unknown_option ac-schedule
+}
+
+@test "ac-schedule missing option argument: exit 2" {
+	run -2 --separate-stderr ac-schedule add s1 t1 --cron
+	assert_usage_error ac-schedule
+}
+
+@test "ac-schedule without a subcommand: exit 2" {
+	run -2 --separate-stderr ac-schedule
+	assert_usage_error ac-schedule
+}
+
+@test "ac-schedule long options are in man/ac-schedule.1 and completions/ac.bash" {
+	check_documented ac-schedule
+}
+
 # ---------------------------------------------------------------- every command
 
 @test "--help and --version work even with an unusable store" {
@@ -310,6 +342,9 @@ check_documented() {
 	run -69 --separate-stderr ac-queue --store postgres://x show
 	assert_one_stderr_line ac-queue
 	assert_contains "$stderr" "'postgres://x'" "ac-queue names the store"
+	run -69 --separate-stderr ac-schedule --store postgres://x list
+	assert_one_stderr_line ac-schedule
+	assert_contains "$stderr" "'postgres://x'" "ac-schedule names the store"
 	run -69 --separate-stderr timeout 20 ac-worker --store postgresql://x \
 		--handler echo=cat
 	assert_match "$stderr" '^ac-worker: ' "ac-worker diagnostic prefix"
@@ -390,6 +425,7 @@ check_documented() {
 		assert_contains "$output" drain "ac $h lists drain"
 		assert_contains "$output" cancel "ac $h lists cancel"
 		assert_contains "$output" queue "ac $h lists queue"
+		assert_contains "$output" schedule "ac $h lists schedule"
 	done
 	run -0 --separate-stderr ac --version
 	assert_eq "$output" "ac 0.1.0" "ac --version"

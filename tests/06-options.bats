@@ -36,6 +36,9 @@ opts_parser() {
 		awk '{ print "--" $1 ($2 == "required" ? "=" : "") }'
 	optstring=$(grep -o 'getopt_long([^"]*"[^"]*"' "$src" | head -n 1 |
 		sed 's/.*"\(.*\)"$/\1/')
+	# A leading '-' or '+' (getopt's argument order) and ':' (quiet
+	# errors) are flags, not options.
+	optstring=${optstring#[-+]}
 	optstring=${optstring#:}
 	for ((i = 0; i < ${#optstring}; i++)); do
 		c=${optstring:i:1}
@@ -268,6 +271,10 @@ check_options() {
 
 @test "ac-queue: options agree (parser, --help, man, docs/cli.md, bash, zsh, fish)" {
 	check_options ac-queue
+}
+
+@test "ac-schedule: options agree (parser, --help, man, docs/cli.md, bash, zsh, fish)" {
+	check_options ac-schedule
 }
 
 # The commands each place knows, one a line.

@@ -251,8 +251,8 @@ int main(int argc, char **argv)
 		"type", "priority", "queued", "pending", "running", "paused",
 		NULL };
 	static const char *const schedule_cols[] = {
-		"name", "cron", "tz", "type", "paused", "next", "last_task",
-		"last_status", "fired", NULL };
+		"name", "cron", "tz", "type", "overlap", "paused", "next",
+		"last_task", "last_status", "fired", "missed", NULL };
 	enum view view = VIEW_SUMMARY;
 	struct ac_follow_filter ffilter = { 0 };
 	int follow_mode = 0;

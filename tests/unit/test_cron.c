@@ -568,6 +568,14 @@ static void test_zone_errors(void)
 		name = ac_tz_local_name();
 		check(name && !strcmp(name, "Europe/Berlin"), "local zone from TZ, ':' stripped");
 		free(name);
+		setenv("TZ", "UTC", 1);
+		name = ac_tz_local_name();
+		check(name && !strcmp(name, "UTC"), "TZ=UTC is UTC");
+		free(name);
+		setenv("TZ", "", 1);
+		name = ac_tz_local_name();
+		check(name && !strcmp(name, "UTC"), "TZ set but empty is UTC");
+		free(name);
 		setenv("TZ", "Nowhere/Atall", 1);
 		name = ac_tz_local_name();
 		check(name && strcmp(name, "Nowhere/Atall") && ac_tz_known(name),

@@ -1964,7 +1964,6 @@ static const char *const undo_v6_sqlite[] = {
 	"DROP TRIGGER tasks_graph_end",
 	"DROP TRIGGER tasks_graph_delete",
 	"DROP INDEX tasks_parent",
-	"DROP INDEX tasks_batch",
 	"ALTER TABLE tasks DROP COLUMN parent",
 	"ALTER TABLE tasks DROP COLUMN batch",
 	"ALTER TABLE tasks DROP COLUMN then_batch",
@@ -1981,6 +1980,7 @@ static const char *const undo_v6_sqlite[] = {
 static const char *const undo_v6_pg[] = {
 	"DROP TRIGGER tasks_graph_end ON tasks",
 	"DROP TRIGGER tasks_graph_delete ON tasks",
+	"DROP FUNCTION ac_graph_end(), ac_graph_delete()",
 	"ALTER TABLE tasks DROP COLUMN parent, DROP COLUMN batch,"
 	" DROP COLUMN then_batch, DROP COLUMN after_policy,"
 	" DROP COLUMN waiting, DROP COLUMN dependents, DROP COLUMN depth,"
@@ -3651,6 +3651,21 @@ static size_t then_next(void *ctx, struct ac_task_spec *specs, size_t max)
 	return n;
 }
 
+/* Two tasks that wait for a task that failed (all-ok): cancelled at once. */
+static int64_t doomed_parent;
+
+static size_t doomed_next(void *ctx, struct ac_task_spec *specs, size_t max)
+{
+	size_t *left = ctx, n = 0;
+
+	for (; n < max && *left > 0; n++, (*left)--) {
+		specs[n] = spec("m", 5);
+		specs[n].after = &doomed_parent;
+		specs[n].nafter = 1;
+	}
+	return n;
+}
+
 static void then_stored(void *ctx, const struct ac_submitted *out, size_t n)
 {
 	(void)ctx;
@@ -3713,6 +3728,20 @@ static void test_batch_then(void)
 	ac_error_clear(&err);
 	check(s->ops->batch_get(s, 424242, &j, &err) < 0 && err.exit_code == 2,
 	      "batch: an unknown batch is an error");
+	/* A batch whose tasks were all cancelled as they came in. */
+	doomed_parent = submit1(s, &(struct ac_task_spec){ .type = "x",
+		.data = "{}", .data_len = 2, .priority = 5, .max_reclaims = 3 });
+	check(run_one(s, "x", 0, NULL) == doomed_parent,
+	      "batch: a task fails");
+	left = 2;
+	check(s->ops->submit_many(s, doomed_next, then_stored, &left, &b,
+				  &err) == 0 && status_is(s, b.then_id, "queued"),
+	      "batch: the continuation of a batch cancelled at once is queued at once");
+	j = task(s, b.then_id);
+	check(j && json_array_size(json_object_get(json_object_get(j, "data"),
+						   "failed")) == 2,
+	      "batch: and lists both as failed");
+	json_decref(j);
 	/* An empty batch's continuation runs at once. */
 	left = 0;
 	check(s->ops->submit_many(s, then_next, then_stored, &left, &b,

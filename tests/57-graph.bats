@@ -322,9 +322,13 @@ graph_deadlock() {
 	# Printed once, though the check runs every ~2 s.
 	sleep 4.5
 	assert_eq "$(grep -c 'deadlock:' "$AC_TMP/spawn.err")" 1 "warnings"
-	run -0 ac-cancel "$p"
-	wait_status "$p" cancelled || fail "the parent was not cancelled"
-	wait_status "$kid" cancelled || fail "the sub-task was not cancelled"
+	# The remedy: cancel the parent.  Its sub-task was queued then: it
+	# ends cancelled with it and never runs (not even on the slot the
+	# parent leaves).
+	run -0 ac-cancel --wait --timeout 20 "$p"
+	assert_eq "$(task_status "$p")" cancelled "the parent"
+	wait_status "$kid" cancelled 5 || fail "the sub-task was not cancelled"
+	assert_eq "$(task_field "$kid" error)" "its parent task $p was cancelled" "the sub-task's error"
 	ran "$kid" && fail "the sub-task ran"
 	return 0
 }
@@ -339,7 +343,7 @@ graph_deadlock() {
 }
 
 graph_cancel_children() {
-	local p kids other id
+	local p kids other id q c1 c2
 	start_worker w1 --handler holder="$H/spawn.sh hold nobody 4"
 	other=$(submit_async nobody '{}')
 	p=$(submit_async holder '{}')
@@ -350,22 +354,33 @@ graph_cancel_children() {
 		assert_eq "$(task_status "$id")" queued "sub-task $id" || return 1
 		assert_eq "$(task_field "$id" parent)" "$p" "parent of $id" || return 1
 	done
-	run -0 ac-cancel "$p"
-	# Queued children: at once (no worker could run them anyway).
+	# A running parent ends by request; its queued children end with it.
+	run -0 ac-cancel --wait --timeout 20 "$p"
+	assert_eq "$(task_status "$p")" cancelled "the parent"
 	for id in "${kids[@]}"; do
 		assert_eq "$(task_status "$id")" cancelled "sub-task $id after the cancel" || return 1
 		assert_eq "$(task_field "$id" error)" "its parent task $p was cancelled" \
 			"sub-task $id's error" || return 1
 	done
-	wait_status "$p" cancelled || fail "the parent did not end cancelled"
 	assert_eq "$(task_status "$other")" queued "a task of the same type that is no child"
+
+	# A queued parent (--parent, no handler for its type): its children
+	# and theirs end at once, with it.
+	q=$(submit_async nobody '{"q":1}')
+	c1=$(submit_async nobody '{}' --parent "$q")
+	c2=$(submit_async nobody '{}' --parent "$c1")
+	run -0 ac-cancel "$q"
+	assert_eq "$(task_status "$q")" cancelled "the queued parent"
+	assert_eq "$(task_status "$c1")" cancelled "its child"
+	assert_eq "$(task_field "$c2" error)" "its parent task $c1 was cancelled" "its grandchild"
+	assert_eq "$(task_status "$other")" queued "the task that is no child, still"
 }
 
-@test "ac-cancel of a running parent cancels its queued sub-tasks at once (sqlite)" {
+@test "ac-cancel of a parent cancels its queued sub-tasks, and theirs (sqlite)" {
 	graph_cancel_children
 }
 
-@test "ac-cancel of a running parent cancels its queued sub-tasks at once (postgres)" {
+@test "ac-cancel of a parent cancels its queued sub-tasks, and theirs (postgres)" {
 	pg_test_db
 	graph_cancel_children
 }

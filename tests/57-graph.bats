@@ -136,7 +136,8 @@ graph_failing_parent() {
 	grand=$(submit_async step '{"g":1}' --after "$ok1")
 	grand_done=$(submit_async step '{"g":2}' --after "$done1")
 	start_worker w1 --concurrency 2 --handler step="$H/step.sh" \
-		--handler bad="$H/fail.sh" --handler bf="$H/batchfail.sh"
+		--handler bad="$H/fail.sh" --handler bf="$H/batchfail.sh" \
+		--stream st="$H/stream.py"
 	wait_status "$grand_done" completed 30 || fail "the all-done child's child did not run"
 	wait_status "$grand" cancelled || fail "the all-ok grandchild was not cancelled"
 	assert_eq "$(task_status "$f")" failed "the parent"
@@ -175,6 +176,25 @@ graph_failing_parent() {
 	out=$(AC_SUBMIT_TIMEOUT=30 ac_submit --after "@$AC_TMP/ids" step "$AC_TMP/data.json") ||
 		fail "--after @FILE did not complete"
 	assert_eq "$(jq -c '[.parents[] | .result]' <<<"$out")" '[{"x":9}]' "--after @FILE's parent"
+
+	# Parents that had ended before the task was submitted.
+	rc=0
+	AC_SUBMIT_TIMEOUT=20 ac_submit --after "$f" step <<<'{}' >/dev/null 2>&1 || rc=$?
+	assert_eq "$rc" 4 "--after a task that had failed already"
+	out=$(AC_SUBMIT_TIMEOUT=20 ac_submit --after "$done1" step <<<'{}') ||
+		fail "--after a task that had completed already"
+	assert_eq "$(jq -c '.parents | keys' <<<"$out")" "[\"$done1\"]" "its AC_PARENTS"
+	id=$(submit_async step '{}' --after "$done1,$f")
+	assert_eq "$(task_status "$id")" cancelled "--after one completed and one failed task, at once"
+
+	# Stream mode: the task line carries "parents".
+	id=$(submit_async st '{"op":"echo"}' --after "$done1,$f" --after-policy all-done)
+	wait_status "$id" completed || return 1
+	assert_eq "$(jq -c --argjson id "$id" 'select(.id == $id) | .parents | map_values(.status)' \
+		"$AC_TMP/stream-lines")" "{\"$f\":\"failed\",\"$done1\":\"completed\"}" \
+		"parents in the stream task line"
+	assert_eq "$(jq -c --argjson id "$id" --arg p "$done1" 'select(.id == $id) | .parents[$p].result.in' \
+		"$AC_TMP/stream-lines")" '{"c":3}' "a parent's result in the stream task line"
 }
 
 @test "a failing parent cancels all-ok children and their all-ok child; all-done runs; --after - (sqlite)" {
@@ -189,7 +209,7 @@ graph_failing_parent() {
 # ------------------------------------------------------------ batch --then
 
 graph_batch_then() {
-	local i ids then b want_ok want_failed last_finished then_started n
+	local i ids cont b want_ok want_failed last_finished then_started n
 	for ((i = 1; i <= 100; i++)); do
 		if ((i % 7 == 0)); then
 			echo "{\"i\":$i,\"fail\":true}"
@@ -210,21 +230,21 @@ graph_batch_then() {
 		--handler join="$H/step.sh join"
 	wait_until 60 eval '[ "$(ac-status --batch "$b" | jq -r .then_status)" = completed ]' ||
 		fail "the continuation did not complete: $(ac-status --batch "$b")"
-	then=$(ac-status --batch "$b" | jq -r .then)
+	cont=$(ac-status --batch "$b" | jq -r .then)
 	sleep 1
 	assert_eq "$(grep -c " start " "$AC_TMP/join.log")" 1 "continuation runs"
-	assert_eq "$(awk '{ print $1 }' "$AC_TMP/join.log" | sort -u)" "$then" "the task that ran"
+	assert_eq "$(awk '{ print $1 }' "$AC_TMP/join.log" | sort -u)" "$cont" "the task that ran"
 
 	want_ok=$(ids_json $(for ((i = 0; i < 100; i++)); do ((i % 7 != 6)) && echo "${ids[i]}"; done))
 	want_failed=$(ids_json $(for ((i = 0; i < 100; i++)); do ((i % 7 == 6)) && echo "${ids[i]}"; done))
-	assert_eq "$(task_field "$then" data | jq -c .batch)" "$b" "data.batch"
-	assert_eq "$(task_field "$then" data | jq -c '.completed | sort')" "$want_ok" "data.completed"
-	assert_eq "$(task_field "$then" data | jq -c '.failed | sort')" "$want_failed" "data.failed"
-	assert_eq "$(task_field "$then" result | jq '.parents | length')" 100 "AC_PARENTS of the continuation"
+	assert_eq "$(task_field "$cont" data | jq -c .batch)" "$b" "data.batch"
+	assert_eq "$(task_field "$cont" data | jq -c '.completed | sort')" "$want_ok" "data.completed"
+	assert_eq "$(task_field "$cont" data | jq -c '.failed | sort')" "$want_failed" "data.failed"
+	assert_eq "$(task_field "$cont" result | jq '.parents | length')" 100 "AC_PARENTS of the continuation"
 
 	# It started after the last batch task ended.
 	last_finished=$(ac-status --tasks --type bf --limit 200 --json | jq -r 'map(.finished) | max')
-	then_started=$(task_field "$then" started)
+	then_started=$(task_field "$cont" started)
 	[[ $then_started > $last_finished || $then_started == "$last_finished" ]] ||
 		fail "the continuation started at $then_started, the batch ended at $last_finished"
 	n=$(ac-status --tasks --type bf --limit 200 --json | jq 'length')
@@ -232,7 +252,7 @@ graph_batch_then() {
 
 	# 14 of the 100 (i % 7 == 0) failed.
 	assert_eq "$(ac-status --batch "$b" | jq -c '[.batch, .total, .ended, .done, .counts.completed, .counts.failed, .counts.pending, .then, .then_status]')" \
-		"[$b,100,100,true,86,14,0,$then,\"completed\"]" "ac-status --batch"
+		"[$b,100,100,true,86,14,0,$cont,\"completed\"]" "ac-status --batch"
 	assert_eq "$(ac-status --batch "$b" | jq -c 'keys')" \
 		'["batch","counts","created","done","ended","then","then_status","total"]' "its fields"
 	assert_contains "$(ac-status --batch "$b" --table)" "then_status" "--table" || return 1
@@ -250,7 +270,7 @@ graph_batch_then() {
 # ------------------------------------------------------------ sub-tasks
 
 graph_subtasks() {
-	local out p kids then w
+	local out p kids cont w
 	start_worker w1 --concurrency 3 --handler step="$H/step.sh" \
 		--handler fan="$H/spawn.sh fanout step 5" --handler waiter="$H/spawn.sh wait step 3"
 
@@ -258,20 +278,20 @@ graph_subtasks() {
 	out=$(AC_SUBMIT_TIMEOUT=30 ac_submit --envelope fan <<<'{}') || fail "the spawning task failed: $out"
 	p=$(jq -r .id <<<"$out")
 	kids=$(jq -c '.result.children' <<<"$out")
-	then=$(jq -r '.result.then' <<<"$out")
+	cont=$(jq -r '.result.then' <<<"$out")
 	assert_eq "$(jq length <<<"$kids")" 5 "sub-tasks"
-	for id in $(jq '.[]' <<<"$kids") "$then"; do
+	for id in $(jq '.[]' <<<"$kids") "$cont"; do
 		assert_eq "$(task_field "$id" parent)" "$p" "parent of task $id" || return 1
 	done
-	assert_eq "$(task_json "$p" | jq -c '.children | sort')" "$(jq -c ". + [$then] | sort" <<<"$kids")" \
+	assert_eq "$(task_json "$p" | jq -c '.children | sort')" "$(jq -c ". + [$cont] | sort" <<<"$kids")" \
 		"children of the spawning task"
-	wait_status "$then" completed 30 || fail "the continuation did not complete"
-	assert_eq "$(task_json "$then" | jq -c .after)" "$kids" "the continuation's after"
-	assert_eq "$(task_field "$then" result | jq -c '.parents | keys | map(tonumber) | sort')" "$kids" \
+	wait_status "$cont" completed 30 || fail "the continuation did not complete"
+	assert_eq "$(task_json "$cont" | jq -c .after)" "$kids" "the continuation's after"
+	assert_eq "$(task_field "$cont" result | jq -c '.parents | keys | map(tonumber) | sort')" "$kids" \
 		"the 5 in AC_PARENTS"
-	assert_eq "$(task_field "$then" result | jq -c '[.parents[] | .status] | unique')" '["completed"]' \
+	assert_eq "$(task_field "$cont" result | jq -c '[.parents[] | .status] | unique')" '["completed"]' \
 		"their statuses"
-	assert_eq "$(task_field "$then" result | jq -c '[.parents[] | .result.in.i] | sort')" '[1,2,3,4,5]' \
+	assert_eq "$(task_field "$cont" result | jq -c '[.parents[] | .result.in.i] | sort')" '[1,2,3,4,5]' \
 		"their results"
 	assert_eq "$(task_field "$p" awaiting_children)" false "the spawner did not wait"
 

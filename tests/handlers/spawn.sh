@@ -22,9 +22,9 @@ case $mode in
 fanout)
 	ids=$(lines | ac-submit --batch --async "$type") || exit 1
 	echo '{"then":true}' >"$AC_TEST_TMP/then.$AC_TASK_ID.json"
-	then=$(printf '%s\n' "$ids" | ac-submit --async --after - step \
+	cont=$(printf '%s\n' "$ids" | ac-submit --async --after - step \
 		"$AC_TEST_TMP/then.$AC_TASK_ID.json") || exit 1
-	printf '{"children":[%s],"then":%s}\n' "$(printf '%s\n' "$ids" | paste -sd,)" "$then"
+	printf '{"children":[%s],"then":%s}\n' "$(printf '%s\n' "$ids" | paste -sd,)" "$cont"
 	;;
 wait)
 	out=$(lines | ac-submit --batch "$type" 2>>"$AC_TEST_TMP/spawn.err") || exit 1

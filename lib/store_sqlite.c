@@ -777,6 +777,19 @@ static const char schema_v6[] =
 	" UPDATE tasks SET cancel_requested = 1 WHERE NEW.status = 'cancelled'"
 	"  AND parent = NEW.id AND status = 'running';"
 	" END;"
+	/* A cancel asked of a running task cancels its sub-tasks at once,
+	 * not when its end is written (after its slot may have gone to one
+	 * of them). */
+	"CREATE TRIGGER tasks_graph_cancel AFTER UPDATE OF cancel_requested"
+	" ON tasks WHEN NEW.cancel_requested <> 0 AND OLD.cancel_requested = 0"
+	"  AND NEW.dependents <> 0 BEGIN"
+	" UPDATE tasks SET status = 'cancelled', waiting = 0,"
+	"  finished = " SQL_NOW_MS ","
+	"  error = 'its parent task ' || NEW.id || ' was cancelled'"
+	"  WHERE parent = NEW.id AND status IN ('pending', 'queued');"
+	" UPDATE tasks SET cancel_requested = 1 WHERE parent = NEW.id"
+	"  AND status = 'running' AND cancel_requested = 0;"
+	" END;"
 	"CREATE TRIGGER tasks_graph_delete AFTER DELETE ON tasks"
 	" WHEN OLD.dependents <> 0 OR OLD.after_policy IS NOT NULL BEGIN"
 	" DELETE FROM task_after WHERE parent = OLD.id;"

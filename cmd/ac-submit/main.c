@@ -399,10 +399,13 @@ int main(int argc, char **argv)
 			retry_id = v;
 			break;
 		case OPT_AFTER:
+			/* stdin is read once the arguments are known to
+			 * name a FILE for the data. */
 			if (!strcmp(optarg, "-")) {
 				if (after_stdin)
 					ac_cli_usage_error(synopsis, "--after - reads stdin once");
 				after_stdin = 1;
+				break;
 			}
 			read_after(optarg, &after, &nafter, &after_cap);
 			break;
@@ -476,10 +479,12 @@ int main(int argc, char **argv)
 			ac_cli_usage_error(synopsis, "--then goes with --batch");
 		if (after_stdin && (!file || !strcmp(file, "-")))
 			ac_cli_usage_error(synopsis, "--after - reads the ids from stdin, so the task data must come from FILE");
+		if (after_stdin)
+			read_after("-", &after, &nafter, &after_cap);
 		if (has_policy && !nafter)
 			ac_cli_usage_error(synopsis, "--after-policy goes with --after");
 	}
-	if (retry_id && (nafter || spec.parent || no_parent))
+	if (retry_id && (nafter || after_stdin || spec.parent || no_parent))
 		ac_cli_usage_error(synopsis, "--retry takes no --after or --parent");
 	spec.after = after;
 	spec.nafter = nafter;

@@ -1963,6 +1963,7 @@ static const char *const undo_v5_pg[] = {
 static const char *const undo_v6_sqlite[] = {
 	"DROP TRIGGER tasks_graph_end",
 	"DROP TRIGGER tasks_graph_delete",
+	"DROP TRIGGER tasks_graph_cancel",
 	"DROP INDEX tasks_parent",
 	"ALTER TABLE tasks DROP COLUMN parent",
 	"ALTER TABLE tasks DROP COLUMN batch",
@@ -1980,7 +1981,8 @@ static const char *const undo_v6_sqlite[] = {
 static const char *const undo_v6_pg[] = {
 	"DROP TRIGGER tasks_graph_end ON tasks",
 	"DROP TRIGGER tasks_graph_delete ON tasks",
-	"DROP FUNCTION ac_graph_end(), ac_graph_delete()",
+	"DROP TRIGGER tasks_graph_cancel ON tasks",
+	"DROP FUNCTION ac_graph_end(), ac_graph_delete(), ac_graph_cancel()",
 	"ALTER TABLE tasks DROP COLUMN parent, DROP COLUMN batch,"
 	" DROP COLUMN then_batch, DROP COLUMN after_policy,"
 	" DROP COLUMN waiting, DROP COLUMN dependents, DROP COLUMN depth,"
@@ -3602,7 +3604,10 @@ static void test_graph(void)
 			int accepted = 0;
 
 			check(s->ops->cancel(s, &parent, 1, st, &err) == 0 &&
-			      outcome(s, "g1", parent, pg[0].attempt,
+			      status_is(s, kid1, "cancelled") &&
+			      status_is(s, grandkid, "cancelled"),
+			      "graph: asking a running parent to cancel cancels its queued sub-tasks at once");
+			check(outcome(s, "g1", parent, pg[0].attempt,
 				      AC_OUTCOME_CANCELLED, NULL, "cancelled",
 				      &accepted, NULL) == 0 && accepted &&
 			      status_is(s, kid1, "cancelled") &&

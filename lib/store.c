@@ -264,6 +264,77 @@ json_t *ac_batch_json(int64_t id, const char *created, int64_t total,
 			 json_null());
 }
 
+void ac_schedule_row_release(struct ac_schedule_row *row)
+{
+	free(row->name);
+	free(row->cron);
+	free(row->tz);
+	free(row->type);
+	free(row->data);
+	free(row->route_key);
+	free(row->tags);
+	free(row->meta);
+	free(row->reason);
+	free(row->last_status);
+	memset(row, 0, sizeof *row);
+}
+
+void ac_schedule_rows_free(struct ac_schedule_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		ac_schedule_row_release(&rows[i]);
+	free(rows);
+}
+
+int ac_schedule_row_task(const struct ac_schedule_row *row, int64_t slot,
+			 int64_t now, struct ac_task_spec *t, char **meta,
+			 char **key, struct ac_error *err)
+{
+	*meta = ac_schedule_meta(row->meta, row->name, slot);
+	*key = ac_schedule_key(row->name, slot, now);
+	if (!*meta || !*key) {
+		free(*meta);
+		free(*key);
+		*meta = *key = NULL;
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	*t = (struct ac_task_spec){
+		.type = row->type, .data = row->data,
+		.data_len = strlen(row->data), .priority = row->priority,
+		.max_retries = row->max_retries, .timeout_ms = row->timeout_ms,
+		.route_key = row->route_key, .tags = row->tags, .meta = *meta,
+		.idempotency_key = *key, .max_reclaims = row->max_reclaims,
+		.expires_ms = row->expires_ms,
+	};
+	return 0;
+}
+
+int ac_fired_append(struct ac_fired **list, size_t *n,
+		    const struct ac_schedule_row *row, enum ac_fired_kind kind,
+		    int64_t slot, int64_t task, int64_t cancelled,
+		    int64_t missed)
+{
+	struct ac_fired *grown = realloc(*list, (*n + 1) * sizeof **list);
+	struct ac_fired *f;
+
+	if (!grown)
+		return -1;
+	*list = grown;
+	f = &grown[*n];
+	*f = (struct ac_fired){ .kind = kind, .slot_ms = slot,
+				.task_id = task, .cancelled_id = cancelled,
+				.missed = missed };
+	f->name = ac_strdup(row->name);
+	f->type = ac_strdup(row->type);
+	if (!f->name || !f->type) {
+		free(f->name);
+		free(f->type);
+		return -1;
+	}
+	(*n)++;
+	return 0;
+}
+
 void ac_fired_free(struct ac_fired *fired, size_t n)
 {
 	if (!fired)

@@ -600,19 +600,35 @@ struct ac_task_row {
 };
 json_t *ac_task_row_json(const struct ac_task_row *row);
 
-/* Shared by the backends: one schedule as JSON (ac-schedule list). */
+/* Shared by the backends: one schedule as a backend reads it, its strings
+ * owned (ac_schedule_row_release frees them). */
 struct ac_schedule_row {
-	const char *name, *cron, *tz, *type;
-	const char *data;       /* JSON text */
-	const char *route_key, *tags, *meta;  /* or NULL */
-	int priority, max_retries, overlap, paused;
+	char *name, *cron, *tz, *type;
+	char *data;             /* JSON text */
+	char *route_key, *tags, *meta;  /* or NULL */
+	char *reason;           /* why paused, or NULL */
+	char *last_status;      /* of last_task, or NULL */
+	int priority, max_retries, max_reclaims, overlap, paused;
 	int64_t timeout_ms, expires_ms, catch_up_ms;
-	const char *reason;     /* why paused, or NULL */
 	int64_t next_at, last_slot, last_task;  /* 0 = none */
-	const char *last_status;  /* of last_task, or NULL */
 	int64_t fired, skipped, missed, created, updated;
 };
+void ac_schedule_row_release(struct ac_schedule_row *row);
+void ac_schedule_rows_free(struct ac_schedule_row *rows, size_t n);
+/* As JSON (ac-schedule list). */
 json_t *ac_schedule_row_json(const struct ac_schedule_row *row);
+/* The task a schedule submits for slot (0: a run by hand): *t filled,
+ * its meta and idempotency key new strings in *meta and *key, which the
+ * caller frees once the task is stored.  0, or -1 when out of memory. */
+int ac_schedule_row_task(const struct ac_schedule_row *row, int64_t slot,
+			 int64_t now, struct ac_task_spec *t, char **meta,
+			 char **key, struct ac_error *err);
+/* One more entry of a fired list (schedules_fire): 0, or -1 when out of
+ * memory (the list is unchanged). */
+int ac_fired_append(struct ac_fired **list, size_t *n,
+		    const struct ac_schedule_row *row, enum ac_fired_kind kind,
+		    int64_t slot, int64_t task, int64_t cancelled,
+		    int64_t missed);
 
 /* Shared by the backends' batch_get: counts (an object by status) is
  * stolen; then_id 0 = no continuation. */

@@ -5480,37 +5480,6 @@ static int store_now(struct pg_store *s, int64_t *now, struct ac_error *err)
 	return 0;
 }
 
-/* A schedule row (SCHED_COLS) copied out of a result. */
-struct sched {
-	char *name, *cron, *tz, *type, *data, *route_key, *tags, *meta;
-	char *reason, *last_status;
-	int priority, max_retries, max_reclaims, overlap, paused;
-	int64_t timeout_ms, expires_ms, catch_up_ms;
-	int64_t next_at, last_slot, last_task, fired, skipped, missed;
-	int64_t created, updated;
-};
-
-static void sched_release(struct sched *r)
-{
-	free(r->name);
-	free(r->cron);
-	free(r->tz);
-	free(r->type);
-	free(r->data);
-	free(r->route_key);
-	free(r->tags);
-	free(r->meta);
-	free(r->reason);
-	free(r->last_status);
-	memset(r, 0, sizeof *r);
-}
-
-static void sched_rows_free(struct sched *rows, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		sched_release(&rows[i]);
-	free(rows);
-}
 
 /* Text column c of row r, copied: 0, or -1 when out of memory. */
 static int copy_text(const PGresult *res, int r, int c, char **out)
@@ -5519,7 +5488,7 @@ static int copy_text(const PGresult *res, int r, int c, char **out)
 	return *out || PQgetisnull(res, r, c) ? 0 : -1;
 }
 
-static int sched_read(const PGresult *res, int r, struct sched *o)
+static int sched_read(const PGresult *res, int r, struct ac_schedule_row *o)
 {
 	int bad = 0;
 
@@ -5551,18 +5520,19 @@ static int sched_read(const PGresult *res, int r, struct sched *o)
 	o->updated = get_i64(res, r, 24);
 	bad |= copy_text(res, r, 25, &o->last_status);
 	if (bad || !o->name || !o->cron || !o->type || !o->data) {
-		sched_release(o);
+		ac_schedule_row_release(o);
 		return -1;
 	}
 	return 0;
 }
 
 /* The rows of res (freed here) into a new array of *n. */
-static int sched_rows(PGresult *res, struct sched **rows, size_t *n,
+static int sched_rows(PGresult *res, struct ac_schedule_row **rows, size_t *n,
 		      struct ac_error *err)
 {
 	int count = PQntuples(res);
-	struct sched *out = count ? calloc((size_t)count, sizeof *out) : NULL;
+	struct ac_schedule_row *out = count ?
+		calloc((size_t)count, sizeof *out) : NULL;
 
 	*rows = NULL;
 	*n = 0;
@@ -5572,7 +5542,7 @@ static int sched_rows(PGresult *res, struct sched **rows, size_t *n,
 	}
 	for (int r = 0; r < count; r++) {
 		if (sched_read(res, r, &out[r]) < 0) {
-			sched_rows_free(out, (size_t)r);
+			ac_schedule_rows_free(out, (size_t)r);
 			PQclear(res);
 			return ac_error_set(err, AC_EXIT_FAILED,
 					    "out of memory");
@@ -5586,7 +5556,8 @@ static int sched_rows(PGresult *res, struct sched **rows, size_t *n,
 
 /* The schedule of one name, as rows (none when there is no such). */
 static int sched_get(struct pg_store *s, const char *name,
-		     struct sched **rows, size_t *n, struct ac_error *err)
+		     struct ac_schedule_row **rows, size_t *n,
+		     struct ac_error *err)
 {
 	PGresult *res = run(s, ST_SCHED_GET, 1, &name, NULL,
 			    "reading schedules", err);
@@ -5594,25 +5565,6 @@ static int sched_get(struct pg_store *s, const char *name,
 	if (!res)
 		return -1;
 	return sched_rows(res, rows, n, err);
-}
-
-static json_t *sched_json(const struct sched *r)
-{
-	struct ac_schedule_row row = {
-		.name = r->name, .cron = r->cron, .tz = r->tz, .type = r->type,
-		.data = r->data, .route_key = r->route_key, .tags = r->tags,
-		.meta = r->meta, .priority = r->priority,
-		.max_retries = r->max_retries, .overlap = r->overlap,
-		.paused = r->paused, .timeout_ms = r->timeout_ms,
-		.expires_ms = r->expires_ms, .catch_up_ms = r->catch_up_ms,
-		.reason = r->reason, .next_at = r->next_at,
-		.last_slot = r->last_slot, .last_task = r->last_task,
-		.last_status = r->last_status, .fired = r->fired,
-		.skipped = r->skipped, .missed = r->missed,
-		.created = r->created, .updated = r->updated,
-	};
-
-	return ac_schedule_row_json(&row);
 }
 
 /* The values of ST_SCHED_INSERT and ST_SCHED_REPLACE. */
@@ -5687,7 +5639,7 @@ static int pg_schedule_change(struct ac_store *base, const char *name,
 			      const char *reason, struct ac_error *err)
 {
 	struct pg_store *s = (struct pg_store *)base;
-	struct sched *rows = NULL;
+	struct ac_schedule_row *rows = NULL;
 	size_t n = 0;
 	int64_t now, next_at = 0;
 	char nowb[NUM], nextb[NUM];
@@ -5725,10 +5677,10 @@ static int pg_schedule_change(struct ac_store *base, const char *name,
 	}
 	if (run_command(s, id, nv, v, "changing a schedule", NULL, err) < 0)
 		goto fail;
-	sched_rows_free(rows, n);
+	ac_schedule_rows_free(rows, n);
 	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
 fail:
-	sched_rows_free(rows, n);
+	ac_schedule_rows_free(rows, n);
 	tx_rollback(s);
 	return -1;
 }
@@ -5737,7 +5689,7 @@ static int pg_schedules_list(struct ac_store *base, const char *name,
 			     json_t **out, struct ac_error *err)
 {
 	struct pg_store *s = (struct pg_store *)base;
-	struct sched *rows;
+	struct ac_schedule_row *rows;
 	size_t n;
 	json_t *arr;
 
@@ -5752,17 +5704,18 @@ static int pg_schedules_list(struct ac_store *base, const char *name,
 			return -1;
 	}
 	if (name && n == 0) {
-		sched_rows_free(rows, n);
+		ac_schedule_rows_free(rows, n);
 		return ac_error_set(err, AC_EXIT_FAILED, "no schedule '%s'",
 				    name);
 	}
 	arr = json_array();
 	for (size_t i = 0; arr && i < n; i++)
-		if (json_array_append_new(arr, sched_json(&rows[i])) < 0) {
+		if (json_array_append_new(arr,
+					  ac_schedule_row_json(&rows[i])) < 0) {
 			json_decref(arr);
 			arr = NULL;
 		}
-	sched_rows_free(rows, n);
+	ac_schedule_rows_free(rows, n);
 	if (!arr)
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 	*out = arr;
@@ -5771,27 +5724,17 @@ static int pg_schedules_list(struct ac_store *base, const char *name,
 
 /* Submit one task of schedule r for slot (0: a run by hand), in the
  * caller's transaction (begun by begin_submit()). */
-static int sched_submit(struct pg_store *s, const struct sched *r,
+static int sched_submit(struct pg_store *s, const struct ac_schedule_row *r,
 			int64_t slot, int64_t now, int64_t *id, int *existed,
 			struct ac_error *err)
 {
-	char *meta = ac_schedule_meta(r->meta, r->name, slot);
-	char *key = ac_schedule_key(r->name, slot, now);
-	struct ac_task_spec t = {
-		.type = r->type, .data = r->data, .data_len = strlen(r->data),
-		.priority = r->priority, .max_retries = r->max_retries,
-		.timeout_ms = r->timeout_ms, .route_key = r->route_key,
-		.tags = r->tags, .meta = meta, .idempotency_key = key,
-		.max_reclaims = r->max_reclaims, .expires_ms = r->expires_ms,
-	};
+	char *meta, *key;
+	struct ac_task_spec t;
 	struct ac_submitted out = { 0 };
 	int rc;
 
-	if (!meta || !key) {
-		free(meta);
-		free(key);
-		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-	}
+	if (ac_schedule_row_task(r, slot, now, &t, &meta, &key, err) < 0)
+		return -1;
 	rc = insert_tasks(s, &t, 1, &out, 0, 0, err);
 	free(meta);
 	free(key);
@@ -5800,33 +5743,9 @@ static int sched_submit(struct pg_store *s, const struct sched *r,
 	return rc;
 }
 
-static int fired_add(struct ac_fired **list, size_t *n, const struct sched *r,
-		     enum ac_fired_kind kind, int64_t slot, int64_t task,
-		     int64_t cancelled, int64_t missed)
-{
-	struct ac_fired *grown = realloc(*list, (*n + 1) * sizeof **list);
-	struct ac_fired *f;
-
-	if (!grown)
-		return -1;
-	*list = grown;
-	f = &grown[*n];
-	*f = (struct ac_fired){ .kind = kind, .slot_ms = slot,
-				.task_id = task, .cancelled_id = cancelled,
-				.missed = missed };
-	f->name = ac_strdup(r->name);
-	f->type = ac_strdup(r->type);
-	if (!f->name || !f->type) {
-		free(f->name);
-		free(f->type);
-		return -1;
-	}
-	(*n)++;
-	return 0;
-}
-
 /* One due schedule, its row locked, in the caller's transaction. */
-static int sched_fire_one(struct pg_store *s, const struct sched *r,
+static int sched_fire_one(struct pg_store *s,
+			  const struct ac_schedule_row *r,
 			  int64_t now, struct ac_fired **fired, size_t *nfired,
 			  struct ac_error *err)
 {
@@ -5879,14 +5798,14 @@ static int sched_fire_one(struct pg_store *s, const struct sched *r,
 			err) < 0)
 		return -1;
 	if (step.missed)
-		oom |= fired_add(fired, nfired, r, AC_FIRED_MISSED, 0, 0, 0,
-				 step.missed) < 0;
+		oom |= ac_fired_append(fired, nfired, r, AC_FIRED_MISSED, 0,
+				       0, 0, step.missed) < 0;
 	if (skipped)
-		oom |= fired_add(fired, nfired, r, AC_FIRED_SKIPPED,
-				 step.fire_slot, r->last_task, 0, 0) < 0;
+		oom |= ac_fired_append(fired, nfired, r, AC_FIRED_SKIPPED,
+				       step.fire_slot, r->last_task, 0, 0) < 0;
 	else if (task && !existed)
-		oom |= fired_add(fired, nfired, r, AC_FIRED_TASK,
-				 step.fire_slot, task, cancelled, 0) < 0;
+		oom |= ac_fired_append(fired, nfired, r, AC_FIRED_TASK,
+				       step.fire_slot, task, cancelled, 0) < 0;
 	return oom ? ac_error_set(err, AC_EXIT_FAILED, "out of memory") : 0;
 }
 
@@ -5923,7 +5842,7 @@ static int pg_schedules_fire(struct ac_store *base, struct ac_fired **fired,
 			     struct ac_error *err)
 {
 	struct pg_store *s = (struct pg_store *)base;
-	struct sched *rows = NULL;
+	struct ac_schedule_row *rows = NULL;
 	size_t n = 0;
 	int64_t now;
 	char nowb[NUM];
@@ -5952,10 +5871,10 @@ static int pg_schedules_fire(struct ac_store *base, struct ac_fired **fired,
 	if (sched_next_in(s, next_in, NULL, err) < 0 ||
 	    (*nfired && notify_wake(s, err) < 0) || tx_commit(s, err) < 0)
 		goto fail;
-	sched_rows_free(rows, n);
+	ac_schedule_rows_free(rows, n);
 	return 0;
 fail:
-	sched_rows_free(rows, n);
+	ac_schedule_rows_free(rows, n);
 	tx_rollback(s);
 	ac_fired_free(*fired, *nfired);
 	*fired = NULL;
@@ -5968,7 +5887,7 @@ static int pg_schedule_run(struct ac_store *base, const char *name,
 {
 	struct pg_store *s = (struct pg_store *)base;
 	struct ac_fired *list = NULL;
-	struct sched *rows = NULL;
+	struct ac_schedule_row *rows = NULL;
 	size_t n = 0, nlist = 0;
 	int64_t now, task = 0;
 	int existed;
@@ -5990,8 +5909,8 @@ static int pg_schedule_run(struct ac_store *base, const char *name,
 	if (run_command(s, ST_SCHED_RAN, 2, v, "recording a run", NULL,
 			err) < 0)
 		goto fail;
-	if (fired_add(&list, &nlist, &rows[0], AC_FIRED_TASK, 0, task, 0,
-		      0) < 0) {
+	if (ac_fired_append(&list, &nlist, &rows[0], AC_FIRED_TASK, 0, task,
+			    0, 0) < 0) {
 		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 		goto fail;
 	}
@@ -5999,11 +5918,11 @@ static int pg_schedule_run(struct ac_store *base, const char *name,
 		goto fail;
 	*fired = list[0];
 	free(list);
-	sched_rows_free(rows, n);
+	ac_schedule_rows_free(rows, n);
 	return 0;
 fail:
 	ac_fired_free(list, nlist);
-	sched_rows_free(rows, n);
+	ac_schedule_rows_free(rows, n);
 	tx_rollback(s);
 	return -1;
 }

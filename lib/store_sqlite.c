@@ -4335,32 +4335,8 @@ static int sqlite_task_awaiting(struct ac_store *base, int64_t id, int on,
 
 /* --------------------------------------------------------- schedules */
 
-/* A schedule row (SCHED_COLS) copied out of the statement. */
-struct sched {
-	char *name, *cron, *tz, *type, *data, *route_key, *tags, *meta;
-	char *reason, *last_status;
-	int priority, max_retries, max_reclaims, overlap, paused;
-	int64_t timeout_ms, expires_ms, catch_up_ms;
-	int64_t next_at, last_slot, last_task, fired, skipped, missed;
-	int64_t created, updated;
-};
 
-static void sched_release(struct sched *r)
-{
-	free(r->name);
-	free(r->cron);
-	free(r->tz);
-	free(r->type);
-	free(r->data);
-	free(r->route_key);
-	free(r->tags);
-	free(r->meta);
-	free(r->reason);
-	free(r->last_status);
-	memset(r, 0, sizeof *r);
-}
-
-static int sched_read(sqlite3_stmt *st, struct sched *r)
+static int sched_read(sqlite3_stmt *st, struct ac_schedule_row *r)
 {
 	memset(r, 0, sizeof *r);
 	r->name = column_dup(st, 0, NULL);
@@ -4390,36 +4366,18 @@ static int sched_read(sqlite3_stmt *st, struct sched *r)
 	r->updated = sqlite3_column_int64(st, 24);
 	r->last_status = column_dup(st, 25, NULL);
 	if (!r->name || !r->cron || !r->type || !r->data) {
-		sched_release(r);
+		ac_schedule_row_release(r);
 		return -1;
 	}
 	return 0;
 }
 
-static json_t *sched_json(const struct sched *r)
-{
-	struct ac_schedule_row row = {
-		.name = r->name, .cron = r->cron, .tz = r->tz, .type = r->type,
-		.data = r->data, .route_key = r->route_key, .tags = r->tags,
-		.meta = r->meta, .priority = r->priority,
-		.max_retries = r->max_retries, .overlap = r->overlap,
-		.paused = r->paused, .timeout_ms = r->timeout_ms,
-		.expires_ms = r->expires_ms, .catch_up_ms = r->catch_up_ms,
-		.reason = r->reason, .next_at = r->next_at,
-		.last_slot = r->last_slot, .last_task = r->last_task,
-		.last_status = r->last_status, .fired = r->fired,
-		.skipped = r->skipped, .missed = r->missed,
-		.created = r->created, .updated = r->updated,
-	};
-
-	return ac_schedule_row_json(&row);
-}
-
 /* Rows of st (bound) into a new array of *n. */
 static int sched_rows(struct sqlite_store *s, sqlite3_stmt *st,
-		      struct sched **rows, size_t *n, struct ac_error *err)
+		      struct ac_schedule_row **rows, size_t *n,
+		      struct ac_error *err)
 {
-	struct sched *out = NULL;
+	struct ac_schedule_row *out = NULL;
 	size_t cap = 0;
 	int rc;
 
@@ -4427,7 +4385,7 @@ static int sched_rows(struct sqlite_store *s, sqlite3_stmt *st,
 	*n = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (*n == cap) {
-			struct sched *grown;
+			struct ac_schedule_row *grown;
 
 			cap = cap ? cap * 2 : 4;
 			grown = realloc(out, cap * sizeof *out);
@@ -4442,7 +4400,7 @@ static int sched_rows(struct sqlite_store *s, sqlite3_stmt *st,
 	done(st);
 	if (rc != SQLITE_DONE) {
 		for (size_t i = 0; i < *n; i++)
-			sched_release(&out[i]);
+			ac_schedule_row_release(&out[i]);
 		free(out);
 		*n = 0;
 		return rc == SQLITE_ROW ?
@@ -4451,13 +4409,6 @@ static int sched_rows(struct sqlite_store *s, sqlite3_stmt *st,
 	}
 	*rows = out;
 	return 0;
-}
-
-static void sched_rows_free(struct sched *rows, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		sched_release(&rows[i]);
-	free(rows);
 }
 
 static void bind_schedule(sqlite3_stmt *st, const struct ac_schedule_spec *sp,
@@ -4528,7 +4479,7 @@ static int sqlite_schedule_change(struct ac_store *base, const char *name,
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
 	sqlite3_stmt *get = stmt(s, ST_SCHED_GET, err), *st = NULL;
-	struct sched *rows = NULL;
+	struct ac_schedule_row *rows = NULL;
 	size_t n = 0;
 	int64_t now = ac_now_ms(), next_at = 0;
 
@@ -4568,10 +4519,10 @@ static int sqlite_schedule_change(struct ac_store *base, const char *name,
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	if (exec_stmt(s, st, err, "changing a schedule") < 0)
 		goto fail;
-	sched_rows_free(rows, n);
+	ac_schedule_rows_free(rows, n);
 	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
 fail:
-	sched_rows_free(rows, n);
+	ac_schedule_rows_free(rows, n);
 	tx_rollback(s);
 	return -1;
 }
@@ -4581,7 +4532,7 @@ static int sqlite_schedules_list(struct ac_store *base, const char *name,
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
 	sqlite3_stmt *st = stmt(s, name ? ST_SCHED_GET : ST_SCHED_LIST, err);
-	struct sched *rows;
+	struct ac_schedule_row *rows;
 	size_t n;
 	json_t *arr;
 
@@ -4592,17 +4543,18 @@ static int sqlite_schedules_list(struct ac_store *base, const char *name,
 	if (sched_rows(s, st, &rows, &n, err) < 0)
 		return -1;
 	if (name && n == 0) {
-		sched_rows_free(rows, n);
+		ac_schedule_rows_free(rows, n);
 		return ac_error_set(err, AC_EXIT_FAILED, "no schedule '%s'",
 				    name);
 	}
 	arr = json_array();
 	for (size_t i = 0; arr && i < n; i++)
-		if (json_array_append_new(arr, sched_json(&rows[i])) < 0) {
+		if (json_array_append_new(arr,
+					  ac_schedule_row_json(&rows[i])) < 0) {
 			json_decref(arr);
 			arr = NULL;
 		}
-	sched_rows_free(rows, n);
+	ac_schedule_rows_free(rows, n);
 	if (!arr)
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 	*out = arr;
@@ -4611,27 +4563,18 @@ static int sqlite_schedules_list(struct ac_store *base, const char *name,
 
 /* Submit one task of schedule r for slot (0: a run by hand), in the
  * caller's transaction. */
-static int sched_submit(struct sqlite_store *s, const struct sched *r,
+static int sched_submit(struct sqlite_store *s,
+			const struct ac_schedule_row *r,
 			int64_t slot, int64_t now, int64_t *id, int *existed,
 			struct ac_error *err)
 {
-	char *meta = ac_schedule_meta(r->meta, r->name, slot);
-	char *key = ac_schedule_key(r->name, slot, now);
-	struct ac_task_spec t = {
-		.type = r->type, .data = r->data, .data_len = strlen(r->data),
-		.priority = r->priority, .max_retries = r->max_retries,
-		.timeout_ms = r->timeout_ms, .route_key = r->route_key,
-		.tags = r->tags, .meta = meta, .idempotency_key = key,
-		.max_reclaims = r->max_reclaims, .expires_ms = r->expires_ms,
-	};
+	char *meta, *key;
+	struct ac_task_spec t;
 	struct ac_submitted out = { 0 };
 	int rc;
 
-	if (!meta || !key) {
-		free(meta);
-		free(key);
-		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-	}
+	if (ac_schedule_row_task(r, slot, now, &t, &meta, &key, err) < 0)
+		return -1;
 	rc = insert_tasks(s, &t, 1, &out, 0, 0, err);
 	free(meta);
 	free(key);
@@ -4640,33 +4583,9 @@ static int sched_submit(struct sqlite_store *s, const struct sched *r,
 	return rc;
 }
 
-static int fired_add(struct ac_fired **list, size_t *n, const struct sched *r,
-		     enum ac_fired_kind kind, int64_t slot, int64_t task,
-		     int64_t cancelled, int64_t missed)
-{
-	struct ac_fired *grown = realloc(*list, (*n + 1) * sizeof **list);
-	struct ac_fired *f;
-
-	if (!grown)
-		return -1;
-	*list = grown;
-	f = &grown[*n];
-	*f = (struct ac_fired){ .kind = kind, .slot_ms = slot,
-				.task_id = task, .cancelled_id = cancelled,
-				.missed = missed };
-	f->name = ac_strdup(r->name);
-	f->type = ac_strdup(r->type);
-	if (!f->name || !f->type) {
-		free(f->name);
-		free(f->type);
-		return -1;
-	}
-	(*n)++;
-	return 0;
-}
-
 /* One due schedule, in the caller's transaction. */
-static int sched_fire_one(struct sqlite_store *s, const struct sched *r,
+static int sched_fire_one(struct sqlite_store *s,
+			  const struct ac_schedule_row *r,
 			  int64_t now, struct ac_fired **fired, size_t *nfired,
 			  struct ac_error *err)
 {
@@ -4729,14 +4648,14 @@ static int sched_fire_one(struct sqlite_store *s, const struct sched *r,
 	if (exec_stmt(s, upd, err, "moving a schedule on") < 0)
 		return -1;
 	if (step.missed)
-		oom |= fired_add(fired, nfired, r, AC_FIRED_MISSED, 0, 0, 0,
-				 step.missed) < 0;
+		oom |= ac_fired_append(fired, nfired, r, AC_FIRED_MISSED, 0,
+				       0, 0, step.missed) < 0;
 	if (skipped)
-		oom |= fired_add(fired, nfired, r, AC_FIRED_SKIPPED,
-				 step.fire_slot, r->last_task, 0, 0) < 0;
+		oom |= ac_fired_append(fired, nfired, r, AC_FIRED_SKIPPED,
+				       step.fire_slot, r->last_task, 0, 0) < 0;
 	else if (task && !existed)
-		oom |= fired_add(fired, nfired, r, AC_FIRED_TASK,
-				 step.fire_slot, task, cancelled, 0) < 0;
+		oom |= ac_fired_append(fired, nfired, r, AC_FIRED_TASK,
+				       step.fire_slot, task, cancelled, 0) < 0;
 	return oom ? ac_error_set(err, AC_EXIT_FAILED, "out of memory") : 0;
 }
 
@@ -4765,7 +4684,7 @@ static int sqlite_schedules_fire(struct ac_store *base,
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
 	sqlite3_stmt *due = stmt(s, ST_SCHED_DUE, err);
-	struct sched *rows = NULL;
+	struct ac_schedule_row *rows = NULL;
 	size_t n = 0;
 	int64_t now = ac_now_ms();
 
@@ -4791,10 +4710,10 @@ static int sqlite_schedules_fire(struct ac_store *base,
 		}
 	if (sched_next_in(s, now, next_in, err) < 0 || tx_commit(s, err) < 0)
 		goto fail;
-	sched_rows_free(rows, n);
+	ac_schedule_rows_free(rows, n);
 	return 0;
 fail:
-	sched_rows_free(rows, n);
+	ac_schedule_rows_free(rows, n);
 	tx_rollback(s);
 	ac_fired_free(*fired, *nfired);
 	*fired = NULL;
@@ -4809,7 +4728,7 @@ static int sqlite_schedule_run(struct ac_store *base, const char *name,
 	sqlite3_stmt *get = stmt(s, ST_SCHED_GET, err);
 	sqlite3_stmt *ran = stmt(s, ST_SCHED_RAN, err);
 	struct ac_fired *list = NULL;
-	struct sched *rows = NULL;
+	struct ac_schedule_row *rows = NULL;
 	size_t n = 0, nlist = 0;
 	int64_t now = ac_now_ms(), task = 0;
 	int existed;
@@ -4829,8 +4748,8 @@ static int sqlite_schedule_run(struct ac_store *base, const char *name,
 	sqlite3_bind_int64(ran, 2, task);
 	if (exec_stmt(s, ran, err, "recording a run") < 0)
 		goto fail;
-	if (fired_add(&list, &nlist, &rows[0], AC_FIRED_TASK, 0, task, 0,
-		      0) < 0) {
+	if (ac_fired_append(&list, &nlist, &rows[0], AC_FIRED_TASK, 0, task,
+			    0, 0) < 0) {
 		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 		goto fail;
 	}
@@ -4838,11 +4757,11 @@ static int sqlite_schedule_run(struct ac_store *base, const char *name,
 		goto fail;
 	*fired = list[0];
 	free(list);
-	sched_rows_free(rows, n);
+	ac_schedule_rows_free(rows, n);
 	return 0;
 fail:
 	ac_fired_free(list, nlist);
-	sched_rows_free(rows, n);
+	ac_schedule_rows_free(rows, n);
 	tx_rollback(s);
 	return -1;
 }

@@ -373,6 +373,14 @@ struct ac_store_ops {
 			       const struct ac_worker_record *rec,
 			       struct ac_worker_control *ctl,
 			       struct ac_error *err);
+	/* Replace the task types (a JSON array) of a worker's row after it
+	 * re-read its handlers.  Nothing else of the row changes, unlike a
+	 * register, which starts the worker afresh and takes its tasks back:
+	 * the tasks it runs keep their leases.  An unknown id is an error
+	 * (exit code 1). */
+	int (*worker_set_handlers)(struct ac_store *store,
+				   const char *worker_id, const char *handlers,
+				   struct ac_error *err);
 	/* One transaction: record outcomes (each fenced), update the worker's
 	 * row, then, unless claim is NULL or the worker is drained, claim up to
 	 * claim->max tasks.  *claimed is a new array (or NULL) of *nclaimed. */

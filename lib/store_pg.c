@@ -55,7 +55,7 @@ enum stmt_id {
 	ST_INSERT_TASK, ST_FIND_IDEM, ST_TASK_STATUS, ST_TASK_GET, ST_RETRY,
 	ST_PROMOTE, ST_CLAIM, ST_DONE, ST_FAIL, ST_TEMPFAIL, ST_CANCEL_DONE,
 	ST_RELEASE, ST_WORKER_STATE, ST_WORKER_CTL, ST_RENEW, ST_WORKER_FIND,
-	ST_WORKER_UPSERT, ST_WORKER_EXISTS, ST_DRAIN, ST_UNDRAIN,
+	ST_WORKER_UPSERT, ST_WORKER_EXISTS, ST_WORKER_HANDLERS, ST_DRAIN, ST_UNDRAIN,
 	ST_WORKER_RUNNING, ST_COUNTS, ST_DEPTH, ST_WORKERS, ST_ATTEMPTS,
 	ST_SWEEP, ST_REQUEUE_OWN, ST_CHECKPOINT, ST_REPORT_READ, ST_REPORT,
 	ST_CANCEL_NOW, ST_CANCEL_ASK, ST_CANCELS, ST_UNASSIGN_GONE,
@@ -370,6 +370,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"heartbeat_mono = " NOW_MS ", heartbeat_ms = $9, lease_ms = $10, "
 		"stop = 0",
 	[ST_WORKER_EXISTS] = "SELECT 1 FROM workers WHERE id = $1",
+	[ST_WORKER_HANDLERS] = "UPDATE workers SET handlers = $2 WHERE id = $1",
 	[ST_DRAIN] =
 		"UPDATE workers SET drain = 1, drain_reason = $2, stop = $3 "
 		"WHERE id = $1",
@@ -3014,6 +3015,23 @@ static int pg_worker_register(struct ac_store *base,
 fail:
 	tx_rollback(s);
 	return -1;
+}
+
+static int pg_worker_set_handlers(struct ac_store *base,
+				  const char *worker_id, const char *handlers,
+				  struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	const char *v[2] = { worker_id, handlers };
+	long changed = 0;
+
+	if (run_command(s, ST_WORKER_HANDLERS, 2, v,
+			"updating the worker's handlers", &changed, err) < 0)
+		return -1;
+	if (changed == 0)
+		return ac_error_set(err, AC_EXIT_FAILED, "unknown worker '%s'",
+				    worker_id);
+	return 0;
 }
 
 static int write_worker_state(struct pg_store *s, const char *worker_id,
@@ -5945,6 +5963,7 @@ const struct ac_store_ops ac_store_pg_ops = {
 	.task_counts = pg_task_counts,
 	.workers_list = pg_workers_list,
 	.worker_register = pg_worker_register,
+	.worker_set_handlers = pg_worker_set_handlers,
 	.worker_cycle = pg_worker_cycle,
 	.worker_heartbeat = pg_worker_heartbeat,
 	.sweep = pg_sweep,

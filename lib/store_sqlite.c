@@ -41,7 +41,7 @@ enum stmt_id {
 	ST_PROMOTE, ST_CANDIDATES, ST_CANDIDATES_MINE, ST_CLAIM,
 	ST_DONE, ST_FAIL, ST_TEMPFAIL,
 	ST_WORKER_STATE, ST_WORKER_CTL, ST_RENEW,
-	ST_WORKER_FIND, ST_WORKER_UPSERT, ST_WORKER_EXISTS,
+	ST_WORKER_FIND, ST_WORKER_UPSERT, ST_WORKER_EXISTS, ST_WORKER_HANDLERS,
 	ST_DRAIN, ST_UNDRAIN, ST_WORKER_RUNNING,
 	ST_COUNTS, ST_DEPTH, ST_WORKERS, ST_DATA_VERSION,
 	ST_ATTEMPT_START, ST_ATTEMPT_END, ST_ATTEMPTS, ST_SWEEP, ST_REQUEUE_OWN,
@@ -189,6 +189,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"heartbeat = ?10, heartbeat_mono = ?13, heartbeat_ms = ?11, "
 		"lease_ms = ?12, stop = 0",
 	[ST_WORKER_EXISTS] = "SELECT 1 FROM workers WHERE id = ?1",
+	[ST_WORKER_HANDLERS] = "UPDATE workers SET handlers = ?2 WHERE id = ?1",
 	[ST_DRAIN] =
 		"UPDATE workers SET drain = 1, drain_reason = ?2, "
 		"stop = ?3 WHERE id = ?1",
@@ -2426,6 +2427,26 @@ static int sqlite_worker_register(struct ac_store *base,
 fail:
 	tx_rollback(s);
 	return -1;
+}
+
+static int sqlite_worker_set_handlers(struct ac_store *base,
+				      const char *worker_id,
+				      const char *handlers,
+				      struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_WORKER_HANDLERS, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, worker_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, handlers, -1, SQLITE_STATIC);
+	if (exec_stmt(s, st, err, "updating the worker's handlers") < 0)
+		return -1;
+	if (sqlite3_changes(s->db) == 0)
+		return ac_error_set(err, AC_EXIT_FAILED, "unknown worker '%s'",
+				    worker_id);
+	return 0;
 }
 
 static int write_worker_state(struct sqlite_store *s, const char *worker_id,
@@ -4781,6 +4802,7 @@ const struct ac_store_ops ac_store_sqlite_ops = {
 	.task_counts = sqlite_task_counts,
 	.workers_list = sqlite_workers_list,
 	.worker_register = sqlite_worker_register,
+	.worker_set_handlers = sqlite_worker_set_handlers,
 	.worker_cycle = sqlite_worker_cycle,
 	.worker_heartbeat = sqlite_worker_heartbeat,
 	.sweep = sqlite_sweep,

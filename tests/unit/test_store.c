@@ -1016,6 +1016,54 @@ static void test_register(void)
 	ac_store_close(s);
 }
 
+/* A worker that re-read its handlers: only the row's types change; the
+ * task it runs keeps its attempt and lease (a register would take it back). */
+static void test_set_handlers(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_error err;
+	json_t *arr = NULL, *w;
+	char *text = NULL;
+	int64_t id;
+
+	if (!s) {
+		check(0, "set_handlers: store");
+		return;
+	}
+	register_worker(s, "w1", (long)getpid(), &err);
+	id = submit1(s, &(struct ac_task_spec){ .type = "a", .data = "1",
+						.data_len = 1, .priority = 5 });
+	check(claim(s, "w1", types_a, 1, "[]", 1, 60000, NULL, NULL) == 1 &&
+	      status_is(s, id, "running"), "set_handlers: a task running on w1");
+	ac_error_clear(&err);
+	check(s->ops->worker_set_handlers(s, "w1", "[\"a\",\"c\"]", &err) == 0,
+	      "set_handlers: accepted");
+	ac_error_clear(&err);
+	if (s->ops->workers_list(s, &arr, &err) == 0 &&
+	    (w = json_array_get(arr, 0)) != NULL)
+		text = json_dumps(json_object_get(w, "handlers"), JSON_COMPACT);
+	check(text && !strcmp(text, "[\"a\",\"c\"]"),
+	      "set_handlers: workers_list shows the new types");
+	free(text);
+	json_decref(arr);
+	check(status_is(s, id, "running") && task_int(s, id, "attempt") == 1 &&
+	      task_int(s, id, "reclaims") == 0,
+	      "set_handlers: the running task keeps its attempt");
+	{
+		int accepted = 0;
+
+		check(outcome(s, "w1", id, 1, AC_OUTCOME_COMPLETED, "1", NULL,
+			      &accepted, NULL) == 0 && accepted &&
+		      status_is(s, id, "completed"),
+		      "set_handlers: ... and its end is accepted");
+	}
+	ac_error_clear(&err);
+	check(s->ops->worker_set_handlers(s, "nosuch", "[]", &err) < 0 &&
+	      err.exit_code == AC_EXIT_FAILED && strstr(err.msg, "nosuch"),
+	      "set_handlers: an unknown worker fails (1) naming it");
+	ac_store_close(s);
+}
+
 static void test_lease(void)
 {
 	struct ac_store *s = fresh_store();
@@ -4032,6 +4080,7 @@ int main(void)
 	test_idempotency();
 	test_drain();
 	test_register();
+	test_set_handlers();
 	test_lease();
 	test_sweep();
 	test_restart_reclaim();

@@ -75,6 +75,28 @@ static struct ac_type_metrics *find_type(struct ac_metrics *m, const char *type)
 	return NULL;
 }
 
+int ac_metrics_add_type(struct ac_metrics *m, const char *type)
+{
+	struct ac_type_metrics *grown;
+	char *copy;
+
+	if (find_type(m, type))
+		return 0;
+	copy = ac_strdup(type);
+	grown = copy ? realloc(m->types, (m->ntypes + 1) * sizeof *grown) : NULL;
+	if (!grown) {
+		free(copy);
+		return -1;
+	}
+	m->types = grown;
+	memset(&grown[m->ntypes], 0, sizeof grown[m->ntypes]);
+	grown[m->ntypes].type = copy;
+	histogram_init(&grown[m->ntypes].duration, duration_bounds,
+		       COUNT_OF(duration_bounds));
+	m->ntypes++;
+	return 0;
+}
+
 void ac_metrics_started(struct ac_metrics *m, const char *type)
 {
 	struct ac_type_metrics *t = find_type(m, type);

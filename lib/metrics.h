@@ -52,6 +52,10 @@ struct ac_metrics_state {
 int ac_metrics_init(struct ac_metrics *m, const char *const *types,
 		    size_t ntypes);
 void ac_metrics_release(struct ac_metrics *m);
+/* A series for type from now on (a handler added by a reload); nothing
+ * when it has one.  Series are never dropped: a counter that vanished
+ * mid-life would read as a reset.  0, or -1 (out of memory). */
+int ac_metrics_add_type(struct ac_metrics *m, const char *type);
 
 void ac_metrics_started(struct ac_metrics *m, const char *type);
 /* outcome: "completed", "failed" (for good) or "retried". */

@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -55,6 +56,61 @@ extern char **environ;
 struct worker;
 struct slot;
 
+/* The handler table.  Each handler is an entry of its own, counted: the
+ * table holds one reference to each current entry and a slot running a
+ * task holds one to the entry it started the task with.  A reload (SIGHUP,
+ * or --reload's inotify watch) builds a new table -- the flags' entries
+ * carried over as they are, a DIR file's entry kept while its command is
+ * the same, new entries for the rest -- and drops the old table's
+ * references.  An entry no longer in the table is freed when its last
+ * task ends: a task finishes with the handler it started with, whatever
+ * happened to the file meanwhile.
+ *
+ * Stream processes stay one per slot per --stream flag (slot->streams,
+ * indexed like cfg->handlers): only flags make stream handlers and a
+ * reload never changes a flag, so a stream process never outlives its
+ * handler. */
+struct hentry {
+	const struct ac_handler *h; /* &own, or a flag's in cfg->handlers */
+	struct ac_handler own;      /* a DIR file's */
+	int refs;
+};
+
+/* A new entry with one reference: for a flag's handler (borrowed), or
+ * for a DIR file's, whose *own moves in (zeroed).  NULL: out of memory. */
+static struct hentry *hentry_new(const struct ac_handler *flag,
+				 struct ac_handler *own)
+{
+	struct hentry *e = calloc(1, sizeof *e);
+
+	if (!e)
+		return NULL;
+	if (own) {
+		e->own = *own;
+		memset(own, 0, sizeof *own);
+		e->h = &e->own;
+	} else {
+		e->h = flag;
+	}
+	e->refs = 1;
+	return e;
+}
+
+static void hentry_unref(struct hentry *e)
+{
+	if (!e || --e->refs > 0)
+		return;
+	ac_handler_release(&e->own);
+	free(e);
+}
+
+static void table_free(struct hentry **table, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		hentry_unref(table[i]);
+	free(table);
+}
+
 /* Stream mode: a long-lived handler process, one per slot and stream
  * type, started for its first task and kept for the next ones.  It reads
  * a JSON line per task on stdin and answers with JSON lines on stdout. */
@@ -76,7 +132,7 @@ struct slot {
 	struct worker *w;
 	int busy;
 	struct ac_claimed task;
-	const struct ac_handler *handler;
+	struct hentry *handler;  /* a reference, while busy */
 	pid_t pid;
 	int out_fd;
 	int err_fd;
@@ -137,9 +193,18 @@ struct worker {
 	struct ac_worker_control ctl;
 	int64_t completed;
 	int64_t failed;
-	const char **types;
+	struct hentry **table;   /* the current handlers (see struct hentry) */
+	size_t ntable;
+	const char **types;      /* the table's types, for claims */
 	char *tags_json;
 	char *handlers_json;
+	int handlers_unsaved;    /* the store has not taken handlers_json yet */
+	struct event *ev_hup;
+	int inotify_fd;          /* --reload: the handler directories' watch */
+	struct event *ev_inotify;
+	struct event *ev_reload; /* the debounce after the last change */
+	char host[256];
+	char started[40];        /* for the discovery file */
 	char **base_env;
 	size_t nbase_env;
 	int64_t last_claim_mono;
@@ -540,7 +605,8 @@ static void cycle(struct worker *w, int claim_wanted)
 	double sent;
 
 	free_slots = (size_t)(w->cfg->concurrency - w->nbusy);
-	if (!accepting(w) || !claim_wanted)
+	/* No handler (a reload emptied the directory): claim nothing. */
+	if (!accepting(w) || !claim_wanted || !w->ntable)
 		free_slots = 0;
 	commit_outcomes(w);
 	nouts = w->ostore ? 0 : w->npending;
@@ -563,7 +629,7 @@ static void cycle(struct worker *w, int claim_wanted)
 	}
 	req = (struct ac_claim_request){
 		.types = w->types,
-		.ntypes = w->cfg->nhandlers,
+		.ntypes = w->ntable,
 		.tags = w->tags_json,
 		.max = free_slots,
 		.lease_ms = w->cfg->lease_ms,
@@ -1033,6 +1099,8 @@ static void slot_clear(struct slot *slot)
 	free(slot->envp);
 	slot->envp = NULL;
 	ac_claimed_release(&slot->task);
+	hentry_unref(slot->handler);
+	slot->handler = NULL;
 	slot->sp = NULL;
 	slot->tail_len = 0;
 	slot->timed_out = slot->term_sent = slot->too_large = 0;
@@ -1529,7 +1597,8 @@ fail:
 static int stream_start_task(struct worker *w, struct slot *slot,
 			     struct ac_error *err)
 {
-	size_t idx = (size_t)(slot->handler - w->cfg->handlers);
+	/* Stream handlers are flags' (see struct hentry). */
+	size_t idx = (size_t)(slot->handler->h - w->cfg->handlers);
 	struct stream_proc *sp;
 
 	if (!slot->streams) {
@@ -1757,12 +1826,12 @@ static int data_fd(const struct ac_claimed *t)
 	return fd;
 }
 
-static const struct ac_handler *find_handler(const struct worker *w,
-					     const char *type)
+/* The current handler of type, or NULL; the caller takes a reference. */
+static struct hentry *find_handler(const struct worker *w, const char *type)
 {
-	for (size_t i = 0; i < w->cfg->nhandlers; i++)
-		if (!strcmp(w->cfg->handlers[i].type, type))
-			return &w->cfg->handlers[i];
+	for (size_t i = 0; i < w->ntable; i++)
+		if (!strcmp(w->table[i]->h->type, type))
+			return w->table[i];
 	return NULL;
 }
 
@@ -1864,7 +1933,8 @@ static void start_task(struct worker *w, struct slot *slot,
 		why = "no handler for this type";
 		goto fail;
 	}
-	if (slot->handler->stream) {
+	slot->handler->refs++;
+	if (slot->handler->h->stream) {
 		if (stream_start_task(w, slot, &err) < 0) {
 			why = err.msg;
 			goto fail;
@@ -1887,7 +1957,7 @@ static void start_task(struct worker *w, struct slot *slot,
 	}
 	fds = (struct ac_spawn_fds){ .in = in, .out = out[1],
 				     .err = err_pipe[1], .side = side[1] };
-	if (ac_handler_spawn(slot->handler, slot->envp, &fds, &slot->pid,
+	if (ac_handler_spawn(slot->handler->h, slot->envp, &fds, &slot->pid,
 			     &err) < 0) {
 		why = err.msg;
 		goto fail;
@@ -2001,6 +2071,7 @@ static void retry_side(struct worker *w)
 }
 
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg);
+static void save_handlers(struct worker *w);
 
 static void on_flush(evutil_socket_t fd, short what, void *arg)
 {
@@ -2234,6 +2305,8 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 	ac_metrics_store_request(&w->metrics, ac_seconds_now() - sent, 1);
 	w->heartbeat_ok_mono = ac_mono_ms();
 	store_answered(w);
+	if (w->handlers_unsaved)
+		save_handlers(w);
 	emit_worker(w, "worker.heartbeat");
 	if (w->ctl.drain && !before.drain) {
 		ac_log_info("drained by an operator: claiming nothing new");
@@ -2313,7 +2386,7 @@ static json_t *info_reply(struct worker *w)
 	for (int k = 0; k < w->cfg->concurrency; k++)
 		if (w->slots[k].busy)
 			json_array_append_new(tasks, json_integer(w->slots[k].task.id));
-	for (size_t i = 0; i < w->cfg->nhandlers; i++)
+	for (size_t i = 0; i < w->ntable; i++)
 		json_array_append_new(handlers, json_string(w->types[i]));
 	return json_pack("{s:b,s:s,s:s,s:i,s:i,s:o,s:o,s:I,s:I,s:I}",
 			 "ok", 1, "id", w->cfg->id, "status", worker_status(w),
@@ -2789,12 +2862,49 @@ out:
 }
 
 /* $AC_HOME/workers/ID.json, written whole or not at all (rename). */
+/* $AC_HOME/workers/ID.json (w->discovery_path), written anew: at the
+ * start and after a reload changed the handlers. */
+static int write_discovery_doc(struct worker *w, struct ac_error *err)
+{
+	struct ac_buf tmp = { 0 };
+	char started[40];
+	json_t *doc, *handlers = json_array();
+	int rc = -1;
+
+	for (size_t i = 0; handlers && i < w->ntable; i++)
+		json_array_append_new(handlers, json_string(w->types[i]));
+	if (!handlers || ac_buf_printf(&tmp, "%s.tmp.%ld", w->discovery_path,
+					(long)getpid()) < 0) {
+		json_decref(handlers);
+		ac_buf_release(&tmp);
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	}
+	if (!w->started[0])
+		ac_format_time(ac_now_ms(), w->started, sizeof w->started);
+	snprintf(started, sizeof started, "%s", w->started);
+	doc = json_pack("{s:s,s:s,s:i,s:s,s:s?,s:s,s:s,s:o}",
+			"id", w->cfg->id, "host", w->host, "pid", (int)getpid(),
+			"control", w->listen_url, "metrics", w->metrics_url,
+			"store", w->store_shown, "started", started,
+			"handlers", handlers);
+	if (!doc || json_dump_file(doc, tmp.data, JSON_COMPACT) < 0 ||
+	    rename(tmp.data, w->discovery_path) < 0) {
+		ac_error_set(err, AC_EXIT_FAILED,
+			     "cannot write the discovery file '%s': %s",
+			     w->discovery_path, strerror(errno));
+		unlink(tmp.data);
+	} else {
+		rc = 0;
+	}
+	json_decref(doc);
+	ac_buf_release(&tmp);
+	return rc;
+}
+
 static int write_discovery(struct worker *w, const char *host,
 			   struct ac_error *err)
 {
-	struct ac_buf dir = { 0 }, tmp = { 0 };
-	char started[40];
-	json_t *doc;
+	struct ac_buf dir = { 0 };
 	int rc = -1;
 
 	/* workers/ is readable by others (a Prometheus on the host reads
@@ -2817,30 +2927,13 @@ static int write_discovery(struct worker *w, const char *host,
 			goto out;
 		w->discovery_path = path.data;
 	}
-	if (ac_buf_printf(&tmp, "%s.tmp.%ld", w->discovery_path,
-			  (long)getpid()) < 0)
+	if (write_discovery_doc(w, err) < 0)
 		goto out;
-	doc = json_pack("{s:s,s:s,s:i,s:s,s:s?,s:s,s:s}",
-			"id", w->cfg->id, "host", host, "pid", (int)getpid(),
-			"control", w->listen_url, "metrics", w->metrics_url,
-			"store", w->store_shown, "started",
-			ac_format_time(ac_now_ms(), started, sizeof started));
-	if (!doc || json_dump_file(doc, tmp.data, JSON_COMPACT) < 0 ||
-	    rename(tmp.data, w->discovery_path) < 0) {
-		ac_error_set(err, AC_EXIT_FAILED,
-			     "cannot write the discovery file '%s': %s",
-			     w->discovery_path, strerror(errno));
-		unlink(tmp.data);
-		json_decref(doc);
-		goto out;
-	}
-	json_decref(doc);
 	rc = write_targets(w, dir.data, host, err);
 out:
 	if (rc < 0 && !err->msg[0])
 		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 	ac_buf_release(&dir);
-	ac_buf_release(&tmp);
 	return rc;
 }
 
@@ -2914,6 +3007,298 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 			w->slots[k].released = 1;
 			slot_terminate(&w->slots[k]);
 		}
+}
+
+/* ---- Reloading the handlers ------------------------------------------ */
+
+static char *string_array_json(const char *const *items, size_t n);
+
+/* The debounce of --reload: a copy or an unpacked archive is many events;
+ * the directory is read once, this long after the last. */
+#define RELOAD_DEBOUNCE_MS 200
+
+static struct hentry *table_find(struct hentry **table, size_t n,
+				 const char *type)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(table[i]->h->type, type))
+			return table[i];
+	return NULL;
+}
+
+/* A new table: the flags' handlers, then every DIR's files.  A type that
+ * a flag (or an earlier DIR) already has is left out with a warning, as
+ * at the start, where it is a usage error.  The current table's entries
+ * are reused where nothing changed, so that "changed" means a new
+ * command.  0, or -1 with err (a directory that cannot be read): then
+ * nothing changes. */
+static int table_build(struct worker *w, struct hentry ***out, size_t *nout,
+		       struct ac_error *err)
+{
+	const struct ac_worker_config *cfg = w->cfg;
+	struct ac_handler *found = NULL;
+	struct hentry **table;
+	size_t nfound = 0, n = 0;
+	int rc = -1;
+
+	for (size_t d = 0; d < cfg->nhandler_dirs; d++)
+		if (ac_handler_scan_dir(cfg->handler_dirs[d], &found, &nfound,
+					err) < 0)
+			goto out;
+	table = calloc(cfg->nhandlers + nfound + 1, sizeof *table);
+	if (!table) {
+		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < cfg->nhandlers; i++) {
+		struct hentry *e = table_find(w->table, w->ntable,
+					      cfg->handlers[i].type);
+
+		if (e)
+			e->refs++;
+		else if (!(e = hentry_new(&cfg->handlers[i], NULL)))
+			goto oom;
+		table[n++] = e;
+	}
+	for (size_t i = 0; i < nfound; i++) {
+		struct hentry *e = table_find(table, n, found[i].type);
+
+		if (e) {
+			ac_log_warn("handler file '%s' left out: %s has task type '%s' already",
+				    found[i].command,
+				    e->h == &e->own ? e->own.command :
+				    e->h->stream ? "a --stream" : "a --handler",
+				    found[i].type);
+			continue;
+		}
+		e = table_find(w->table, w->ntable, found[i].type);
+		if (e && e->h == &e->own &&
+		    !strcmp(e->own.command, found[i].command))
+			e->refs++;
+		else if (!(e = hentry_new(NULL, &found[i])))
+			goto oom;
+		table[n++] = e;
+	}
+	*out = table;
+	*nout = n;
+	rc = 0;
+	goto out;
+oom:
+	table_free(table, n);
+	ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+out:
+	for (size_t i = 0; i < nfound; i++)
+		ac_handler_release(&found[i]);
+	free(found);
+	return rc;
+}
+
+/* Make table (moved in) the current one: its types for the claims, the
+ * registration and the metrics.  0, or -1 (out of memory: the table is
+ * freed and the current one stays). */
+static int table_install(struct worker *w, struct hentry **table, size_t n)
+{
+	const char **types = calloc(n + 1, sizeof *types);
+	char *json;
+
+	for (size_t i = 0; types && i < n; i++)
+		types[i] = table[i]->h->type;
+	json = types ? string_array_json(types, n) : NULL;
+	if (!json) {
+		free(types);
+		table_free(table, n);
+		return -1;
+	}
+	/* A type's series stays when its handler goes: counters that vanish
+	 * mid-life read as resets. */
+	for (size_t i = 0; w->metrics.types && i < n; i++)
+		if (ac_metrics_add_type(&w->metrics, types[i]) < 0)
+			ac_log_warn("out of memory: no metrics for task type '%s'",
+				    types[i]);
+	table_free(w->table, w->ntable);
+	free(w->types);
+	free(w->handlers_json);
+	w->table = table;
+	w->ntable = n;
+	w->types = types;
+	w->handlers_json = json;
+	return 0;
+}
+
+/* The store's copy of our handlers, which ac-status and ac-submit read.
+ * Tried again on each heartbeat until the store takes it. */
+static void save_handlers(struct worker *w)
+{
+	struct ac_error err;
+
+	if (w->store->ops->worker_set_handlers(w->store, w->cfg->id,
+					       w->handlers_json, &err) < 0) {
+		w->handlers_unsaved = 1;
+		store_failed(w, &err);
+		return;
+	}
+	w->handlers_unsaved = 0;
+}
+
+/* Append the types of a that b does not have (or, with changed, the
+ * entries b has under the same type but not the same) to list. */
+static void types_diff(json_t *list, struct hentry **a, size_t na,
+		       struct hentry **b, size_t nb, int changed)
+{
+	for (size_t i = 0; i < na; i++) {
+		struct hentry *e = table_find(b, nb, a[i]->h->type);
+
+		if (changed ? e && e != a[i] : !e)
+			json_array_append_new(list, json_string(a[i]->h->type));
+	}
+}
+
+/* Re-read the handler directories; why is for the log.  Running tasks
+ * keep their handlers (see struct hentry); the claims, the store's row,
+ * the discovery file and the metrics follow the new table. */
+static void reload(struct worker *w, const char *why)
+{
+	struct hentry **table;
+	size_t n;
+	struct ac_error err;
+	json_t *added = json_array(), *removed = json_array(),
+		*changed = json_array();
+	char *a = NULL, *r = NULL, *c = NULL;
+
+	if (!w->cfg->nhandler_dirs) {
+		ac_log_info("%s: no --handlers DIR to read again; handlers unchanged",
+			    why);
+		goto out;
+	}
+	if (!added || !removed || !changed) {
+		ac_log_warn("%s: out of memory; handlers unchanged", why);
+		goto out;
+	}
+	if (table_build(w, &table, &n, &err) < 0) {
+		ac_log_warn("%s: %s; keeping the handlers as they were", why,
+			    err.msg);
+		goto out;
+	}
+	types_diff(added, table, n, w->table, w->ntable, 0);
+	types_diff(removed, w->table, w->ntable, table, n, 0);
+	types_diff(changed, table, n, w->table, w->ntable, 1);
+	if (table_install(w, table, n) < 0) {
+		ac_log_warn("%s: out of memory; handlers unchanged", why);
+		goto out;
+	}
+	a = json_dumps(added, JSON_COMPACT);
+	r = json_dumps(removed, JSON_COMPACT);
+	c = json_dumps(changed, JSON_COMPACT);
+	if (!json_array_size(added) && !json_array_size(removed) &&
+	    !json_array_size(changed)) {
+		ac_log_info("%s: handlers read again, unchanged: %s", why,
+			    w->handlers_json);
+	} else {
+		ac_log_info("%s: handlers now %s (added %s, removed %s, changed %s)",
+			    why, w->handlers_json, a ? a : "?", r ? r : "?",
+			    c ? c : "?");
+		save_handlers(w);
+		ac_error_clear(&err);
+		if (write_discovery_doc(w, &err) < 0)
+			ac_log_warn("%s", err.msg);
+	}
+	if (!w->ntable)
+		ac_log_warn("%s: no handlers left: claiming nothing until one comes back",
+			    why);
+	emit(w, json_pack("{s:s,s:n,s:n,s:n,s:O,s:O,s:O,s:o}", "event",
+			  "worker.reloaded", "task", "type", "attempt",
+			  "added", added, "removed", removed, "changed",
+			  changed, "handlers", json_loads(w->handlers_json, 0,
+							  NULL)));
+	/* New types are claimable at once. */
+	if (json_array_size(added) && accepting(w) &&
+	    w->nbusy < w->cfg->concurrency)
+		cycle(w, 1);
+out:
+	free(a);
+	free(r);
+	free(c);
+	json_decref(added);
+	json_decref(removed);
+	json_decref(changed);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	reload(arg, "SIGHUP");
+}
+
+static void on_reload_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	reload(arg, "a change in the handlers directory");
+}
+
+/* (Re)watch each handler directory; an inotify_add_watch of a directory
+ * already watched only updates its watch. */
+static void watch_dirs(struct worker *w)
+{
+	const uint32_t mask = IN_CREATE | IN_DELETE | IN_MOVED_TO |
+			      IN_MOVED_FROM | IN_CLOSE_WRITE | IN_ATTRIB;
+
+	for (size_t d = 0; d < w->cfg->nhandler_dirs; d++)
+		if (inotify_add_watch(w->inotify_fd, w->cfg->handler_dirs[d],
+				      mask) < 0)
+			ac_log_warn("cannot watch the handlers directory '%s': %s",
+				    w->cfg->handler_dirs[d], strerror(errno));
+}
+
+static void on_inotify(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct timeval tv = { 0, RELOAD_DEBOUNCE_MS * 1000 };
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int gone = 0;
+
+	(void)what;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof buf);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const void *)p;
+
+			/* The directory itself went (or was moved away). */
+			if (ev->mask & IN_IGNORED)
+				gone = 1;
+			p += sizeof *ev + ev->len;
+		}
+	}
+	if (gone)
+		watch_dirs(w);
+	/* Adding a pending timer again moves it: the last event counts. */
+	if (evtimer_add(w->ev_reload, &tv) < 0)
+		ac_log_warn("cannot arm the reload timer");
+}
+
+/* --reload: the inotify descriptor is one more event of the loop. */
+static int watch_handlers(struct worker *w, struct ac_error *err)
+{
+	w->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (w->inotify_fd < 0)
+		return ac_error_set(err, AC_EXIT_FAILED,
+				    "cannot watch the handlers directories: %s",
+				    strerror(errno));
+	watch_dirs(w);
+	w->ev_reload = evtimer_new(w->base, on_reload_timer, w);
+	w->ev_inotify = event_new(w->base, w->inotify_fd, EV_READ | EV_PERSIST,
+				  on_inotify, w);
+	if (!w->ev_reload || !w->ev_inotify ||
+	    event_add(w->ev_inotify, NULL) < 0)
+		return ac_error_set(err, AC_EXIT_FAILED,
+				    "cannot watch the handlers directories");
+	return 0;
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -3010,7 +3395,8 @@ static void worker_release(struct worker *w)
 	struct event *evs[] = { w->ev_chld, w->ev_term, w->ev_int,
 				w->ev_heartbeat, w->ev_poll, w->ev_flush,
 				w->ev_drain_timeout, w->ev_ctl, w->ev_store,
-				w->ev_wake, w->ev_schedule };
+				w->ev_wake, w->ev_schedule, w->ev_hup,
+				w->ev_inotify, w->ev_reload };
 
 	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
 		if (evs[i])
@@ -3032,6 +3418,10 @@ static void worker_release(struct worker *w)
 	for (size_t i = 0; i < w->npending; i++)
 		pending_release(&w->pending[i]);
 	free(w->pending);
+	/* After the slots: their references went with slot_clear. */
+	table_free(w->table, w->ntable);
+	if (w->inotify_fd >= 0)
+		close(w->inotify_fd);
 	free(w->types);
 	free(w->tags_json);
 	free(w->handlers_json);
@@ -3069,7 +3459,8 @@ static void worker_release(struct worker *w)
 
 int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 {
-	struct worker w = { .cfg = cfg, .watchdog = { -1, -1 } };
+	struct worker w = { .cfg = cfg, .watchdog = { -1, -1 },
+			    .inotify_fd = -1 };
 	struct ac_worker_record rec;
 	struct ac_worker_state state;
 	char host[256];
@@ -3079,6 +3470,7 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 	if (gethostname(host, sizeof host) < 0)
 		snprintf(host, sizeof host, "localhost");
 	host[sizeof host - 1] = '\0';
+	snprintf(w.host, sizeof w.host, "%s", host);
 	signal(SIGPIPE, SIG_IGN);
 	/* A busy worker frees and takes back the same few hundred KiB at the
 	 * top of its heap many times a second; with glibc's defaults each
@@ -3095,18 +3487,19 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 	signal(SIGXFSZ, SIG_IGN);
 	srandom((unsigned)(getpid() ^ ac_now_ms()));
 	/* From the moment the store knows us until the loop watches signals,
-	 * a SIGTERM must wait, not kill: it is a drain like any other. */
+	 * a SIGTERM must wait, not kill: it is a drain like any other; a
+	 * SIGHUP (a reload) waits as well. */
 	sigemptyset(&stop_signals);
 	sigaddset(&stop_signals, SIGTERM);
 	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGHUP);
 	sigprocmask(SIG_BLOCK, &stop_signals, &old_mask);
 	ac_event_ring_init(&w.events);
 	if (ac_watchdog_start(&w.watchdog, err) < 0)
 		goto out;
 
 	w.slots = calloc((size_t)cfg->concurrency, sizeof *w.slots);
-	w.types = calloc(cfg->nhandlers, sizeof *w.types);
-	if (!w.slots || !w.types || base_env_init(&w) < 0) {
+	if (!w.slots || base_env_init(&w) < 0) {
 		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 		goto out;
 	}
@@ -3116,11 +3509,19 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 		w.slots[i].out_fd = w.slots[i].err_fd = w.slots[i].side_fd = -1;
 		w.slots[i].retry_after_ms = w.slots[i].snooze_ms = -1;
 	}
-	for (size_t i = 0; i < cfg->nhandlers; i++)
-		w.types[i] = cfg->handlers[i].type;
+	{
+		struct hentry **table;
+		size_t n;
+
+		if (table_build(&w, &table, &n, err) < 0)
+			goto out;
+		if (table_install(&w, table, n) < 0) {
+			ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+			goto out;
+		}
+	}
 	w.tags_json = string_array_json(cfg->tags, cfg->ntags);
-	w.handlers_json = string_array_json(w.types, cfg->nhandlers);
-	if (!w.tags_json || !w.handlers_json) {
+	if (!w.tags_json) {
 		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 		goto out;
 	}
@@ -3170,7 +3571,7 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 		goto out;
 	}
 	w.start_mono = w.heartbeat_ok_mono = ac_mono_ms();
-	if (ac_metrics_init(&w.metrics, w.types, cfg->nhandlers) < 0) {
+	if (ac_metrics_init(&w.metrics, w.types, w.ntable) < 0) {
 		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 		goto out;
 	}
@@ -3187,16 +3588,19 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 	w.ev_chld = evsignal_new(w.base, SIGCHLD, on_sigchld, &w);
 	w.ev_term = evsignal_new(w.base, SIGTERM, on_signal, &w);
 	w.ev_int = evsignal_new(w.base, SIGINT, on_signal, &w);
+	w.ev_hup = evsignal_new(w.base, SIGHUP, on_hup, &w);
 	w.ev_flush = event_new(w.base, -1, 0, on_flush, &w);
 	w.ev_wake = evtimer_new(w.base, on_wake, &w);
 	w.ev_schedule = evtimer_new(w.base, on_schedule, &w);
-	if (!w.ev_chld || !w.ev_term || !w.ev_int || !w.ev_flush || !w.ev_wake ||
-	    !w.ev_schedule ||
+	if (!w.ev_chld || !w.ev_term || !w.ev_int || !w.ev_hup ||
+	    !w.ev_flush || !w.ev_wake || !w.ev_schedule ||
 	    event_add(w.ev_chld, NULL) || event_add(w.ev_term, NULL) ||
-	    event_add(w.ev_int, NULL)) {
+	    event_add(w.ev_int, NULL) || event_add(w.ev_hup, NULL)) {
 		ac_error_set(err, AC_EXIT_FAILED, "cannot watch signals");
 		goto out;
 	}
+	if (cfg->reload && watch_handlers(&w, err) < 0)
+		goto out;
 	w.store_fd = -1;
 	watch_store(&w);
 	w.ev_heartbeat = timer_every(&w, cfg->heartbeat_ms, on_heartbeat);
@@ -3206,10 +3610,13 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 		goto out;
 	}
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
-	ac_log_info("worker %s started: pid %ld, concurrency %d, handlers %s, tags %s, store %s%s",
+	ac_log_info("worker %s started: pid %ld, concurrency %d, handlers %s, tags %s, store %s%s%s",
 		    cfg->id, (long)getpid(), cfg->concurrency, w.handlers_json,
 		    w.tags_json, w.store_shown,
+		    cfg->reload ? ", reloading on changes" : "",
 		    w.ctl.drain ? " (drained: claiming nothing until ac-drain --undo)" : "");
+	if (!w.ntable)
+		ac_log_warn("no handlers yet: claiming nothing until one comes");
 	emit_worker(&w, "worker.started");
 	cycle(&w, 1);
 	arm_schedule(&w, 0);

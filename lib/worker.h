@@ -14,8 +14,16 @@
 struct ac_worker_config {
 	const char *id;                 /* borrowed */
 	const char *store_url;          /* borrowed */
-	const struct ac_handler *handlers; /* borrowed, nhandlers long */
+	/* --handler and --stream: borrowed, nhandlers long, the same for the
+	 * worker's life. */
+	const struct ac_handler *handlers;
 	size_t nhandlers;
+	/* --handlers DIR: borrowed, nhandler_dirs long; read at the start and
+	 * again at each reload (SIGHUP, or a change seen with reload set).  A
+	 * DIR file never takes a type a flag (or an earlier DIR) has. */
+	const char *const *handler_dirs;
+	size_t nhandler_dirs;
+	int reload;                     /* --reload: watch handler_dirs */
 	const char *const *tags;        /* borrowed, ntags long */
 	size_t ntags;
 	int concurrency;
@@ -35,7 +43,9 @@ struct ac_worker_config {
 	const char *metrics_listen;     /* --metrics HOST:PORT, or NULL */
 };
 
-/* Run until drained by a signal or by ac-drain --stop.  Returns 0 after a
+/* Run until drained by a signal or by ac-drain --stop.  SIGHUP reads the
+ * handler directories again (running tasks keep the handlers they
+ * started with).  Returns 0 after a
  * clean stop, -1 with err when the worker could not start or lost its
  * store for good. */
 int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err);

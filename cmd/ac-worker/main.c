@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 static const char synopsis[] =
-	"ac-worker [--id ID] [--handler TYPE=COMMAND]... [--handlers DIR] "
+	"ac-worker [--id ID] [--handler TYPE=COMMAND]... [--handlers DIR]... [--reload] "
 	"[--stream TYPE=COMMAND]... [--concurrency N] [--tag TAG]... [--heartbeat SEC] [--lease SEC] "
 	"[--grace SEC] [--drain-timeout SEC] [--retain DURATION] [--metrics HOST:PORT] [--listen URL] "
 	"[--token-file FILE] [--insecure] [--tls-cert FILE] [--store URL] [-q | -v]";
@@ -28,6 +28,8 @@ _Noreturn static void usage(void)
 	       "  --id ID                 worker id (default HOST-PID); a stable id keeps its drain state\n"
 	       "  --handler TYPE=COMMAND  run COMMAND for each task of TYPE (repeatable)\n"
 	       "  --handlers DIR          each executable file in DIR handles the type named like it\n"
+	       "                          (repeatable; read again on SIGHUP)\n"
+	       "  --reload                read the --handlers directories again as soon as they change\n"
 	       "  --stream TYPE=COMMAND   stream mode: one long-lived COMMAND per slot reads a\n"
 	       "                          JSON line per task of TYPE and answers with one (repeatable)\n"
 	       "  --concurrency N         tasks run at once (default: the number of CPUs)\n"
@@ -53,7 +55,8 @@ _Noreturn static void usage(void)
 	       "  -h, --help              show this help\n"
 	       "      --version           show the version\n\n"
 	       "SIGTERM or SIGINT drains (running tasks finish, none is claimed) and exits 0;\n"
-	       "a second signal stops at once.  Exit status: 0 stopped cleanly, 1 failed,\n"
+	       "a second signal stops at once.  SIGHUP reads the --handlers directories again;\n"
+	       "running tasks finish with the handlers they started with.  Exit status: 0 stopped cleanly, 1 failed,\n"
 	       "2 usage, 69 store unavailable.  See ac-worker(1).\n",
 	       synopsis);
 	exit(AC_EXIT_OK);
@@ -62,7 +65,7 @@ _Noreturn static void usage(void)
 enum { OPT_ID = 256, OPT_HANDLER, OPT_HANDLERS, OPT_STREAM, OPT_CONCURRENCY, OPT_TAG,
        OPT_HEARTBEAT, OPT_LEASE, OPT_GRACE, OPT_STORE, OPT_VERSION,
        OPT_DRAIN_TIMEOUT, OPT_RETAIN, OPT_METRICS, OPT_LISTEN, OPT_TOKEN_FILE, OPT_INSECURE,
-       OPT_TLS_CERT };
+       OPT_TLS_CERT, OPT_RELOAD };
 
 int main(int argc, char **argv)
 {
@@ -70,6 +73,7 @@ int main(int argc, char **argv)
 		{ "id", required_argument, NULL, OPT_ID },
 		{ "handler", required_argument, NULL, OPT_HANDLER },
 		{ "handlers", required_argument, NULL, OPT_HANDLERS },
+		{ "reload", no_argument, NULL, OPT_RELOAD },
 		{ "stream", required_argument, NULL, OPT_STREAM },
 		{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
 		{ "tag", required_argument, NULL, OPT_TAG },
@@ -96,8 +100,10 @@ int main(int argc, char **argv)
 		.grace_ms = 10000,
 		.retain_ms = 7LL * 24 * 3600 * 1000,
 	};
-	struct ac_handler *handlers = NULL;
-	size_t nhandlers = 0;
+	struct ac_handler *handlers = NULL, *found = NULL;
+	size_t nhandlers = 0, nfound = 0;
+	const char **dirs = NULL;
+	size_t ndirs = 0;
 	const char **tags = NULL;
 	size_t ntags = 0;
 	const char *store_opt = NULL;
@@ -142,10 +148,23 @@ int main(int argc, char **argv)
 			nhandlers++;
 			break;
 		}
-		case OPT_HANDLERS:
-			if (ac_handler_scan_dir(optarg, &handlers, &nhandlers,
+		case OPT_HANDLERS: {
+			const char **grown;
+
+			/* Read now for the checks below; the worker reads
+			 * the directory itself (again at each reload). */
+			if (ac_handler_scan_dir(optarg, &found, &nfound,
 						&err) < 0)
 				ac_cli_die_error(&err);
+			grown = realloc(dirs, (ndirs + 1) * sizeof *dirs);
+			if (!grown)
+				ac_cli_die(AC_EXIT_FAILED, "out of memory");
+			dirs = grown;
+			dirs[ndirs++] = optarg;
+			break;
+		}
+		case OPT_RELOAD:
+			cfg.reload = 1;
 			break;
 		case OPT_CONCURRENCY:
 			if (ac_parse_int(optarg, 1, 1024, &n) < 0)
@@ -237,13 +256,25 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		ac_cli_usage_error(synopsis, "unexpected argument '%s'",
 				   argv[optind]);
-	if (nhandlers == 0)
+	if (cfg.reload && ndirs == 0)
+		ac_cli_usage_error(synopsis, "--reload watches the --handlers directories: give --handlers DIR");
+	/* With --reload an empty directory is a start: handlers may come. */
+	if (nhandlers + nfound == 0 && !cfg.reload)
 		ac_cli_usage_error(synopsis, "no handlers: give --handler TYPE=COMMAND, --stream TYPE=COMMAND or --handlers DIR");
-	for (size_t i = 0; i < nhandlers; i++)
-		for (size_t j = i + 1; j < nhandlers; j++)
-			if (!strcmp(handlers[i].type, handlers[j].type))
+	for (size_t i = 0; i < nhandlers + nfound; i++)
+		for (size_t j = i + 1; j < nhandlers + nfound; j++) {
+			const char *a = i < nhandlers ? handlers[i].type :
+				found[i - nhandlers].type;
+			const char *b = j < nhandlers ? handlers[j].type :
+				found[j - nhandlers].type;
+
+			if (!strcmp(a, b))
 				ac_cli_usage_error(synopsis, "two handlers for task type '%s'",
-						   handlers[i].type);
+						   a);
+		}
+	for (size_t i = 0; i < nfound; i++)
+		ac_handler_release(&found[i]);
+	free(found);
 	if (!lease_set && cfg.lease_ms < 2 * cfg.heartbeat_ms)
 		cfg.lease_ms = 6 * cfg.heartbeat_ms;
 	if (cfg.lease_ms < 2 * cfg.heartbeat_ms)
@@ -279,6 +310,8 @@ int main(int argc, char **argv)
 	cfg.store_url = store_url;
 	cfg.handlers = handlers;
 	cfg.nhandlers = nhandlers;
+	cfg.handler_dirs = dirs;
+	cfg.nhandler_dirs = ndirs;
 	cfg.tags = tags;
 	cfg.ntags = ntags;
 	if (ac_worker_run(&cfg, &err) < 0)
@@ -286,6 +319,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < nhandlers; i++)
 		ac_handler_release(&handlers[i]);
 	free(handlers);
+	free(dirs);
 	free(tags);
 	free(store_url);
 	free(token);

@@ -3017,6 +3017,12 @@ static char *string_array_json(const char *const *items, size_t n);
  * the directory is read once, this long after the last. */
 #define RELOAD_DEBOUNCE_MS 200
 
+static int handler_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ac_handler *)a)->type,
+		      ((const struct ac_handler *)b)->type);
+}
+
 static struct hentry *table_find(struct hentry **table, size_t n,
 				 const char *type)
 {
@@ -3041,10 +3047,17 @@ static int table_build(struct worker *w, struct hentry ***out, size_t *nout,
 	size_t nfound = 0, n = 0;
 	int rc = -1;
 
-	for (size_t d = 0; d < cfg->nhandler_dirs; d++)
+	for (size_t d = 0; d < cfg->nhandler_dirs; d++) {
+		size_t before = nfound;
+
 		if (ac_handler_scan_dir(cfg->handler_dirs[d], &found, &nfound,
 					err) < 0)
 			goto out;
+		/* By name, not in the directory's order: the same files
+		 * always make the same list. */
+		qsort(found + before, nfound - before, sizeof *found,
+		      handler_cmp);
+	}
 	table = calloc(cfg->nhandlers + nfound + 1, sizeof *table);
 	if (!table) {
 		ac_error_set(err, AC_EXIT_FAILED, "out of memory");

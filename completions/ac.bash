@@ -14,7 +14,7 @@ _ac_options()
 {
 	case $1 in
 	ac-worker)
-		echo "--id= --handler= --handlers= --stream= --concurrency= --tag=" \
+		echo "--id= --handler= --handlers= --reload --stream= --concurrency= --tag=" \
 			"--heartbeat= --lease= --grace= --drain-timeout=" \
 			"--retain= --listen= --metrics= --token-file= --insecure" \
 			"--tls-cert= --store= -q --quiet" \

@@ -3012,6 +3012,7 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 /* ---- Reloading the handlers ------------------------------------------ */
 
 static char *string_array_json(const char *const *items, size_t n);
+static void watch_dirs(struct worker *w);
 
 /* The debounce of --reload: a copy or an unpacked archive is many events;
  * the directory is read once, this long after the last. */
@@ -3192,6 +3193,10 @@ static void reload(struct worker *w, const char *why)
 			    err.msg);
 		goto out;
 	}
+	/* A directory made anew (removed, then created again) is a new
+	 * inode: watch that one. */
+	if (w->inotify_fd >= 0)
+		watch_dirs(w);
 	types_diff(added, table, n, w->table, w->ntable, 0);
 	types_diff(removed, w->table, w->ntable, table, n, 0);
 	types_diff(changed, table, n, w->table, w->ntable, 1);

@@ -3056,8 +3056,9 @@ static int table_build(struct worker *w, struct hentry ***out, size_t *nout,
 			goto out;
 		/* By name, not in the directory's order: the same files
 		 * always make the same list. */
-		qsort(found + before, nfound - before, sizeof *found,
-		      handler_cmp);
+		if (nfound > before)
+			qsort(found + before, nfound - before, sizeof *found,
+			      handler_cmp);
 	}
 	table = calloc(cfg->nhandlers + nfound + 1, sizeof *table);
 	if (!table) {

@@ -3216,14 +3216,14 @@ static void reload(struct worker *w, const char *why)
 		ac_log_info("%s: handlers now %s (added %s, removed %s, changed %s)",
 			    why, w->handlers_json, a ? a : "?", r ? r : "?",
 			    c ? c : "?");
+		if (!w->ntable)
+			ac_log_warn("%s: no handlers left: claiming nothing until one comes back",
+				    why);
 		save_handlers(w);
 		ac_error_clear(&err);
 		if (write_discovery_doc(w, &err) < 0)
 			ac_log_warn("%s", err.msg);
 	}
-	if (!w->ntable)
-		ac_log_warn("%s: no handlers left: claiming nothing until one comes back",
-			    why);
 	emit(w, json_pack("{s:s,s:n,s:n,s:n,s:O,s:O,s:O,s:o}", "event",
 			  "worker.reloaded", "task", "type", "attempt",
 			  "added", added, "removed", removed, "changed",

@@ -54,7 +54,7 @@ reloads_are_more() {
 		fail "ac-status --workers: $(worker_handlers w1)"
 	run -0 jq -c .handlers "$AC_HOME/workers/w1.json"
 	assert_eq "$output" '["one","two"]' "the discovery file"
-	grep -q 'added \["two"\], removed \[\], changed \[\]' "$AC_TMP/w1.log" ||
+	wait_until "$AC_WAIT" grep -q 'added \["two"\], removed \[\], changed \[\]' "$AC_TMP/w1.log" ||
 		fail "no log line of the change: $(cat "$AC_TMP/w1.log")"
 }
 
@@ -90,7 +90,7 @@ reloads_are_more() {
 	rm "$d/slow"
 	wait_until "$AC_WAIT" handlers_are w1 '["keep"]' ||
 		fail "ac-status --workers: $(worker_handlers w1)"
-	grep -q 'removed \["slow"\]' "$AC_TMP/w1.log" ||
+	wait_until "$AC_WAIT" grep -q 'removed \["slow"\]' "$AC_TMP/w1.log" ||
 		fail "no log line of the removal: $(cat "$AC_TMP/w1.log")"
 	assert_eq "$(task_status "$id")" running "the task runs on"
 	: >"$AC_TMP/go"
@@ -105,7 +105,7 @@ reloads_are_more() {
 	rm "$d/keep"
 	wait_until "$AC_WAIT" handlers_are w1 '[]' ||
 		fail "ac-status --workers: $(worker_handlers w1)"
-	grep -q 'no handlers left' "$AC_TMP/w1.log" ||
+	wait_until "$AC_WAIT" grep -q 'no handlers left' "$AC_TMP/w1.log" ||
 		fail "no warning of an empty table: $(cat "$AC_TMP/w1.log")"
 	sleep 1
 	pid_alive "$pid" || fail "the worker exited with no handler"
@@ -129,7 +129,7 @@ reloads_are_more() {
 	add_handler "$d" two 'echo 2'
 	wait_until "$AC_WAIT" handlers_are w1 '["echo","up","one","two"]' ||
 		fail "ac-status --workers: $(worker_handlers w1)"
-	grep -q "left out: a --stream has task type 'echo'" "$AC_TMP/w1.log" ||
+	wait_until "$AC_WAIT" grep -q "left out: a --stream has task type 'echo'" "$AC_TMP/w1.log" ||
 		fail "no warning of the duplicate: $(cat "$AC_TMP/w1.log")"
 	out=$(ac_submit echo <<<'{"op":"echo","n":2}')
 	p2=$(jq -r .pid <<<"$out")

@@ -368,6 +368,41 @@ json_t *ac_budget_json(const struct ac_budget_row *row, json_t *tasks)
 			 "updated", time_or_null(row->updated));
 }
 
+int ac_usage_report(struct ac_store *store, json_t **out,
+		    struct ac_error *err)
+{
+	json_t *types = NULL, *budgets = NULL;
+
+	if (store->ops->usage_by_type(store, &types, err) < 0)
+		return -1;
+	if (store->ops->budgets_list(store, NULL, &budgets, err) < 0) {
+		json_decref(types);
+		return -1;
+	}
+	*out = json_pack("{s:o,s:o}", "types", types, "budgets", budgets);
+	return *out ? 0 : ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+}
+
+json_t *ac_usage_rows(json_t *report)
+{
+	json_t *rows = json_array(), *usage, *b;
+	const char *type;
+	size_t i;
+
+	json_object_foreach(json_object_get(report, "types"), type, usage)
+		json_array_append_new(rows, json_pack("{s:s,s:s,s:O,s:n,s:n,s:n}",
+			"of", "type", "name", type, "usage", usage, "limits",
+			"spent", "held"));
+	json_array_foreach(json_object_get(report, "budgets"), i, b)
+		json_array_append_new(rows, json_pack("{s:s,s:O,s:O,s:O,s:O,s:O}",
+			"of", "budget", "name", json_object_get(b, "name"),
+			"usage", json_object_get(b, "usage"), "limits",
+			json_object_get(b, "limits"), "spent",
+			json_object_get(b, "spent"), "held",
+			json_object_get(b, "held")));
+	return rows;
+}
+
 int ac_budget_name_check(const char *name, struct ac_error *err)
 {
 	size_t len = strlen(name);

@@ -709,6 +709,14 @@ struct ac_budget_row {
 	int64_t held;
 };
 json_t *ac_budget_json(const struct ac_budget_row *row, json_t *tasks);
+/* What ac-status --usage shows: {"types": usage_by_type, "budgets":
+ * budgets_list}.  0, or -1 with err. */
+int ac_usage_report(struct ac_store *store, json_t **out,
+		    struct ac_error *err);
+/* The same as rows for a table: {"of":"type"|"budget","name","usage",
+ * "limits","spent","held"}; a new array, or NULL when out of memory. */
+json_t *ac_usage_rows(json_t *report);
+
 /* Check a budget's name ([A-Za-z0-9_.:-], 1-64 bytes) and limits text (a
  * non-empty JSON object of positive numbers): 0, or -1 with err (exit
  * code 2). */

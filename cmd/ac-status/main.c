@@ -20,7 +20,7 @@
 
 static const char synopsis[] =
 	"ac-status [--workers | --tasks [--status S] [--type T] [--limit N] | "
-	"--task ID [--tree] | --batch ID | --schedules | --queue | "
+	"--task ID [--tree] | --batch ID | --schedules | --queue | --usage | "
 	"--follow [--task ID] [--type T] [--worker W]] "
 	"[--json | --table] [--store URL]";
 
@@ -33,6 +33,7 @@ _Noreturn static void usage(void)
 	       "       ac-status --batch ID [--json | --table]\n"
 	       "       ac-status --schedules [--json | --table]\n"
 	       "       ac-status --queue [--json | --table]\n"
+	       "       ac-status --usage [--json | --table]\n"
 	       "       ac-status --follow [--task ID] [--type T] [--worker W]\n\n"
 	       "Show the cluster: a summary, workers, tasks, one task, or queue depth.\n\n"
 	       "  --workers               every worker the store knows\n"
@@ -48,6 +49,8 @@ _Noreturn static void usage(void)
 	       "  --batch ID              a batch's progress: counts by status, its --then\n"
 	       "  --schedules             the schedules (as ac-schedule list)\n"
 	       "  --queue                 depth by type and priority, and paused types\n"
+	       "  --usage                 the usage handlers reported (tokens, cost, ...) per\n"
+	       "                          task type, and every budget (see ac-budget(1))\n"
 	       "  --follow                the live events of every worker, as JSON Lines,\n"
 	       "                          until interrupted (--task, --type, --worker filter)\n"
 	       "  --worker W              with --follow: only worker W's events\n"
@@ -63,10 +66,11 @@ _Noreturn static void usage(void)
 
 enum { OPT_WORKERS = 256, OPT_TASKS, OPT_STATUS, OPT_TYPE, OPT_LIMIT,
        OPT_TASK, OPT_QUEUE, OPT_JSON, OPT_TABLE, OPT_STORE, OPT_VERSION,
-       OPT_FOLLOW, OPT_WORKER, OPT_TREE, OPT_BATCH, OPT_SCHEDULES };
+       OPT_FOLLOW, OPT_WORKER, OPT_TREE, OPT_BATCH, OPT_SCHEDULES,
+       OPT_USAGE };
 
 enum view { VIEW_SUMMARY, VIEW_WORKERS, VIEW_TASKS, VIEW_TASK, VIEW_QUEUE,
-	    VIEW_FOLLOW, VIEW_BATCH, VIEW_SCHEDULES };
+	    VIEW_FOLLOW, VIEW_BATCH, VIEW_SCHEDULES, VIEW_USAGE };
 
 /* A task's record with its place in its graph. */
 static int task_record(struct ac_store *store, int64_t id, json_t **out,
@@ -233,6 +237,7 @@ int main(int argc, char **argv)
 		{ "tree", no_argument, NULL, OPT_TREE },
 		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "schedules", no_argument, NULL, OPT_SCHEDULES },
+		{ "usage", no_argument, NULL, OPT_USAGE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "table", no_argument, NULL, OPT_TABLE },
 		{ "store", required_argument, NULL, OPT_STORE },
@@ -253,6 +258,8 @@ int main(int argc, char **argv)
 	static const char *const schedule_cols[] = {
 		"name", "cron", "tz", "type", "overlap", "paused", "next",
 		"last_task", "last_status", "fired", "missed", NULL };
+	static const char *const usage_cols[] = {
+		"of", "name", "usage", "limits", "spent", "held", NULL };
 	enum view view = VIEW_SUMMARY;
 	struct ac_follow_filter ffilter = { 0 };
 	int follow_mode = 0;
@@ -316,6 +323,10 @@ int main(int argc, char **argv)
 			view = VIEW_SCHEDULES;
 			nviews++;
 			break;
+		case OPT_USAGE:
+			view = VIEW_USAGE;
+			nviews++;
+			break;
 		case OPT_STATUS:
 			if (ac_task_status_parse(optarg, &filter.status) < 0)
 				ac_cli_usage_error(synopsis, "unknown status '%s'",
@@ -367,7 +378,7 @@ int main(int argc, char **argv)
 	} else if (ffilter.worker) {
 		ac_cli_usage_error(synopsis, "--worker goes with --follow");
 	} else if (nviews > 1)
-		ac_cli_usage_error(synopsis, "choose one of --workers, --tasks, --task, --batch, --schedules and --queue");
+		ac_cli_usage_error(synopsis, "choose one of --workers, --tasks, --task, --batch, --schedules, --queue and --usage");
 	if (tree && (view != VIEW_TASK || follow_mode))
 		ac_cli_usage_error(synopsis, "--tree goes with --task ID");
 	if (filters && view != VIEW_TASKS && view != VIEW_FOLLOW)
@@ -400,6 +411,9 @@ int main(int argc, char **argv)
 	case VIEW_SCHEDULES:
 		rc = store->ops->schedules_list(store, NULL, &out, &err);
 		break;
+	case VIEW_USAGE:
+		rc = ac_usage_report(store, &out, &err);
+		break;
 	default:
 		rc = store->ops->queue_depth(store, &out, &err);
 		if (rc == 0)
@@ -418,6 +432,12 @@ int main(int argc, char **argv)
 		rc = ac_render_record(stdout, out);
 	else if (view == VIEW_SCHEDULES)
 		rc = ac_render_table(stdout, out, schedule_cols);
+	else if (view == VIEW_USAGE) {
+		json_t *rows = ac_usage_rows(out);
+
+		rc = rows ? ac_render_table(stdout, rows, usage_cols) : -1;
+		json_decref(rows);
+	}
 	else
 		rc = ac_render_table(stdout, out,
 				     view == VIEW_WORKERS ? worker_cols :

@@ -50,6 +50,11 @@ _Noreturn static void usage(void)
 	       "  --parent ID             record the task as a sub-task of ID (default\n"
 	       "                          $AC_TASK_ID inside a handler)\n"
 	       "  --no-parent             not a sub-task, even inside a handler\n"
+	       "  --budget K=N[,K=N...]   stop claiming once its handlers have reported this\n"
+	       "                          much usage (e.g. tokens=100000,cost=5): a budget of\n"
+	       "                          the task's own, or the whole --batch's, or NAME's\n"
+	       "  --budget-name NAME      charge the task to budget NAME (see ac-budget(1));\n"
+	       "                          with --budget, NAME is made or its limits set"
 	       "  --retry ID              put failed task ID back in the queue and wait for it\n"
 	       "  --wait-timeout SEC      stop waiting after SEC (exit 3; the task stays)\n"
 	       "  --store URL             the store (default $AC_STORE, else $AC_HOME/ac.db)\n"
@@ -65,7 +70,7 @@ enum { OPT_ASYNC = 256, OPT_BATCH, OPT_ENVELOPE, OPT_PRIORITY, OPT_TIMEOUT,
        OPT_RETRIES, OPT_DELAY, OPT_KEY, OPT_REQUIRE, OPT_META, OPT_IDEM,
        OPT_RETRY, OPT_WAIT_TIMEOUT, OPT_STORE, OPT_VERSION,
        OPT_MAX_RECLAIMS, OPT_ROUTE, OPT_EXPIRES, OPT_AFTER, OPT_AFTER_POLICY,
-       OPT_THEN, OPT_PARENT, OPT_NO_PARENT };
+       OPT_THEN, OPT_PARENT, OPT_NO_PARENT, OPT_BUDGET, OPT_BUDGET_NAME };
 
 /* The most tasks one task may wait for. */
 #define AFTER_MAX 1000000
@@ -277,6 +282,8 @@ int main(int argc, char **argv)
 		{ "then", required_argument, NULL, OPT_THEN },
 		{ "parent", required_argument, NULL, OPT_PARENT },
 		{ "no-parent", no_argument, NULL, OPT_NO_PARENT },
+		{ "budget", required_argument, NULL, OPT_BUDGET },
+		{ "budget-name", required_argument, NULL, OPT_BUDGET_NAME },
 		{ "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
 		{ "store", required_argument, NULL, OPT_STORE },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -289,6 +296,8 @@ int main(int argc, char **argv)
 	struct ac_submit_sink sink = { &printer, print_ended, print_progress,
 				       print_notice, 0 };
 	json_t *tags = json_array(), *meta = json_object();
+	json_t *budget_limits = json_object();
+	char *budget_text = NULL;
 	const char *store_opt = NULL, *file = NULL;
 	int async = 0, batch = 0, c, rc;
 	int64_t wait_timeout_ms = 0, retry_id = 0;
@@ -313,7 +322,7 @@ int main(int argc, char **argv)
 	struct ac_batch_spec batch_spec = { 0 };
 
 	ac_cli_init(argv[0]);
-	if (!tags || !meta)
+	if (!tags || !meta || !budget_limits)
 		ac_cli_die(AC_EXIT_FAILED, "out of memory");
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
@@ -434,6 +443,16 @@ int main(int argc, char **argv)
 		case OPT_NO_PARENT:
 			no_parent = 1;
 			break;
+		case OPT_BUDGET:
+			ac_cli_budget_limits(synopsis, "--budget", optarg,
+					     budget_limits);
+			break;
+		case OPT_BUDGET_NAME:
+			if (ac_budget_name_check(optarg, &err) < 0)
+				ac_cli_usage_error(synopsis, "--budget-name: %s",
+						   err.msg);
+			spec.budget = optarg;
+			break;
 		case OPT_WAIT_TIMEOUT:
 			wait_timeout_ms = ac_cli_seconds(synopsis, "--wait-timeout", optarg);
 			break;
@@ -486,6 +505,19 @@ int main(int argc, char **argv)
 	}
 	if (retry_id && (nafter || after_stdin || spec.parent || no_parent))
 		ac_cli_usage_error(synopsis, "--retry takes no --after or --parent");
+	if (retry_id && (spec.budget || json_object_size(budget_limits)))
+		ac_cli_usage_error(synopsis, "--retry takes no --budget: the task keeps its own");
+	/* Limits with a name set that budget's; without one they make a
+	 * budget of the task's own, or of the whole batch. */
+	if (json_object_size(budget_limits)) {
+		budget_text = json_dumps(budget_limits, JSON_COMPACT);
+		if (!budget_text)
+			ac_cli_die(AC_EXIT_FAILED, "out of memory");
+		if (batch && !spec.budget)
+			batch_spec.budget_limits = budget_text;
+		else
+			spec.budget_limits = budget_text;
+	}
 	spec.after = after;
 	spec.nafter = nafter;
 	/* Inside a handler, a new task is a sub-task of the one running;
@@ -586,6 +618,7 @@ int main(int argc, char **argv)
 			then_spec.expires_ms = 0;
 			then_spec.after = NULL;
 			then_spec.nafter = 0;
+			then_spec.budget_limits = NULL;
 			batch_spec.then = &then_spec;
 		}
 		if (ac_batch_submit(lines, store, &spec, route, ids, &batch_spec,
@@ -653,6 +686,8 @@ int main(int argc, char **argv)
 		free((char *)spec.type);
 	json_decref(tags);
 	json_decref(meta);
+	json_decref(budget_limits);
+	free(budget_text);
 	ac_buf_release(&input);
 	ac_batch_free(lines);
 	return rc;

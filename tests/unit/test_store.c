@@ -2137,7 +2137,7 @@ static void test_counts_migrate(void)
 		diag("opening the older store", &err);
 	check(ok && wb_count(pg_url ? "SELECT value::int FROM meta WHERE "
 			     "key = 'schema_version'" : "PRAGMA user_version",
-			     0, 0) == 6 &&
+			     0, 0) == 7 &&
 	      counts_agree(s, "migration"),
 	      "counts: migrating counts the tasks already there");
 	got = ok ? claim(s, "w2", types_a, 1, "[]", 1, 60000, &c, NULL) : -1;

@@ -68,6 +68,8 @@ struct ac_task_spec {
 	const int64_t *after;
 	size_t nafter;
 	int after_policy;            /* enum ac_after_policy */
+	const char *traceparent;     /* W3C traceparent, NULL = none (the
+				      * caller validates) */
 };
 
 enum ac_after_policy {
@@ -206,6 +208,7 @@ struct ac_claimed {
 	int has_after;               /* it waited for other tasks (task_parents) */
 	char *parents;               /* the worker's: task_parents as JSON text,
 				      * or NULL */
+	char *traceparent;           /* W3C traceparent (owned), NULL = none */
 };
 
 void ac_claimed_release(struct ac_claimed *task);

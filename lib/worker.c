@@ -239,6 +239,7 @@ struct worker {
 	int64_t next_prune_mono;
 	int64_t next_retry_mono;
 	int stopped;
+	int at_once;             /* a second signal: stop without waiting */
 	struct ac_watchdog watchdog;
 	struct event *ev_drain_timeout;
 	int64_t cycle_mono;      /* when the current cycle's request was sent */
@@ -386,7 +387,7 @@ static void trace_flush(struct worker *w)
 	struct ac_otel_counts counts;
 
 	ac_otel_flush(w->otel);
-	while (!ac_otel_idle(w->otel) && !w->stopped && ac_mono_ms() < until)
+	while (!ac_otel_idle(w->otel) && !w->at_once && ac_mono_ms() < until)
 		event_base_loop(w->base, EVLOOP_ONCE);
 	ac_otel_get_counts(w->otel, &counts);
 	if (counts.queued)
@@ -3517,7 +3518,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	for (int i = 0; i < w->cfg->concurrency; i++)
 		if (w->slots[i].busy && w->slots[i].pid > 0)
 			kill(-w->slots[i].pid, SIGKILL);
-	w->stopped = 1;
+	w->stopped = w->at_once = 1;
 	event_base_loopbreak(w->base);
 }
 
@@ -3818,7 +3819,7 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 		ac_error_set(err, AC_EXIT_FAILED, "event loop failed");
 		goto out;
 	}
-	if (w.otel && !w.stopped)
+	if (w.otel && !w.at_once)
 		trace_flush(&w);
 	/* Last words: outcomes not yet written, then the stopped state.  A
 	 * store that is down now loses nothing: leases bring tasks back. */

@@ -2007,7 +2007,28 @@ static const char *const undo_v5_pg[] = {
 	"UPDATE meta SET value = '4' WHERE key = 'schema_version'",
 };
 
-/* Schema version 6 (task graphs, schedules) undone, first of all. */
+/* Schema version 7 (trace context, budgets) undone, first of all. */
+static const char *const undo_v7_sqlite[] = {
+	"DROP TRIGGER tasks_budget_hold",
+	"DROP TRIGGER tasks_budget_hold_new",
+	"DROP INDEX tasks_budget",
+	"ALTER TABLE tasks DROP COLUMN traceparent",
+	"ALTER TABLE tasks DROP COLUMN budget",
+	"ALTER TABLE tasks DROP COLUMN held",
+	"DROP TABLE budgets",
+	"DROP TABLE type_usage",
+	"PRAGMA user_version = 6",
+};
+static const char *const undo_v7_pg[] = {
+	"DROP TRIGGER tasks_budget_hold ON tasks",
+	"DROP FUNCTION ac_budget_hold()",
+	"ALTER TABLE tasks DROP COLUMN traceparent, DROP COLUMN budget,"
+	" DROP COLUMN held",
+	"DROP TABLE budgets, type_usage",
+	"UPDATE meta SET value = '6' WHERE key = 'schema_version'",
+};
+
+/* Schema version 6 (task graphs, schedules) undone, after version 7. */
 static const char *const undo_v6_sqlite[] = {
 	"DROP TRIGGER tasks_graph_end",
 	"DROP TRIGGER tasks_graph_delete",
@@ -2047,8 +2068,13 @@ static int undo_v5(void)
 	const char *const *undo6 = pg_url ? undo_v6_pg : undo_v6_sqlite;
 	size_t n6 = pg_url ? sizeof undo_v6_pg / sizeof *undo_v6_pg :
 		sizeof undo_v6_sqlite / sizeof *undo_v6_sqlite;
+	const char *const *undo7 = pg_url ? undo_v7_pg : undo_v7_sqlite;
+	size_t n7 = pg_url ? sizeof undo_v7_pg / sizeof *undo_v7_pg :
+		sizeof undo_v7_sqlite / sizeof *undo_v7_sqlite;
 	int ok = 1;
 
+	for (size_t i = 0; ok && i < n7; i++)
+		ok = wb_sql(undo7[i], 0, 0, 0, NULL) == 0;
 	for (size_t i = 0; ok && i < n6; i++)
 		ok = wb_sql(undo6[i], 0, 0, 0, NULL) == 0;
 
@@ -3014,7 +3040,7 @@ static void test_migrate_v3(void)
 	}
 	wb_sql(pg_url ? "SELECT value::int FROM meta WHERE key = 'schema_version'" :
 	       "PRAGMA user_version", 0, 0, 0, &version);
-	check(version == 6, "migrate v3: opening migrates it to version 3, and on to 6");
+	check(version == 7, "migrate v3: opening migrates it to version 3, and on to 7");
 	j = task(s, old);
 	check(j && json_member_is(j, "data", "[1,2]"),
 	      "migrate v3: a task written before reads as before");

@@ -312,7 +312,8 @@ static void trace_begin(struct worker *w, struct slot *slot)
 static void trace_span(struct worker *w, const struct slot *slot,
 		       const char *name, enum ac_otel_kind kind,
 		       const uint8_t *span_id, const uint8_t *parent,
-		       int64_t start_ns, const char *outcome, const char *error)
+		       int64_t start_ns, int64_t end_ns, const char *outcome,
+		       const char *error)
 {
 	uint8_t fresh[AC_SPAN_ID_LEN];
 	struct ac_otel_attr attrs[] = {
@@ -325,7 +326,7 @@ static void trace_span(struct worker *w, const struct slot *slot,
 	struct ac_otel_span span = {
 		.trace_id = slot->trace.trace_id, .span_id = span_id,
 		.parent_id = parent, .name = name, .kind = kind,
-		.start_ns = start_ns, .end_ns = ac_otel_now_ns(),
+		.start_ns = start_ns, .end_ns = end_ns,
 		.attrs = attrs, .nattrs = outcome ? 5 : 4, .error = error,
 	};
 
@@ -346,7 +347,7 @@ static void trace_started(struct worker *w, struct slot *slot,
 	if (slot->recording)
 		trace_span(w, slot, "ac.task.dispatch", AC_OTEL_KIND_INTERNAL,
 			   NULL, slot->has_parent ? slot->trace.span_id : NULL,
-			   slot->claim_ns, NULL, why);
+			   slot->claim_ns, slot->run_start_ns, NULL, why);
 }
 
 static const char *outcome_name(enum ac_outcome_kind kind)
@@ -375,7 +376,7 @@ static void trace_ended(struct worker *w, struct slot *slot,
 		error = outcome;
 	trace_span(w, slot, "ac.task.run", AC_OTEL_KIND_CONSUMER,
 		   slot->run_span, slot->has_parent ? slot->trace.span_id : NULL,
-		   slot->run_start_ns, outcome, error);
+		   slot->run_start_ns, ac_otel_now_ns(), outcome, error);
 	slot->recording = 0;
 }
 
@@ -1024,7 +1025,8 @@ static int side_apply(struct slot *slot, const struct ac_side_msg *m)
 		if (slot->recording)
 			trace_span(w, slot, "ac.checkpoint.write",
 				   AC_OTEL_KIND_CLIENT, NULL, slot->run_span,
-				   began, NULL, rc < 0 ? err.msg : rc == 1 ?
+				   began, ac_otel_now_ns(), NULL,
+				   rc < 0 ? err.msg : rc == 1 ?
 				   "refused: the attempt no longer owns the task" :
 				   NULL);
 		if (rc == 1)

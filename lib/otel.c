@@ -485,8 +485,10 @@ static void send_batch(struct ac_otel *x)
 	json_object_foreach(x->cfg->headers, name, value)
 		evhttp_add_header(headers, name, json_string_value(value));
 	x->in_flight = 1;
-	/* On failure libevent has already answered (on_answer, with no
-	 * response) or freed the request. */
+	/* A failure (no socket could be made) has either answered already
+	 * (on_answer: in_flight is 0 again) or left the request to libevent,
+	 * which frees it on some paths and not on others: it is not freed
+	 * here, a rare leak rather than a double free. */
 	if (evhttp_make_request(x->conn, req, EVHTTP_REQ_POST, x->target) < 0 &&
 	    x->in_flight) {
 		x->in_flight = 0;

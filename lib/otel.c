@@ -308,42 +308,104 @@ static char *render_prefix(const struct ac_otel_config *cfg,
 
 static const char suffix[] = "]}]}]}";
 
+/* Append s as a JSON string.  Written by hand rather than through
+ * jansson because every span is rendered on the task path: what a worker
+ * puts in a span is mostly names, but an error text may hold anything, so
+ * quotes, backslashes and control characters are escaped and bytes that
+ * are not UTF-8 become U+FFFD. */
+static int append_json_string(struct ac_buf *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	int rc = ac_buf_append(out, "\"", 1);
+
+	while (rc == 0 && *p) {
+		size_t run = 0, seq;
+
+		/* The plain run up to the next byte that needs care. */
+		while (p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' &&
+		       p[run] != '\\')
+			run++;
+		if (run) {
+			rc = ac_buf_append(out, p, run);
+			p += run;
+			continue;
+		}
+		if (*p == '"' || *p == '\\') {
+			char esc[2] = { '\\', (char)*p };
+
+			rc = ac_buf_append(out, esc, 2);
+			p++;
+			continue;
+		}
+		if (*p < 0x20) {
+			rc = ac_buf_printf(out, "\\u%04x", *p);
+			p++;
+			continue;
+		}
+		/* A UTF-8 sequence: its lead byte says how long. */
+		seq = (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 :
+			(*p & 0xf8) == 0xf0 ? 4 : 0;
+		for (size_t i = 1; i < seq; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				seq = 0;
+		if (seq == 2 && *p < 0xc2)
+			seq = 0;             /* overlong */
+		if (seq) {
+			rc = ac_buf_append(out, p, seq);
+			p += seq;
+		} else {
+			rc = ac_buf_append(out, "\\ufffd", 6);
+			p++;
+		}
+	}
+	return rc < 0 ? -1 : ac_buf_append(out, "\"", 1);
+}
+
 static char *render_span(const struct ac_otel_span *s)
 {
 	char trace[2 * AC_TRACE_ID_LEN + 1], span[2 * AC_SPAN_ID_LEN + 1];
-	char parent[2 * AC_SPAN_ID_LEN + 1], start[24], end[24];
-	json_t *obj, *attrs;
-	char *text;
+	char parent[2 * AC_SPAN_ID_LEN + 1];
+	struct ac_buf out = { 0 };
+	int rc;
 
 	ac_trace_hex(s->trace_id, AC_TRACE_ID_LEN, trace);
 	ac_trace_hex(s->span_id, AC_SPAN_ID_LEN, span);
-	snprintf(start, sizeof start, "%lld", (long long)s->start_ns);
-	snprintf(end, sizeof end, "%lld", (long long)s->end_ns);
-	attrs = json_array();
-	obj = json_pack("{s:s,s:s,s:s,s:i,s:s,s:s}", "traceId", trace,
-			"spanId", span, "name", s->name, "kind", (int)s->kind,
-			"startTimeUnixNano", start, "endTimeUnixNano", end);
-	if (!obj || !attrs) {
-		json_decref(obj);
-		json_decref(attrs);
+	if (s->parent_id)
+		ac_trace_hex(s->parent_id, AC_SPAN_ID_LEN, parent);
+	rc = ac_buf_printf(&out, "{\"traceId\":\"%s\",\"spanId\":\"%s\",%s%s%s\"name\":",
+			   trace, span, s->parent_id ? "\"parentSpanId\":\"" : "",
+			   s->parent_id ? parent : "", s->parent_id ? "\"," : "");
+	rc |= append_json_string(&out, s->name);
+	/* proto3 JSON: 64-bit integers (times, intValue) as strings. */
+	rc |= ac_buf_printf(&out, ",\"kind\":%d,\"startTimeUnixNano\":\"%lld\",\"endTimeUnixNano\":\"%lld\",\"attributes\":[",
+			    (int)s->kind, (long long)s->start_ns,
+			    (long long)s->end_ns);
+	for (size_t i = 0; i < s->nattrs; i++) {
+		const struct ac_otel_attr *a = &s->attrs[i];
+
+		rc |= ac_buf_append(&out, i ? ",{\"key\":" : "{\"key\":", i ? 8 : 7);
+		rc |= append_json_string(&out, a->key);
+		if (a->str) {
+			rc |= ac_buf_append(&out, ",\"value\":{\"stringValue\":", 24);
+			rc |= append_json_string(&out, a->str);
+			rc |= ac_buf_append(&out, "}}", 2);
+		} else {
+			rc |= ac_buf_printf(&out, ",\"value\":{\"intValue\":\"%lld\"}}",
+					    (long long)a->num);
+		}
+	}
+	rc |= ac_buf_append(&out, "]", 1);
+	if (s->error) {
+		rc |= ac_buf_append(&out, ",\"status\":{\"code\":2,\"message\":", 30);
+		rc |= append_json_string(&out, s->error);
+		rc |= ac_buf_append(&out, "}", 1);
+	}
+	rc |= ac_buf_append(&out, "}", 1);
+	if (rc) {
+		ac_buf_release(&out);
 		return NULL;
 	}
-	if (s->parent_id) {
-		ac_trace_hex(s->parent_id, AC_SPAN_ID_LEN, parent);
-		json_object_set_new(obj, "parentSpanId", json_string(parent));
-	}
-	for (size_t i = 0; i < s->nattrs; i++)
-		json_array_append_new(attrs, attr_json(s->attrs[i].key,
-						       s->attrs[i].str,
-						       s->attrs[i].num));
-	json_object_set_new(obj, "attributes", attrs);
-	if (s->error)
-		json_object_set_new(obj, "status",
-				    json_pack("{s:i,s:s}", "code", 2,
-					      "message", s->error));
-	text = json_dumps(obj, JSON_COMPACT);
-	json_decref(obj);
-	return text;
+	return out.data;
 }
 
 /* ---- Sending ------------------------------------------------------------ */

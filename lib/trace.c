@@ -101,21 +101,38 @@ void ac_traceparent_format(const struct ac_trace_context *c, char *out)
 	ac_trace_hex(&c->flags, 1, out + 53);
 }
 
+/* Ids are drawn from a pool that one getrandom(2) call fills: a worker
+ * makes three ids a task, and a system call each would show in its
+ * throughput. */
+static uint8_t pool[512];
+static size_t pool_left;
+
 int ac_trace_random_id(uint8_t *id, size_t n)
 {
+	if (n > sizeof pool) {
+		errno = EINVAL;
+		return -1;
+	}
 	do {
-		size_t off = 0;
+		if (pool_left < n) {
+			size_t off = 0;
 
-		while (off < n) {
-			ssize_t got = getrandom(id + off, n - off, 0);
+			while (off < sizeof pool) {
+				ssize_t got = getrandom(pool + off,
+							sizeof pool - off, 0);
 
-			if (got < 0) {
-				if (errno == EINTR)
-					continue;
-				return -1;
+				if (got < 0) {
+					if (errno == EINTR)
+						continue;
+					pool_left = 0;
+					return -1;
+				}
+				off += (size_t)got;
 			}
-			off += (size_t)got;
+			pool_left = sizeof pool;
 		}
+		pool_left -= n;
+		memcpy(id, pool + pool_left, n);
 	} while (all_zero(id, n));
 	return 0;
 }

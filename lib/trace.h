@@ -37,8 +37,10 @@ void ac_traceparent_format(const struct ac_trace_context *c, char *out);
 /* n bytes as 2n lowercase hex digits and a NUL into out (2n + 1 bytes). */
 void ac_trace_hex(const uint8_t *bytes, size_t n, char *out);
 
-/* Fill id with n random bytes, never all zero (an invalid id).  0, or -1
- * with errno when the kernel's random source fails. */
+/* Fill id with n (at most 512) random bytes, never all zero (an invalid
+ * id).  0, or -1 with errno when the kernel's random source fails.  The
+ * bytes come from a pool refilled by getrandom(2), kept in a static: not
+ * for use from two threads at once (ac's programs have one). */
 int ac_trace_random_id(uint8_t *id, size_t n);
 
 #endif

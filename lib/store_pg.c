@@ -826,21 +826,23 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"run_at = 9007199254740991 WHERE budget = $1 AND status = 'queued'",
 	[ST_BUDGET_RELEASE] =
 		"UPDATE tasks SET status = 'queued', held = 0, run_at = " NOW_MS
-		" WHERE budget = $1 AND held <> 0",
+		" WHERE budget = $1 AND held <> 0 AND status = 'pending'",
 	[ST_BUDGET_UNLINK] =
 		"UPDATE tasks SET budget = NULL, held = 0, "
-		"status = CASE WHEN held <> 0 THEN 'queued' ELSE status END, "
-		"run_at = CASE WHEN held <> 0 THEN " NOW_MS " ELSE run_at END "
+		"status = CASE WHEN held <> 0 AND status = 'pending' THEN 'queued' "
+		"ELSE status END, "
+		"run_at = CASE WHEN held <> 0 AND status = 'pending' THEN "
+		NOW_MS " ELSE run_at END "
 		"WHERE budget = $1",
 	[ST_BUDGET_DELETE] = "DELETE FROM budgets WHERE name = $1",
 	[ST_BUDGET_LIST] =
 		"SELECT name, limits, usage, spent, spent_at, created, updated, "
 		"(SELECT count(*) FROM tasks WHERE budget = b.name AND "
-		"held <> 0) FROM budgets b ORDER BY name COLLATE \"C\"",
+		"held <> 0 AND status = 'pending') FROM budgets b ORDER BY name COLLATE \"C\"",
 	[ST_BUDGET_ONE] =
 		"SELECT name, limits, usage, spent, spent_at, created, updated, "
 		"(SELECT count(*) FROM tasks WHERE budget = b.name AND "
-		"held <> 0) FROM budgets b WHERE name = $1",
+		"held <> 0 AND status = 'pending') FROM budgets b WHERE name = $1",
 	[ST_BUDGET_TASKS] =
 		"SELECT status, count(*) FROM tasks WHERE budget = $1 "
 		"GROUP BY status",
@@ -1270,7 +1272,19 @@ static const char schema_v7[] =
 	"CREATE TRIGGER tasks_budget_hold AFTER INSERT OR UPDATE OF status"
 	" ON tasks FOR EACH ROW WHEN (NEW.budget IS NOT NULL"
 	"  AND NEW.status = 'queued')"
-	" EXECUTE FUNCTION ac_budget_hold();";
+	" EXECUTE FUNCTION ac_budget_hold();"
+	/* A held task that leaves pending any other way (cancelled,
+	 * expired) is held no more, so that a release never queues it. */
+	"CREATE OR REPLACE FUNCTION ac_budget_unhold() RETURNS trigger"
+	" LANGUAGE plpgsql AS $$"
+	" BEGIN"
+	"  UPDATE tasks SET held = 0 WHERE id = NEW.id;"
+	"  RETURN NULL;"
+	" END $$;"
+	"DROP TRIGGER IF EXISTS tasks_budget_unhold ON tasks;"
+	"CREATE TRIGGER tasks_budget_unhold AFTER UPDATE OF status ON tasks"
+	" FOR EACH ROW WHEN (NEW.held <> 0 AND NEW.status <> 'pending')"
+	" EXECUTE FUNCTION ac_budget_unhold();";
 
 /* Fair claims walk the queued tasks of one type and priority by key,
  * oldest first in each (ST_FLOW_HEAD, ST_FLOW_NEXT), and so do per-key

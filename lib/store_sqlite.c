@@ -575,21 +575,23 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"WHERE budget = ?1 AND status = 'queued'",
 	[ST_BUDGET_RELEASE] =
 		"UPDATE tasks SET status = 'queued', held = 0, run_at = ?2 "
-		"WHERE budget = ?1 AND held <> 0",
+		"WHERE budget = ?1 AND held <> 0 AND status = 'pending'",
 	[ST_BUDGET_UNLINK] =
 		"UPDATE tasks SET budget = NULL, held = 0, "
-		"status = CASE WHEN held <> 0 THEN 'queued' ELSE status END, "
-		"run_at = CASE WHEN held <> 0 THEN ?2 ELSE run_at END "
+		"status = CASE WHEN held <> 0 AND status = 'pending' THEN 'queued' "
+		"ELSE status END, "
+		"run_at = CASE WHEN held <> 0 AND status = 'pending' THEN ?2 "
+		"ELSE run_at END "
 		"WHERE budget = ?1",
 	[ST_BUDGET_DELETE] = "DELETE FROM budgets WHERE name = ?1",
 	[ST_BUDGET_LIST] =
 		"SELECT name, limits, usage, spent, spent_at, created, updated, "
 		"(SELECT count(*) FROM tasks WHERE budget = b.name AND "
-		"held <> 0) FROM budgets b ORDER BY name",
+		"held <> 0 AND status = 'pending') FROM budgets b ORDER BY name",
 	[ST_BUDGET_ONE] =
 		"SELECT name, limits, usage, spent, spent_at, created, updated, "
 		"(SELECT count(*) FROM tasks WHERE budget = b.name AND "
-		"held <> 0) FROM budgets b WHERE name = ?1",
+		"held <> 0 AND status = 'pending') FROM budgets b WHERE name = ?1",
 	[ST_BUDGET_TASKS] =
 		"SELECT status, count(*) FROM tasks WHERE budget = ?1 "
 		"GROUP BY status",
@@ -906,7 +908,13 @@ static const char schema_v7[] =
 	BUDGET_HOLD_BODY
 	"CREATE TRIGGER tasks_budget_hold_new AFTER INSERT ON tasks"
 	" WHEN NEW.budget IS NOT NULL AND NEW.status = 'queued' BEGIN"
-	BUDGET_HOLD_BODY;
+	BUDGET_HOLD_BODY
+	/* A held task that leaves pending any other way (cancelled,
+	 * expired) is held no more, so that a release never queues it. */
+	"CREATE TRIGGER tasks_budget_unhold AFTER UPDATE OF status ON tasks"
+	" WHEN NEW.held <> 0 AND NEW.status <> 'pending' BEGIN"
+	" UPDATE tasks SET held = 0 WHERE id = NEW.id;"
+	" END;";
 
 #define FAIR_INDEX \
 	"CREATE INDEX IF NOT EXISTS tasks_fair ON tasks (type, priority, " \

@@ -2010,7 +2010,6 @@ static const char *const undo_v5_pg[] = {
 /* Schema version 7 (trace context, budgets) undone, first of all. */
 static const char *const undo_v7_sqlite[] = {
 	"DROP TRIGGER tasks_budget_hold",
-	"DROP TRIGGER tasks_budget_hold_new",
 	"DROP TRIGGER tasks_budget_unhold",
 	"DROP INDEX tasks_budget",
 	"ALTER TABLE tasks DROP COLUMN traceparent",

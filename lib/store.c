@@ -322,6 +322,25 @@ int ac_budget_next(const char *limits, const char *usage,
 	return 0;
 }
 
+int ac_budget_for_task(ac_budget_apply_fn *apply, struct ac_store *store,
+		       const struct ac_task_spec *t,
+		       struct ac_budget_check *check, struct ac_error *err)
+{
+	int rc;
+
+	if (!t->budget || (check->name && strcmp(check->name, t->budget) == 0))
+		return 0;
+	rc = apply(store, t->budget, t->budget_limits, t->budget_limits != NULL,
+		   &check->spent, err);
+	if (rc > 0)
+		return ac_error_set(err, AC_EXIT_FAILED,
+				    "no budget named '%s' (make it with ac-budget set)",
+				    t->budget);
+	if (rc == 0)
+		check->name = t->budget;
+	return rc;
+}
+
 json_t *ac_budget_json(const struct ac_budget_row *row, json_t *tasks)
 {
 	json_t *limits = json_loads(row->limits, 0, NULL);

@@ -698,6 +698,22 @@ int ac_budget_spent(const char *limits, const char *usage);
 int ac_budget_next(const char *limits, const char *usage,
 		   const char *new_limits, int reset, const char *add,
 		   char **limits_out, char **usage_out, int *spent);
+/* Shared by the backends' submits: the budget a new task is charged to,
+ * checked before it is inserted (made or changed when limits come with
+ * it, else it must exist: exit 1).  check caches the last budget checked
+ * in a submit, so that a batch checks its budget once, and whether it is
+ * spent (its new tasks are then held).  apply is the backend's
+ * budget_set step: 0, 1 when there is no such budget to change, -1. */
+struct ac_budget_check {
+	const char *name;
+	int spent;
+};
+typedef int ac_budget_apply_fn(struct ac_store *store, const char *name,
+			       const char *limits, int create, int *spent,
+			       struct ac_error *err);
+int ac_budget_for_task(ac_budget_apply_fn *apply, struct ac_store *store,
+		       const struct ac_task_spec *t,
+		       struct ac_budget_check *check, struct ac_error *err);
 /* The run_at of a held task: never due, so that promotion passes it by. */
 #define AC_HELD_RUN_AT 9007199254740991LL
 /* A budget as JSON: {name, limits, usage, remaining, spent, spent_at,

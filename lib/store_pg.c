@@ -2460,31 +2460,13 @@ static int budget_apply(struct pg_store *s, const char *name,
 	return spent ? 0 : notify_wake(s, err);
 }
 
-/* The last budget checked in a submit, so that a batch checks its
- * budget once, and whether it is spent (its new tasks are then held). */
-struct budget_check {
-	const char *name;
-	int spent;
-};
-
-/* The budget a new task is charged to, before it is inserted: made or
- * changed when limits come with it, else it must exist. */
-static int budget_for_task(struct pg_store *s, const struct ac_task_spec *t,
-			   struct budget_check *c, struct ac_error *err)
+/* ac_budget_for_task's step. */
+static int budget_check_step(struct ac_store *base, const char *name,
+			     const char *limits, int create, int *spent,
+			     struct ac_error *err)
 {
-	int rc;
-
-	if (!t->budget || (c->name && strcmp(c->name, t->budget) == 0))
-		return 0;
-	rc = budget_apply(s, t->budget, t->budget_limits, 0, NULL,
-			  t->budget_limits != NULL, &c->spent, err);
-	if (rc > 0)
-		return ac_error_set(err, AC_EXIT_FAILED,
-				    "no budget named '%s' (make it with ac-budget set)",
-				    t->budget);
-	if (rc == 0)
-		c->name = t->budget;
-	return rc;
+	return budget_apply((struct pg_store *)base, name, limits, 0, NULL, create,
+			    spent, err);
 }
 
 /* A budget of a task's or a batch's own (limits without a name),
@@ -2567,14 +2549,15 @@ static int insert_tasks(struct pg_store *s, const struct ac_task_spec *specs,
 			size_t n, struct ac_submitted *out, int64_t batch,
 			int then, struct ac_error *err)
 {
-	struct budget_check budget = { NULL, 0 };
+	struct ac_budget_check budget = { NULL, 0 };
 	size_t from = 0, to;
 
 	for (size_t i = 0; i < n; i++) {
 		if (specs[i].data[specs[i].data_len] != '\0')
 			return ac_error_set(err, AC_EXIT_FAILED,
 					    "task data must end at its length");
-		if (budget_for_task(s, &specs[i], &budget, err) < 0)
+		if (ac_budget_for_task(budget_check_step, &s->base,
+				       &specs[i], &budget, err) < 0)
 			return -1;
 	}
 	for (; from < n; from = to) {
@@ -2619,7 +2602,8 @@ static int insert_tasks(struct pg_store *s, const struct ac_task_spec *specs,
 		if (out[i].existed)
 			continue;
 		if (specs[i].budget &&
-		    (budget_for_task(s, &specs[i], &budget, err) < 0 ||
+		    (ac_budget_for_task(budget_check_step, &s->base,
+					&specs[i], &budget, err) < 0 ||
 		     (budget.spent &&
 		      run_command(s, ST_BUDGET_HOLD_ONE, 1, v,
 				  "holding a task of a spent budget", NULL,

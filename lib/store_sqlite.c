@@ -1858,31 +1858,13 @@ static int budget_apply(struct sqlite_store *s, const char *name,
 			 "releasing a budget's tasks");
 }
 
-/* The last budget checked in a submit, so that a batch checks its
- * budget once, and whether it is spent (its new tasks are then held). */
-struct budget_check {
-	const char *name;
-	int spent;
-};
-
-/* The budget a new task is charged to, before it is inserted: made or
- * changed when limits come with it, else it must exist. */
-static int budget_for_task(struct sqlite_store *s, const struct ac_task_spec *t,
-			   struct budget_check *c, struct ac_error *err)
+/* ac_budget_for_task's step. */
+static int budget_check_step(struct ac_store *base, const char *name,
+			     const char *limits, int create, int *spent,
+			     struct ac_error *err)
 {
-	int rc;
-
-	if (!t->budget || (c->name && strcmp(c->name, t->budget) == 0))
-		return 0;
-	rc = budget_apply(s, t->budget, t->budget_limits, 0, NULL,
-			  t->budget_limits != NULL, &c->spent, err);
-	if (rc > 0)
-		return ac_error_set(err, AC_EXIT_FAILED,
-				    "no budget named '%s' (make it with ac-budget set)",
-				    t->budget);
-	if (rc == 0)
-		c->name = t->budget;
-	return rc;
+	return budget_apply((struct sqlite_store *)base, name, limits, 0, NULL, create,
+			    spent, err);
 }
 
 /* A task just inserted whose budget is spent is held at once. */
@@ -1929,7 +1911,7 @@ static int insert_tasks(struct sqlite_store *s, const struct ac_task_spec *specs
 			size_t n, struct ac_submitted *out, int64_t batch,
 			int then, struct ac_error *err)
 {
-	struct budget_check budget = { NULL, 0 };
+	struct ac_budget_check budget = { NULL, 0 };
 
 	sqlite3_stmt *ins = stmt(s, ST_INSERT_TASK, err);
 	sqlite3_stmt *find = stmt(s, ST_FIND_IDEM, err);
@@ -1959,7 +1941,8 @@ static int insert_tasks(struct sqlite_store *s, const struct ac_task_spec *specs
 				return db_error(s, err,
 						"looking up an idempotency key");
 		}
-		if (budget_for_task(s, t, &budget, err) < 0)
+		if (ac_budget_for_task(budget_check_step, &s->base, t,
+				       &budget, err) < 0)
 			return -1;
 		if ((t->parent > 0 || t->nafter) &&
 		    graph_links(s, t, &g, err) < 0) {

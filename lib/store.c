@@ -322,6 +322,83 @@ int ac_budget_next(const char *limits, const char *usage,
 	return 0;
 }
 
+void ac_graph_place_release(struct ac_graph_place *g)
+{
+	free(g->after);
+	free(g->after_done);
+	memset(g, 0, sizeof *g);
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Mark task id as having dependents and read its status and depth: 0, 1
+ * when there is no such task, -1 on error. */
+int ac_graph_place(ac_graph_link_fn *link, struct ac_store *store,
+		   const struct ac_task_spec *t, struct ac_graph_place *g,
+		   struct ac_error *err)
+{
+	enum ac_task_status status;
+	int depth = 0, rc;
+
+	memset(g, 0, sizeof *g);
+	if (t->parent > 0) {
+		rc = link(store, t->parent, &status, &depth, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
+			g->parent = t->parent;
+			g->depth = depth + 1;
+		} else if (!t->parent_soft) {
+			return ac_error_set(err, AC_EXIT_FAILED,
+					    "no task %lld (the parent)",
+					    (long long)t->parent);
+		}
+	}
+	if (t->nafter) {
+		g->after = malloc(t->nafter * sizeof *g->after);
+		g->after_done = calloc(t->nafter, 1);
+		if (!g->after || !g->after_done)
+			return ac_error_set(err, AC_EXIT_FAILED,
+					    "out of memory");
+		memcpy(g->after, t->after, t->nafter * sizeof *g->after);
+		qsort(g->after, t->nafter, sizeof *g->after, id_cmp);
+		for (size_t i = 0; i < t->nafter; i++)
+			if (!g->nafter || g->after[g->nafter - 1] != g->after[i])
+				g->after[g->nafter++] = g->after[i];
+	}
+	for (size_t i = 0; i < g->nafter; i++) {
+		rc = link(store, g->after[i], &status, &depth, err);
+		if (rc < 0)
+			return -1;
+		if (rc > 0)
+			return ac_error_set(err, AC_EXIT_FAILED,
+					    "no task %lld (--after)",
+					    (long long)g->after[i]);
+		if (depth + 1 > g->depth)
+			g->depth = depth + 1;
+		if (!ac_task_status_final(status)) {
+			g->waiting++;
+			continue;
+		}
+		g->after_done[i] = 1;
+		if (status != AC_TASK_COMPLETED &&
+		    t->after_policy == AC_AFTER_ALL_OK && !g->doomed_by) {
+			g->doomed_by = g->after[i];
+			g->doomed_status = ac_task_status_name(status);
+		}
+	}
+	if (g->depth > AC_GRAPH_DEPTH_MAX)
+		return ac_error_set(err, AC_EXIT_FAILED,
+				    "a chain of tasks waiting for each other may be at most %d long",
+				    AC_GRAPH_DEPTH_MAX);
+	return 0;
+}
+
 int ac_budget_for_task(ac_budget_apply_fn *apply, struct ac_store *store,
 		       const struct ac_task_spec *t,
 		       struct ac_budget_check *check, struct ac_error *err)

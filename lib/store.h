@@ -698,6 +698,33 @@ int ac_budget_spent(const char *limits, const char *usage);
 int ac_budget_next(const char *limits, const char *usage,
 		   const char *new_limits, int reset, const char *add,
 		   char **limits_out, char **usage_out, int *spent);
+/* Shared by the backends' submits: a new task's place in its graph, from
+ * its parent and the tasks it waits for (--after), read and linked by the
+ * backend's link (each marked as having dependents; 0 with its status
+ * and depth, 1 when there is no such task, -1): its depth, how many it
+ * still waits for, and whether an all-ok parent that ended otherwise
+ * dooms it.  Unknown parents and chains deeper than AC_GRAPH_DEPTH_MAX
+ * are errors (exit 1).  Parents are linked in the order of their ids,
+ * the spawning one first, so that concurrent submits lock rows in one
+ * order. */
+struct ac_graph_place {
+	int64_t parent;        /* the spawning task, 0 = none */
+	int depth;
+	int waiting;           /* parents not ended yet */
+	int64_t doomed_by;     /* an all-ok parent that ended otherwise */
+	const char *doomed_status;
+	int64_t *after;        /* sorted, without repeats (owned) */
+	size_t nafter;
+	unsigned char *after_done;  /* owned; after[i] has ended */
+};
+typedef int ac_graph_link_fn(struct ac_store *store, int64_t id,
+			     enum ac_task_status *status, int *depth,
+			     struct ac_error *err);
+int ac_graph_place(ac_graph_link_fn *link, struct ac_store *store,
+		   const struct ac_task_spec *t, struct ac_graph_place *g,
+		   struct ac_error *err);
+void ac_graph_place_release(struct ac_graph_place *g);
+
 /* Shared by the backends' submits: the budget a new task is charged to,
  * checked before it is inserted (made or changed when limits come with
  * it, else it must exist: exit 1).  check caches the last budget checked

@@ -2245,39 +2245,11 @@ static int find_key(struct pg_store *s, const char *key, int64_t *id,
 	return found;
 }
 
-/* What a new task's parents say of it (graph_links). */
-struct graph_place {
-	int64_t parent;        /* the spawning task, 0 = none */
-	int depth;
-	int waiting;           /* parents not ended yet */
-	int64_t doomed_by;     /* an all-ok parent that ended otherwise */
-	const char *doomed_status;
-	int64_t *after;        /* sorted, without repeats (owned) */
-	size_t nafter;
-	int *after_done;       /* owned; after[i] has ended */
-};
-
-static void graph_place_release(struct graph_place *g)
-{
-	free(g->after);
-	free(g->after_done);
-	memset(g, 0, sizeof *g);
-}
-
-static int id_cmp(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Mark task id as having dependents (locking its row until the commit)
- * and read its status and depth: 0, 1 when there is no such task, -1 on
- * error. */
-static int link_task(struct pg_store *s, int64_t id,
+static int link_task(struct ac_store *base, int64_t id,
 		     enum ac_task_status *status, int *depth,
 		     struct ac_error *err)
 {
+	struct pg_store *s = (struct pg_store *)base;
 	char idb[NUM];
 	const char *v[1] = { num(idb, id) };
 	PGresult *res = run(s, ST_LINK, 1, v, NULL, "linking tasks", err);
@@ -2295,76 +2267,13 @@ static int link_task(struct pg_store *s, int64_t id,
 	return 0;
 }
 
-/* A new task's place in its graph: its parents linked, its depth and
- * how many of them it waits for.  Parents are linked in the order of
- * their ids, the spawning one first, so that submits lock rows in one
- * order. */
-static int graph_links(struct pg_store *s, const struct ac_task_spec *t,
-		       struct graph_place *g, struct ac_error *err)
-{
-	enum ac_task_status status;
-	int depth = 0, rc;
-
-	memset(g, 0, sizeof *g);
-	if (t->parent > 0) {
-		rc = link_task(s, t->parent, &status, &depth, err);
-		if (rc < 0)
-			return -1;
-		if (rc == 0) {
-			g->parent = t->parent;
-			g->depth = depth + 1;
-		} else if (!t->parent_soft) {
-			return ac_error_set(err, AC_EXIT_FAILED,
-					    "no task %lld (the parent)",
-					    (long long)t->parent);
-		}
-	}
-	if (t->nafter) {
-		g->after = malloc(t->nafter * sizeof *g->after);
-		g->after_done = calloc(t->nafter, sizeof *g->after_done);
-		if (!g->after || !g->after_done)
-			return ac_error_set(err, AC_EXIT_FAILED,
-					    "out of memory");
-		memcpy(g->after, t->after, t->nafter * sizeof *g->after);
-		qsort(g->after, t->nafter, sizeof *g->after, id_cmp);
-		for (size_t i = 0; i < t->nafter; i++)
-			if (!g->nafter || g->after[g->nafter - 1] != g->after[i])
-				g->after[g->nafter++] = g->after[i];
-	}
-	for (size_t i = 0; i < g->nafter; i++) {
-		rc = link_task(s, g->after[i], &status, &depth, err);
-		if (rc < 0)
-			return -1;
-		if (rc > 0)
-			return ac_error_set(err, AC_EXIT_FAILED,
-					    "no task %lld (--after)",
-					    (long long)g->after[i]);
-		if (depth + 1 > g->depth)
-			g->depth = depth + 1;
-		if (!ac_task_status_final(status)) {
-			g->waiting++;
-			continue;
-		}
-		g->after_done[i] = 1;
-		if (status != AC_TASK_COMPLETED &&
-		    t->after_policy == AC_AFTER_ALL_OK && !g->doomed_by) {
-			g->doomed_by = g->after[i];
-			g->doomed_status = ac_task_status_name(status);
-		}
-	}
-	if (g->depth > AC_GRAPH_DEPTH_MAX)
-		return ac_error_set(err, AC_EXIT_FAILED,
-				    "a chain of tasks waiting for each other may be at most %d long",
-				    AC_GRAPH_DEPTH_MAX);
-	return 0;
-}
 
 /* A new task that waits for others: its edges, and pending (or
  * cancelled at once, when an all-ok parent already failed).  The change
  * of its status is counted by trigger. */
 static int graph_wait(struct pg_store *s, int64_t id,
 		      const struct ac_task_spec *t,
-		      const struct graph_place *g, struct ac_error *err)
+		      const struct ac_graph_place *g, struct ac_error *err)
 {
 	struct ac_buf parents = { 0 }, done = { 0 }, why = { 0 };
 	char idb[NUM], waiting[NUM];
@@ -2499,7 +2408,7 @@ static int insert_linked(struct pg_store *s, const struct ac_task_spec *t,
 			 struct ac_submitted *out, int64_t batch, int then,
 			 struct ac_error *err)
 {
-	struct graph_place g;
+	struct ac_graph_place g;
 	struct insert_args a;
 	PGresult *res;
 	int rc;
@@ -2513,8 +2422,8 @@ static int insert_linked(struct pg_store *s, const struct ac_task_spec *t,
 			return rc < 0 ? -1 : 0;
 		}
 	}
-	if (graph_links(s, t, &g, err) < 0) {
-		graph_place_release(&g);
+	if (ac_graph_place(link_task, &s->base, t, &g, err) < 0) {
+		ac_graph_place_release(&g);
 		return -1;
 	}
 	insert_args(t, g.parent, batch, g.depth, then, &a);
@@ -2523,7 +2432,7 @@ static int insert_linked(struct pg_store *s, const struct ac_task_spec *t,
 		       "adding a task", err);
 	free(a.frame);
 	if (!res) {
-		graph_place_release(&g);
+		ac_graph_place_release(&g);
 		return -1;
 	}
 	if (PQntuples(res) == 1)
@@ -2531,7 +2440,7 @@ static int insert_linked(struct pg_store *s, const struct ac_task_spec *t,
 	PQclear(res);
 	/* No id: the key was taken meanwhile (insert_tasks looks it up). */
 	rc = out->id && t->nafter ? graph_wait(s, out->id, t, &g, err) : 0;
-	graph_place_release(&g);
+	ac_graph_place_release(&g);
 	return rc;
 }
 

@@ -1631,38 +1631,11 @@ static int count_submitted(struct sqlite_store *s,
 
 static const char *col_text(sqlite3_stmt *st, int i);
 
-/* What a new task's parents say of it (graph_links). */
-struct graph_place {
-	int64_t parent;        /* the spawning task, 0 = none */
-	int depth;
-	int waiting;           /* parents not ended yet */
-	int64_t doomed_by;     /* an all-ok parent that ended otherwise */
-	const char *doomed_status;
-	int64_t *after;        /* sorted, without repeats (owned) */
-	size_t nafter;
-	unsigned char *after_done;  /* owned; after[i] has ended */
-};
-
-static void graph_place_release(struct graph_place *g)
-{
-	free(g->after);
-	free(g->after_done);
-	memset(g, 0, sizeof *g);
-}
-
-static int id_cmp(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Mark task id as having dependents and read its status and depth: 0, 1
- * when there is no such task, -1 on error. */
-static int link_task(struct sqlite_store *s, int64_t id,
+static int link_task(struct ac_store *base, int64_t id,
 		     enum ac_task_status *status, int *depth,
 		     struct ac_error *err)
 {
+	struct sqlite_store *s = (struct sqlite_store *)base;
 	sqlite3_stmt *st = stmt(s, ST_LINK, err);
 	int rc;
 
@@ -1684,74 +1657,13 @@ static int link_task(struct sqlite_store *s, int64_t id,
 	return rc == SQLITE_DONE ? 1 : db_error(s, err, "linking tasks");
 }
 
-/* A new task's place in its graph: its parents linked, its depth and
- * how many of them it waits for. */
-static int graph_links(struct sqlite_store *s, const struct ac_task_spec *t,
-		       struct graph_place *g, struct ac_error *err)
-{
-	enum ac_task_status status;
-	int depth, rc;
-
-	memset(g, 0, sizeof *g);
-	if (t->parent > 0) {
-		rc = link_task(s, t->parent, &status, &depth, err);
-		if (rc < 0)
-			return -1;
-		if (rc == 0) {
-			g->parent = t->parent;
-			g->depth = depth + 1;
-		} else if (!t->parent_soft) {
-			return ac_error_set(err, AC_EXIT_FAILED,
-					    "no task %lld (the parent)",
-					    (long long)t->parent);
-		}
-	}
-	if (t->nafter) {
-		g->after = malloc(t->nafter * sizeof *g->after);
-		g->after_done = calloc(t->nafter, 1);
-		if (!g->after || !g->after_done)
-			return ac_error_set(err, AC_EXIT_FAILED,
-					    "out of memory");
-		memcpy(g->after, t->after, t->nafter * sizeof *g->after);
-		qsort(g->after, t->nafter, sizeof *g->after, id_cmp);
-		for (size_t i = 0; i < t->nafter; i++)
-			if (!g->nafter || g->after[g->nafter - 1] != g->after[i])
-				g->after[g->nafter++] = g->after[i];
-	}
-	for (size_t i = 0; i < g->nafter; i++) {
-		rc = link_task(s, g->after[i], &status, &depth, err);
-		if (rc < 0)
-			return -1;
-		if (rc > 0)
-			return ac_error_set(err, AC_EXIT_FAILED,
-					    "no task %lld (--after)",
-					    (long long)g->after[i]);
-		if (depth + 1 > g->depth)
-			g->depth = depth + 1;
-		if (!ac_task_status_final(status)) {
-			g->waiting++;
-			continue;
-		}
-		g->after_done[i] = 1;
-		if (status != AC_TASK_COMPLETED &&
-		    t->after_policy == AC_AFTER_ALL_OK && !g->doomed_by) {
-			g->doomed_by = g->after[i];
-			g->doomed_status = ac_task_status_name(status);
-		}
-	}
-	if (g->depth > AC_GRAPH_DEPTH_MAX)
-		return ac_error_set(err, AC_EXIT_FAILED,
-				    "a chain of tasks waiting for each other may be at most %d long",
-				    AC_GRAPH_DEPTH_MAX);
-	return 0;
-}
 
 /* A new task that waits for others: its edges, and pending (or
  * cancelled at once, when an all-ok parent already failed).  The counts
  * follow by trigger. */
 static int graph_wait(struct sqlite_store *s, int64_t id,
 		      const struct ac_task_spec *t,
-		      const struct graph_place *g, int64_t now,
+		      const struct ac_graph_place *g, int64_t now,
 		      struct ac_error *err)
 {
 	sqlite3_stmt *add = stmt(s, ST_AFTER_ADD, err);
@@ -1921,7 +1833,7 @@ static int insert_tasks(struct sqlite_store *s, const struct ac_task_spec *specs
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		const struct ac_task_spec *t = &specs[i];
-		struct graph_place g = { 0 };
+		struct ac_graph_place g = { 0 };
 
 		out[i].existed = 0;
 		if (t->idempotency_key) {
@@ -1945,8 +1857,8 @@ static int insert_tasks(struct sqlite_store *s, const struct ac_task_spec *specs
 				       &budget, err) < 0)
 			return -1;
 		if ((t->parent > 0 || t->nafter) &&
-		    graph_links(s, t, &g, err) < 0) {
-			graph_place_release(&g);
+		    ac_graph_place(link_task, &s->base, t, &g, err) < 0) {
+			ac_graph_place_release(&g);
 			return -1;
 		}
 		sqlite3_bind_text(ins, 1, t->type, -1, SQLITE_STATIC);
@@ -1955,7 +1867,7 @@ static int insert_tasks(struct sqlite_store *s, const struct ac_task_spec *specs
 		sqlite3_bind_int(ins, 3, t->priority);
 		if (bind_value(s, ins, 4, t->data, t->data_len, err) < 0) {
 			done(ins);
-			graph_place_release(&g);
+			ac_graph_place_release(&g);
 			return -1;
 		}
 		sqlite3_bind_int(ins, 5, t->max_retries);
@@ -1985,26 +1897,26 @@ static int insert_tasks(struct sqlite_store *s, const struct ac_task_spec *specs
 		bind_text_or_null(ins, 20, t->traceparent);
 		bind_text_or_null(ins, 21, t->budget);
 		if (exec_stmt(s, ins, err, "adding a task") < 0) {
-			graph_place_release(&g);
+			ac_graph_place_release(&g);
 			return -1;
 		}
 		out[i].id = sqlite3_last_insert_rowid(s->db);
 		if (t->budget && budget.spent &&
 		    hold_one(s, out[i].id, err) < 0) {
-			graph_place_release(&g);
+			ac_graph_place_release(&g);
 			return -1;
 		}
 		if (t->budget_limits && !t->budget &&
 		    budget_own(s, "task", out[i].id, t->budget_limits,
 			       out[i].id, NULL, err) < 0) {
-			graph_place_release(&g);
+			ac_graph_place_release(&g);
 			return -1;
 		}
 		if (t->nafter && graph_wait(s, out[i].id, t, &g, now, err) < 0) {
-			graph_place_release(&g);
+			ac_graph_place_release(&g);
 			return -1;
 		}
-		graph_place_release(&g);
+		ac_graph_place_release(&g);
 	}
 	return count_submitted(s, specs, n, out, err);
 }

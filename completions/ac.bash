@@ -32,7 +32,8 @@ _ac_options()
 	ac-status)
 		echo "--json --table --workers --tasks --status= --type=" \
 			"--limit= --task= --tree --batch= --schedules --queue" \
-			"--follow --worker= --store= -h --help --version"
+			"--follow --worker= --serve= --token-file= --store=" \
+			"-h --help --version"
 		;;
 	ac-drain)
 		echo "--reason= --wait --timeout= --stop --undo --store=" \

@@ -11,10 +11,12 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -55,6 +57,7 @@ struct ac_dashboard {
 	struct event *refresh_ev;
 	struct event *sigint_ev, *sigterm_ev;
 	struct ac_store *store;      /* borrowed, during ac_dashboard_run */
+	int loopback;                /* listening on 127.0.0.0/8 or ::1 */
 	char *url;
 	char *store_url;
 	char *token;
@@ -483,6 +486,28 @@ static void serve_post(struct ac_dashboard *d, struct evhttp_request *req,
 	json_decref(body);
 }
 
+/* A Host header that names this machine's loopback: localhost,
+ * 127.x.x.x or [::1], with any port. */
+static int host_is_loopback(const char *host)
+{
+	struct in_addr a;
+	char name[16];
+	size_t len;
+
+	if (!host)
+		return 0;
+	if (!strncmp(host, "[::1]", 5))
+		return host[5] == '\0' || host[5] == ':';
+	len = strcspn(host, ":");
+	if (len == 9 && !strncasecmp(host, "localhost", 9))
+		return 1;
+	if (len >= sizeof name)
+		return 0;
+	memcpy(name, host, len);
+	name[len] = '\0';
+	return inet_pton(AF_INET, name, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct ac_dashboard *d = arg;
@@ -498,6 +523,15 @@ static void on_request(struct evhttp_request *req, void *arg)
 		path = "/";
 	if (strcmp(path, "/events"))
 		add_header(req, "Cache-Control", "no-store");
+	/* Bound to loopback, a request must also say so: a page of another
+	 * site whose name was made to resolve to 127.0.0.1 (DNS rebinding)
+	 * names its own host, and is not let read the tasks. */
+	if (d->loopback &&
+	    !host_is_loopback(evhttp_find_header(evhttp_request_get_input_headers(req),
+						 "Host"))) {
+		reply_error(req, 403, "this server answers only requests for localhost");
+		return;
+	}
 	if (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD) {
 		serve_get(d, req, path, evhttp_uri_get_query(uri));
 	} else if (cmd == EVHTTP_REQ_POST) {
@@ -574,9 +608,10 @@ bad:
 			    "--serve wants HOST:PORT, not '%s'", spec);
 }
 
-/* A listening socket on spec; the real port in *port_out. */
-static int listen_on(const char *spec, int *port_out, struct ac_buf *host,
-		     struct ac_error *err)
+/* A listening socket on spec; the real port in *port_out, and whether
+ * the address is a loopback one in *loopback. */
+static int listen_on(const char *spec, int *port_out, int *loopback,
+		     struct ac_buf *host, struct ac_error *err)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC,
 				  .ai_socktype = SOCK_STREAM,
@@ -607,9 +642,17 @@ static int listen_on(const char *spec, int *port_out, struct ac_buf *host,
 		return -1;
 	}
 	freeaddrinfo(ai);
-	*port_out = ntohs(addr.ss_family == AF_INET6 ?
-			  ((struct sockaddr_in6 *)&addr)->sin6_port :
-			  ((struct sockaddr_in *)&addr)->sin_port);
+	if (addr.ss_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&addr;
+
+		*port_out = ntohs(in6->sin6_port);
+		*loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+	} else {
+		struct sockaddr_in *in4 = (struct sockaddr_in *)&addr;
+
+		*port_out = ntohs(in4->sin_port);
+		*loopback = (ntohl(in4->sin_addr.s_addr) >> 24) == 127;
+	}
 	return fd;
 }
 
@@ -640,7 +683,7 @@ int ac_dashboard_open(struct ac_dashboard **out,
 		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 		goto fail;
 	}
-	fd = listen_on(cfg->listen, &port, &host, err);
+	fd = listen_on(cfg->listen, &port, &d->loopback, &host, err);
 	if (fd < 0)
 		goto fail;
 	if (ac_buf_printf(&url, strchr(host.data, ':') ? "http://[%s]:%d/" :

@@ -156,6 +156,13 @@ endpoints_match() {
 		"$(md5sum <"$AC_ROOT/lib/dashboard/index.html")" "the embedded page"
 	run -0 curl -sSI --max-time 10 "${URL}api/summary"
 	assert_match "$output" $'Content-Type: application/json\r' "HEAD of a JSON endpoint"
+	# On loopback, only requests for localhost (no DNS rebinding).
+	local port=${URL##*:}
+	port=${port%/}
+	assert_eq "$(http_code GET /api/summary -H "Host: attacker.example:$port")" \
+		'403 {"error":"this server answers only requests for localhost"}' "another host"
+	assert_match "$(http_code GET /api/config -H "Host: localhost:$port")" '^200 ' "localhost"
+	assert_match "$(http_code GET /api/config -H "Host: 127.0.0.2")" '^200 ' "127.0.0.2"
 }
 
 # ------------------------------------------------------------ events

@@ -30,7 +30,7 @@ ALL_LIBS = $(PKG_LIBS) -lnng -lpthread -ldl -lm
 # unit tests also use it directly.
 CMD_LIBS = $(filter-out -lpq,$(ALL_LIBS))
 
-COMMANDS = ac-worker ac-submit ac-status ac-drain ac-cancel ac-scale ac-queue ac-schedule
+COMMANDS = ac-worker ac-submit ac-status ac-drain ac-cancel ac-scale ac-queue ac-schedule ac-budget
 LIB_SRC = $(wildcard lib/*.c)
 # The dashboard's page (ac-status --serve) is built into libac: its files
 # become one generated C source (scripts/embed.sh).
@@ -98,7 +98,8 @@ asan:
 		CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 		build/asan/bin/ac-worker build/asan/bin/ac-submit \
 		build/asan/bin/ac-status build/asan/bin/ac-drain build/asan/bin/ac-cancel \
-		build/asan/bin/ac-scale build/asan/bin/ac-queue build/asan/bin/ac-schedule
+		build/asan/bin/ac-scale build/asan/bin/ac-queue build/asan/bin/ac-schedule \
+		build/asan/bin/ac-budget
 
 # libFuzzer on the decoders of outside input (clang's libFuzzer runtime).
 FUZZ_SRC = lib/control.c lib/sidechannel.c lib/util.c lib/error.c lib/compress.c

@@ -34,6 +34,14 @@ _Noreturn void ac_cli_bad_option(const char *synopsis, int c, const char *arg);
 int64_t ac_cli_seconds(const char *synopsis, const char *name,
 		       const char *value);
 
+/* Budget limits given as K=N[,K=N...] (e.g. tokens=100000,cost=5), added
+ * to the object limits; a bad one is the usage error of option name.  A
+ * key is 1-64 of a-z 0-9 _; a value a positive number (an integer unless
+ * it has a point or an exponent). */
+#include <jansson.h>
+void ac_cli_budget_limits(const char *synopsis, const char *name,
+			  const char *value, json_t *limits);
+
 /* 1 when the stream is a terminal. */
 int ac_cli_isatty(int fd);
 

@@ -25,7 +25,7 @@ _ac_options()
 			"--retries= --max-reclaims= --delay= --expires= --key= --route=" \
 			"--require= --meta=" \
 			"--idempotency-key= --after= --after-policy= --then=" \
-			"--parent= --no-parent" \
+			"--parent= --no-parent --traceparent=" \
 			"--retry= --wait-timeout= --store=" \
 			"-q --quiet -h --help --version"
 		;;

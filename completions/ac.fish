@@ -259,6 +259,7 @@ complete -c ac-submit -l after-policy -x -a 'all-ok all-done' -d 'a task waited 
 complete -c ac-submit -l then -x -a '(__ac_task_types)' -d 'with --batch: one more task of TYPE at the end'
 complete -c ac-submit -l parent -x -a '(__ac_task_ids)' -d 'record the task as a sub-task of ID'
 complete -c ac-submit -l no-parent -d 'record no parent, even inside a handler'
+complete -c ac-submit -l traceparent -x -d 'W3C trace context the task joins (default $TRACEPARENT)'
 complete -c ac-submit -l retry -x -a '(__ac_task_ids failed timeout cancelled expired)' -d 'put a failed task back in the queue'
 complete -c ac-submit -l wait-timeout -x -d 'stop waiting after SEC (exit 3)'
 complete -c ac-submit -l store -x -a '(__ac_stores)' -d 'the store'

@@ -263,6 +263,22 @@ int ac_metrics_render(const struct ac_metrics *m,
 		   "Round trips of this worker's store requests (cycles and heartbeats).") < 0 ||
 	    histogram(out, "ac_store_request_seconds", "", &m->store_latency) < 0)
 		return -1;
+	if (header(out, "ac_otel_spans_exported_total", "counter",
+		   "Spans the OTLP collector accepted.") < 0 ||
+	    ac_buf_printf(out, "ac_otel_spans_exported_total %llu\n",
+			  (unsigned long long)s->spans_exported) < 0 ||
+	    header(out, "ac_otel_spans_dropped_total", "counter",
+		   "Spans lost: the export queue was full or their batch failed.") < 0 ||
+	    ac_buf_printf(out, "ac_otel_spans_dropped_total %llu\n",
+			  (unsigned long long)s->spans_dropped) < 0 ||
+	    header(out, "ac_otel_export_failures_total", "counter",
+		   "OTLP export requests that failed (no answer, or not 2xx).") < 0 ||
+	    ac_buf_printf(out, "ac_otel_export_failures_total %llu\n",
+			  (unsigned long long)s->span_requests_failed) < 0 ||
+	    header(out, "ac_otel_spans_queued", "gauge",
+		   "Spans waiting to be exported.") < 0 ||
+	    ac_buf_printf(out, "ac_otel_spans_queued %zu\n", s->spans_queued) < 0)
+		return -1;
 	if (header(out, "ac_queue_depth", "gauge",
 		   "Unfinished tasks in the store, by type, priority and status (cluster-wide).") < 0)
 		return -1;

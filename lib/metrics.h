@@ -47,6 +47,9 @@ struct ac_metrics_state {
 	double heartbeat_age_s;      /* since the last heartbeat the store took */
 	double uptime_s;
 	json_t *queue_depth;         /* the store's queue_depth array, or NULL */
+	/* Span export (lib/otel.h); all 0 when the worker exports none. */
+	uint64_t spans_exported, spans_dropped, span_requests_failed;
+	size_t spans_queued;
 };
 
 int ac_metrics_init(struct ac_metrics *m, const char *const *types,

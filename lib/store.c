@@ -65,6 +65,7 @@ void ac_claimed_release(struct ac_claimed *task)
 	free(task->route_key);
 	free(task->checkpoint);
 	free(task->parents);
+	free(task->traceparent);
 	memset(task, 0, sizeof *task);
 }
 
@@ -185,7 +186,8 @@ json_t *ac_task_row_json(const struct ac_task_row *row)
 	json_object_set_new(o, "cancel_requested",
 			    json_boolean(row->cancel_requested));
 	json_object_set_new(o, "created", time_or_null(row->created));
-	json_object_set_new(o, "due", time_or_null(row->run_at));
+	json_object_set_new(o, "due", time_or_null(row->held ? 0 :
+							  row->run_at));
 	json_object_set_new(o, "started", time_or_null(row->started));
 	json_object_set_new(o, "finished", time_or_null(row->finished));
 	json_object_set_new(o, "lease_until", time_or_null(row->lease_until));
@@ -197,6 +199,9 @@ json_t *ac_task_row_json(const struct ac_task_row *row)
 	json_object_set_new(o, "waiting_for", json_integer(row->waiting));
 	json_object_set_new(o, "awaiting_children",
 			    json_boolean(row->awaiting));
+	json_object_set_new(o, "traceparent", string_or_null(row->traceparent));
+	json_object_set_new(o, "budget", string_or_null(row->budget));
+	json_object_set_new(o, "held", json_boolean(row->held));
 	if (row->attempts)
 		json_object_set_new(o, "attempts", row->attempts);
 	return o;
@@ -262,6 +267,174 @@ json_t *ac_batch_json(int64_t id, const char *created, int64_t total,
 			 then_id > 0 ? json_integer(then_id) : json_null(),
 			 "then_status", then_status ? json_string(then_status) :
 			 json_null());
+}
+
+char *ac_budget_own_name(const char *what, int64_t id)
+{
+	struct ac_buf b = { 0 };
+
+	if (ac_buf_printf(&b, "%s-%lld", what, (long long)id) < 0) {
+		ac_buf_release(&b);
+		return NULL;
+	}
+	return b.data;
+}
+
+int ac_budget_spent(const char *limits, const char *usage)
+{
+	json_t *lim = json_loads(limits, 0, NULL);
+	json_t *used = usage ? json_loads(usage, 0, NULL) : NULL;
+	const char *key;
+	json_t *v;
+	int spent = 0;
+
+	json_object_foreach(lim, key, v) {
+		json_t *u = json_object_get(used, key);
+
+		if (json_is_number(v) && json_is_number(u) &&
+		    json_number_value(u) >= json_number_value(v))
+			spent = 1;
+	}
+	json_decref(lim);
+	json_decref(used);
+	return spent;
+}
+
+int ac_budget_next(const char *limits, const char *usage,
+		   const char *new_limits, int reset, const char *add,
+		   char **limits_out, char **usage_out, int *spent)
+{
+	const char *base = reset ? NULL : usage;
+
+	*limits_out = ac_strdup(new_limits ? new_limits : limits);
+	*usage_out = NULL;
+	if (add)
+		*usage_out = ac_usage_sum(base, add);
+	else if (base)
+		*usage_out = ac_strdup(base);
+	if (!*limits_out || ((add || base) && !*usage_out)) {
+		free(*limits_out);
+		free(*usage_out);
+		*limits_out = *usage_out = NULL;
+		return -1;
+	}
+	*spent = ac_budget_spent(*limits_out, *usage_out);
+	return 0;
+}
+
+json_t *ac_budget_json(const struct ac_budget_row *row, json_t *tasks)
+{
+	json_t *limits = json_loads(row->limits, 0, NULL);
+	json_t *usage = row->usage ? json_loads(row->usage, 0, NULL) : NULL;
+	json_t *remaining = json_object();
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(limits)) {
+		json_decref(limits);
+		limits = json_object();
+	}
+	if (!json_is_object(usage)) {
+		json_decref(usage);
+		usage = json_object();
+	}
+	if (!limits || !usage || !remaining) {
+		json_decref(limits);
+		json_decref(usage);
+		json_decref(remaining);
+		json_decref(tasks);
+		return NULL;
+	}
+	/* What is left of each limit, never below zero. */
+	json_object_foreach(limits, key, v) {
+		json_t *u = json_object_get(usage, key);
+		double left = json_number_value(v) -
+			(json_is_number(u) ? json_number_value(u) : 0);
+
+		if (left < 0)
+			left = 0;
+		json_object_set_new(remaining, key, json_is_integer(v) &&
+				    (!u || json_is_integer(u)) ?
+				    json_integer((json_int_t)left) :
+				    json_real(left));
+	}
+	return json_pack("{s:s,s:o,s:o,s:o,s:b,s:o,s:o,s:I,s:o,s:o}",
+			 "name", row->name, "limits", limits, "usage", usage,
+			 "remaining", remaining, "spent", row->spent,
+			 "spent_at", time_or_null(row->spent_at),
+			 "tasks", tasks ? tasks : json_object(),
+			 "held", (json_int_t)row->held,
+			 "created", time_or_null(row->created),
+			 "updated", time_or_null(row->updated));
+}
+
+int ac_usage_report(struct ac_store *store, json_t **out,
+		    struct ac_error *err)
+{
+	json_t *types = NULL, *budgets = NULL;
+
+	if (store->ops->usage_by_type(store, &types, err) < 0)
+		return -1;
+	if (store->ops->budgets_list(store, NULL, &budgets, err) < 0) {
+		json_decref(types);
+		return -1;
+	}
+	*out = json_pack("{s:o,s:o}", "types", types, "budgets", budgets);
+	return *out ? 0 : ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+}
+
+json_t *ac_usage_rows(json_t *report)
+{
+	json_t *rows = json_array(), *usage, *b;
+	const char *type;
+	size_t i;
+
+	json_object_foreach(json_object_get(report, "types"), type, usage)
+		json_array_append_new(rows, json_pack("{s:s,s:s,s:O,s:n,s:n,s:n}",
+			"of", "type", "name", type, "usage", usage, "limits",
+			"spent", "held"));
+	json_array_foreach(json_object_get(report, "budgets"), i, b)
+		json_array_append_new(rows, json_pack("{s:s,s:O,s:O,s:O,s:O,s:O}",
+			"of", "budget", "name", json_object_get(b, "name"),
+			"usage", json_object_get(b, "usage"), "limits",
+			json_object_get(b, "limits"), "spent",
+			json_object_get(b, "spent"), "held",
+			json_object_get(b, "held")));
+	return rows;
+}
+
+int ac_budget_name_check(const char *name, struct ac_error *err)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > 64 ||
+	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		   "0123456789_.:-") != len)
+		return ac_error_set(err, AC_EXIT_USAGE,
+				    "bad budget name '%s': use 1-64 of A-Z a-z 0-9 _ . : -",
+				    name);
+	return 0;
+}
+
+int ac_budget_limits_check(const char *limits, struct ac_error *err)
+{
+	json_t *lim = json_loads(limits, 0, NULL);
+	const char *key;
+	json_t *v;
+	int rc = 0;
+
+	if (!json_is_object(lim) || json_object_size(lim) == 0)
+		rc = ac_error_set(err, AC_EXIT_USAGE,
+				  "budget limits must be a non-empty JSON object");
+	json_object_foreach(lim, key, v) {
+		if (rc == 0 && (!json_is_number(v) ||
+				!(json_number_value(v) > 0)))
+			rc = ac_error_set(err, AC_EXIT_USAGE,
+					  "budget limit '%s' must be a positive number",
+					  key);
+	}
+	json_decref(lim);
+	return rc;
 }
 
 void ac_schedule_row_release(struct ac_schedule_row *row)

@@ -68,6 +68,17 @@ struct ac_task_spec {
 	const int64_t *after;
 	size_t nafter;
 	int after_policy;            /* enum ac_after_policy */
+	/* W3C trace context of the submitter (validated by the caller), kept
+	 * with the task for its handler and its spans; NULL = none. */
+	const char *traceparent;
+	/* Budgets (budget_set has the rules): the task is charged to the
+	 * budget named `budget`, which must exist unless budget_limits is
+	 * given: then it is made or its limits set to these, in the same
+	 * transaction.  budget_limits without a name: a budget of the task's
+	 * own, named "task-ID" (or the batch's: ac_batch_spec).  NULL =
+	 * none. */
+	const char *budget;
+	const char *budget_limits;   /* JSON object {"tokens":N,...} */
 };
 
 enum ac_after_policy {
@@ -87,6 +98,10 @@ struct ac_batch_spec {
 					  * has ended, with data {"batch":ID,
 					  * "completed":[ids],"failed":[ids]}
 					  * (its own data is replaced); or NULL */
+	const char *budget_limits;   /* one budget for the whole batch, named
+				      * "batch-ID", with these limits (JSON
+				      * object); its tasks have no budget of
+				      * their own; or NULL */
 	/* out: */
 	int64_t id;
 	int64_t then_id;             /* 0 without a continuation */
@@ -206,6 +221,7 @@ struct ac_claimed {
 	int has_after;               /* it waited for other tasks (task_parents) */
 	char *parents;               /* the worker's: task_parents as JSON text,
 				      * or NULL */
+	char *traceparent;           /* the submitter's trace context, or NULL */
 };
 
 void ac_claimed_release(struct ac_claimed *task);
@@ -523,6 +539,32 @@ struct ac_store_ops {
 	/* Submit the named schedule's task now, outside its slots. */
 	int (*schedule_run)(struct ac_store *store, const char *name,
 			    struct ac_fired *fired, struct ac_error *err);
+	/* Budgets: token and cost accounts shared by every worker.  A
+	 * handler's usage reports ({"usage":{"tokens":N,"cost":X}}) are added
+	 * to its task's budget and to its type's totals as they come; once
+	 * any limit is reached (usage >= limit) the budget is spent, and its
+	 * tasks are held: not claimed, shown pending with "held", until the
+	 * budget is raised, reset or removed.  Tasks already running finish.
+	 *
+	 * Make a budget or change it: limits (a JSON object of positive
+	 * numbers, e.g. {"tokens":100000,"cost":5}) replace the old ones when
+	 * not NULL; reset sets its usage to zero.  Its tasks are held or
+	 * released as it now stands.  At least one of the two is given. */
+	int (*budget_set)(struct ac_store *store, const char *name,
+			  const char *limits, int reset, struct ac_error *err);
+	/* Remove a budget: its held tasks are released and charged to none.
+	 * An unknown name is an error (exit 1). */
+	int (*budget_remove)(struct ac_store *store, const char *name,
+			     struct ac_error *err);
+	/* Every budget (or the named one: unknown is an error, exit 1) as an
+	 * array of objects (ac_budget_json). */
+	int (*budgets_list)(struct ac_store *store, const char *name,
+			    json_t **out, struct ac_error *err);
+	/* The usage every type's tasks reported, summed: {"TYPE":{"tokens":
+	 * N,...},...}. */
+	int (*usage_by_type)(struct ac_store *store, json_t **out,
+			     struct ac_error *err);
+
 	/* A descriptor that turns readable when another process may have
 	 * changed something (PostgreSQL: the connection that LISTENs), or -1
 	 * when the backend has none.  It may change after a reconnect, so
@@ -605,6 +647,9 @@ struct ac_task_row {
 	const char *after_policy; /* "all-ok", "all-done", NULL: waits for none */
 	int waiting;            /* tasks it still waits for */
 	int awaiting;           /* its handler waits for its sub-tasks */
+	const char *traceparent;  /* or NULL */
+	const char *budget;     /* or NULL */
+	int held;               /* pending because its budget is spent */
 };
 json_t *ac_task_row_json(const struct ac_task_row *row);
 
@@ -637,6 +682,46 @@ int ac_fired_append(struct ac_fired **list, size_t *n,
 		    const struct ac_schedule_row *row, enum ac_fired_kind kind,
 		    int64_t slot, int64_t task, int64_t cancelled,
 		    int64_t missed);
+
+/* Budgets, shared by the backends.  The name a budget of one task or
+ * one batch gets ("task-ID", "batch-ID"), a new string (NULL when out of
+ * memory). */
+char *ac_budget_own_name(const char *what, int64_t id);
+/* 1 when usage (JSON object text, NULL = nothing used) has reached any
+ * of limits (JSON object text), else 0. */
+int ac_budget_spent(const char *limits, const char *usage);
+/* A budget's next state, for budget_set and the charging of usage: its
+ * limits (new_limits, when not NULL, replace limits) and its usage (zero
+ * when reset, then with add's numbers added, when not NULL), as new
+ * strings in *limits_out and *usage_out (NULL: none used), and whether it
+ * is now spent.  0, or -1 when out of memory. */
+int ac_budget_next(const char *limits, const char *usage,
+		   const char *new_limits, int reset, const char *add,
+		   char **limits_out, char **usage_out, int *spent);
+/* The run_at of a held task: never due, so that promotion passes it by. */
+#define AC_HELD_RUN_AT 9007199254740991LL
+/* A budget as JSON: {name, limits, usage, remaining, spent, spent_at,
+ * tasks: {status: n}, held, created, updated}; tasks is stolen. */
+struct ac_budget_row {
+	const char *name, *limits, *usage;
+	int spent;
+	int64_t spent_at, created, updated;  /* wall clock ms; 0 = none */
+	int64_t held;
+};
+json_t *ac_budget_json(const struct ac_budget_row *row, json_t *tasks);
+/* What ac-status --usage shows: {"types": usage_by_type, "budgets":
+ * budgets_list}.  0, or -1 with err. */
+int ac_usage_report(struct ac_store *store, json_t **out,
+		    struct ac_error *err);
+/* The same as rows for a table: {"of":"type"|"budget","name","usage",
+ * "limits","spent","held"}; a new array, or NULL when out of memory. */
+json_t *ac_usage_rows(json_t *report);
+
+/* Check a budget's name ([A-Za-z0-9_.:-], 1-64 bytes) and limits text (a
+ * non-empty JSON object of positive numbers): 0, or -1 with err (exit
+ * code 2). */
+int ac_budget_name_check(const char *name, struct ac_error *err);
+int ac_budget_limits_check(const char *limits, struct ac_error *err);
 
 /* Shared by the backends' batch_get: counts (an object by status) is
  * stolen; then_id 0 = no continuation. */

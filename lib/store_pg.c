@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 #define DEADLINE_DEFAULT_MS 10000
 #define DEADLINE_MIN_MS 200
 #define BACKOFF_FIRST_MS 100
@@ -78,6 +78,10 @@ enum stmt_id {
 	ST_SCHED_GET, ST_SCHED_LIST, ST_SCHED_UPDATE, ST_SCHED_RAN,
 	ST_SCHED_INSERT, ST_SCHED_REPLACE, ST_SCHED_PAUSE, ST_SCHED_RESUME,
 	ST_SCHED_REMOVE,
+	ST_BUDGET_GET, ST_BUDGET_INSERT, ST_BUDGET_UPDATE, ST_BUDGET_HOLD,
+	ST_BUDGET_RELEASE, ST_BUDGET_UNLINK, ST_BUDGET_DELETE, ST_BUDGET_LIST,
+	ST_BUDGET_ONE, ST_BUDGET_TASKS, ST_TASK_BUDGET, ST_TYPE_USAGE_GET,
+	ST_TYPE_USAGE_PUT, ST_TYPE_USAGE_LIST,
 	ST_COUNT
 };
 
@@ -115,14 +119,15 @@ enum stmt_id {
 	NOT_EXPIRED("t.") " RETURNING t.id, " \
 	"t.type, t.data, t.priority, t.attempt, t.timeout_ms, " \
 	"t.route_key, t.checkpoint, t.data_lz4, t.checkpoint_lz4, " \
-	"(t.after_policy IS NOT NULL)::int AS has_after), " \
+	"(t.after_policy IS NOT NULL)::int AS has_after, t.traceparent), " \
 	"opened AS (INSERT INTO attempts (task_id, attempt, worker, " \
 	"started) SELECT id, attempt, $2, " NOW_MS " FROM claimed " \
 	"ON CONFLICT (task_id, attempt) DO UPDATE SET worker = " \
 	"excluded.worker, started = excluded.started, finished = NULL, " \
 	"outcome = NULL, error = NULL) " \
 	"SELECT id, type, data, priority, attempt, timeout_ms, " \
-	"route_key, checkpoint, data_lz4, checkpoint_lz4, has_after " \
+	"route_key, checkpoint, data_lz4, checkpoint_lz4, has_after, " \
+	"traceparent " \
 	"FROM claimed " \
 	"ORDER BY priority DESC, id"
 
@@ -164,7 +169,8 @@ enum stmt_id {
 	"result, error, checkpoint, progress, idempotency_key, created, " \
 	"run_at, started, finished, lease_until, usage, log, reclaims, " \
 	"max_reclaims, cancel_requested, assigned, data_lz4, result_lz4, " \
-	"checkpoint_lz4, parent, batch, after_policy, waiting, awaiting"
+	"checkpoint_lz4, parent, batch, after_policy, waiting, awaiting, " \
+	"traceparent, budget, held"
 
 #define SQL_ENDED "('completed', 'failed', 'cancelled', 'timeout', 'expired')"
 
@@ -202,11 +208,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"INSERT INTO tasks (type, status, priority, data, max_retries, "
 		"timeout_ms, route_key, tags, meta, idempotency_key, run_at, "
 		"created, max_reclaims, assigned, data_lz4, expires_at, parent, "
-		"batch, depth, dependents) VALUES ($1, CASE WHEN "
-		"$10::bigint > 0 THEN 'pending' ELSE 'queued' END, $2, $3, $4, "
-		"$5, $6, $7::jsonb, $8, $9, " NOW_MS " + $10::bigint, " NOW_MS
-		", $11, $12, $13::bytea, CASE WHEN $14::bigint > 0 THEN " NOW_MS
-		" + $14::bigint END, $15, $16, $17, $18) "
+		"batch, depth, dependents, traceparent, budget) VALUES ($1, "
+		"CASE WHEN $10::bigint > 0 THEN 'pending' ELSE 'queued' END, $2, "
+		"$3, $4, $5, $6, $7::jsonb, $8, $9, " NOW_MS " + $10::bigint, "
+		NOW_MS ", $11, $12, $13::bytea, CASE WHEN $14::bigint > 0 THEN "
+		NOW_MS " + $14::bigint END, $15, $16, $17, $18, $19, $20) "
 		"ON CONFLICT (idempotency_key) WHERE "
 		"idempotency_key IS NOT NULL DO NOTHING RETURNING id",
 	[ST_FIND_IDEM] = "SELECT id FROM tasks WHERE idempotency_key = $1",
@@ -447,9 +453,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"WHERE id = $1 AND attempt = $2 AND worker = $3 AND "
 		"status = 'running' AND lease_until >= " NOW_MS,
 	[ST_REPORT_READ] =
-		"SELECT usage, log FROM tasks WHERE id = $1 AND attempt = $2 AND "
-		"worker = $3 AND status = 'running' AND lease_until >= " NOW_MS
-		" FOR UPDATE",
+		"SELECT usage, log, budget, type FROM tasks WHERE id = $1 AND "
+		"attempt = $2 AND worker = $3 AND status = 'running' AND "
+		"lease_until >= " NOW_MS " FOR UPDATE",
 	[ST_REPORT] =
 		"UPDATE tasks SET progress = coalesce($4::double precision, "
 		"progress), usage = coalesce($5, usage), log = coalesce($6, log) "
@@ -802,6 +808,53 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"UPDATE schedules SET paused = 0, reason = NULL, next_at = $2, "
 		"updated = $3 WHERE name = $1",
 	[ST_SCHED_REMOVE] = "DELETE FROM schedules WHERE name = $1",
+	/* Budgets (schema_v7), by the store's clock.  The row lock orders
+	 * the charges of many workers to one budget. */
+	[ST_BUDGET_GET] =
+		"SELECT limits, usage, spent FROM budgets WHERE name = $1 "
+		"FOR UPDATE",
+	[ST_BUDGET_INSERT] =
+		"INSERT INTO budgets (name, limits, usage, spent, spent_at, "
+		"created, updated) VALUES ($1, $2, $3, $4, CASE WHEN $4::int <> 0 "
+		"THEN " NOW_MS " END, " NOW_MS ", " NOW_MS ")",
+	[ST_BUDGET_UPDATE] =
+		"UPDATE budgets SET limits = $2, usage = $3, spent = $4, "
+		"spent_at = CASE WHEN $4::int = 0 THEN NULL WHEN spent = 0 THEN "
+		NOW_MS " ELSE spent_at END, updated = " NOW_MS " WHERE name = $1",
+	[ST_BUDGET_HOLD] =
+		"UPDATE tasks SET status = 'pending', held = 1, "
+		"run_at = 9007199254740991 WHERE budget = $1 AND status = 'queued'",
+	[ST_BUDGET_RELEASE] =
+		"UPDATE tasks SET status = 'queued', held = 0, run_at = " NOW_MS
+		" WHERE budget = $1 AND held <> 0",
+	[ST_BUDGET_UNLINK] =
+		"UPDATE tasks SET budget = NULL, held = 0, "
+		"status = CASE WHEN held <> 0 THEN 'queued' ELSE status END, "
+		"run_at = CASE WHEN held <> 0 THEN " NOW_MS " ELSE run_at END "
+		"WHERE budget = $1",
+	[ST_BUDGET_DELETE] = "DELETE FROM budgets WHERE name = $1",
+	[ST_BUDGET_LIST] =
+		"SELECT name, limits, usage, spent, spent_at, created, updated, "
+		"(SELECT count(*) FROM tasks WHERE budget = b.name AND "
+		"held <> 0) FROM budgets b ORDER BY name COLLATE \"C\"",
+	[ST_BUDGET_ONE] =
+		"SELECT name, limits, usage, spent, spent_at, created, updated, "
+		"(SELECT count(*) FROM tasks WHERE budget = b.name AND "
+		"held <> 0) FROM budgets b WHERE name = $1",
+	[ST_BUDGET_TASKS] =
+		"SELECT status, count(*) FROM tasks WHERE budget = $1 "
+		"GROUP BY status",
+	[ST_TASK_BUDGET] = "UPDATE tasks SET budget = $2 WHERE id = $1",
+	[ST_TYPE_USAGE_GET] =
+		"WITH made AS (INSERT INTO type_usage (type, usage, updated) "
+		"VALUES ($1, '{}', " NOW_MS ") ON CONFLICT (type) DO NOTHING) "
+		"SELECT usage FROM type_usage WHERE type = $1 FOR UPDATE",
+	[ST_TYPE_USAGE_PUT] =
+		"INSERT INTO type_usage (type, usage, updated) VALUES ($1, $2, "
+		NOW_MS ") ON CONFLICT (type) DO UPDATE SET usage = excluded.usage, "
+		"updated = excluded.updated",
+	[ST_TYPE_USAGE_LIST] =
+		"SELECT type, usage FROM type_usage ORDER BY type COLLATE \"C\"",
 };
 
 /* Each version's step, run in order in one transaction under the
@@ -1178,6 +1231,46 @@ static const char schema_v6[] =
 	"CREATE TRIGGER tasks_graph_delete AFTER DELETE ON tasks FOR EACH ROW"
 	" WHEN (OLD.dependents <> 0 OR OLD.after_policy IS NOT NULL)"
 	" EXECUTE FUNCTION ac_graph_delete();";
+
+/* Version 7: trace context and budgets.  A task charged to a spent
+ * budget is held: pending with held = 1 and a run_at that never comes,
+ * so that neither promotion nor a claim sees it.  The trigger holds a
+ * task whenever it would become queued (inserted, promoted, released by a
+ * graph, retried), so every way into the queue is covered; its WHEN
+ * clause is all a task without a budget pays.  It runs after the row is
+ * written, so that the counts (task_counts) see the move to pending. */
+static const char schema_v7[] =
+	"ALTER TABLE tasks"
+	" ADD COLUMN IF NOT EXISTS traceparent text,"
+	" ADD COLUMN IF NOT EXISTS budget text,"
+	" ADD COLUMN IF NOT EXISTS held integer NOT NULL DEFAULT 0;"
+	"CREATE INDEX IF NOT EXISTS tasks_budget ON tasks (budget)"
+	" WHERE budget IS NOT NULL;"
+	"CREATE TABLE IF NOT EXISTS budgets ("
+	" name text PRIMARY KEY,"
+	" limits text NOT NULL,"
+	" usage text,"
+	" spent integer NOT NULL DEFAULT 0,"
+	" spent_at bigint,"
+	" created bigint NOT NULL,"
+	" updated bigint NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS type_usage ("
+	" type text PRIMARY KEY,"
+	" usage text NOT NULL,"
+	" updated bigint NOT NULL);"
+	"CREATE OR REPLACE FUNCTION ac_budget_hold() RETURNS trigger"
+	" LANGUAGE plpgsql AS $$"
+	" BEGIN"
+	"  UPDATE tasks SET status = 'pending', held = 1,"
+	"   run_at = 9007199254740991 WHERE id = NEW.id AND EXISTS"
+	"   (SELECT 1 FROM budgets WHERE name = NEW.budget AND spent <> 0);"
+	"  RETURN NULL;"
+	" END $$;"
+	"DROP TRIGGER IF EXISTS tasks_budget_hold ON tasks;"
+	"CREATE TRIGGER tasks_budget_hold AFTER INSERT OR UPDATE OF status"
+	" ON tasks FOR EACH ROW WHEN (NEW.budget IS NOT NULL"
+	"  AND NEW.status = 'queued')"
+	" EXECUTE FUNCTION ac_budget_hold();";
 
 /* Fair claims walk the queued tasks of one type and priority by key,
  * oldest first in each (ST_FLOW_HEAD, ST_FLOW_NEXT), and so do per-key
@@ -1896,7 +1989,9 @@ static int migrate(struct pg_store *s, struct ac_error *err)
 	    (version < 5 &&
 	     run_simple(s, schema_v5, "migrating the schema to version 5", err) < 0) ||
 	    (version < 6 &&
-	     run_simple(s, schema_v6, "migrating the schema to version 6", err) < 0))
+	     run_simple(s, schema_v6, "migrating the schema to version 6", err) < 0) ||
+	    (version < 7 &&
+	     run_simple(s, schema_v7, "migrating the schema to version 7", err) < 0))
 		goto fail;
 	{
 		char sql[120];
@@ -1965,9 +2060,12 @@ static PGresult *pipe_next(struct pg_store *s, int64_t deadline,
 /* The values of ST_INSERT_TASK for one task: its spec, its place in a
  * graph (parent 0 = none) and its batch (0 = none).  frame, when set,
  * is the compressed data, to be freed once the statement is sent. */
+/* The parameters of ST_INSERT_TASK. */
+#define INSERT_NPARAMS 20
+
 struct insert_args {
-	const char *v[18];
-	int lengths[18], formats[18];
+	const char *v[INSERT_NPARAMS];
+	int lengths[INSERT_NPARAMS], formats[INSERT_NPARAMS];
 	unsigned char *frame;
 	char prio[NUM], retries[NUM], timeout[NUM], delay[NUM],
 		reclaims[NUM], expires[NUM], parent[NUM], batch[NUM],
@@ -1996,6 +2094,8 @@ static void insert_args(const struct ac_task_spec *t, int64_t parent,
 	a->v[15] = batch > 0 ? num(a->batch, batch) : NULL;
 	a->v[16] = num(a->depth, depth);
 	a->v[17] = dependents ? "1" : "0";
+	a->v[18] = t->traceparent;
+	a->v[19] = t->budget;
 	/* t->data is NUL-terminated at data_len (ac_task_spec). */
 	a->frame = value_params(t->data, t->data_len, 2, 12, a->v, a->lengths,
 				a->formats);
@@ -2027,7 +2127,8 @@ static int submit_chunk(struct pg_store *s, const struct ac_task_spec *specs,
 
 		insert_args(&specs[i], 0, batch, 0, then, &a);
 		/* libpq has copied the values once this returns. */
-		sent = PQsendQueryPrepared(s->conn, name, 18, a.v, a.lengths,
+		sent = PQsendQueryPrepared(s->conn, name, INSERT_NPARAMS, a.v,
+					   a.lengths,
 					   a.formats, 0);
 		free(a.frame);
 		if (!sent) {
@@ -2288,6 +2389,98 @@ out:
 	return rc;
 }
 
+/* Make, change or charge the budget `name` (ac_budget_next has the
+ * rules), then hold or release its tasks as it now stands.  0, 1 when
+ * there is no such budget and it is not to be made (create = 0, or no
+ * limits), -1 on error. */
+static int budget_apply(struct pg_store *s, const char *name,
+			const char *limits, int reset, const char *add,
+			int create, struct ac_error *err)
+{
+	const char *v[4] = { name, NULL, NULL, NULL };
+	char *new_limits = NULL, *new_usage = NULL;
+	int exists, old_spent = 0, spent, rc;
+	PGresult *res = run(s, ST_BUDGET_GET, 1, v, NULL, "reading a budget",
+			    err);
+
+	if (!res)
+		return -1;
+	exists = PQntuples(res) > 0;
+	if (exists)
+		old_spent = get_i64(res, 0, 2) != 0;
+	if (!exists && (!create || !limits))
+		rc = 1;
+	else if (ac_budget_next(exists ? get_text(res, 0, 0) : NULL,
+				exists ? get_text(res, 0, 1) : NULL, limits,
+				reset, add, &new_limits, &new_usage,
+				&spent) < 0)
+		rc = ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	else
+		rc = 0;
+	PQclear(res);
+	if (rc != 0)
+		return rc;
+	v[1] = new_limits;
+	v[2] = new_usage;
+	v[3] = spent ? "1" : "0";
+	rc = run_command(s, exists ? ST_BUDGET_UPDATE : ST_BUDGET_INSERT, 4, v,
+			 "writing a budget", NULL, err);
+	free(new_limits);
+	free(new_usage);
+	if (rc < 0 || spent == old_spent)
+		return rc;
+	if (run_command(s, spent ? ST_BUDGET_HOLD : ST_BUDGET_RELEASE, 1, v,
+			spent ? "holding a budget's tasks" :
+			"releasing a budget's tasks", NULL, err) < 0)
+		return -1;
+	return spent ? 0 : notify_wake(s, err);
+}
+
+/* The budget a new task is charged to, before it is inserted: made or
+ * changed when limits come with it, else it must exist.  *checked is the
+ * last name checked in this submit, so that a batch checks its budget
+ * once. */
+static int budget_for_task(struct pg_store *s, const struct ac_task_spec *t,
+			   const char **checked, struct ac_error *err)
+{
+	int rc;
+
+	if (!t->budget || (*checked && strcmp(*checked, t->budget) == 0))
+		return 0;
+	rc = budget_apply(s, t->budget, t->budget_limits, 0, NULL,
+			  t->budget_limits != NULL, err);
+	if (rc > 0)
+		return ac_error_set(err, AC_EXIT_FAILED,
+				    "no budget named '%s' (make it with ac-budget set)",
+				    t->budget);
+	if (rc == 0)
+		*checked = t->budget;
+	return rc;
+}
+
+/* A budget of a task's or a batch's own (limits without a name),
+ * "task-ID" or "batch-ID"; task > 0: charge that task to it. */
+static int budget_own(struct pg_store *s, const char *what, int64_t id,
+		      const char *limits, int64_t task, char **name_out,
+		      struct ac_error *err)
+{
+	char *name = ac_budget_own_name(what, id), idb[NUM];
+	const char *v[2] = { num(idb, task), name };
+	int rc;
+
+	if (!name)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	rc = budget_apply(s, name, limits, 0, NULL, 1, err);
+	if (rc == 0 && task > 0)
+		rc = run_command(s, ST_TASK_BUDGET, 2, v,
+				 "charging a task to its budget", NULL, err);
+	if (rc == 0 && name_out)
+		*name_out = name;
+	else
+		free(name);
+	return rc;
+}
+
 /* One task with a parent or tasks to wait for, on its own, inside the
  * caller's transaction: its key looked up, its parents linked, then
  * inserted and made to wait. */
@@ -2314,7 +2507,8 @@ static int insert_linked(struct pg_store *s, const struct ac_task_spec *t,
 		return -1;
 	}
 	insert_args(t, g.parent, batch, g.depth, then, &a);
-	res = run_with(s, ST_INSERT_TASK, 18, a.v, a.lengths, a.formats, 0,
+	res = run_with(s, ST_INSERT_TASK, INSERT_NPARAMS, a.v, a.lengths,
+		       a.formats, 0,
 		       "adding a task", err);
 	free(a.frame);
 	if (!res) {
@@ -2344,12 +2538,16 @@ static int insert_tasks(struct pg_store *s, const struct ac_task_spec *specs,
 			size_t n, struct ac_submitted *out, int64_t batch,
 			int then, struct ac_error *err)
 {
+	const char *budget_checked = NULL;
 	size_t from = 0, to;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (specs[i].data[specs[i].data_len] != '\0')
 			return ac_error_set(err, AC_EXIT_FAILED,
 					    "task data must end at its length");
+		if (budget_for_task(s, &specs[i], &budget_checked, err) < 0)
+			return -1;
+	}
 	for (; from < n; from = to) {
 		to = from + 1;
 		if (in_graph(&specs[from])) {
@@ -2382,6 +2580,12 @@ static int insert_tasks(struct pg_store *s, const struct ac_task_spec *specs,
 			out[i].existed = 1;
 		}
 	}
+	for (size_t i = 0; i < n; i++)
+		if (specs[i].budget_limits && !specs[i].budget &&
+		    !out[i].existed &&
+		    budget_own(s, "task", out[i].id, specs[i].budget_limits,
+			       out[i].id, NULL, err) < 0)
+			return -1;
 	return count_submitted(s, specs, n, out, err);
 }
 
@@ -2491,6 +2695,7 @@ static int pg_submit_many(struct ac_store *base,
 	struct ac_task_spec *specs = calloc(SUBMIT_PIPELINE, sizeof *specs);
 	struct ac_submitted *out = calloc(SUBMIT_PIPELINE, sizeof *out);
 	int64_t batch_id = 0, total = 0, first = 0, last = 0;
+	char *budget = NULL;
 	size_t n;
 	int rc = -1;
 
@@ -2508,7 +2713,15 @@ static int pg_submit_many(struct ac_store *base,
 			goto fail;
 		batch_id = answer_id(res);
 	}
+	if (batch && batch->budget_limits &&
+	    budget_own(s, "batch", batch_id, batch->budget_limits, 0, &budget,
+		       err) < 0)
+		goto fail;
 	while ((n = next(ctx, specs, SUBMIT_PIPELINE)) > 0) {
+		for (size_t i = 0; budget && i < n; i++) {
+			specs[i].budget = budget;
+			specs[i].budget_limits = NULL;
+		}
 		if (insert_tasks(s, specs, n, out, batch_id,
 				 batch && batch->then, err) < 0)
 			goto fail;
@@ -2531,6 +2744,7 @@ static int pg_submit_many(struct ac_store *base,
 fail:
 	tx_rollback(s);
 done:
+	free(budget);
 	free(specs);
 	free(out);
 	return rc;
@@ -2715,6 +2929,9 @@ static json_t *task_json_from_row(const PGresult *res, int r, json_t *attempts)
 		.after_policy = get_text(res, r, 34),
 		.waiting = (int)get_i64(res, r, 35),
 		.awaiting = (int)get_i64(res, r, 36),
+		.traceparent = get_text(res, r, 37),
+		.budget = get_text(res, r, 38),
+		.held = (int)get_i64(res, r, 39),
 		.attempts = attempts,
 	};
 
@@ -3168,7 +3385,9 @@ static int claimed_from(const PGresult *res, struct ac_claimed **claimed,
 		t->timeout_ms = get_i64(res, r, 5);
 		t->route_key = dup_text(res, r, 6, NULL);
 		t->has_after = (int)get_i64(res, r, 10);
-		if (!t->type || (!t->route_key && !PQgetisnull(res, r, 6)))
+		t->traceparent = dup_text(res, r, 11, NULL);
+		if (!t->type || (!t->route_key && !PQgetisnull(res, r, 6)) ||
+		    (!t->traceparent && !PQgetisnull(res, r, 11)))
 			goto oom;
 		errno = 0;
 		if (row_value(res, r, 2, 8, &t->data, &t->data_len, err) == 0) {
@@ -4614,6 +4833,33 @@ static int pg_task_checkpoint(struct ac_store *base, const char *worker_id,
 	return changed > 0 ? 0 : 1;
 }
 
+/* A report's usage, added to its type's totals and its budget's account
+ * (which it may spend). */
+static int charge_usage(struct pg_store *s, const char *type,
+			const char *budget, const char *add,
+			struct ac_error *err)
+{
+	const char *v[2] = { type, NULL };
+	PGresult *res = run(s, ST_TYPE_USAGE_GET, 1, v, NULL,
+			    "reading a type's usage", err);
+	char *total;
+	int rc;
+
+	if (!res)
+		return -1;
+	total = ac_usage_sum(PQntuples(res) ? get_text(res, 0, 0) : NULL, add);
+	PQclear(res);
+	if (!total)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	v[1] = total;
+	rc = run_command(s, ST_TYPE_USAGE_PUT, 2, v,
+			 "adding to a type's usage", NULL, err);
+	free(total);
+	if (rc < 0 || !budget)
+		return rc;
+	return budget_apply(s, budget, NULL, 0, add, 0, err) < 0 ? -1 : 0;
+}
+
 static int pg_task_report(struct ac_store *base, const char *worker_id,
 			  const struct ac_lease *lease,
 			  const struct ac_report *report, struct ac_error *err)
@@ -4624,7 +4870,7 @@ static int pg_task_report(struct ac_store *base, const char *worker_id,
 			       worker_id };
 	const char *v[6];
 	struct ac_buf log = { 0 };
-	char *usage = NULL;
+	char *usage = NULL, *budget = NULL, *type = NULL;
 	PGresult *res;
 
 	if (tx_begin(s, err) < 0)
@@ -4637,15 +4883,26 @@ static int pg_task_report(struct ac_store *base, const char *worker_id,
 		tx_rollback(s);
 		return 1;
 	}
-	if (report->usage)
+	if (report->usage) {
 		usage = ac_usage_sum(get_text(res, 0, 0), report->usage);
-	if (report->log &&
-	    ac_log_append(&log, get_text(res, 0, 1), report->log) < 0) {
+		budget = get_text(res, 0, 2) ? ac_strdup(get_text(res, 0, 2)) :
+			NULL;
+		type = ac_strdup(get_text(res, 0, 3));
+	}
+	if ((report->usage && (!usage || !type ||
+			       (!budget && get_text(res, 0, 2)))) ||
+	    (report->log &&
+	     ac_log_append(&log, get_text(res, 0, 1), report->log) < 0)) {
 		PQclear(res);
 		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 		goto fail;
 	}
 	PQclear(res);
+	/* The usage is charged to the task's budget (one removed meanwhile
+	 * is no longer charged) and to its type's totals. */
+	if (report->usage &&
+	    charge_usage(s, type, budget, report->usage, err) < 0)
+		goto fail;
 	if (report->progress >= 0)
 		snprintf(progress, sizeof progress, "%.17g", report->progress);
 	v[0] = key[0];
@@ -4657,10 +4914,14 @@ static int pg_task_report(struct ac_store *base, const char *worker_id,
 	if (run_command(s, ST_REPORT, 6, v, "keeping a report", NULL, err) < 0)
 		goto fail;
 	free(usage);
+	free(budget);
+	free(type);
 	ac_buf_release(&log);
 	return tx_commit(s, err) < 0 ? (tx_rollback(s), -1) : 0;
 fail:
 	free(usage);
+	free(budget);
+	free(type);
 	ac_buf_release(&log);
 	tx_rollback(s);
 	return -1;
@@ -5945,6 +6206,136 @@ fail:
 	return -1;
 }
 
+static int pg_budget_set(struct ac_store *base, const char *name,
+			 const char *limits, int reset, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	int rc;
+
+	if (tx_begin(s, err) < 0)
+		return -1;
+	rc = budget_apply(s, name, limits, reset, NULL, 1, err);
+	if (rc > 0)
+		ac_error_set(err, AC_EXIT_FAILED,
+			     "no budget named '%s' (give its limits to make it)",
+			     name);
+	if (rc != 0 || tx_commit(s, err) < 0) {
+		tx_rollback(s);
+		return -1;
+	}
+	return 0;
+}
+
+static int pg_budget_remove(struct ac_store *base, const char *name,
+			    struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	const char *v[1] = { name };
+	long removed = 0;
+
+	if (tx_begin(s, err) < 0)
+		return -1;
+	/* Unlinked first: a held task queued again while its spent budget
+	 * is still there would be held again by the trigger. */
+	if (run_command(s, ST_BUDGET_UNLINK, 1, v,
+			"releasing a budget's tasks", NULL, err) < 0 ||
+	    run_command(s, ST_BUDGET_DELETE, 1, v, "removing a budget",
+			&removed, err) < 0)
+		goto fail;
+	if (removed == 0) {
+		ac_error_set(err, AC_EXIT_FAILED, "no budget named '%s'", name);
+		goto fail;
+	}
+	if (notify_wake(s, err) < 0 || tx_commit(s, err) < 0)
+		goto fail;
+	return 0;
+fail:
+	tx_rollback(s);
+	return -1;
+}
+
+static int pg_budgets_list(struct ac_store *base, const char *name,
+			   json_t **out, struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	const char *v[1] = { name };
+	PGresult *res = run(s, name ? ST_BUDGET_ONE : ST_BUDGET_LIST,
+			    name ? 1 : 0, v, NULL, "listing budgets", err);
+	json_t *arr = json_array();
+
+	if (!res) {
+		json_decref(arr);
+		return -1;
+	}
+	for (int r = 0; arr && r < PQntuples(res); r++) {
+		const char *bv[1] = { get_text(res, r, 0) };
+		struct ac_budget_row row = {
+			.name = get_text(res, r, 0),
+			.limits = get_text(res, r, 1),
+			.usage = get_text(res, r, 2),
+			.spent = (int)get_i64(res, r, 3),
+			.spent_at = get_i64(res, r, 4),
+			.created = get_i64(res, r, 5),
+			.updated = get_i64(res, r, 6),
+			.held = get_i64(res, r, 7),
+		};
+		PGresult *counts = run(s, ST_BUDGET_TASKS, 1, bv, NULL,
+				       "counting a budget's tasks", err);
+		json_t *tasks = json_object(), *b;
+
+		if (!counts) {
+			json_decref(tasks);
+			json_decref(arr);
+			PQclear(res);
+			return -1;
+		}
+		for (int c = 0; tasks && c < PQntuples(counts); c++)
+			json_object_set_new(tasks, get_text(counts, c, 0),
+					    json_integer(get_i64(counts, c, 1)));
+		PQclear(counts);
+		b = tasks ? ac_budget_json(&row, tasks) : NULL;
+		if (!b || json_array_append_new(arr, b) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	PQclear(res);
+	if (!arr)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	if (name && json_array_size(arr) == 0) {
+		json_decref(arr);
+		return ac_error_set(err, AC_EXIT_FAILED, "no budget named '%s'",
+				    name);
+	}
+	*out = arr;
+	return 0;
+}
+
+static int pg_usage_by_type(struct ac_store *base, json_t **out,
+			    struct ac_error *err)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	PGresult *res = run(s, ST_TYPE_USAGE_LIST, 0, NULL, NULL,
+			    "reading usage by type", err);
+	json_t *o = json_object();
+
+	if (!res) {
+		json_decref(o);
+		return -1;
+	}
+	for (int r = 0; o && r < PQntuples(res); r++) {
+		json_t *u = json_loads(get_text(res, r, 1), 0, NULL);
+
+		json_object_set_new(o, get_text(res, r, 0),
+				    u ? u : json_object());
+	}
+	PQclear(res);
+	if (!o)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	*out = o;
+	return 0;
+}
+
 const struct ac_store_ops ac_store_pg_ops = {
 	.name = "postgres",
 	.open = pg_open,
@@ -5993,4 +6384,8 @@ const struct ac_store_ops ac_store_pg_ops = {
 	.schedules_list = pg_schedules_list,
 	.schedules_fire = pg_schedules_fire,
 	.schedule_run = pg_schedule_run,
+	.budget_set = pg_budget_set,
+	.budget_remove = pg_budget_remove,
+	.budgets_list = pg_budgets_list,
+	.usage_by_type = pg_usage_by_type,
 };

@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 #define BUSY_TIMEOUT_MS 10000
 #define BUSY_RETRIES 3
 #define BACKOFF_BASE_MS 1000
@@ -62,6 +62,10 @@ enum stmt_id {
 	ST_SCHED_GET, ST_SCHED_UPDATE, ST_SCHED_RAN, ST_SCHED_INSERT,
 	ST_SCHED_REPLACE, ST_SCHED_PAUSE, ST_SCHED_RESUME, ST_SCHED_REMOVE,
 	ST_SCHED_LIST,
+	ST_BUDGET_GET, ST_BUDGET_INSERT, ST_BUDGET_UPDATE, ST_BUDGET_HOLD,
+	ST_BUDGET_RELEASE, ST_BUDGET_UNLINK, ST_BUDGET_DELETE, ST_BUDGET_LIST,
+	ST_BUDGET_ONE, ST_BUDGET_TASKS, ST_TASK_BUDGET, ST_TYPE_USAGE_GET,
+	ST_TYPE_USAGE_PUT, ST_TYPE_USAGE_LIST,
 	ST_COUNT
 };
 
@@ -70,7 +74,7 @@ enum stmt_id {
 	"error, checkpoint, progress, idempotency_key, created, run_at, " \
 	"started, finished, lease_until, usage, log, reclaims, max_reclaims, " \
 	"cancel_requested, assigned, parent, batch, after_policy, waiting, " \
-	"awaiting"
+	"awaiting, traceparent, budget, held"
 
 /* The wall clock inside SQL (triggers have no bound values). */
 #define SQL_NOW_MS "CAST(round((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"
@@ -106,8 +110,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"INSERT INTO tasks (type, status, priority, data, max_retries, "
 		"timeout_ms, route_key, tags, meta, idempotency_key, run_at, "
 		"created, max_reclaims, assigned, expires_at, parent, batch, "
-		"depth, dependents) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-		"?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+		"depth, dependents, traceparent, budget) VALUES (?1, ?2, ?3, ?4, "
+		"?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+		"?19, ?20, ?21)",
 	[ST_FIND_IDEM] = "SELECT id FROM tasks WHERE idempotency_key = ?1",
 	[ST_TASK_STATUS] = "SELECT status FROM tasks WHERE id = ?1",
 	[ST_TASK_END] = "SELECT status, result, error FROM tasks WHERE id = ?1",
@@ -144,7 +149,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"finished = NULL WHERE id = ?1 AND status = 'queued' AND "
 		"(expires_at IS NULL OR attempt > 0 OR expires_at > ?4) "
 		"RETURNING type, data, priority, attempt, timeout_ms, route_key, "
-		"checkpoint, after_policy IS NOT NULL",
+		"checkpoint, after_policy IS NOT NULL, traceparent",
 	[ST_DONE] =
 		"UPDATE tasks SET status = 'completed', result = ?4, error = NULL, "
 		"finished = ?5, lease_until = NULL WHERE id = ?1 AND attempt = ?2 "
@@ -260,8 +265,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"UPDATE tasks SET checkpoint = ?4 WHERE id = ?1 AND attempt = ?2 "
 		"AND worker = ?3 AND status = 'running' AND lease_until >= ?5",
 	[ST_REPORT_READ] =
-		"SELECT usage, log FROM tasks WHERE id = ?1 AND attempt = ?2 AND "
-		"worker = ?3 AND status = 'running' AND lease_until >= ?4",
+		"SELECT usage, log, budget, type FROM tasks WHERE id = ?1 AND "
+		"attempt = ?2 AND worker = ?3 AND status = 'running' AND "
+		"lease_until >= ?4",
 	[ST_REPORT] =
 		"UPDATE tasks SET progress = coalesce(?4, progress), "
 		"usage = coalesce(?5, usage), log = coalesce(?6, log) "
@@ -551,6 +557,50 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"INSERT INTO task_counts (type, priority, status, n) "
 		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT (type, priority, status) "
 		"DO UPDATE SET n = n + excluded.n",
+	/* Budgets (schema_v7). */
+	[ST_BUDGET_GET] =
+		"SELECT limits, usage, spent FROM budgets WHERE name = ?1",
+	[ST_BUDGET_INSERT] =
+		"INSERT INTO budgets (name, limits, usage, spent, spent_at, "
+		"created, updated) VALUES (?1, ?2, ?3, ?4, CASE WHEN ?4 <> 0 "
+		"THEN ?5 END, ?5, ?5)",
+	[ST_BUDGET_UPDATE] =
+		"UPDATE budgets SET limits = ?2, usage = ?3, spent = ?4, "
+		"spent_at = CASE WHEN ?4 = 0 THEN NULL WHEN spent = 0 THEN ?5 "
+		"ELSE spent_at END, updated = ?5 WHERE name = ?1",
+	/* Queued tasks of a budget just spent: held (pending, never due);
+	 * the trigger tasks_budget_hold holds any that are queued later. */
+	[ST_BUDGET_HOLD] =
+		"UPDATE tasks SET status = 'pending', held = 1, run_at = ?2 "
+		"WHERE budget = ?1 AND status = 'queued'",
+	[ST_BUDGET_RELEASE] =
+		"UPDATE tasks SET status = 'queued', held = 0, run_at = ?2 "
+		"WHERE budget = ?1 AND held <> 0",
+	[ST_BUDGET_UNLINK] =
+		"UPDATE tasks SET budget = NULL, held = 0, "
+		"status = CASE WHEN held <> 0 THEN 'queued' ELSE status END, "
+		"run_at = CASE WHEN held <> 0 THEN ?2 ELSE run_at END "
+		"WHERE budget = ?1",
+	[ST_BUDGET_DELETE] = "DELETE FROM budgets WHERE name = ?1",
+	[ST_BUDGET_LIST] =
+		"SELECT name, limits, usage, spent, spent_at, created, updated, "
+		"(SELECT count(*) FROM tasks WHERE budget = b.name AND "
+		"held <> 0) FROM budgets b ORDER BY name",
+	[ST_BUDGET_ONE] =
+		"SELECT name, limits, usage, spent, spent_at, created, updated, "
+		"(SELECT count(*) FROM tasks WHERE budget = b.name AND "
+		"held <> 0) FROM budgets b WHERE name = ?1",
+	[ST_BUDGET_TASKS] =
+		"SELECT status, count(*) FROM tasks WHERE budget = ?1 "
+		"GROUP BY status",
+	[ST_TASK_BUDGET] = "UPDATE tasks SET budget = ?2 WHERE id = ?1",
+	[ST_TYPE_USAGE_GET] = "SELECT usage FROM type_usage WHERE type = ?1",
+	[ST_TYPE_USAGE_PUT] =
+		"INSERT INTO type_usage (type, usage, updated) VALUES (?1, ?2, ?3) "
+		"ON CONFLICT (type) DO UPDATE SET usage = excluded.usage, "
+		"updated = excluded.updated",
+	[ST_TYPE_USAGE_LIST] =
+		"SELECT type, usage FROM type_usage ORDER BY type",
 };
 
 static const char schema_v1[] =
@@ -822,6 +872,41 @@ static const char schema_v6[] =
 	" missed INTEGER NOT NULL DEFAULT 0,"
 	" created INTEGER NOT NULL,"
 	" updated INTEGER NOT NULL);";
+
+/* Version 7: trace context and budgets.  A task charged to a spent
+ * budget is held: pending with held = 1 and a run_at that never comes,
+ * so that neither promotion nor a claim sees it.  The triggers hold a task
+ * whenever it would become queued (inserted, promoted, released by a
+ * graph, retried), so every way into the queue is covered; their WHEN
+ * clause is all a task without a budget pays. */
+#define BUDGET_HOLD_BODY \
+	" UPDATE tasks SET status = 'pending', held = 1," \
+	"  run_at = 9007199254740991 WHERE id = NEW.id AND EXISTS" \
+	"  (SELECT 1 FROM budgets WHERE name = NEW.budget AND spent <> 0);" \
+	" END;"
+static const char schema_v7[] =
+	"ALTER TABLE tasks ADD COLUMN traceparent TEXT;"
+	"ALTER TABLE tasks ADD COLUMN budget TEXT;"
+	"ALTER TABLE tasks ADD COLUMN held INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX tasks_budget ON tasks (budget) WHERE budget IS NOT NULL;"
+	"CREATE TABLE budgets ("
+	" name TEXT PRIMARY KEY,"
+	" limits TEXT NOT NULL,"
+	" usage TEXT,"
+	" spent INTEGER NOT NULL DEFAULT 0,"
+	" spent_at INTEGER,"
+	" created INTEGER NOT NULL,"
+	" updated INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE type_usage ("
+	" type TEXT PRIMARY KEY,"
+	" usage TEXT NOT NULL,"
+	" updated INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TRIGGER tasks_budget_hold AFTER UPDATE OF status ON tasks"
+	" WHEN NEW.budget IS NOT NULL AND NEW.status = 'queued' BEGIN"
+	BUDGET_HOLD_BODY
+	"CREATE TRIGGER tasks_budget_hold_new AFTER INSERT ON tasks"
+	" WHEN NEW.budget IS NOT NULL AND NEW.status = 'queued' BEGIN"
+	BUDGET_HOLD_BODY;
 
 #define FAIR_INDEX \
 	"CREATE INDEX IF NOT EXISTS tasks_fair ON tasks (type, priority, " \
@@ -1161,6 +1246,7 @@ static const struct {
 	{ 4, schema_v4 },
 	{ 5, schema_v5 },
 	{ 6, schema_v6 },
+	{ 7, schema_v7 },
 };
 
 static int migrate(struct sqlite_store *s, struct ac_error *err)
@@ -1693,10 +1779,127 @@ static int graph_wait(struct sqlite_store *s, int64_t id,
 /* Insert n tasks inside the caller's transaction; batch: the batch they
  * belong to (0 = none), then: whether it has a continuation (each task
  * then has a dependent). */
+/* Make, change or charge the budget `name` (ac_budget_next has the
+ * rules), then hold or release its tasks as it now stands.  0, 1 when
+ * there is no such budget and it is not to be made (create = 0, or no
+ * limits), -1 on error. */
+static int budget_apply(struct sqlite_store *s, const char *name,
+			const char *limits, int reset, const char *add,
+			int create, struct ac_error *err)
+{
+	sqlite3_stmt *get = stmt(s, ST_BUDGET_GET, err), *put, *tasks;
+	char *old_limits = NULL, *old_usage = NULL, *new_limits, *new_usage;
+	int exists, old_spent = 0, spent, rc, oom = 0;
+	int64_t now = ac_now_ms();
+
+	if (!get)
+		return -1;
+	sqlite3_bind_text(get, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(get);
+	exists = rc == SQLITE_ROW;
+	if (exists) {
+		old_limits = column_dup(get, 0, NULL);
+		old_usage = column_dup(get, 1, NULL);
+		old_spent = sqlite3_column_int(get, 2) != 0;
+		oom = !old_limits || (!old_usage &&
+				      sqlite3_column_type(get, 1) != SQLITE_NULL);
+	}
+	done(get);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(s, err, "reading a budget");
+	if (oom)
+		rc = ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	else if (!exists && (!create || !limits))
+		rc = 1;
+	else if (ac_budget_next(old_limits, old_usage, limits, reset, add,
+				&new_limits, &new_usage, &spent) < 0)
+		rc = ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	else
+		rc = 0;
+	free(old_limits);
+	free(old_usage);
+	if (rc != 0)
+		return rc;
+	put = stmt(s, exists ? ST_BUDGET_UPDATE : ST_BUDGET_INSERT, err);
+	if (put) {
+		sqlite3_bind_text(put, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(put, 2, new_limits, -1, SQLITE_STATIC);
+		bind_text_or_null(put, 3, new_usage);
+		sqlite3_bind_int(put, 4, spent);
+		sqlite3_bind_int64(put, 5, now);
+		rc = exec_stmt(s, put, err, "writing a budget");
+	} else {
+		rc = -1;
+	}
+	free(new_limits);
+	free(new_usage);
+	if (rc < 0 || spent == old_spent)
+		return rc;
+	if (!(tasks = stmt(s, spent ? ST_BUDGET_HOLD : ST_BUDGET_RELEASE, err)))
+		return -1;
+	sqlite3_bind_text(tasks, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(tasks, 2, spent ? AC_HELD_RUN_AT : now);
+	return exec_stmt(s, tasks, err, spent ? "holding a budget's tasks" :
+			 "releasing a budget's tasks");
+}
+
+/* The budget a new task is charged to, before it is inserted: made or
+ * changed when limits come with it, else it must exist.  *checked is the
+ * last name checked in this submit, so that a batch checks its budget
+ * once. */
+static int budget_for_task(struct sqlite_store *s,
+			   const struct ac_task_spec *t, const char **checked,
+			   struct ac_error *err)
+{
+	int rc;
+
+	if (!t->budget || (*checked && strcmp(*checked, t->budget) == 0))
+		return 0;
+	rc = budget_apply(s, t->budget, t->budget_limits, 0, NULL,
+			  t->budget_limits != NULL, err);
+	if (rc > 0)
+		return ac_error_set(err, AC_EXIT_FAILED,
+				    "no budget named '%s' (make it with ac-budget set)",
+				    t->budget);
+	if (rc == 0)
+		*checked = t->budget;
+	return rc;
+}
+
+/* A task's budget of its own (limits without a name): "task-ID". */
+static int budget_own(struct sqlite_store *s, const char *what, int64_t id,
+		      const char *limits, int64_t task, char **name_out,
+		      struct ac_error *err)
+{
+	char *name = ac_budget_own_name(what, id);
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!name)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	rc = budget_apply(s, name, limits, 0, NULL, 1, err);
+	if (rc == 0 && task > 0) {
+		if (!(st = stmt(s, ST_TASK_BUDGET, err))) {
+			rc = -1;
+		} else {
+			sqlite3_bind_int64(st, 1, task);
+			sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+			rc = exec_stmt(s, st, err, "charging a task to its budget");
+		}
+	}
+	if (rc == 0 && name_out)
+		*name_out = name;
+	else
+		free(name);
+	return rc;
+}
+
 static int insert_tasks(struct sqlite_store *s, const struct ac_task_spec *specs,
 			size_t n, struct ac_submitted *out, int64_t batch,
 			int then, struct ac_error *err)
 {
+	const char *budget_checked = NULL;
+
 	sqlite3_stmt *ins = stmt(s, ST_INSERT_TASK, err);
 	sqlite3_stmt *find = stmt(s, ST_FIND_IDEM, err);
 	int64_t now = ac_now_ms();
@@ -1725,6 +1928,8 @@ static int insert_tasks(struct sqlite_store *s, const struct ac_task_spec *specs
 				return db_error(s, err,
 						"looking up an idempotency key");
 		}
+		if (budget_for_task(s, t, &budget_checked, err) < 0)
+			return -1;
 		if ((t->parent > 0 || t->nafter) &&
 		    graph_links(s, t, &g, err) < 0) {
 			graph_place_release(&g);
@@ -1763,11 +1968,19 @@ static int insert_tasks(struct sqlite_store *s, const struct ac_task_spec *specs
 			sqlite3_bind_null(ins, 17);
 		sqlite3_bind_int(ins, 18, g.depth);
 		sqlite3_bind_int(ins, 19, then ? 1 : 0);
+		bind_text_or_null(ins, 20, t->traceparent);
+		bind_text_or_null(ins, 21, t->budget);
 		if (exec_stmt(s, ins, err, "adding a task") < 0) {
 			graph_place_release(&g);
 			return -1;
 		}
 		out[i].id = sqlite3_last_insert_rowid(s->db);
+		if (t->budget_limits && !t->budget &&
+		    budget_own(s, "task", out[i].id, t->budget_limits,
+			       out[i].id, NULL, err) < 0) {
+			graph_place_release(&g);
+			return -1;
+		}
 		if (t->nafter && graph_wait(s, out[i].id, t, &g, now, err) < 0) {
 			graph_place_release(&g);
 			return -1;
@@ -1870,6 +2083,7 @@ static int sqlite_submit_many(struct ac_store *base,
 	struct ac_task_spec *specs = calloc(SUBMIT_CHUNK, sizeof *specs);
 	struct ac_submitted *out = calloc(SUBMIT_CHUNK, sizeof *out);
 	int64_t batch_id = 0, total = 0, first = 0, last = 0;
+	char *budget = NULL;
 	size_t n;
 	int rc = -1;
 
@@ -1881,7 +2095,15 @@ static int sqlite_submit_many(struct ac_store *base,
 		goto done;
 	if (batch && batch_start(s, &batch_id, err) < 0)
 		goto fail;
+	if (batch && batch->budget_limits &&
+	    budget_own(s, "batch", batch_id, batch->budget_limits, 0, &budget,
+		       err) < 0)
+		goto fail;
 	while ((n = next(ctx, specs, SUBMIT_CHUNK)) > 0) {
+		for (size_t i = 0; budget && i < n; i++) {
+			specs[i].budget = budget;
+			specs[i].budget_limits = NULL;
+		}
 		if (insert_tasks(s, specs, n, out, batch_id,
 				 batch && batch->then, err) < 0)
 			goto fail;
@@ -1906,6 +2128,7 @@ static int sqlite_submit_many(struct ac_store *base,
 fail:
 	tx_rollback(s);
 done:
+	free(budget);
 	free(specs);
 	free(out);
 	return rc;
@@ -2087,6 +2310,9 @@ static json_t *task_json_from_row(sqlite3_stmt *st, json_t *attempts)
 		.after_policy = col_text(st, 31),
 		.waiting = sqlite3_column_int(st, 32),
 		.awaiting = sqlite3_column_int(st, 33),
+		.traceparent = col_text(st, 34),
+		.budget = col_text(st, 35),
+		.held = sqlite3_column_int(st, 36),
 		.attempts = attempts,
 	};
 
@@ -3170,6 +3396,7 @@ static int claim_one(struct sqlite_store *s, const char *worker_id,
 		t->timeout_ms = sqlite3_column_int64(claim, 4);
 		t->route_key = column_dup(claim, 5, NULL);
 		t->has_after = sqlite3_column_int(claim, 7);
+		t->traceparent = column_dup(claim, 8, NULL);
 		(*ntasks)++;
 		errno = 0;
 		if (!t->type) {
@@ -3190,7 +3417,9 @@ static int claim_one(struct sqlite_store *s, const char *worker_id,
 		 * below, once its attempt is recorded. */
 		if (!why[0] && (!t->type || !t->data ||
 				(!t->checkpoint &&
-				 sqlite3_column_type(claim, 6) != SQLITE_NULL))) {
+				 sqlite3_column_type(claim, 6) != SQLITE_NULL) ||
+				(!t->traceparent &&
+				 sqlite3_column_type(claim, 8) != SQLITE_NULL))) {
 			done(claim);
 			return -1;
 		}
@@ -3485,6 +3714,42 @@ static int sqlite_task_checkpoint(struct ac_store *base, const char *worker_id,
 	return changed ? 0 : 1;
 }
 
+/* A report's usage, added to its type's totals and its budget's account
+ * (which it may spend). */
+static int charge_usage(struct sqlite_store *s, const char *type,
+			const char *budget, const char *add,
+			struct ac_error *err)
+{
+	sqlite3_stmt *get = stmt(s, ST_TYPE_USAGE_GET, err), *put;
+	char *total;
+	int rc;
+
+	if (!get)
+		return -1;
+	sqlite3_bind_text(get, 1, type, -1, SQLITE_STATIC);
+	rc = sqlite3_step(get);
+	total = ac_usage_sum(rc == SQLITE_ROW ? col_text(get, 0) : NULL, add);
+	done(get);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		free(total);
+		return db_error(s, err, "reading a type's usage");
+	}
+	if (!total)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	if (!(put = stmt(s, ST_TYPE_USAGE_PUT, err))) {
+		free(total);
+		return -1;
+	}
+	sqlite3_bind_text(put, 1, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(put, 2, total, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(put, 3, ac_now_ms());
+	rc = exec_stmt(s, put, err, "adding to a type's usage");
+	free(total);
+	if (rc < 0 || !budget)
+		return rc;
+	return budget_apply(s, budget, NULL, 0, add, 0, err) < 0 ? -1 : 0;
+}
+
 static int sqlite_task_report(struct ac_store *base, const char *worker_id,
 			      const struct ac_lease *lease,
 			      const struct ac_report *report,
@@ -3493,7 +3758,7 @@ static int sqlite_task_report(struct ac_store *base, const char *worker_id,
 	struct sqlite_store *s = (struct sqlite_store *)base;
 	sqlite3_stmt *rd = stmt(s, ST_REPORT_READ, err);
 	sqlite3_stmt *up = stmt(s, ST_REPORT, err);
-	char *usage = NULL;
+	char *usage = NULL, *budget = NULL, *type = NULL;
 	struct ac_buf log = { 0 };
 	int rc;
 
@@ -3509,17 +3774,36 @@ static int sqlite_task_report(struct ac_store *base, const char *worker_id,
 		tx_rollback(s);
 		return rc == SQLITE_DONE ? 1 : db_error(s, err, "reading a task");
 	}
-	if (report->usage)
+	if (report->usage) {
 		usage = ac_usage_sum(col_text(rd, 0), report->usage);
-	if (report->log &&
-	    ac_log_append(&log, col_text(rd, 1), report->log) < 0) {
+		budget = col_text(rd, 2) ? ac_strdup(col_text(rd, 2)) : NULL;
+		type = ac_strdup(col_text(rd, 3));
+	}
+	if ((report->usage && (!usage || !type ||
+			       (!budget && col_text(rd, 2)))) ||
+	    (report->log &&
+	     ac_log_append(&log, col_text(rd, 1), report->log) < 0)) {
 		done(rd);
 		free(usage);
+		free(budget);
+		free(type);
 		ac_buf_release(&log);
 		tx_rollback(s);
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 	}
 	done(rd);
+	/* The usage is charged to the task's budget (one removed meanwhile
+	 * is no longer charged) and to its type's totals. */
+	rc = report->usage ? charge_usage(s, type, budget, report->usage, err) :
+		0;
+	free(budget);
+	free(type);
+	if (rc < 0) {
+		free(usage);
+		ac_buf_release(&log);
+		tx_rollback(s);
+		return -1;
+	}
 	sqlite3_bind_int64(up, 1, lease->id);
 	sqlite3_bind_int(up, 2, lease->attempt);
 	sqlite3_bind_text(up, 3, worker_id, -1, SQLITE_STATIC);
@@ -4787,6 +5071,146 @@ fail:
 	return -1;
 }
 
+static int sqlite_budget_set(struct ac_store *base, const char *name,
+			     const char *limits, int reset,
+			     struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	int rc;
+
+	if (tx_begin(s, err) < 0)
+		return -1;
+	rc = budget_apply(s, name, limits, reset, NULL, 1, err);
+	if (rc > 0)
+		ac_error_set(err, AC_EXIT_FAILED,
+			     "no budget named '%s' (give its limits to make it)",
+			     name);
+	if (rc != 0 || tx_commit(s, err) < 0) {
+		tx_rollback(s);
+		return -1;
+	}
+	return 0;
+}
+
+static int sqlite_budget_remove(struct ac_store *base, const char *name,
+				struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *unlink = stmt(s, ST_BUDGET_UNLINK, err);
+	sqlite3_stmt *del = stmt(s, ST_BUDGET_DELETE, err);
+
+	if (!unlink || !del || tx_begin(s, err) < 0)
+		return -1;
+	/* Unlinked first: a held task queued again while its spent budget
+	 * is still there would be held again by the trigger. */
+	sqlite3_bind_text(unlink, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(unlink, 2, ac_now_ms());
+	sqlite3_bind_text(del, 1, name, -1, SQLITE_STATIC);
+	if (exec_stmt(s, unlink, err, "releasing a budget's tasks") < 0 ||
+	    exec_stmt(s, del, err, "removing a budget") < 0)
+		goto fail;
+	if (sqlite3_changes(s->db) == 0) {
+		ac_error_set(err, AC_EXIT_FAILED, "no budget named '%s'", name);
+		goto fail;
+	}
+	if (tx_commit(s, err) < 0)
+		goto fail;
+	return 0;
+fail:
+	tx_rollback(s);
+	return -1;
+}
+
+static json_t *status_count_json(sqlite3_stmt *st, void *arg)
+{
+	(void)arg;
+	return json_pack("[s,I]", col_text(st, 0),
+			 (json_int_t)sqlite3_column_int64(st, 1));
+}
+
+static json_t *budget_row_json(sqlite3_stmt *st, void *arg)
+{
+	struct sqlite_store *s = arg;
+	struct ac_error ignored;  /* a failure here reads as out of memory */
+	sqlite3_stmt *counts = stmt(s, ST_BUDGET_TASKS, &ignored);
+	struct ac_budget_row row = {
+		.name = col_text(st, 0),
+		.limits = col_text(st, 1),
+		.usage = col_text(st, 2),
+		.spent = sqlite3_column_int(st, 3),
+		.spent_at = col_time(st, 4),
+		.created = col_time(st, 5),
+		.updated = col_time(st, 6),
+		.held = sqlite3_column_int64(st, 7),
+	};
+	json_t *tasks = json_object(), *pairs = NULL, *pair;
+	size_t i;
+
+	if (!counts || !tasks) {
+		json_decref(tasks);
+		return NULL;
+	}
+	sqlite3_bind_text(counts, 1, row.name, -1, SQLITE_STATIC);
+	if (collect_rows(s, counts, 0, status_count_json, NULL,
+			 "counting a budget's tasks", &pairs, &ignored) < 0) {
+		json_decref(tasks);
+		return NULL;
+	}
+	json_array_foreach(pairs, i, pair)
+		json_object_set(tasks, json_string_value(json_array_get(pair, 0)),
+				json_array_get(pair, 1));
+	json_decref(pairs);
+	return ac_budget_json(&row, tasks);
+}
+
+static int sqlite_budgets_list(struct ac_store *base, const char *name,
+			       json_t **out, struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, name ? ST_BUDGET_ONE : ST_BUDGET_LIST, err);
+
+	if (!st)
+		return -1;
+	if (name)
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (collect_rows(s, st, 0, budget_row_json, s, "listing budgets", out,
+			 err) < 0)
+		return -1;
+	if (name && json_array_size(*out) == 0) {
+		json_decref(*out);
+		*out = NULL;
+		return ac_error_set(err, AC_EXIT_FAILED, "no budget named '%s'",
+				    name);
+	}
+	return 0;
+}
+
+static int sqlite_usage_by_type(struct ac_store *base, json_t **out,
+				struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_TYPE_USAGE_LIST, err);
+	int rc;
+
+	if (!st)
+		return -1;
+	if (!(*out = json_object()))
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *u = json_loads(col_text(st, 1), 0, NULL);
+
+		json_object_set_new(*out, col_text(st, 0),
+				    u ? u : json_object());
+	}
+	done(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(*out);
+		*out = NULL;
+		return db_error(s, err, "reading usage by type");
+	}
+	return 0;
+}
+
 const struct ac_store_ops ac_store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -4832,4 +5256,8 @@ const struct ac_store_ops ac_store_sqlite_ops = {
 	.schedules_list = sqlite_schedules_list,
 	.schedules_fire = sqlite_schedules_fire,
 	.schedule_run = sqlite_schedule_run,
+	.budget_set = sqlite_budget_set,
+	.budget_remove = sqlite_budget_remove,
+	.budgets_list = sqlite_budgets_list,
+	.usage_by_type = sqlite_usage_by_type,
 };

@@ -30,7 +30,7 @@ static int append_json_line(struct ac_buf *out, const char *text, size_t len,
 }
 
 int ac_stream_task_line(struct ac_buf *out, const struct ac_claimed *task,
-			struct ac_error *err)
+			const char *traceparent, struct ac_error *err)
 {
 	/* Task types are names ([A-Za-z0-9_.:@-]): no escaping needed. */
 	if (ac_buf_printf(out, "{\"id\":%lld,\"type\":\"%s\",\"attempt\":%d,\"data\":",
@@ -55,6 +55,10 @@ int ac_stream_task_line(struct ac_buf *out, const struct ac_claimed *task,
 				     strlen(task->parents), err) < 0)
 			return -1;
 	}
+	/* What TRACEPARENT holds in exec mode; hex digits and dashes only. */
+	if (traceparent &&
+	    ac_buf_printf(out, ",\"traceparent\":\"%s\"", traceparent) < 0)
+		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 	if (ac_buf_append(out, "}\n", 2) < 0)
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 	return 0;

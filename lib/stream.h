@@ -4,6 +4,7 @@
  * the I/O.
  *
  *   in:  {"id":17,"type":"noop","attempt":1,"data":{...},"checkpoint":null}
+ *        (and "parents", "traceparent" when the task has them)
  *   out: {"id":17,"result":{...}}            the task completed
  *        {"id":17,"error":"text"}            the attempt failed
  *        {"id":17,"progress":0.5}            side-channel keys (checkpoint,
@@ -32,9 +33,11 @@ struct ac_stream_reply {
 /* Append the task's line (with its newline) to out.  The data and the
  * checkpoint are stored as compact JSON already; should one hold a raw
  * newline after all, it is re-encoded so the line stays one line.
- * 0, or -1 with err. */
+ * traceparent: the handler's "traceparent" key (what TRACEPARENT is in
+ * exec mode), a header as ac_traceparent_format() writes it, or NULL for
+ * none.  0, or -1 with err. */
 int ac_stream_task_line(struct ac_buf *out, const struct ac_claimed *task,
-			struct ac_error *err);
+			const char *traceparent, struct ac_error *err);
 
 /* Parse one line the handler wrote (without its newline).  On success the
  * caller owns r's strings (ac_stream_reply_release).  A line that is not a

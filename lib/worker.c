@@ -13,9 +13,11 @@
 #include "exitcode.h"
 #include "log.h"
 #include "metrics.h"
+#include "otel.h"
 #include "sidechannel.h"
 #include "store.h"
 #include "stream.h"
+#include "trace.h"
 #include "util.h"
 #include "watchdog.h"
 
@@ -52,6 +54,8 @@ extern char **environ;
 /* /readyz: free slots and no claim for this long (plus 3 heartbeats). */
 #define CLAIM_STALL_MS 10000
 #define ENV_TASK_VARS 10
+/* At a graceful stop, how long queued spans may take to go out. */
+#define OTEL_FLUSH_MS 2000
 
 struct worker;
 struct slot;
@@ -167,6 +171,16 @@ struct slot {
 				      * made on the slot's first stream task */
 	struct stream_proc *sp;  /* running this slot's task, or NULL */
 	int index;
+	/* Tracing (trace_begin): the task's trace context, whose span_id is
+	 * the submitter's span when has_parent; while recording, the
+	 * attempt's spans are exported and run_span is the ac.task.run span
+	 * that the handler's TRACEPARENT names as its parent. */
+	struct ac_trace_context trace;
+	int has_parent;
+	int recording;
+	uint8_t run_span[AC_SPAN_ID_LEN];
+	int64_t claim_ns, run_start_ns;
+	char traceparent[AC_TRACEPARENT_LEN + 1]; /* the handler's, or "" */
 };
 
 /* An outcome waiting for its cycle; owns its strings. */
@@ -225,6 +239,7 @@ struct worker {
 	int64_t next_prune_mono;
 	int64_t next_retry_mono;
 	int stopped;
+	int at_once;             /* a second signal: stop without waiting */
 	struct ac_watchdog watchdog;
 	struct event *ev_drain_timeout;
 	int64_t cycle_mono;      /* when the current cycle's request was sent */
@@ -242,6 +257,7 @@ struct worker {
 	size_t ninflight;
 	double inflight_sent;
 	struct event *ev_committed;
+	struct ac_otel *otel;    /* the span exporter, or NULL */
 };
 
 /* A follower's long-poll, answered when a matching event comes or at its
@@ -253,6 +269,131 @@ struct waiter {
 	char *type;
 	int64_t deadline_mono;
 };
+
+/* ---- Tracing (lib/otel.h, lib/trace.h) -------------------------------- */
+
+/* At the claim: the task's trace (its traceparent, else a new trace when
+ * spans are exported) and what the handler's TRACEPARENT will be.  While
+ * recording, the handler's parent is the ac.task.run span, so that its
+ * own spans nest under it; when not, the task's traceparent goes on as it
+ * came, and a task without one gives the handler none. */
+static void trace_begin(struct worker *w, struct slot *slot)
+{
+	struct ac_trace_context handler;
+
+	slot->traceparent[0] = '\0';
+	slot->recording = 0;
+	slot->has_parent = slot->task.traceparent &&
+		ac_traceparent_parse(slot->task.traceparent, &slot->trace) == 0;
+	if (!w->otel && !slot->has_parent)
+		return;
+	if (w->otel) {
+		slot->claim_ns = ac_otel_now_ns();
+		if (!slot->has_parent) {
+			slot->trace.flags = AC_TRACE_FLAG_SAMPLED;
+			if (ac_trace_random_id(slot->trace.trace_id,
+					       AC_TRACE_ID_LEN) < 0)
+				return;
+		}
+		/* The submitter's sampling decision holds (parent-based). */
+		slot->recording = (slot->trace.flags & AC_TRACE_FLAG_SAMPLED) &&
+			ac_trace_random_id(slot->run_span, AC_SPAN_ID_LEN) == 0;
+		if (!slot->recording && !slot->has_parent)
+			return;
+	}
+	handler = slot->trace;
+	if (slot->recording)
+		memcpy(handler.span_id, slot->run_span, AC_SPAN_ID_LEN);
+	ac_traceparent_format(&handler, slot->traceparent);
+}
+
+/* Export one span of the slot's attempt; span_id NULL: a new id.  The
+ * attributes every span has, and the outcome when there is one. */
+static void trace_span(struct worker *w, const struct slot *slot,
+		       const char *name, enum ac_otel_kind kind,
+		       const uint8_t *span_id, const uint8_t *parent,
+		       int64_t start_ns, int64_t end_ns, const char *outcome,
+		       const char *error)
+{
+	uint8_t fresh[AC_SPAN_ID_LEN];
+	struct ac_otel_attr attrs[] = {
+		{ "ac.task.id", NULL, slot->task.id },
+		{ "ac.task.type", slot->task.type, 0 },
+		{ "ac.task.attempt", NULL, slot->task.attempt },
+		{ "ac.worker.id", w->cfg->id, 0 },
+		{ "ac.task.outcome", outcome, 0 },
+	};
+	struct ac_otel_span span = {
+		.trace_id = slot->trace.trace_id, .span_id = span_id,
+		.parent_id = parent, .name = name, .kind = kind,
+		.start_ns = start_ns, .end_ns = end_ns,
+		.attrs = attrs, .nattrs = outcome ? 5 : 4, .error = error,
+	};
+
+	if (!span_id) {
+		if (ac_trace_random_id(fresh, sizeof fresh) < 0)
+			return;
+		span.span_id = fresh;
+	}
+	ac_otel_record(w->otel, &span);
+}
+
+/* The handler runs (spawned, or its task line written): the end of
+ * ac.task.dispatch, the start of ac.task.run.  why: it could not start. */
+static void trace_started(struct worker *w, struct slot *slot,
+			  const char *why)
+{
+	slot->run_start_ns = ac_otel_now_ns();
+	if (slot->recording)
+		trace_span(w, slot, "ac.task.dispatch", AC_OTEL_KIND_INTERNAL,
+			   NULL, slot->has_parent ? slot->trace.span_id : NULL,
+			   slot->claim_ns, slot->run_start_ns, NULL, why);
+}
+
+static const char *outcome_name(enum ac_outcome_kind kind)
+{
+	switch (kind) {
+	case AC_OUTCOME_COMPLETED: return "completed";
+	case AC_OUTCOME_FAILED: return "failed";
+	case AC_OUTCOME_TEMPFAIL: return "tempfail";
+	case AC_OUTCOME_TIMEOUT: return "timeout";
+	case AC_OUTCOME_CANCELLED: return "cancelled";
+	case AC_OUTCOME_RELEASED: return "released";
+	case AC_OUTCOME_CRASHED: return "crashed";
+	case AC_OUTCOME_SNOOZED: return "snoozed";
+	}
+	return "unknown";
+}
+
+/* The attempt ended (outcome: outcome_name's, or "lost"): ac.task.run,
+ * an error unless it completed. */
+static void trace_ended(struct worker *w, struct slot *slot,
+			const char *outcome, const char *error)
+{
+	if (!slot->recording)
+		return;
+	if (strcmp(outcome, "completed") && !error)
+		error = outcome;
+	trace_span(w, slot, "ac.task.run", AC_OTEL_KIND_CONSUMER,
+		   slot->run_span, slot->has_parent ? slot->trace.span_id : NULL,
+		   slot->run_start_ns, ac_otel_now_ns(), outcome, error);
+	slot->recording = 0;
+}
+
+/* At a graceful stop, the spans still queued go out: the loop runs until
+ * they are sent or a bounded wait ends (a second signal ends it too). */
+static void trace_flush(struct worker *w)
+{
+	int64_t until = ac_mono_ms() + OTEL_FLUSH_MS;
+	struct ac_otel_counts counts;
+
+	ac_otel_flush(w->otel);
+	while (!ac_otel_idle(w->otel) && !w->at_once && ac_mono_ms() < until)
+		event_base_loop(w->base, EVLOOP_ONCE);
+	ac_otel_get_counts(w->otel, &counts);
+	if (counts.queued)
+		ac_log_warn("%zu span(s) not exported at the stop", counts.queued);
+}
 
 static const char *worker_status(const struct worker *w)
 {
@@ -876,9 +1017,18 @@ static int side_apply(struct slot *slot, const struct ac_side_msg *m)
 
 	/* A checkpoint is durable before the next line is read. */
 	if (msg.checkpoint) {
+		int64_t began = slot->recording ? ac_otel_now_ns() : 0;
+
 		rc = w->store->ops->task_checkpoint(w->store, w->cfg->id, &lease,
 						    msg.checkpoint,
 						    strlen(msg.checkpoint), &err);
+		if (slot->recording)
+			trace_span(w, slot, "ac.checkpoint.write",
+				   AC_OTEL_KIND_CLIENT, NULL, slot->run_span,
+				   began, ac_otel_now_ns(), NULL,
+				   rc < 0 ? err.msg : rc == 1 ?
+				   "refused: the attempt no longer owns the task" :
+				   NULL);
 		if (rc == 1)
 			slot_lose(slot, "the store refused its checkpoint (the attempt no longer owns the task)");
 		else if (rc == 0)
@@ -1150,6 +1300,7 @@ static void slot_finish(struct slot *slot, int wstatus)
 		/* Someone else owns the task now; there is nothing to record. */
 		ac_log_info("task %lld attempt %d ended after its lease was lost; nothing recorded",
 			    (long long)slot->task.id, slot->task.attempt);
+		trace_ended(w, slot, "lost", "the lease was lost");
 		slot_clear(slot);
 		w->nbusy--;
 		event_active(w->ev_flush, EV_TIMEOUT, 0);
@@ -1218,6 +1369,7 @@ static void slot_finish(struct slot *slot, int wstatus)
 				 WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
 		error = failure_text(slot, what);
 	}
+	trace_ended(w, slot, outcome_name(o.kind), error);
 	if (add_pending(w, &o, result, error, slot->task.type, elapsed) < 0)
 		ac_log_error("out of memory: the end of task %lld is lost; its lease will bring it back",
 			     (long long)slot->task.id);
@@ -1351,6 +1503,7 @@ static void stream_end(struct slot *slot, enum ac_outcome_kind kind,
 			error = ac_strdup(what);
 		}
 	}
+	trace_ended(w, slot, outcome_name(o.kind), error);
 	if (add_pending(w, &o, result, error, slot->task.type, elapsed) < 0)
 		ac_log_error("out of memory: the end of task %lld is lost; its lease will bring it back",
 			     (long long)slot->task.id);
@@ -1616,7 +1769,9 @@ static int stream_start_task(struct worker *w, struct slot *slot,
 	if (sp->pid <= 0 && stream_spawn(w, sp, err) < 0)
 		return -1;
 	sp->warned = 0;
-	if (ac_stream_task_line(&sp->in, &slot->task, err) < 0)
+	if (ac_stream_task_line(&sp->in, &slot->task,
+				slot->traceparent[0] ? slot->traceparent : NULL,
+				err) < 0)
 		return -1;
 	slot->sp = sp;
 	slot->pid = sp->pid;
@@ -1794,6 +1949,10 @@ static int make_env(struct worker *w, struct slot *slot)
 	if (slot->parents_path)
 		ok &= ac_buf_printf(&b[n++], "AC_PARENTS=%s",
 				    slot->parents_path) == 0;
+	/* Its own spans, and the tasks it submits, join the task's trace. */
+	if (slot->traceparent[0])
+		ok &= ac_buf_printf(&b[n++], "TRACEPARENT=%s",
+				    slot->traceparent) == 0;
 	/* A handler's own ac-submit reaches this store (its sub-tasks). */
 	ok &= ac_buf_printf(&b[n++], "AC_STORE=%s", w->cfg->store_url) == 0;
 	return env_with(w, b, n, ok, slot->env_vars, &slot->envp);
@@ -1924,6 +2083,7 @@ static void start_task(struct worker *w, struct slot *slot,
 	fetch_parents(w, task);
 	slot->task = *task;
 	memset(task, 0, sizeof *task);
+	trace_begin(w, slot);
 	slot->busy = 1;
 	slot->start_mono = ac_mono_ms();
 	slot->lease_mono = w->cycle_mono;
@@ -1976,6 +2136,7 @@ static void start_task(struct worker *w, struct slot *slot,
 	slot->err_ev = watch_fd(w, slot->err_fd, on_err, slot);
 	slot->side_ev = watch_fd(w, slot->side_fd, on_side, slot);
 started:
+	trace_started(w, slot, NULL);
 	if (slot->task.timeout_ms > 0)
 		arm_timer(slot, slot->task.timeout_ms);
 	ac_metrics_started(&w->metrics, slot->task.type);
@@ -2002,6 +2163,7 @@ fail:
 		close(in);
 	ac_log_error("task %lld: cannot start its handler: %s",
 		     (long long)slot->task.id, why);
+	trace_started(w, slot, why);
 	o = (struct ac_outcome){ .id = slot->task.id,
 				 .attempt = slot->task.attempt,
 				 .kind = AC_OUTCOME_TEMPFAIL };
@@ -2695,6 +2857,14 @@ static void http_metrics(struct worker *w, struct evhttp_request *req)
 		.uptime_s = (double)(ac_mono_ms() - w->start_mono) / 1000,
 	};
 	struct ac_buf out = { 0 };
+	struct ac_otel_counts spans = { 0 };
+
+	if (w->otel)
+		ac_otel_get_counts(w->otel, &spans);
+	st.spans_exported = spans.exported;
+	st.spans_dropped = spans.dropped;
+	st.span_requests_failed = spans.failed_requests;
+	st.spans_queued = spans.queued;
 	struct ac_error err;
 	json_t *depth = NULL;
 	double sent = ac_seconds_now();
@@ -3350,7 +3520,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	for (int i = 0; i < w->cfg->concurrency; i++)
 		if (w->slots[i].busy && w->slots[i].pid > 0)
 			kill(-w->slots[i].pid, SIGKILL);
-	w->stopped = 1;
+	w->stopped = w->at_once = 1;
 	event_base_loopbreak(w->base);
 }
 
@@ -3360,7 +3530,7 @@ static int base_env_init(struct worker *w)
 	static const char *const ours[] = {
 		"AC_TASK_ID=", "AC_TASK_TYPE=", "AC_ATTEMPT=", "AC_WORKER_ID=",
 		"AC_PRIORITY=", "AC_DEADLINE=", "AC_CHECKPOINT=", "AC_PARENTS=",
-		"AC_STORE=",
+		"AC_STORE=", "TRACEPARENT=", "TRACESTATE=",
 	};
 	size_t n = 0;
 
@@ -3461,6 +3631,7 @@ static void worker_release(struct worker *w)
 	free(w->targets_path);
 	if (w->http)
 		evhttp_free(w->http);
+	ac_otel_close(w->otel);
 	free(w->metrics_url);
 	free(w->metrics_target);
 	ac_metrics_release(&w->metrics);
@@ -3590,6 +3761,13 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 		goto out;
 	}
 	w.start_mono = w.heartbeat_ok_mono = ac_mono_ms();
+	if (cfg->otel) {
+		if (ac_otel_open(&w.otel, cfg->otel, w.base, cfg->id, host,
+				 err) < 0)
+			goto out;
+		ac_log_info("exporting spans to %s (OTLP/HTTP JSON, service %s)",
+			    cfg->otel->url, cfg->otel->service_name);
+	}
 	if (ac_metrics_init(&w.metrics, w.types, w.ntable) < 0) {
 		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 		goto out;
@@ -3643,6 +3821,8 @@ int ac_worker_run(const struct ac_worker_config *cfg, struct ac_error *err)
 		ac_error_set(err, AC_EXIT_FAILED, "event loop failed");
 		goto out;
 	}
+	if (w.otel && !w.at_once)
+		trace_flush(&w);
 	/* Last words: outcomes not yet written, then the stopped state.  A
 	 * store that is down now loses nothing: leases bring tasks back. */
 	if (w.ostore)

@@ -11,6 +11,8 @@
 #include "error.h"
 #include "handler.h"
 
+struct ac_otel_config;
+
 struct ac_worker_config {
 	const char *id;                 /* borrowed */
 	const char *store_url;          /* borrowed */
@@ -41,6 +43,10 @@ struct ac_worker_config {
 	const char *token;              /* required on a non-ipc listener */
 	const char *tls_cert;           /* PEM cert + key for tls+tcp:// */
 	const char *metrics_listen;     /* --metrics HOST:PORT, or NULL */
+	/* OpenTelemetry: spans of each attempt exported there, and
+	 * TRACEPARENT set for every handler; NULL = no export (a task's own
+	 * traceparent still reaches its handler).  Borrowed. */
+	const struct ac_otel_config *otel;
 };
 
 /* Run until drained by a signal or by ac-drain --stop.  SIGHUP reads the

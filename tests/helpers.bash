@@ -22,7 +22,7 @@ H=$AC_TESTS_DIR/handlers
 PATH=$AC_BIN:$AC_ROOT/bin:$H:$PATH
 export PATH
 
-COMMANDS="ac-worker ac-submit ac-status ac-drain ac-cancel ac-scale ac-queue ac-schedule"
+COMMANDS="ac-worker ac-submit ac-status ac-drain ac-cancel ac-scale ac-queue ac-schedule ac-budget"
 # How long any single wait may take before a test gives up.
 : "${AC_WAIT:=20}"
 

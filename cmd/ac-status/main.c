@@ -23,7 +23,7 @@
 
 static const char synopsis[] =
 	"ac-status [--workers | --tasks [--status S] [--type T] [--limit N] | "
-	"--task ID [--tree] | --batch ID | --schedules | --queue | "
+	"--task ID [--tree] | --batch ID | --schedules | --queue | --usage | "
 	"--follow [--task ID] [--type T] [--worker W] | "
 	"--serve HOST:PORT [--token-file FILE]] "
 	"[--json | --table] [--store URL]";
@@ -37,6 +37,7 @@ _Noreturn static void usage(void)
 	       "       ac-status --batch ID [--json | --table]\n"
 	       "       ac-status --schedules [--json | --table]\n"
 	       "       ac-status --queue [--json | --table]\n"
+	       "       ac-status --usage [--json | --table]\n"
 	       "       ac-status --follow [--task ID] [--type T] [--worker W]\n"
 	       "       ac-status --serve HOST:PORT [--token-file FILE]\n\n"
 	       "Show the cluster: a summary, workers, tasks, one task, or queue depth.\n\n"
@@ -53,6 +54,8 @@ _Noreturn static void usage(void)
 	       "  --batch ID              a batch's progress: counts by status, its --then\n"
 	       "  --schedules             the schedules (as ac-schedule list)\n"
 	       "  --queue                 depth by type and priority, and paused types\n"
+	       "  --usage                 the usage handlers reported (tokens, cost, ...) per\n"
+	       "                          task type, and every budget (see ac-budget(1))\n"
 	       "  --follow                the live events of every worker, as JSON Lines,\n"
 	       "                          until interrupted (--task, --type, --worker filter)\n"
 	       "  --worker W              with --follow: only worker W's events\n"
@@ -77,10 +80,10 @@ _Noreturn static void usage(void)
 enum { OPT_WORKERS = 256, OPT_TASKS, OPT_STATUS, OPT_TYPE, OPT_LIMIT,
        OPT_TASK, OPT_QUEUE, OPT_JSON, OPT_TABLE, OPT_STORE, OPT_VERSION,
        OPT_FOLLOW, OPT_WORKER, OPT_TREE, OPT_BATCH, OPT_SCHEDULES,
-       OPT_SERVE, OPT_TOKEN_FILE };
+       OPT_USAGE, OPT_SERVE, OPT_TOKEN_FILE };
 
 enum view { VIEW_SUMMARY, VIEW_WORKERS, VIEW_TASKS, VIEW_TASK, VIEW_QUEUE,
-	    VIEW_FOLLOW, VIEW_BATCH, VIEW_SCHEDULES };
+	    VIEW_FOLLOW, VIEW_BATCH, VIEW_SCHEDULES, VIEW_USAGE };
 
 static void print_event(void *ctx, json_t *ev)
 {
@@ -188,6 +191,7 @@ int main(int argc, char **argv)
 		{ "tree", no_argument, NULL, OPT_TREE },
 		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "schedules", no_argument, NULL, OPT_SCHEDULES },
+		{ "usage", no_argument, NULL, OPT_USAGE },
 		{ "serve", required_argument, NULL, OPT_SERVE },
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "json", no_argument, NULL, OPT_JSON },
@@ -210,6 +214,8 @@ int main(int argc, char **argv)
 	static const char *const schedule_cols[] = {
 		"name", "cron", "tz", "type", "overlap", "paused", "next",
 		"last_task", "last_status", "fired", "missed", NULL };
+	static const char *const usage_cols[] = {
+		"of", "name", "usage", "limits", "spent", "held", NULL };
 	enum view view = VIEW_SUMMARY;
 	struct ac_follow_filter ffilter = { 0 };
 	int follow_mode = 0;
@@ -272,6 +278,10 @@ int main(int argc, char **argv)
 			break;
 		case OPT_SCHEDULES:
 			view = VIEW_SCHEDULES;
+			nviews++;
+			break;
+		case OPT_USAGE:
+			view = VIEW_USAGE;
 			nviews++;
 			break;
 		case OPT_STATUS:
@@ -338,7 +348,7 @@ int main(int argc, char **argv)
 	} else if (ffilter.worker) {
 		ac_cli_usage_error(synopsis, "--worker goes with --follow");
 	} else if (nviews > 1)
-		ac_cli_usage_error(synopsis, "choose one of --workers, --tasks, --task, --batch, --schedules and --queue");
+		ac_cli_usage_error(synopsis, "choose one of --workers, --tasks, --task, --batch, --schedules, --queue and --usage");
 	if (tree && (view != VIEW_TASK || follow_mode))
 		ac_cli_usage_error(synopsis, "--tree goes with --task ID");
 	if (filters && view != VIEW_TASKS && view != VIEW_FOLLOW)
@@ -372,6 +382,9 @@ int main(int argc, char **argv)
 	case VIEW_SCHEDULES:
 		rc = store->ops->schedules_list(store, NULL, &out, &err);
 		break;
+	case VIEW_USAGE:
+		rc = ac_usage_report(store, &out, &err);
+		break;
 	default:
 		rc = ac_status_queue(store, &out, &err);
 		break;
@@ -388,6 +401,12 @@ int main(int argc, char **argv)
 		rc = ac_render_record(stdout, out);
 	else if (view == VIEW_SCHEDULES)
 		rc = ac_render_table(stdout, out, schedule_cols);
+	else if (view == VIEW_USAGE) {
+		json_t *rows = ac_usage_rows(out);
+
+		rc = rows ? ac_render_table(stdout, rows, usage_cols) : -1;
+		json_decref(rows);
+	}
 	else
 		rc = ac_render_table(stdout, out,
 				     view == VIEW_WORKERS ? worker_cols :

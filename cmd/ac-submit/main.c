@@ -6,6 +6,7 @@
 #include "exitcode.h"
 #include "store.h"
 #include "submit.h"
+#include "trace.h"
 #include "util.h"
 
 #include <errno.h>
@@ -50,6 +51,13 @@ _Noreturn static void usage(void)
 	       "  --parent ID             record the task as a sub-task of ID (default\n"
 	       "                          $AC_TASK_ID inside a handler)\n"
 	       "  --no-parent             not a sub-task, even inside a handler\n"
+	       "  --budget K=N[,K=N...]   stop claiming once its handlers have reported this\n"
+	       "                          much usage (e.g. tokens=100000,cost=5): a budget of\n"
+	       "                          the task's own, or the whole --batch's, or NAME's\n"
+	       "  --budget-name NAME      charge the task to budget NAME (see ac-budget(1));\n"
+	       "                          with --budget, NAME is made or its limits set\n"
+	       "  --traceparent TP        W3C trace context the task joins (default\n"
+	       "                          $TRACEPARENT); its handler gets TRACEPARENT\n"
 	       "  --retry ID              put failed task ID back in the queue and wait for it\n"
 	       "  --wait-timeout SEC      stop waiting after SEC (exit 3; the task stays)\n"
 	       "  --store URL             the store (default $AC_STORE, else $AC_HOME/ac.db)\n"
@@ -65,7 +73,8 @@ enum { OPT_ASYNC = 256, OPT_BATCH, OPT_ENVELOPE, OPT_PRIORITY, OPT_TIMEOUT,
        OPT_RETRIES, OPT_DELAY, OPT_KEY, OPT_REQUIRE, OPT_META, OPT_IDEM,
        OPT_RETRY, OPT_WAIT_TIMEOUT, OPT_STORE, OPT_VERSION,
        OPT_MAX_RECLAIMS, OPT_ROUTE, OPT_EXPIRES, OPT_AFTER, OPT_AFTER_POLICY,
-       OPT_THEN, OPT_PARENT, OPT_NO_PARENT };
+       OPT_THEN, OPT_PARENT, OPT_NO_PARENT, OPT_BUDGET, OPT_BUDGET_NAME,
+       OPT_TRACEPARENT };
 
 /* The most tasks one task may wait for. */
 #define AFTER_MAX 1000000
@@ -254,6 +263,33 @@ static void read_after(const char *arg, int64_t **ids, size_t *n, size_t *cap)
 		ac_cli_usage_error(synopsis, "--after %s names no task", arg);
 }
 
+/* The trace the tasks join: --traceparent (invalid: a usage error), else
+ * $TRACEPARENT (inside a handler, the run of the task that submits;
+ * invalid: a warning, and no trace).  Normalised to version 00 in out;
+ * NULL when none. */
+static const char *trace_context(const char *opt, int quiet, char *out)
+{
+	const char *env = getenv("TRACEPARENT");
+	struct ac_trace_context tc;
+
+	if (opt) {
+		if (ac_traceparent_parse(opt, &tc) < 0)
+			ac_cli_die(AC_EXIT_USAGE, "--traceparent wants a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>), not '%.80s'",
+				   opt);
+	} else if (env && *env) {
+		if (ac_traceparent_parse(env, &tc) < 0) {
+			if (!quiet)
+				fprintf(stderr, "%s: warning: ignoring TRACEPARENT='%.80s': not a W3C traceparent\n",
+					ac_prog, env);
+			return NULL;
+		}
+	} else {
+		return NULL;
+	}
+	ac_traceparent_format(&tc, out);
+	return out;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -277,6 +313,9 @@ int main(int argc, char **argv)
 		{ "then", required_argument, NULL, OPT_THEN },
 		{ "parent", required_argument, NULL, OPT_PARENT },
 		{ "no-parent", no_argument, NULL, OPT_NO_PARENT },
+		{ "budget", required_argument, NULL, OPT_BUDGET },
+		{ "budget-name", required_argument, NULL, OPT_BUDGET_NAME },
+		{ "traceparent", required_argument, NULL, OPT_TRACEPARENT },
 		{ "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
 		{ "store", required_argument, NULL, OPT_STORE },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -289,6 +328,8 @@ int main(int argc, char **argv)
 	struct ac_submit_sink sink = { &printer, print_ended, print_progress,
 				       print_notice, 0 };
 	json_t *tags = json_array(), *meta = json_object();
+	json_t *budget_limits = json_object();
+	char *budget_text = NULL;
 	const char *store_opt = NULL, *file = NULL;
 	int async = 0, batch = 0, c, rc;
 	int64_t wait_timeout_ms = 0, retry_id = 0;
@@ -311,9 +352,11 @@ int main(int argc, char **argv)
 	const char *then_type = NULL;
 	struct ac_task_spec then_spec;
 	struct ac_batch_spec batch_spec = { 0 };
+	const char *traceparent_opt = NULL;
+	char traceparent[AC_TRACEPARENT_LEN + 1];
 
 	ac_cli_init(argv[0]);
-	if (!tags || !meta)
+	if (!tags || !meta || !budget_limits)
 		ac_cli_die(AC_EXIT_FAILED, "out of memory");
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
@@ -434,6 +477,19 @@ int main(int argc, char **argv)
 		case OPT_NO_PARENT:
 			no_parent = 1;
 			break;
+		case OPT_BUDGET:
+			ac_cli_budget_limits(synopsis, "--budget", optarg,
+					     budget_limits);
+			break;
+		case OPT_BUDGET_NAME:
+			if (ac_budget_name_check(optarg, &err) < 0)
+				ac_cli_usage_error(synopsis, "--budget-name: %s",
+						   err.msg);
+			spec.budget = optarg;
+			break;
+		case OPT_TRACEPARENT:
+			traceparent_opt = optarg;
+			break;
 		case OPT_WAIT_TIMEOUT:
 			wait_timeout_ms = ac_cli_seconds(synopsis, "--wait-timeout", optarg);
 			break;
@@ -486,6 +542,19 @@ int main(int argc, char **argv)
 	}
 	if (retry_id && (nafter || after_stdin || spec.parent || no_parent))
 		ac_cli_usage_error(synopsis, "--retry takes no --after or --parent");
+	if (retry_id && (spec.budget || json_object_size(budget_limits)))
+		ac_cli_usage_error(synopsis, "--retry takes no --budget: the task keeps its own");
+	/* Limits with a name set that budget's; without one they make a
+	 * budget of the task's own, or of the whole batch. */
+	if (json_object_size(budget_limits)) {
+		budget_text = json_dumps(budget_limits, JSON_COMPACT);
+		if (!budget_text)
+			ac_cli_die(AC_EXIT_FAILED, "out of memory");
+		if (batch && !spec.budget)
+			batch_spec.budget_limits = budget_text;
+		else
+			spec.budget_limits = budget_text;
+	}
 	spec.after = after;
 	spec.nafter = nafter;
 	/* Inside a handler, a new task is a sub-task of the one running;
@@ -500,6 +569,11 @@ int main(int argc, char **argv)
 	}
 	if (no_parent)
 		spec.parent = 0;
+	if (!retry_id)
+		spec.traceparent = trace_context(traceparent_opt, printer.quiet,
+						 traceparent);
+	else if (traceparent_opt)
+		ac_cli_usage_error(synopsis, "--retry takes no --traceparent (the task keeps its own)");
 
 	if (!retry_id) {
 		int fd = STDIN_FILENO;
@@ -586,6 +660,7 @@ int main(int argc, char **argv)
 			then_spec.expires_ms = 0;
 			then_spec.after = NULL;
 			then_spec.nafter = 0;
+			then_spec.budget_limits = NULL;
 			batch_spec.then = &then_spec;
 		}
 		if (ac_batch_submit(lines, store, &spec, route, ids, &batch_spec,
@@ -653,6 +728,8 @@ int main(int argc, char **argv)
 		free((char *)spec.type);
 	json_decref(tags);
 	json_decref(meta);
+	json_decref(budget_limits);
+	free(budget_text);
 	ac_buf_release(&input);
 	ac_batch_free(lines);
 	return rc;

@@ -3,6 +3,7 @@
 #include "exitcode.h"
 #include "handler.h"
 #include "log.h"
+#include "otel.h"
 #include "config.h"
 #include "control.h"
 #include "util.h"
@@ -57,7 +58,9 @@ _Noreturn static void usage(void)
 	       "SIGTERM or SIGINT drains (running tasks finish, none is claimed) and exits 0;\n"
 	       "a second signal stops at once.  SIGHUP reads the --handlers directories again;\n"
 	       "running tasks finish with the handlers they started with.  Exit status: 0 stopped cleanly, 1 failed,\n"
-	       "2 usage, 69 store unavailable.  See ac-worker(1).\n",
+	       "2 usage, 69 store unavailable.  See ac-worker(1).\n\n"
+	       "With OTEL_EXPORTER_OTLP_ENDPOINT set (http:// only), spans of each attempt are\n"
+	       "exported over OTLP/HTTP JSON and handlers get TRACEPARENT.\n",
 	       synopsis);
 	exit(AC_EXIT_OK);
 }
@@ -110,6 +113,7 @@ int main(int argc, char **argv)
 	char *store_url, default_id[300];
 	enum ac_log_level level = AC_LOG_INFO;
 	struct ac_error err;
+	struct ac_otel_config otel;
 	long long n;
 	int c, lease_set = 0, insecure = 0;
 	const char *token_file = NULL;
@@ -314,8 +318,19 @@ int main(int argc, char **argv)
 	cfg.nhandler_dirs = ndirs;
 	cfg.tags = tags;
 	cfg.ntags = ntags;
+	/* OpenTelemetry comes from the OTEL_* environment, as in every SDK. */
+	switch (ac_otel_config_env(&otel, &err)) {
+	case -1:
+		ac_cli_die_error(&err);
+	case 1:
+		cfg.otel = &otel;
+		if (otel.warning[0])
+			ac_log_warn("%s", otel.warning);
+		break;
+	}
 	if (ac_worker_run(&cfg, &err) < 0)
 		ac_cli_die_error(&err);
+	ac_otel_config_release(&otel);
 	for (size_t i = 0; i < nhandlers; i++)
 		ac_handler_release(&handlers[i]);
 	free(handlers);

@@ -2007,7 +2007,28 @@ static const char *const undo_v5_pg[] = {
 	"UPDATE meta SET value = '4' WHERE key = 'schema_version'",
 };
 
-/* Schema version 6 (task graphs, schedules) undone, first of all. */
+/* Schema version 7 (trace context, budgets) undone, first of all. */
+static const char *const undo_v7_sqlite[] = {
+	"DROP TRIGGER tasks_budget_hold",
+	"DROP TRIGGER tasks_budget_hold_new",
+	"DROP INDEX tasks_budget",
+	"ALTER TABLE tasks DROP COLUMN traceparent",
+	"ALTER TABLE tasks DROP COLUMN budget",
+	"ALTER TABLE tasks DROP COLUMN held",
+	"DROP TABLE budgets",
+	"DROP TABLE type_usage",
+	"PRAGMA user_version = 6",
+};
+static const char *const undo_v7_pg[] = {
+	"DROP TRIGGER tasks_budget_hold ON tasks",
+	"DROP FUNCTION ac_budget_hold()",
+	"ALTER TABLE tasks DROP COLUMN traceparent, DROP COLUMN budget,"
+	" DROP COLUMN held",
+	"DROP TABLE budgets, type_usage",
+	"UPDATE meta SET value = '6' WHERE key = 'schema_version'",
+};
+
+/* Schema version 6 (task graphs, schedules) undone, after version 7. */
 static const char *const undo_v6_sqlite[] = {
 	"DROP TRIGGER tasks_graph_end",
 	"DROP TRIGGER tasks_graph_delete",
@@ -2047,8 +2068,13 @@ static int undo_v5(void)
 	const char *const *undo6 = pg_url ? undo_v6_pg : undo_v6_sqlite;
 	size_t n6 = pg_url ? sizeof undo_v6_pg / sizeof *undo_v6_pg :
 		sizeof undo_v6_sqlite / sizeof *undo_v6_sqlite;
+	const char *const *undo7 = pg_url ? undo_v7_pg : undo_v7_sqlite;
+	size_t n7 = pg_url ? sizeof undo_v7_pg / sizeof *undo_v7_pg :
+		sizeof undo_v7_sqlite / sizeof *undo_v7_sqlite;
 	int ok = 1;
 
+	for (size_t i = 0; ok && i < n7; i++)
+		ok = wb_sql(undo7[i], 0, 0, 0, NULL) == 0;
 	for (size_t i = 0; ok && i < n6; i++)
 		ok = wb_sql(undo6[i], 0, 0, 0, NULL) == 0;
 
@@ -2111,7 +2137,7 @@ static void test_counts_migrate(void)
 		diag("opening the older store", &err);
 	check(ok && wb_count(pg_url ? "SELECT value::int FROM meta WHERE "
 			     "key = 'schema_version'" : "PRAGMA user_version",
-			     0, 0) == 6 &&
+			     0, 0) == 7 &&
 	      counts_agree(s, "migration"),
 	      "counts: migrating counts the tasks already there");
 	got = ok ? claim(s, "w2", types_a, 1, "[]", 1, 60000, &c, NULL) : -1;
@@ -3014,7 +3040,7 @@ static void test_migrate_v3(void)
 	}
 	wb_sql(pg_url ? "SELECT value::int FROM meta WHERE key = 'schema_version'" :
 	       "PRAGMA user_version", 0, 0, 0, &version);
-	check(version == 6, "migrate v3: opening migrates it to version 3, and on to 6");
+	check(version == 7, "migrate v3: opening migrates it to version 3, and on to 7");
 	j = task(s, old);
 	check(j && json_member_is(j, "data", "[1,2]"),
 	      "migrate v3: a task written before reads as before");
@@ -3804,6 +3830,229 @@ static void test_batch_then(void)
 	ac_store_close(s);
 }
 
+/* Claim one task of type as worker g1 and report usage on it, leaving it
+ * running; its id, 0 when none was claimed, -1 on error. */
+static int64_t claim_and_report(struct ac_store *s, const char *type,
+				const char *usage, int *attempt)
+{
+	const char *types[1] = { type };
+	struct ac_claimed *got = NULL;
+	struct ac_report r = { -1.0, usage, NULL };
+	struct ac_lease lease;
+	struct ac_error err;
+	int64_t id;
+
+	if (claim(s, "g1", types, 1, "[]", 1, 60000, &got, NULL) != 1) {
+		ac_claimed_free_array(got, got ? 1 : 0);
+		return 0;
+	}
+	id = got[0].id;
+	*attempt = got[0].attempt;
+	lease.id = id;
+	lease.attempt = got[0].attempt;
+	ac_claimed_free_array(got, 1);
+	ac_error_clear(&err);
+	if (s->ops->task_report(s, "g1", &lease, &r, &err) != 0) {
+		diag("task_report", &err);
+		return -1;
+	}
+	return id;
+}
+
+static json_t *budget(struct ac_store *s, const char *name)
+{
+	json_t *list = NULL, *b;
+	struct ac_error err;
+
+	ac_error_clear(&err);
+	if (s->ops->budgets_list(s, name, &list, &err) < 0)
+		return NULL;
+	b = json_incref(json_array_get(list, 0));
+	json_decref(list);
+	return b;
+}
+
+static int task_held(struct ac_store *s, int64_t id)
+{
+	json_t *t = task(s, id);
+	int held = json_is_true(json_object_get(t, "held")) &&
+		json_is_null(json_object_get(t, "due")) &&
+		!strcmp(json_string_value(json_object_get(t, "status")),
+			"pending");
+
+	json_decref(t);
+	return held;
+}
+
+static size_t budget_batch_next(void *ctx, struct ac_task_spec *specs,
+				size_t max)
+{
+	size_t *left = ctx, n = 0;
+
+	for (; n < max && *left > 0; n++, (*left)--)
+		specs[n] = spec("bb", 5);
+	return n;
+}
+
+/* Budgets: usage reports charge the task's budget and type; a spent
+ * budget's tasks are held however they come to be queued, and released
+ * when it is raised, reset or removed. */
+static void test_budgets(void)
+{
+	struct ac_store *s = fresh_store();
+	struct ac_task_spec t = spec("bt", 5);
+	struct ac_batch_spec bs = { 0 };
+	struct ac_error err;
+	int64_t ids[4], late, delayed, own, a1, a2;
+	long long before;
+	size_t left = 3;
+	json_t *b, *u;
+	int attempt = 0, ok = 1, accepted = 0;
+	char name[40];
+
+	if (!s) {
+		check(0, "budgets: store");
+		return;
+	}
+	register_worker(s, "g1", 1, &err);
+	ac_error_clear(&err);
+	check(s->ops->budget_set(s, "b1", "{\"tokens\":100}", 0, &err) == 0 &&
+	      (b = budget(s, "b1")) &&
+	      json_integer_value(json_object_get(json_object_get(b, "limits"),
+						 "tokens")) == 100 &&
+	      json_is_false(json_object_get(b, "spent")),
+	      "budgets: made, with its limits, not spent");
+	json_decref(b);
+	ac_error_clear(&err);
+	check(s->ops->budget_set(s, "nope", NULL, 1, &err) < 0 &&
+	      err.exit_code == 1 &&
+	      s->ops->budgets_list(s, "nope", &b, &err) < 0 &&
+	      err.exit_code == 1,
+	      "budgets: an unknown budget is an error (exit 1)");
+	t.budget = "nope";
+	before = total_tasks(s);
+	ac_error_clear(&err);
+	check(submit1(s, &t) < 0 && total_tasks(s) == before,
+	      "budgets: a task charged to an unknown budget is refused, and nothing stored");
+	t.budget = "b1";
+	for (int i = 0; i < 4; i++)
+		ok &= (ids[i] = submit1(s, &t)) > 0;
+	check(ok, "budgets: tasks charged to a budget");
+	a1 = claim_and_report(s, "bt", "{\"tokens\":60,\"cost\":0.5}", &attempt);
+	b = budget(s, "b1");
+	check(a1 == ids[0] && b &&
+	      json_integer_value(json_object_get(json_object_get(b, "usage"),
+						 "tokens")) == 60 &&
+	      json_integer_value(json_object_get(json_object_get(b,
+				"remaining"), "tokens")) == 40 &&
+	      json_is_false(json_object_get(b, "spent")) &&
+	      status_is(s, ids[1], "queued"),
+	      "budgets: a report is charged to its budget");
+	json_decref(b);
+	outcome(s, "g1", a1, attempt, AC_OUTCOME_COMPLETED, "1", NULL,
+		&accepted, NULL);
+	a2 = claim_and_report(s, "bt", "{\"tokens\":50}", &attempt);
+	b = budget(s, "b1");
+	check(a2 == ids[1] && b && json_is_true(json_object_get(b, "spent")) &&
+	      !json_is_null(json_object_get(b, "spent_at")) &&
+	      json_integer_value(json_object_get(b, "held")) == 2 &&
+	      task_held(s, ids[2]) && task_held(s, ids[3]),
+	      "budgets: once spent, its queued tasks are held");
+	json_decref(b);
+	check(claim(s, "g1", (const char *[]){ "bt" }, 1, "[]", 4, 60000, NULL,
+		    NULL) == 0,
+	      "budgets: held tasks are not claimed");
+	check(outcome(s, "g1", a2, attempt, AC_OUTCOME_COMPLETED, "1", NULL,
+		      &accepted, NULL) == 0 && accepted &&
+	      status_is(s, a2, "completed"),
+	      "budgets: a task running when it was spent finishes");
+	late = submit1(s, &t);
+	t.delay_ms = 60000;
+	delayed = submit1(s, &t);
+	t.delay_ms = 0;
+	check(late > 0 && task_held(s, late) && delayed > 0 &&
+	      status_is(s, delayed, "pending") && !task_held(s, delayed),
+	      "budgets: a task submitted to a spent budget is held at once; a delayed one waits");
+	check(make_due(delayed) == 0 &&
+	      claim(s, "g1", (const char *[]){ "bt" }, 1, "[]", 4, 60000,
+		    NULL, NULL) == 0 && task_held(s, delayed),
+	      "budgets: a delayed task that comes due is held, not claimed");
+	u = NULL;
+	ac_error_clear(&err);
+	check(s->ops->usage_by_type(s, &u, &err) == 0 &&
+	      json_integer_value(json_object_get(json_object_get(u, "bt"),
+						 "tokens")) == 110 &&
+	      json_real_value(json_object_get(json_object_get(u, "bt"),
+					      "cost")) == 0.5,
+	      "budgets: usage is summed by type");
+	json_decref(u);
+	check(counts_agree(s, "held"), "budgets: counts agree with held tasks");
+	ac_error_clear(&err);
+	check(s->ops->budget_set(s, "b1", "{\"tokens\":1000}", 0, &err) == 0 &&
+	      status_is(s, ids[2], "queued") && status_is(s, late, "queued") &&
+	      status_is(s, delayed, "queued") &&
+	      claim(s, "g1", (const char *[]){ "bt" }, 1, "[]", 10, 60000,
+		    NULL, NULL) == 4,
+	      "budgets: raised, its held tasks are queued and claimed");
+	check(s->ops->budget_set(s, "b1", "{\"tokens\":10}", 0, &err) == 0 &&
+	      (b = budget(s, "b1")) && json_is_true(json_object_get(b, "spent")),
+	      "budgets: lowered below its usage, it is spent");
+	json_decref(b);
+	check(s->ops->budget_set(s, "b1", NULL, 1, &err) == 0 &&
+	      (b = budget(s, "b1")) && json_is_false(json_object_get(b, "spent")) &&
+	      !json_object_get(json_object_get(b, "usage"), "tokens"),
+	      "budgets: reset, its usage starts again from zero");
+	json_decref(b);
+	t.budget = NULL;
+	t.budget_limits = "{\"tokens\":5}";
+	own = submit1(s, &t);
+	snprintf(name, sizeof name, "task-%lld", (long long)own);
+	b = own > 0 ? budget(s, name) : NULL;
+	u = own > 0 ? task(s, own) : NULL;
+	check(b && u && !strcmp(json_string_value(json_object_get(u, "budget")),
+				name),
+	      "budgets: limits without a name make a budget of the task's own");
+	json_decref(b);
+	json_decref(u);
+	bs.budget_limits = "{\"tokens\":7}";
+	ac_error_clear(&err);
+	check(s->ops->submit_many(s, budget_batch_next, then_stored, &left, &bs,
+				  &err) == 0 && bs.id > 0,
+	      "budgets: a batch with limits");
+	snprintf(name, sizeof name, "batch-%lld", (long long)bs.id);
+	b = budget(s, name);
+	check(b && json_integer_value(json_object_get(json_object_get(b,
+				"tasks"), "queued")) == 3,
+	      "budgets: a batch's limits make one budget for all its tasks");
+	json_decref(b);
+	t.type = "b2t";
+	t.budget = "b2";
+	t.budget_limits = "{\"tokens\":3}";
+	check(submit1(s, &t) > 0 && (b = budget(s, "b2")) &&
+	      json_integer_value(json_object_get(json_object_get(b, "limits"),
+						 "tokens")) == 3,
+	      "budgets: a name with limits makes that budget at submit");
+	json_decref(b);
+	/* Spend b2 with its only task running, then remove it. */
+	a1 = claim_and_report(s, "b2t", "{\"tokens\":3}", &attempt);
+	ac_error_clear(&err);
+	t.budget_limits = NULL;
+	late = submit1(s, &t);
+	check(a1 > 0 && late > 0 && task_held(s, late) &&
+	      s->ops->budget_remove(s, "b2", &err) == 0 &&
+	      status_is(s, late, "queued") && budget(s, "b2") == NULL,
+	      "budgets: removed, its held tasks are released");
+	u = task(s, late);
+	check(u && json_is_null(json_object_get(u, "budget")),
+	      "budgets: and charged to no budget");
+	json_decref(u);
+	ac_error_clear(&err);
+	check(s->ops->budget_remove(s, "b2", &err) < 0 && err.exit_code == 1,
+	      "budgets: removing twice is an error");
+	check(counts_agree(s, "budgets"), "budgets: counts agree");
+	ac_store_close(s);
+}
+
 static struct ac_schedule_spec sched_spec(const char *name, const char *cron)
 {
 	struct ac_schedule_spec sp;
@@ -4109,6 +4358,7 @@ int main(void)
 	test_graph();
 	test_batch_then();
 	test_schedules();
+	test_budgets();
 	printf("1..%d\n", test_no);
 	PQfinish(pg_admin);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -30,7 +30,7 @@ static void test_task_line(void)
 
 	t.data = "{\"a\":[1,2]}";
 	t.data_len = strlen(t.data);
-	check(ac_stream_task_line(&out, &t, &err) == 0, "task line formats");
+	check(ac_stream_task_line(&out, &t, NULL, &err) == 0, "task line formats");
 	check(out.len > 0 && out.data[out.len - 1] == '\n' &&
 	      !memchr(out.data, '\n', out.len - 1), "one line, newline-ended");
 	line = json_loadb(out.data, out.len, 0, NULL);
@@ -49,11 +49,24 @@ static void test_task_line(void)
 	t.data = "{\"a\":\n 1}";
 	t.data_len = strlen(t.data);
 	t.checkpoint = "{\"step\":\n3}";
-	check(ac_stream_task_line(&out, &t, &err) == 0 &&
+	check(ac_stream_task_line(&out, &t, NULL, &err) == 0 &&
 	      !memchr(out.data, '\n', out.len - 1), "newlines re-encoded away");
 	line = json_loadb(out.data, out.len, 0, NULL);
 	check(json_integer_value(json_object_get(json_object_get(line,
 		"checkpoint"), "step")) == 3, "checkpoint embedded");
+	json_decref(line);
+
+	/* The trace context goes as "traceparent", only when there is one. */
+	check(!strstr(out.data, "traceparent"), "no traceparent key without one");
+	ac_buf_reset(&out);
+	check(ac_stream_task_line(&out, &t,
+				  "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+				  &err) == 0, "task line with a traceparent");
+	line = json_loadb(out.data, out.len, 0, NULL);
+	check(!strcmp(json_string_value(json_object_get(line, "traceparent")) ?
+		      json_string_value(json_object_get(line, "traceparent")) : "",
+		      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+	      "its traceparent key");
 	json_decref(line);
 	ac_buf_release(&out);
 }

@@ -169,13 +169,13 @@ def run_checks(wd, args):
         raise CheckFailed("the detail panel shows another task: %s" % detail[:200])
     wd.click("#detail-close")
     if args.token:
-        buttons = wd.js("return document.querySelectorAll('button.drain').length;")
+        buttons = wd.js("return document.querySelectorAll('button.drain, button.undo').length;")
         if buttons:
             raise CheckFailed("drain buttons shown before the token was given")
         wd.type_into("#token", args.token)
         wd.click("#unlock")
-        wait_for("a drain button for each worker",
-                 lambda: wd.js("return document.querySelectorAll('button.drain').length;")
+        wait_for("a drain (or undo) button for each worker",
+                 lambda: wd.js("return document.querySelectorAll('button.drain, button.undo').length;")
                  >= len(args.workers), args.timeout)
 
 

@@ -149,7 +149,7 @@ function renderWorkers(workers) {
       el("td", {class: "num"}, text(w.running) + "/" + text(w.concurrency)),
       el("td", {class: "num completed"}, text(w.completed)),
       el("td", {class: "num failed"}, text(w.failed)),
-      el("td", {class: "wrap"}, text(w.handlers)),
+      el("td", {class: "wrap", title: text(w.handlers)}, text(w.handlers)),
       el("td", {}, text(w.host) + ":" + text(w.pid)),
       el("td", {class: "num" + (typeof hb === "number" && hb > 10 ? " stale" : ""), title: w.heartbeat || ""}, age(hb)),
       el("td", {class: "wrap reason"}, text(w.drain_reason)),
@@ -271,9 +271,9 @@ function addEvent(ev) {
   const li = el("li", {"data-event": ev.event, "data-task": ev.task},
     el("span", {class: "t", title: ev.ts || ""}, isNaN(d) ? "-" : d.toLocaleTimeString([], {hour12: false})),
     el("span", {class: "e " + String(ev.event || "")}, text(ev.event)),
-    el("span", {}, ev.task ? "#" + ev.task : ""),
-    el("span", {}, text(ev.type === null ? "" : ev.type)),
-    el("span", {class: "muted"}, text(ev.worker)),
+    el("span", {class: "id"}, ev.task ? "#" + ev.task : ""),
+    el("span", {class: "ty", title: ev.type || ""}, ev.type || ""),
+    el("span", {class: "w muted", title: ev.worker || ""}, text(ev.worker)),
     el("span", {class: "x", title: extra.join(" ")}, extra.join(" ")));
   const feed = $("feed");
   feed.prepend(li);

@@ -37,6 +37,11 @@ struct sent {
 	char text[];
 };
 
+/* Sent to the streams per turn of the loop: a burst goes out in slices,
+ * so that the streams' output is written between them and a client that
+ * reads keeps up, while one that does not falls max_pending behind. */
+#define SLICE_BYTES (64 * 1024)
+
 struct ac_sse_hub {
 	struct event_base *base;
 	struct ac_sse_limits limits;
@@ -47,6 +52,9 @@ struct ac_sse_hub {
 	int wake[2];                 /* self-pipe: posting threads -> loop */
 	struct event *wake_ev;
 	struct event *keepalive_ev;
+	struct event *slice_ev;      /* the next slice of the backlog */
+	struct queued *backlog, *backlog_tail; /* taken from the queue, to send */
+	size_t nbacklog;
 	struct sse_client *clients;  /* loop thread only, as what follows */
 	size_t nclients;
 	char run[24];                /* this hub's id prefix: see ac_sse_hub_new */
@@ -191,6 +199,35 @@ static void replay(struct ac_sse_hub *hub, struct evhttp_request *req,
 	evbuffer_free(b);
 }
 
+/* Send a slice of the backlog; the rest waits for the next turn. */
+static void send_slice(struct ac_sse_hub *hub)
+{
+	static const struct timeval next_turn = { 0, 0 };
+	size_t sent = 0;
+	struct queued *q;
+
+	while (sent < SLICE_BYTES && (q = hub->backlog)) {
+		hub->backlog = q->next;
+		if (!hub->backlog)
+			hub->backlog_tail = NULL;
+		hub->nbacklog--;
+		send_message(hub, q->text, q->len);
+		sent += q->len;
+		free(q);
+	}
+	/* A timer of no time runs after the loop's next poll, which writes
+	 * what this slice queued. */
+	if (hub->backlog)
+		evtimer_add(hub->slice_ev, &next_turn);
+}
+
+static void on_slice(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	send_slice(arg);
+}
+
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
 	struct ac_sse_hub *hub = arg;
@@ -208,9 +245,26 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&hub->lock);
 	while ((q = list)) {
 		list = q->next;
-		send_message(hub, q->text, q->len);
-		free(q);
+		q->next = NULL;
+		if (hub->nbacklog >= hub->limits.max_queued) {
+			/* Still behind: the oldest message goes. */
+			struct queued *old = hub->backlog;
+
+			hub->backlog = old->next;
+			if (!hub->backlog)
+				hub->backlog_tail = NULL;
+			hub->nbacklog--;
+			free(old);
+		}
+		if (hub->backlog_tail)
+			hub->backlog_tail->next = q;
+		else
+			hub->backlog = q;
+		hub->backlog_tail = q;
+		hub->nbacklog++;
 	}
+	if (!evtimer_pending(hub->slice_ev, NULL))
+		send_slice(hub);
 }
 
 static void on_keepalive(evutil_socket_t fd, short what, void *arg)
@@ -255,9 +309,10 @@ int ac_sse_hub_new(struct ac_sse_hub **out, struct event_base *base,
 	hub->wake_ev = event_new(base, hub->wake[0], EV_READ | EV_PERSIST,
 				 on_wake, hub);
 	hub->keepalive_ev = event_new(base, -1, EV_PERSIST, on_keepalive, hub);
+	hub->slice_ev = evtimer_new(base, on_slice, hub);
 	every.tv_sec = limits->keepalive_ms / 1000;
 	every.tv_usec = (limits->keepalive_ms % 1000) * 1000;
-	if (!hub->wake_ev || !hub->keepalive_ev ||
+	if (!hub->wake_ev || !hub->keepalive_ev || !hub->slice_ev ||
 	    event_add(hub->wake_ev, NULL) < 0 ||
 	    event_add(hub->keepalive_ev, &every) < 0) {
 		ac_error_set(err, AC_EXIT_FAILED, "cannot set up the event stream");
@@ -282,12 +337,18 @@ void ac_sse_hub_free(struct ac_sse_hub *hub)
 		event_free(hub->wake_ev);
 	if (hub->keepalive_ev)
 		event_free(hub->keepalive_ev);
+	if (hub->slice_ev)
+		event_free(hub->slice_ev);
 	if (hub->wake[0] >= 0)
 		close(hub->wake[0]);
 	if (hub->wake[1] >= 0)
 		close(hub->wake[1]);
 	while ((q = hub->head)) {
 		hub->head = q->next;
+		free(q);
+	}
+	while ((q = hub->backlog)) {
+		hub->backlog = q->next;
 		free(q);
 	}
 	for (size_t i = 0; hub->ring && i < hub->limits.replay; i++)
@@ -331,6 +392,11 @@ int ac_sse_hub_add(struct ac_sse_hub *hub, struct evhttp_request *req)
 	hub->clients = c;
 	hub->nclients++;
 	evhttp_connection_set_closecb(c->conn, on_client_close, c);
+	/* libevent writes 16 KiB a turn by default: less than a slice, which
+	 * would leave even a reading client ever further behind. */
+	if (evhttp_connection_get_bufferevent(c->conn))
+		bufferevent_set_max_single_write(evhttp_connection_get_bufferevent(c->conn),
+						 SLICE_BYTES);
 	b = evbuffer_new();
 	if (b && evbuffer_add(b, hello, sizeof hello - 1) == 0)
 		evhttp_send_reply_chunk(req, b);

@@ -5,7 +5,9 @@
  * Messages may be posted from any thread: they wait in a locked queue and
  * a self-pipe wakes the loop, which alone touches the connections.  The
  * number of streams is bounded, and so is each stream's unsent output: a
- * client that does not read is dropped, never waited for.  Every
+ * client that does not read is dropped, never waited for.  A burst goes
+ * out in slices, one per turn of the loop, so that a client that reads is
+ * not mistaken for one that does not.  Every
  * keepalive period an SSE comment line (": keepalive") goes to each
  * stream, so that proxies and clients see the connection live.
  *
@@ -27,7 +29,8 @@ struct ac_sse_hub;
 struct ac_sse_limits {
 	size_t max_clients;          /* open streams at once */
 	size_t max_pending;          /* unsent bytes of one stream */
-	size_t max_queued;           /* posted messages not yet sent */
+	size_t max_queued;           /* posted messages not yet sent (twice:
+				      * posted and taken, waiting to go) */
 	size_t replay;               /* messages kept for new streams */
 	int keepalive_ms;
 };

@@ -4,7 +4,7 @@
 #include "dashboard_assets.h"
 #include "drain.h"
 #include "exitcode.h"
-#include "follow.h"
+#include "feed.h"
 #include "sse.h"
 #include "status.h"
 #include "util.h"
@@ -32,7 +32,6 @@
 #define TASKS_MAX 1000
 #define CANCEL_MAX 1000              /* ids in one cancel */
 #define REASON_MAX 1024              /* as ac-drain --reason */
-#define REFRESH_MS 2000              /* look for new workers to follow */
 
 /* The page's script and style are served from here, never inline, so the
  * policy needs no 'unsafe-inline' and no hashes to keep in step. */
@@ -53,8 +52,7 @@ struct ac_dashboard {
 	struct event_base *base;
 	struct evhttp *http;
 	struct ac_sse_hub *hub;
-	struct ac_follow *follow;
-	struct event *refresh_ev;
+	struct ac_feed *feed;
 	struct event *sigint_ev, *sigterm_ev;
 	struct ac_store *store;      /* borrowed, during ac_dashboard_run */
 	int loopback;                /* listening on 127.0.0.0/8 or ::1 */
@@ -89,31 +87,21 @@ static void reply_bytes(struct evhttp_request *req, int code,
 		evbuffer_free(b);
 }
 
-/* value (borrowed) as one line of JSON, as ac-status prints it. */
+/* value (borrowed) as one line of JSON, as ac-status prints it: the
+ * newline makes the body byte for byte the command's output. */
 static void reply_json(struct evhttp_request *req, int code, json_t *value)
 {
+	static const char oom[] = "{\"error\":\"out of memory\"}\n";
 	char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) :
 		NULL;
+	struct ac_buf body = { 0 };
 
-	if (!text) {
-		static const char oom[] = "{\"error\":\"out of memory\"}\n";
-
+	if (!text || ac_buf_printf(&body, "%s\n", text) < 0)
 		reply_bytes(req, 500, "application/json", oom, sizeof oom - 1);
-		return;
-	}
-	/* The newline makes the body byte for byte what ac-status prints. */
-	{
-		size_t len = strlen(text);
-		char *line = realloc(text, len + 2);
-
-		if (line) {
-			text = line;
-			text[len++] = '\n';
-			text[len] = '\0';
-		}
-		reply_bytes(req, code, "application/json", text, len);
-	}
+	else
+		reply_bytes(req, code, "application/json", body.data, body.len);
 	free(text);
+	ac_buf_release(&body);
 }
 
 static void reply_error(struct evhttp_request *req, int code,
@@ -283,7 +271,7 @@ static void serve_get(struct ac_dashboard *d, struct evhttp_request *req,
 	} else if (!strcmp(path, "/healthz")) {
 		out = json_pack("{s:b,s:I,s:i}", "ok", 1, "event_clients",
 				(json_int_t)ac_sse_hub_clients(d->hub),
-				"followed_workers", ac_follow_count(d->follow));
+				"followed_workers", ac_feed_workers(d->feed));
 		reply_view(req, 0, out, NULL, 0);
 	} else if (!strcmp(path, "/api/config")) {
 		out = json_pack("{s:b,s:s}", "actions", d->token != NULL,
@@ -544,30 +532,6 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 /* ------------------------------------------------------------ events */
 
-/* From a follower thread: the event as --follow prints it, to the hub. */
-static void on_event(void *ctx, json_t *event)
-{
-	struct ac_dashboard *d = ctx;
-	char *text = json_dumps(event, JSON_COMPACT);
-
-	if (text)
-		ac_sse_hub_post(d->hub, text, strlen(text));
-	free(text);
-}
-
-/* Workers that joined since the last look are followed from now on, as
- * ac-status --follow does.  A store that fails now is tried again at the
- * next tick. */
-static void on_refresh(evutil_socket_t fd, short what, void *arg)
-{
-	struct ac_dashboard *d = arg;
-	struct ac_error err;
-
-	(void)fd;
-	(void)what;
-	ac_follow_refresh(d->follow, d->store, &err);
-}
-
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct ac_dashboard *d = arg;
@@ -734,24 +698,17 @@ const char *ac_dashboard_url(const struct ac_dashboard *d)
 int ac_dashboard_run(struct ac_dashboard *d, struct ac_store *store,
 		     struct ac_error *err)
 {
-	static const struct ac_follow_filter everything = { 0 };
-	struct timeval every = { REFRESH_MS / 1000, (REFRESH_MS % 1000) * 1000 };
-
 	d->store = store;
 	if (ac_sse_hub_new(&d->hub, d->base, &sse_limits, err) < 0 ||
-	    ac_follow_start(&d->follow, &everything, d->ctl_token, on_event, d,
-			    err) < 0)
+	    ac_feed_start(&d->feed, d->base, store, d->hub, d->ctl_token,
+			  err) < 0)
 		return -1;
-	d->refresh_ev = event_new(d->base, -1, EV_PERSIST, on_refresh, d);
 	d->sigint_ev = evsignal_new(d->base, SIGINT, on_signal, d);
 	d->sigterm_ev = evsignal_new(d->base, SIGTERM, on_signal, d);
-	if (!d->refresh_ev || !d->sigint_ev || !d->sigterm_ev ||
-	    event_add(d->refresh_ev, &every) < 0 ||
+	if (!d->sigint_ev || !d->sigterm_ev ||
 	    event_add(d->sigint_ev, NULL) < 0 ||
 	    event_add(d->sigterm_ev, NULL) < 0)
 		return ac_error_set(err, AC_EXIT_FAILED, "cannot set up the event loop");
-	/* Follow the workers there are now before the first client comes. */
-	on_refresh(-1, 0, d);
 	if (event_base_dispatch(d->base) < 0)
 		return ac_error_set(err, AC_EXIT_FAILED, "the event loop failed");
 	return 0;
@@ -761,12 +718,10 @@ void ac_dashboard_free(struct ac_dashboard *d)
 {
 	if (!d)
 		return;
-	/* First no more events from the follower threads, then no more
-	 * streams to send them to. */
-	ac_follow_stop(d->follow);
+	/* First no more events from the feed, then no more streams to send
+	 * them to. */
+	ac_feed_stop(d->feed);
 	ac_sse_hub_free(d->hub);
-	if (d->refresh_ev)
-		event_free(d->refresh_ev);
 	if (d->sigint_ev)
 		event_free(d->sigint_ev);
 	if (d->sigterm_ev)

@@ -98,11 +98,23 @@ class WebDriver:
                           {"using": "css selector", "value": css})
         return next(iter(value.values()))
 
+    def on_element(self, css, command, body):
+        """command on the element css names, found again when the page
+        redrew it between the find and the command (it polls every 2 s)."""
+        for attempt in range(5):
+            try:
+                return self.call("POST", self.s("/element/%s/%s" % (self.find(css), command)),
+                                 body)
+            except CheckFailed as e:
+                if "stale element" not in str(e) or attempt == 4:
+                    raise
+                time.sleep(0.1)
+
     def type_into(self, css, text):
-        self.call("POST", self.s("/element/%s/value" % self.find(css)), {"text": text})
+        self.on_element(css, "value", {"text": text})
 
     def click(self, css):
-        self.call("POST", self.s("/element/%s/click" % self.find(css)), {})
+        self.on_element(css, "click", {})
 
     def screenshot(self, path):
         png = base64.b64decode(self.call("GET", self.s("/screenshot")))

@@ -75,6 +75,7 @@ class WebDriver:
     def start(self, chromium, profile):
         caps = {"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
             "goog:chromeOptions": {
                 "binary": chromium,
                 "args": CHROMIUM_FLAGS + ["--user-data-dir=" + profile],
@@ -115,6 +116,12 @@ class WebDriver:
 
     def click(self, css):
         self.on_element(css, "click", {})
+
+    def console_errors(self):
+        """The page's console errors so far (a CSP refusal, a script
+        error), as chromedriver reports them."""
+        entries = self.call("POST", self.s("/se/log"), {"type": "browser"}) or []
+        return [e.get("message", "") for e in entries if e.get("level") == "SEVERE"]
 
     def screenshot(self, path):
         png = base64.b64decode(self.call("GET", self.s("/screenshot")))
@@ -180,6 +187,9 @@ def run_checks(wd, args):
     if json.loads(detail).get("id") != int(args.task):
         raise CheckFailed("the detail panel shows another task: %s" % detail[:200])
     wd.click("#detail-close")
+    errors = wd.console_errors()
+    if errors:
+        raise CheckFailed("the page logged errors: %s" % "; ".join(errors)[:2000])
     if args.token:
         buttons = wd.js("return document.querySelectorAll('button.drain, button.undo').length;")
         if buttons:

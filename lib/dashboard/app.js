@@ -182,7 +182,9 @@ function renderTasks(tasks) {
         onclick: (ev) => { ev.stopPropagation(); cancel(t.id); }}, "Cancel");
     }
     return el("tr", {"data-id": t.id, class: state.selected === t.id ? "selected" : null,
-      onclick: () => showTask(t.id)},
+      tabindex: 0, title: "show task " + t.id,
+      onclick: () => showTask(t.id),
+      onkeydown: (ev) => { if (ev.key === "Enter") showTask(t.id); }},
       el("td", {class: "num"}, text(t.id)),
       el("td", {}, text(t.type)),
       el("td", {class: "status"}, badge(t.status)),

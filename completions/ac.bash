@@ -1,9 +1,10 @@
 # bash completion for ac, ac-worker, ac-submit, ac-status, ac-drain,
-# ac-cancel, ac-scale, ac-queue and ac-schedule.
+# ac-cancel, ac-scale, ac-queue, ac-schedule and ac-budget.
 # One file for every command: install it as
 # /usr/share/bash-completion/completions/NAME for each NAME, or source it.
 # Worker ids, task types, task ids, batch ids and schedule names are read
-# from the store with ac-status, only when jq is installed.
+# from the store with ac-status, budget names with ac-budget, only when jq
+# is installed.
 # The option lists of _ac_options are checked against each command's --help,
 # its man page, docs/cli.md and the zsh and fish completions by
 # tests/06-options.bats.
@@ -26,13 +27,14 @@ _ac_options()
 			"--require= --meta=" \
 			"--idempotency-key= --after= --after-policy= --then=" \
 			"--parent= --no-parent --traceparent=" \
+			"--budget= --budget-name=" \
 			"--retry= --wait-timeout= --store=" \
 			"-q --quiet -h --help --version"
 		;;
 	ac-status)
 		echo "--json --table --workers --tasks --status= --type=" \
 			"--limit= --task= --tree --batch= --schedules --queue" \
-			"--follow --worker= --serve= --token-file= --store=" \
+			"--usage --follow --worker= --serve= --token-file= --store=" \
 			"-h --help --version"
 		;;
 	ac-drain)
@@ -58,6 +60,9 @@ _ac_options()
 			"--priority= --timeout= --retries= --max-reclaims=" \
 			"--expires= --key= --require= --meta= --reason= --count=" \
 			"--json --table --store= -h --help --version"
+		;;
+	ac-budget)
+		echo "--reset --json --table --store= -h --help --version"
 		;;
 	ac)
 		echo "-h --help --version"
@@ -88,13 +93,15 @@ _ac_dir()
 	[[ $self == */* ]] && echo "${self%/*}"
 }
 
-# Run ac-status (beside the command being completed, else from PATH) with
-# the --store of the command line, bounded in time; output on stdout.
-_ac_status()
+# Run the command $1 (ac-status, ac-budget: beside the command being
+# completed, else from PATH) with the --store of the command line and the
+# arguments after $1, bounded in time; output on stdout.
+_ac_tool()
 {
-	local prog=ac-status dir i store=
+	local prog=$1 dir i store=
+	shift
 	dir=$(_ac_dir "${_ac_words[0]}")
-	[[ -n $dir && -x $dir/ac-status ]] && prog=$dir/ac-status
+	[[ -n $dir && -x $dir/$prog ]] && prog=$dir/$prog
 	for ((i = 1; i < ${#_ac_words[@]}; i++)); do
 		case ${_ac_words[i]} in
 		--store) store=${_ac_words[i + 1]} ;;
@@ -110,6 +117,11 @@ _ac_status()
 	else
 		"${argv[@]}" 2>/dev/null
 	fi
+}
+
+_ac_status()
+{
+	_ac_tool ac-status "$@"
 }
 
 _ac_worker_ids()
@@ -134,6 +146,13 @@ _ac_schedule_names()
 {
 	command -v jq >/dev/null 2>&1 || return 0
 	_ac_status --schedules --json | jq -r '.[].name' 2>/dev/null
+}
+
+# The names of the budgets (ac-budget list).
+_ac_budget_names()
+{
+	command -v jq >/dev/null 2>&1 || return 0
+	_ac_tool ac-budget list --json | jq -r '.[].name' 2>/dev/null
 }
 
 # The batches of the newest tasks (ac-status --tasks: up to 100).
@@ -231,6 +250,7 @@ _ac_complete_value()
 	--task | --after | --parent) _ac_reply_words "$(_ac_task_ids)" ;;
 	--after-policy) _ac_reply_words $'all-ok\nall-done' ;;
 	--batch) _ac_reply_words "$(_ac_batch_ids)" ;;
+	--budget-name) _ac_reply_words "$(_ac_budget_names)" ;;
 	--overlap) _ac_reply_words $'allow\nskip\ncancel-previous' ;;
 	--catch-up) _ac_reply_words $'0\n10m\n1h\n1d' ;;
 	--tz)
@@ -363,6 +383,20 @@ _ac_complete_command()
 			esac
 		fi
 		;;
+	ac-budget)
+		# SUBCOMMAND, then a budget NAME (set: a new or existing NAME, then
+		# its limits K=N, not completed).
+		if ((npos == 0)); then
+			_ac_reply_words $'set\nreset\nshow\nlist\nrm'
+		elif ((npos == 1)); then
+			case $sub in
+			set | reset | show | rm)
+				_ac_reply_words "$(_ac_budget_names)"
+				_ac_ltrim_colon
+				;;
+			esac
+		fi
+		;;
 	ac-worker | ac-status | ac-scale) ;;
 	*) _ac_reply_files ;;
 	esac
@@ -422,7 +456,7 @@ _ac_completion()
 			COMPREPLY=($(compgen -W "$(_ac_options ac)" -- "$_ac_cur"))
 			return 0
 		fi
-		local subs="worker submit status drain cancel scale queue schedule help"
+		local subs="worker submit status drain cancel scale queue schedule budget help"
 		# Any other ac-NAME command beside ac or in PATH.
 		if [[ -n $dir ]]; then
 			for c in "$dir"/ac-*; do
@@ -451,4 +485,4 @@ _ac_completion()
 
 complete -F _ac_completion ac
 complete -F _ac_cmd_completion ac-worker ac-submit ac-status ac-drain ac-cancel \
-	ac-scale ac-queue ac-schedule
+	ac-scale ac-queue ac-schedule ac-budget

@@ -1,5 +1,5 @@
 # fish completion for ac, ac-worker, ac-submit, ac-status, ac-drain,
-# ac-cancel, ac-scale, ac-queue and ac-schedule.
+# ac-cancel, ac-scale, ac-queue, ac-schedule and ac-budget.
 #
 # fish loads vendor_completions.d/NAME.fish when it first completes NAME, so
 # `make install` installs this one file under each command's name; whichever
@@ -7,8 +7,8 @@
 # return at once.
 #
 # Worker ids, task types, task ids, batch ids and schedule names are read
-# from the store with ac-status (the one beside the command, else from PATH; the --store of the
-# command line), only when jq is installed.
+# from the store with ac-status, budget names with ac-budget (the one beside the command, else
+# from PATH; the --store of the command line), only when jq is installed.
 #
 # Each command's options are its `complete -c NAME ... -l OPTION` lines;
 # tests/06-options.bats checks them against the command's --help, its man
@@ -21,15 +21,16 @@ set -g __ac_fish_completion_loaded 1
 
 # ---------------------------------------------------------------- helpers
 
-# __ac_status ARGS...: ac-status ARGS with the --store of the command line,
-# bounded in time, stderr dropped.
-function __ac_status
+# __ac_tool PROG ARGS...: PROG (ac-status, ac-budget) ARGS with the --store
+# of the command line, bounded in time, stderr dropped.
+function __ac_tool
     set -l tokens (commandline -opc)
-    set -l prog ac-status
+    set -l prog $argv[1]
+    set -e argv[1]
     set -l self $tokens[1]
     if string match -q -- '*/*' $self
         set -l dir (string replace -r -- '/[^/]*$' '' $self)
-        test -x $dir/ac-status; and set prog $dir/ac-status
+        test -x $dir/$prog; and set prog $dir/$prog
     end
     set -l store
     for i in (seq 2 (count $tokens))
@@ -49,6 +50,10 @@ function __ac_status
     else
         $prog $argv2 2>/dev/null
     end
+end
+
+function __ac_status
+    __ac_tool ac-status $argv
 end
 
 function __ac_worker_ids
@@ -78,6 +83,12 @@ end
 function __ac_schedule_names
     command -q jq; or return 0
     __ac_status --schedules --json | jq -r '.[] | "\(.name)\t\(.cron) \(.type)"' 2>/dev/null
+end
+
+# The names of the budgets (ac-budget list).
+function __ac_budget_names
+    command -q jq; or return 0
+    __ac_tool ac-budget list --json | jq -r '.[] | "\(.name)\t\(if .spent then "spent" else "budget" end)"' 2>/dev/null
 end
 
 # The batches of the newest tasks (up to 100).
@@ -206,6 +217,7 @@ complete -c ac -n __fish_use_subcommand -a cancel -d 'cancel queued or running t
 complete -c ac -n __fish_use_subcommand -a scale -d 'keep a pool of workers running'
 complete -c ac -n __fish_use_subcommand -a queue -d 'flow control and failed tasks'
 complete -c ac -n __fish_use_subcommand -a schedule -d 'cron schedules fired by the workers'
+complete -c ac -n __fish_use_subcommand -a budget -d 'token and cost budgets across workers'
 complete -c ac -n __fish_use_subcommand -a help -d 'list the commands'
 complete -c ac -n __fish_use_subcommand -a '(__ac_other_commands)' -d 'ac command'
 complete -c ac -n "not __fish_use_subcommand; and not __fish_seen_subcommand_from help" \
@@ -260,6 +272,8 @@ complete -c ac-submit -l then -x -a '(__ac_task_types)' -d 'with --batch: one mo
 complete -c ac-submit -l parent -x -a '(__ac_task_ids)' -d 'record the task as a sub-task of ID'
 complete -c ac-submit -l no-parent -d 'record no parent, even inside a handler'
 complete -c ac-submit -l traceparent -x -d 'W3C trace context the task joins (default $TRACEPARENT)'
+complete -c ac-submit -l budget -x -d 'stop claiming once its handlers reported K=N[,K=N...]'
+complete -c ac-submit -l budget-name -x -a '(__ac_budget_names)' -d 'charge the task to budget NAME'
 complete -c ac-submit -l retry -x -a '(__ac_task_ids failed timeout cancelled expired)' -d 'put a failed task back in the queue'
 complete -c ac-submit -l wait-timeout -x -d 'stop waiting after SEC (exit 3)'
 complete -c ac-submit -l store -x -a '(__ac_stores)' -d 'the store'
@@ -284,6 +298,7 @@ complete -c ac-status -l tree -d 'with --task: the whole graph the task is in'
 complete -c ac-status -l batch -x -a '(__ac_batch_ids)' -d "a batch's progress and its --then"
 complete -c ac-status -l schedules -d 'the schedules'
 complete -c ac-status -l queue -d 'depth by type and priority'
+complete -c ac-status -l usage -d 'the usage reported per task type, and every budget'
 complete -c ac-status -l follow -d 'the live events of every worker'
 complete -c ac-status -l worker -x -a '(__ac_worker_ids)' -d 'with --follow: only worker W'
 complete -c ac-status -l serve -x -a '127.0.0.1:8080 127.0.0.1:0' -d 'serve the dashboard on HOST:PORT'
@@ -412,3 +427,23 @@ complete -c ac-schedule -l table -d 'aligned table output'
 complete -c ac-schedule -l store -x -a '(__ac_stores)' -d 'the store'
 complete -c ac-schedule -s h -l help -d 'show the usage'
 complete -c ac-schedule -l version -d 'show the version'
+
+# ---------------------------------------------------------------- ac-budget
+
+# The subcommand first; then a budget NAME (set: a new or existing NAME,
+# then its limits K=N).  Each option is offered everywhere; ac-budget says
+# which go with which subcommand.
+set -l __ac_budget_subs set reset show list rm
+complete -c ac-budget -f
+complete -c ac-budget -n "not __fish_seen_subcommand_from $__ac_budget_subs" -a set -d 'make a budget, or replace its limits'
+complete -c ac-budget -n "not __fish_seen_subcommand_from $__ac_budget_subs" -a reset -d "start a budget's usage again from zero"
+complete -c ac-budget -n "not __fish_seen_subcommand_from $__ac_budget_subs" -a show -d 'one budget'
+complete -c ac-budget -n "not __fish_seen_subcommand_from $__ac_budget_subs" -a list -d 'every budget'
+complete -c ac-budget -n "not __fish_seen_subcommand_from $__ac_budget_subs" -a rm -d 'remove a budget; its held tasks are released'
+complete -c ac-budget -n '__fish_seen_subcommand_from set reset show rm; and test (count (commandline -opc | string match -rv -- "^-")) -eq 2' -a '(__ac_budget_names)'
+complete -c ac-budget -l reset -d 'set: also start its usage again from zero'
+complete -c ac-budget -l json -d 'JSON output'
+complete -c ac-budget -l table -d 'aligned table output'
+complete -c ac-budget -l store -x -a '(__ac_stores)' -d 'the store'
+complete -c ac-budget -s h -l help -d 'show the usage'
+complete -c ac-budget -l version -d 'show the version'

@@ -7,6 +7,10 @@
 
 #define CELL_MAX 60
 
+/* Reals to 15 significant digits, the most a double holds exactly, so
+ * that a stored 0.03 prints as 0.03, not 0.029999999999999999. */
+#define SHOWN_PRECISION JSON_REAL_PRECISION(15)
+
 /* A cell's text, malloc'd. */
 static char *cell_text(json_t *v)
 {
@@ -28,7 +32,7 @@ static char *cell_text(json_t *v)
 		return ac_strdup(json_is_true(v) ? "yes" : "no");
 	if (json_is_array(v) && json_array_size(v) == 0)
 		return ac_strdup("-");
-	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | SHOWN_PRECISION);
 }
 
 /* Cut to CELL_MAX characters and turn control characters into spaces, so
@@ -123,7 +127,8 @@ int ac_render_record(FILE *out, json_t *obj)
 
 int ac_render_json(FILE *out, json_t *value)
 {
-	if (json_dumpf(value, out, JSON_COMPACT | JSON_ENCODE_ANY) < 0)
+	if (json_dumpf(value, out, JSON_COMPACT | JSON_ENCODE_ANY |
+		       SHOWN_PRECISION) < 0)
 		return -1;
 	fputc('\n', out);
 	return 0;

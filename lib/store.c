@@ -652,7 +652,8 @@ char *ac_usage_sum(const char *total_text, const char *add_text)
 			json_object_set(total, key, v);
 		}
 	}
-	out = json_dumps(total, JSON_COMPACT);
+	/* 15 significant digits: sums of costs such as 0.03 stay short. */
+	out = json_dumps(total, JSON_COMPACT | JSON_REAL_PRECISION(15));
 done:
 	json_decref(total);
 	json_decref(add);

@@ -79,6 +79,7 @@ enum stmt_id {
 	ST_SCHED_INSERT, ST_SCHED_REPLACE, ST_SCHED_PAUSE, ST_SCHED_RESUME,
 	ST_SCHED_REMOVE,
 	ST_BUDGET_GET, ST_BUDGET_INSERT, ST_BUDGET_UPDATE, ST_BUDGET_HOLD,
+	ST_BUDGET_HOLD_ONE,
 	ST_BUDGET_RELEASE, ST_BUDGET_UNLINK, ST_BUDGET_DELETE, ST_BUDGET_LIST,
 	ST_BUDGET_ONE, ST_BUDGET_TASKS, ST_TASK_BUDGET, ST_TYPE_USAGE_GET,
 	ST_TYPE_USAGE_PUT, ST_TYPE_USAGE_LIST,
@@ -824,23 +825,30 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BUDGET_HOLD] =
 		"UPDATE tasks SET status = 'pending', held = 1, "
 		"run_at = 9007199254740991 WHERE budget = $1 AND status = 'queued'",
+	/* A task just submitted to a spent budget (inserts have no trigger:
+	 * one would cost every submit). */
+	[ST_BUDGET_HOLD_ONE] =
+		"UPDATE tasks SET status = 'pending', held = 1, "
+		"run_at = 9007199254740991 WHERE id = $1 AND status = 'queued'",
 	[ST_BUDGET_RELEASE] =
 		"UPDATE tasks SET status = 'queued', held = 0, run_at = " NOW_MS
-		" WHERE budget = $1 AND held <> 0",
+		" WHERE budget = $1 AND held <> 0 AND status = 'pending'",
 	[ST_BUDGET_UNLINK] =
 		"UPDATE tasks SET budget = NULL, held = 0, "
-		"status = CASE WHEN held <> 0 THEN 'queued' ELSE status END, "
-		"run_at = CASE WHEN held <> 0 THEN " NOW_MS " ELSE run_at END "
+		"status = CASE WHEN held <> 0 AND status = 'pending' THEN 'queued' "
+		"ELSE status END, "
+		"run_at = CASE WHEN held <> 0 AND status = 'pending' THEN "
+		NOW_MS " ELSE run_at END "
 		"WHERE budget = $1",
 	[ST_BUDGET_DELETE] = "DELETE FROM budgets WHERE name = $1",
 	[ST_BUDGET_LIST] =
 		"SELECT name, limits, usage, spent, spent_at, created, updated, "
 		"(SELECT count(*) FROM tasks WHERE budget = b.name AND "
-		"held <> 0) FROM budgets b ORDER BY name COLLATE \"C\"",
+		"held <> 0 AND status = 'pending') FROM budgets b ORDER BY name COLLATE \"C\"",
 	[ST_BUDGET_ONE] =
 		"SELECT name, limits, usage, spent, spent_at, created, updated, "
 		"(SELECT count(*) FROM tasks WHERE budget = b.name AND "
-		"held <> 0) FROM budgets b WHERE name = $1",
+		"held <> 0 AND status = 'pending') FROM budgets b WHERE name = $1",
 	[ST_BUDGET_TASKS] =
 		"SELECT status, count(*) FROM tasks WHERE budget = $1 "
 		"GROUP BY status",
@@ -1235,10 +1243,12 @@ static const char schema_v6[] =
 /* Version 7: trace context and budgets.  A task charged to a spent
  * budget is held: pending with held = 1 and a run_at that never comes,
  * so that neither promotion nor a claim sees it.  The trigger holds a
- * task whenever it would become queued (inserted, promoted, released by a
- * graph, retried), so every way into the queue is covered; its WHEN
- * clause is all a task without a budget pays.  It runs after the row is
- * written, so that the counts (task_counts) see the move to pending. */
+ * task whenever it would become queued (promoted, released by a graph,
+ * retried), so every way into the queue is covered; its WHEN clause is
+ * all a task without a budget pays.  It runs after the row is written,
+ * so that the counts (task_counts) see the move to pending.  A submit
+ * holds what it inserts itself (ST_BUDGET_HOLD_ONE): a trigger on every
+ * insert would slow every submit. */
 static const char schema_v7[] =
 	"ALTER TABLE tasks"
 	" ADD COLUMN IF NOT EXISTS traceparent text,"
@@ -1267,10 +1277,22 @@ static const char schema_v7[] =
 	"  RETURN NULL;"
 	" END $$;"
 	"DROP TRIGGER IF EXISTS tasks_budget_hold ON tasks;"
-	"CREATE TRIGGER tasks_budget_hold AFTER INSERT OR UPDATE OF status"
+	"CREATE TRIGGER tasks_budget_hold AFTER UPDATE OF status"
 	" ON tasks FOR EACH ROW WHEN (NEW.budget IS NOT NULL"
 	"  AND NEW.status = 'queued')"
-	" EXECUTE FUNCTION ac_budget_hold();";
+	" EXECUTE FUNCTION ac_budget_hold();"
+	/* A held task that leaves pending any other way (cancelled,
+	 * expired) is held no more, so that a release never queues it. */
+	"CREATE OR REPLACE FUNCTION ac_budget_unhold() RETURNS trigger"
+	" LANGUAGE plpgsql AS $$"
+	" BEGIN"
+	"  UPDATE tasks SET held = 0 WHERE id = NEW.id;"
+	"  RETURN NULL;"
+	" END $$;"
+	"DROP TRIGGER IF EXISTS tasks_budget_unhold ON tasks;"
+	"CREATE TRIGGER tasks_budget_unhold AFTER UPDATE OF status ON tasks"
+	" FOR EACH ROW WHEN (NEW.held <> 0 AND NEW.status <> 'pending')"
+	" EXECUTE FUNCTION ac_budget_unhold();";
 
 /* Fair claims walk the queued tasks of one type and priority by key,
  * oldest first in each (ST_FLOW_HEAD, ST_FLOW_NEXT), and so do per-key
@@ -2395,7 +2417,7 @@ out:
  * limits), -1 on error. */
 static int budget_apply(struct pg_store *s, const char *name,
 			const char *limits, int reset, const char *add,
-			int create, struct ac_error *err)
+			int create, int *spent_out, struct ac_error *err)
 {
 	const char *v[4] = { name, NULL, NULL, NULL };
 	char *new_limits = NULL, *new_usage = NULL;
@@ -2427,6 +2449,8 @@ static int budget_apply(struct pg_store *s, const char *name,
 			 "writing a budget", NULL, err);
 	free(new_limits);
 	free(new_usage);
+	if (rc == 0 && spent_out)
+		*spent_out = spent;
 	if (rc < 0 || spent == old_spent)
 		return rc;
 	if (run_command(s, spent ? ST_BUDGET_HOLD : ST_BUDGET_RELEASE, 1, v,
@@ -2436,25 +2460,30 @@ static int budget_apply(struct pg_store *s, const char *name,
 	return spent ? 0 : notify_wake(s, err);
 }
 
+/* The last budget checked in a submit, so that a batch checks its
+ * budget once, and whether it is spent (its new tasks are then held). */
+struct budget_check {
+	const char *name;
+	int spent;
+};
+
 /* The budget a new task is charged to, before it is inserted: made or
- * changed when limits come with it, else it must exist.  *checked is the
- * last name checked in this submit, so that a batch checks its budget
- * once. */
+ * changed when limits come with it, else it must exist. */
 static int budget_for_task(struct pg_store *s, const struct ac_task_spec *t,
-			   const char **checked, struct ac_error *err)
+			   struct budget_check *c, struct ac_error *err)
 {
 	int rc;
 
-	if (!t->budget || (*checked && strcmp(*checked, t->budget) == 0))
+	if (!t->budget || (c->name && strcmp(c->name, t->budget) == 0))
 		return 0;
 	rc = budget_apply(s, t->budget, t->budget_limits, 0, NULL,
-			  t->budget_limits != NULL, err);
+			  t->budget_limits != NULL, &c->spent, err);
 	if (rc > 0)
 		return ac_error_set(err, AC_EXIT_FAILED,
 				    "no budget named '%s' (make it with ac-budget set)",
 				    t->budget);
 	if (rc == 0)
-		*checked = t->budget;
+		c->name = t->budget;
 	return rc;
 }
 
@@ -2470,7 +2499,7 @@ static int budget_own(struct pg_store *s, const char *what, int64_t id,
 
 	if (!name)
 		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-	rc = budget_apply(s, name, limits, 0, NULL, 1, err);
+	rc = budget_apply(s, name, limits, 0, NULL, 1, NULL, err);
 	if (rc == 0 && task > 0)
 		rc = run_command(s, ST_TASK_BUDGET, 2, v,
 				 "charging a task to its budget", NULL, err);
@@ -2538,14 +2567,14 @@ static int insert_tasks(struct pg_store *s, const struct ac_task_spec *specs,
 			size_t n, struct ac_submitted *out, int64_t batch,
 			int then, struct ac_error *err)
 {
-	const char *budget_checked = NULL;
+	struct budget_check budget = { NULL, 0 };
 	size_t from = 0, to;
 
 	for (size_t i = 0; i < n; i++) {
 		if (specs[i].data[specs[i].data_len] != '\0')
 			return ac_error_set(err, AC_EXIT_FAILED,
 					    "task data must end at its length");
-		if (budget_for_task(s, &specs[i], &budget_checked, err) < 0)
+		if (budget_for_task(s, &specs[i], &budget, err) < 0)
 			return -1;
 	}
 	for (; from < n; from = to) {
@@ -2580,12 +2609,27 @@ static int insert_tasks(struct pg_store *s, const struct ac_task_spec *specs,
 			out[i].existed = 1;
 		}
 	}
-	for (size_t i = 0; i < n; i++)
+	/* New tasks of a spent budget are held (the check above again, from
+	 * its cache); a task's budget of its own is made. */
+	budget.name = NULL;
+	for (size_t i = 0; i < n; i++) {
+		char idb[NUM];
+		const char *v[1] = { num(idb, out[i].id) };
+
+		if (out[i].existed)
+			continue;
+		if (specs[i].budget &&
+		    (budget_for_task(s, &specs[i], &budget, err) < 0 ||
+		     (budget.spent &&
+		      run_command(s, ST_BUDGET_HOLD_ONE, 1, v,
+				  "holding a task of a spent budget", NULL,
+				  err) < 0)))
+			return -1;
 		if (specs[i].budget_limits && !specs[i].budget &&
-		    !out[i].existed &&
 		    budget_own(s, "task", out[i].id, specs[i].budget_limits,
 			       out[i].id, NULL, err) < 0)
 			return -1;
+	}
 	return count_submitted(s, specs, n, out, err);
 }
 
@@ -4857,7 +4901,7 @@ static int charge_usage(struct pg_store *s, const char *type,
 	free(total);
 	if (rc < 0 || !budget)
 		return rc;
-	return budget_apply(s, budget, NULL, 0, add, 0, err) < 0 ? -1 : 0;
+	return budget_apply(s, budget, NULL, 0, add, 0, NULL, err) < 0 ? -1 : 0;
 }
 
 static int pg_task_report(struct ac_store *base, const char *worker_id,
@@ -6214,7 +6258,7 @@ static int pg_budget_set(struct ac_store *base, const char *name,
 
 	if (tx_begin(s, err) < 0)
 		return -1;
-	rc = budget_apply(s, name, limits, reset, NULL, 1, err);
+	rc = budget_apply(s, name, limits, reset, NULL, 1, NULL, err);
 	if (rc > 0)
 		ac_error_set(err, AC_EXIT_FAILED,
 			     "no budget named '%s' (give its limits to make it)",

@@ -501,6 +501,32 @@ static void check_deadlock(struct ac_store *store, const char *type,
 	*told = 1;
 }
 
+/* A task waited for that its spent budget holds, told once: otherwise a
+ * waiting submit would say nothing while nothing runs. */
+static void check_held(struct ac_store *store, int64_t id,
+		       const struct ac_submit_sink *sink, int *told)
+{
+	struct ac_error ignored;
+	enum ac_task_status status;
+	json_t *task = NULL;
+	struct ac_buf msg = { 0 };
+
+	if (*told || !sink->notice ||
+	    store->ops->task_states(store, &id, 1, &status, &ignored) < 0 ||
+	    status != AC_TASK_PENDING ||
+	    store->ops->task_get(store, id, &task, &ignored) < 0)
+		return;
+	if (json_is_true(json_object_get(task, "held")) &&
+	    ac_buf_printf(&msg, "task %lld is held: its budget '%s' is spent; waiting (raise it with ac-budget set, or stop with --wait-timeout)",
+			  (long long)id, json_string_value(json_object_get(
+				  task, "budget"))) == 0) {
+		sink->notice(sink->ctx, msg.data);
+		*told = 1;
+	}
+	ac_buf_release(&msg);
+	json_decref(task);
+}
+
 int ac_submit_wait(struct ac_store *store, struct ac_submit_watch *watch,
 		   const int64_t *ids, size_t n, const char *type,
 		   int64_t timeout_ms, const struct ac_submit_sink *sink,
@@ -509,8 +535,8 @@ int ac_submit_wait(struct ac_store *store, struct ac_submit_watch *watch,
 	int64_t start = ac_mono_ms(), last_check = 0, last_worker_check = -1;
 	unsigned long seen = 0;
 	size_t next = 0;
-	int warned = 0, first = 1, down = 0, told_deadlock = 0;
-	int64_t last_deadlock_check = ac_mono_ms();
+	int warned = 0, first = 1, down = 0, told_deadlock = 0, told_held = 0;
+	int64_t last_deadlock_check = ac_mono_ms(), last_held_check = start;
 	struct ac_task_end ends[ENDS_PER_READ];
 	size_t read_size = ENDS_FIRST_READ;
 
@@ -545,6 +571,10 @@ int ac_submit_wait(struct ac_store *store, struct ac_submit_watch *watch,
 				ac_buf_release(&msg);
 				warned = 1;
 			}
+		}
+		if (!told_held && now - last_held_check >= WORKER_CHECK_MS) {
+			last_held_check = now;
+			check_held(store, ids[next], sink, &told_held);
 		}
 		if (sink->parent && type && !told_deadlock &&
 		    now - last_deadlock_check >= WORKER_CHECK_MS) {

@@ -311,6 +311,38 @@ check_documented() {
 	check_documented ac-schedule
 }
 
+# ---------------------------------------------------------------- ac-budget
+
+@test "ac-budget -h prints usage and exits 0" {
+	check_help ac-budget -h
+}
+
+@test "ac-budget --help prints usage and exits 0" {
+	check_help ac-budget --help
+}
+
+@test "ac-budget --version prints 'ac-budget 0.1.0'" {
+	check_version ac-budget
+}
+
+@test "ac-budget unknown option: exit 2, 'ac-budget: ...' on stderr" {
+	check_unknown_option ac-budget
+}
+
+@test "ac-budget missing option argument: exit 2" {
+	run -2 --separate-stderr ac-budget list --store
+	assert_usage_error ac-budget
+}
+
+@test "ac-budget without a subcommand: exit 2" {
+	run -2 --separate-stderr ac-budget
+	assert_usage_error ac-budget
+}
+
+@test "ac-budget long options are in man/ac-budget.1 and completions/ac.bash" {
+	check_documented ac-budget
+}
+
 # ---------------------------------------------------------------- every command
 
 @test "--help and --version work even with an unusable store" {
@@ -345,6 +377,9 @@ check_documented() {
 	run -69 --separate-stderr ac-schedule --store postgres://x list
 	assert_one_stderr_line ac-schedule
 	assert_contains "$stderr" "'postgres://x'" "ac-schedule names the store"
+	run -69 --separate-stderr ac-budget --store postgres://x list
+	assert_one_stderr_line ac-budget
+	assert_contains "$stderr" "'postgres://x'" "ac-budget names the store"
 	run -69 --separate-stderr timeout 20 ac-worker --store postgresql://x \
 		--handler echo=cat
 	assert_match "$stderr" '^ac-worker: ' "ac-worker diagnostic prefix"
@@ -426,6 +461,7 @@ check_documented() {
 		assert_contains "$output" cancel "ac $h lists cancel"
 		assert_contains "$output" queue "ac $h lists queue"
 		assert_contains "$output" schedule "ac $h lists schedule"
+		assert_contains "$output" budget "ac $h lists budget"
 	done
 	run -0 --separate-stderr ac --version
 	assert_eq "$output" "ac 0.1.0" "ac --version"

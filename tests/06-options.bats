@@ -277,6 +277,10 @@ check_options() {
 	check_options ac-schedule
 }
 
+@test "ac-budget: options agree (parser, --help, man, docs/cli.md, bash, zsh, fish)" {
+	check_options ac-budget
+}
+
 # The commands each place knows, one a line.
 cmds_of() {
 	case $1 in

@@ -439,6 +439,10 @@ fixture_ac_scale_1() {
 	run_page ac-scale.1
 }
 
+@test "ac-budget(1) EXAMPLES run" {
+	run_page ac-budget.1
+}
+
 # A page added later runs with the default fixture
 # until it gets a test and a fixture of its own above.
 @test "the EXAMPLES of every other man page run" {

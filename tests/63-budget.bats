@@ -164,8 +164,10 @@ budget_commands() {
 	start_worker w1 --concurrency 1 --handler spend="$H/spend.sh"
 	wait_status "$id" completed
 	assert_eq "$(budget_field b1 spent)" true "10 >= 7: spent"
-	id=$(submit_async spend '{}' --budget-name b1)
-	sleep 1
+	# A waiting submit of a held task says so once, and keeps waiting.
+	run -3 --separate-stderr ac_submit --wait-timeout 5 --budget-name b1 spend <<<'{}'
+	assert_contains "$stderr" "is held: its budget 'b1' is spent" "the notice"
+	id=$(ac-status --tasks --limit 1 --json | jq '.[0].id')
 	assert_eq "$(task_field "$id" held)" true "a new task of a spent budget is held at once"
 	run -0 ac-budget reset b1
 	assert_eq "$(jq -c .usage <<<"$output")" '{}' "reset: no usage"

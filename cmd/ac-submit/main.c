@@ -704,7 +704,7 @@ int main(int argc, char **argv)
 		if (waited < 0)
 			ac_cli_die_error(&err);
 		if (waited == 1)
-			ac_cli_die(AC_EXIT_TIMEOUT, "gave up waiting after %lld ms; the task stays in the queue",
+			ac_cli_die(AC_EXIT_TIMEOUT, "gave up waiting after %lld ms; the task stays where it is (ac-cancel ends it)",
 				   (long long)wait_timeout_ms);
 		rc = printer.exit_code;
 	}

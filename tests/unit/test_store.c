@@ -2010,7 +2010,7 @@ static const char *const undo_v5_pg[] = {
 /* Schema version 7 (trace context, budgets) undone, first of all. */
 static const char *const undo_v7_sqlite[] = {
 	"DROP TRIGGER tasks_budget_hold",
-	"DROP TRIGGER tasks_budget_hold_new",
+	"DROP TRIGGER tasks_budget_unhold",
 	"DROP INDEX tasks_budget",
 	"ALTER TABLE tasks DROP COLUMN traceparent",
 	"ALTER TABLE tasks DROP COLUMN budget",
@@ -2021,7 +2021,8 @@ static const char *const undo_v7_sqlite[] = {
 };
 static const char *const undo_v7_pg[] = {
 	"DROP TRIGGER tasks_budget_hold ON tasks",
-	"DROP FUNCTION ac_budget_hold()",
+	"DROP TRIGGER tasks_budget_unhold ON tasks",
+	"DROP FUNCTION ac_budget_hold(), ac_budget_unhold()",
 	"ALTER TABLE tasks DROP COLUMN traceparent, DROP COLUMN budget,"
 	" DROP COLUMN held",
 	"DROP TABLE budgets, type_usage",
@@ -3987,6 +3988,26 @@ static void test_budgets(void)
 	      "budgets: usage is summed by type");
 	json_decref(u);
 	check(counts_agree(s, "held"), "budgets: counts agree with held tasks");
+	{
+		enum ac_task_status st;
+		int64_t doomed = submit1(s, &t);
+
+		ac_error_clear(&err);
+		check(doomed > 0 && task_held(s, doomed) &&
+		      s->ops->cancel(s, &doomed, 1, &st, &err) == 0 &&
+		      status_is(s, doomed, "cancelled") &&
+		      (u = task(s, doomed)) &&
+		      json_is_false(json_object_get(u, "held")),
+		      "budgets: a held task cancelled is held no more");
+		json_decref(u);
+		ac_error_clear(&err);
+		check(s->ops->budget_set(s, "b1", "{\"tokens\":500}", 0,
+					 &err) == 0 &&
+		      status_is(s, doomed, "cancelled") &&
+		      s->ops->budget_set(s, "b1", "{\"tokens\":100}", 0,
+					 &err) == 0,
+		      "budgets: and a release leaves it cancelled");
+	}
 	ac_error_clear(&err);
 	check(s->ops->budget_set(s, "b1", "{\"tokens\":1000}", 0, &err) == 0 &&
 	      status_is(s, ids[2], "queued") && status_is(s, late, "queued") &&

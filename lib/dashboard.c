@@ -665,7 +665,9 @@ int ac_dashboard_open(struct ac_dashboard **out,
 	}
 	/* Small requests only; idle connections do not linger. */
 	evhttp_set_max_headers_size(d->http, 8192);
-	evhttp_set_max_body_size(d->http, BODY_MAX);
+	/* Bodies a little over the limit reach read_body(), which refuses
+	 * them in JSON; evhttp refuses bigger ones itself (in HTML). */
+	evhttp_set_max_body_size(d->http, 16 * BODY_MAX);
 	evhttp_set_timeout(d->http, 30);
 	evhttp_set_allowed_methods(d->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
 				   EVHTTP_REQ_POST | EVHTTP_REQ_PUT |

@@ -287,7 +287,9 @@ actions_with_token() {
 	assert_match "$(post /api/drain '{"worker":"w1","colour":"red"}' "$token")" "^400 \{\"error\":\"unknown member 'colour'\"\}" "unknown member"
 	assert_match "$(post /api/drain '{"worker":"w1","undo":"yes"}' "$token")" '^400 ' "undo not a boolean"
 	assert_match "$(post /api/drain '{"worker":"-x"}' "$token")" '^400 ' "not a worker id"
-	assert_match "$(post /api/drain "$(head -c 5000 /dev/zero | tr '\0' ' ')" "$token")" '^413 ' "over 4 KiB"
+	assert_eq "$(post /api/drain "$(head -c 5000 /dev/zero | tr '\0' ' ')" "$token")" \
+		'413 {"error":"the body is over 4 KiB"}' "over 4 KiB"
+	assert_match "$(post /api/drain "$(head -c 100000 /dev/zero | tr '\0' ' ')" "$token")" '^413 ' "far over"
 	assert_match "$(post /api/summary '{}' "$token")" '^405 ' "POST to a view"
 	assert_eq "$(worker_field w1 drained)" false "nothing changed"
 

@@ -66,6 +66,21 @@ sleep 4.5
 run "ac-schedule list --table"
 run "ac-schedule rm tick >/dev/null"
 
+say "a budget of 20 tokens shared by both workers: once spent, no worker claims its tasks"
+run "ac-budget set demo tokens=20 | jq -c '{name, limits}'"
+run "for i in 1 2 3; do echo '{\"text\":\"one two three four five six seven.\"}' | ac-submit --budget-name demo generate_summary | jq -c '{words}'; done"
+run "for i in 4 5 6; do echo '{\"text\":\"one two three four five six seven.\"}'; done | ac-submit --batch --async --budget-name demo generate_summary | tr '\\n' ' '; echo"
+sleep 1
+run "ac-budget show demo | jq -c '{usage, spent, held, tasks}'"
+run "ac-status --usage --table"
+run "ac-budget set demo tokens=100 | jq -c '{limits, spent}'"
+i=0
+until [ "$(ac-budget show demo | jq '.tasks.completed')" = 6 ]; do
+	i=$((i + 1)); [ $i -lt 100 ] || { echo "demo: the budget's tasks did not complete" >&2; exit 1; }
+	sleep 0.1
+done
+run "ac-budget show demo | jq -c '{usage, spent, held, tasks}'"
+
 say "the workers"
 run "ac-status --workers --table"
 

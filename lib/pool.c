@@ -44,7 +44,7 @@ struct pool {
 	const char *name;
 	struct ac_store *store;
 	struct event_base *base;
-	struct event *ev_chld, *ev_term, *ev_int, *ev_tick, *ev_ctl;
+	struct event *ev_chld, *ev_term, *ev_int, *ev_hup, *ev_tick, *ev_ctl;
 	struct ac_ctl_server *srv;
 	char *token;
 	struct slot *slots;      /* AC_POOL_MAX_WORKERS of them */
@@ -391,6 +391,22 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(p->base);
 }
 
+/* SIGHUP (systemctl reload) goes on to every worker, which reads its
+ * handlers again; the pool itself has nothing to re-read. */
+static void on_hangup(evutil_socket_t sig, short what, void *arg)
+{
+	struct pool *p = arg;
+	int n = 0;
+
+	(void)sig;
+	(void)what;
+	for (size_t i = 0; i < AC_POOL_MAX_WORKERS; i++)
+		if (p->slots[i].pid && kill(p->slots[i].pid, SIGHUP) == 0)
+			n++;
+	ac_log_info("SIGHUP: passed on to %d worker(s) of pool %s, which read their handlers again",
+		    n, p->name);
+}
+
 /* Auto-scaling: one step at a time towards what the backlog asks for. */
 static int autoscale(struct pool *p, json_t *types)
 {
@@ -714,10 +730,12 @@ static int setup(struct pool *p, struct ac_error *err)
 	p->ev_chld = evsignal_new(p->base, SIGCHLD, on_sigchld, p);
 	p->ev_term = evsignal_new(p->base, SIGTERM, on_signal, p);
 	p->ev_int = evsignal_new(p->base, SIGINT, on_signal, p);
+	p->ev_hup = evsignal_new(p->base, SIGHUP, on_hangup, p);
 	p->ev_tick = event_new(p->base, -1, EV_PERSIST, on_tick, p);
-	if (!p->ev_chld || !p->ev_term || !p->ev_int || !p->ev_tick ||
-	    event_add(p->ev_chld, NULL) || event_add(p->ev_term, NULL) ||
-	    event_add(p->ev_int, NULL) || event_add(p->ev_tick, &tick))
+	if (!p->ev_chld || !p->ev_term || !p->ev_int || !p->ev_hup ||
+	    !p->ev_tick || event_add(p->ev_chld, NULL) ||
+	    event_add(p->ev_term, NULL) || event_add(p->ev_int, NULL) ||
+	    event_add(p->ev_hup, NULL) || event_add(p->ev_tick, &tick))
 		return ac_error_set(err, AC_EXIT_FAILED,
 				    "cannot watch signals and timers");
 	/* We hold the lock: a socket file here is a dead supervisor's. */
@@ -753,8 +771,8 @@ static void stop_children(struct pool *p)
 
 static void release(struct pool *p)
 {
-	struct event *evs[] = { p->ev_chld, p->ev_term, p->ev_int, p->ev_tick,
-				p->ev_ctl };
+	struct event *evs[] = { p->ev_chld, p->ev_term, p->ev_int, p->ev_hup,
+				p->ev_tick, p->ev_ctl };
 
 	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
 		if (evs[i])

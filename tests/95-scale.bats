@@ -337,6 +337,27 @@ pool_size_is() {
 	assert_eq "$(ac-status --workers --json | jq -c 'map(.status) | unique')" '["stopped"]' "workers"
 }
 
+@test "SIGHUP to the supervisor is passed on: every worker reads its handlers again, the pool goes on" {
+	local d=$AC_TMP/handlers sup id
+	mkdir -p "$d"
+	printf '#!/bin/sh\necho 1\n' >"$d/one"
+	chmod +x "$d/one"
+	start_pool p 2 -- --handlers "$d"
+	wait_until 30 pool_running p 2 || { show_pool p; fail "2 running workers"; }
+	sup=$(supervisor_pid p)
+	printf '#!/bin/sh\necho 2\n' >"$d/.two"
+	chmod +x "$d/.two"
+	mv "$d/.two" "$d/two"
+	id=$(submit_async two '{}')
+	kill -HUP "$sup"
+	wait_status "$id" completed
+	assert_eq "$(task_field "$id" result)" 2 "the new handler ran"
+	pid_alive "$sup" || fail "SIGHUP killed the supervisor"
+	wait_until 30 eval '[ "$(ac-status --workers --json | jq -c "[.[] | select(.status != \"stopped\") | .handlers] | unique")" = "[[\"one\",\"two\"]]" ]' ||
+		fail "workers' handlers: $(ac-status --workers --json | jq -c 'map(.handlers)')"
+	assert_eq "$(pool_state p | jq '.workers | length')" 2 "still two workers"
+}
+
 @test "a second signal stops the workers at once" {
 	start_pool p 1 -- --handler gate="$H/gate.sh"
 	wait_until 30 pool_running p 1 || { show_pool p; fail "1 running worker"; }

@@ -32,7 +32,10 @@ CMD_LIBS = $(filter-out -lpq,$(ALL_LIBS))
 
 COMMANDS = ac-worker ac-submit ac-status ac-drain ac-cancel ac-scale ac-queue ac-schedule ac-budget
 LIB_SRC = $(wildcard lib/*.c)
-LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+# The dashboard's page (ac-status --serve) is built into libac: its files
+# become one generated C source (scripts/embed.sh).
+DASHBOARD_FILES = lib/dashboard/index.html lib/dashboard/app.js lib/dashboard/app.css
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/dashboard_assets.o
 LIBAC = $(BUILD)/libac.a
 UNIT_SRC = $(wildcard tests/unit/*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -52,6 +55,13 @@ all: $(PROGRAMS) $(EXAMPLE_BIN)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/gen/dashboard_assets.c: scripts/embed.sh $(DASHBOARD_FILES)
+	@mkdir -p $(@D)
+	sh scripts/embed.sh $(DASHBOARD_FILES) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/dashboard_assets.o: $(BUILD)/gen/dashboard_assets.c lib/dashboard_assets.h
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIBAC): $(LIB_OBJ)
 	@mkdir -p $(@D)

@@ -34,7 +34,8 @@ _ac_options()
 	ac-status)
 		echo "--json --table --workers --tasks --status= --type=" \
 			"--limit= --task= --tree --batch= --schedules --queue" \
-			"--usage --follow --worker= --store= -h --help --version"
+			"--usage --follow --worker= --serve= --token-file= --store=" \
+			"-h --help --version"
 		;;
 	ac-drain)
 		echo "--reason= --wait --timeout= --stop --undo --store=" \

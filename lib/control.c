@@ -33,8 +33,7 @@ int ac_ctl_url_is_local(const char *url)
 	return !strncmp(url, "ipc://", 6);
 }
 
-/* Equal strings in time that depends only on their lengths. */
-static int token_equal(const char *a, const char *b)
+int ac_ctl_token_equal(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	unsigned char diff = (unsigned char)(la != lb);
@@ -269,7 +268,7 @@ int ac_ctl_parse_request(const void *buf, size_t len, const char *token,
 		return -1;
 	}
 	given = json_string_value(json_object_get(obj, "token"));
-	if (token && (!given || !token_equal(given, token))) {
+	if (token && (!given || !ac_ctl_token_equal(given, token))) {
 		snprintf(why, whylen, "refused a control request without the right token");
 		json_decref(obj);
 		*answer = "unauthorized";

@@ -67,6 +67,10 @@ int ac_ctl_url_is_local(const char *url);
  * error); -1 with err when a named file cannot be read. */
 int ac_ctl_token(const char *token_file, char **token, struct ac_error *err);
 
+/* 1 when the strings are equal, in time that depends only on their
+ * lengths: how every token is compared. */
+int ac_ctl_token_equal(const char *a, const char *b);
+
 /* A client of one worker's control socket.  For tls+tcp:// the server's
  * certificate is checked against the CA file named by $AC_TLS_CA when it
  * is set (else the link is encrypted but the server not verified; the

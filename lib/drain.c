@@ -1,4 +1,5 @@
 #include "drain.h"
+#include "control.h"
 #include "util.h"
 
 #include <time.h>
@@ -28,4 +29,18 @@ int ac_drain_wait(struct ac_store *store, const char *const *ids, size_t n,
 			return 1;
 		nanosleep(&tick, NULL);
 	}
+}
+
+int ac_drain_apply(struct ac_store *store, const char *const *ids, size_t n,
+		   const char *reason, int flags, const char *token,
+		   struct ac_error *err)
+{
+	const char *op = flags == AC_DRAIN_UNDO ? "undo" :
+		flags == AC_DRAIN_STOP ? "stop" : "drain";
+
+	if (store->ops->drain(store, ids, n, reason, flags, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		ac_ctl_notify(store, ids[i], op, token);
+	return 0;
 }

@@ -146,11 +146,20 @@ static int sync_position(struct follower *fw)
 int ac_follow_refresh(struct ac_follow *f, struct ac_store *store,
 		      struct ac_error *err)
 {
-	json_t *workers, *w;
-	size_t i;
+	json_t *workers;
 
 	if (store->ops->workers_list(store, &workers, err) < 0)
 		return -1;
+	ac_follow_add(f, workers);
+	json_decref(workers);
+	return 0;
+}
+
+void ac_follow_add(struct ac_follow *f, json_t *workers)
+{
+	json_t *w;
+	size_t i;
+
 	json_array_foreach(workers, i, w) {
 		const char *id = json_string_value(json_object_get(w, "id"));
 		const char *url = json_string_value(json_object_get(w, "listen"));
@@ -165,8 +174,13 @@ int ac_follow_refresh(struct ac_follow *f, struct ac_store *store,
 			continue;
 		if (f->worker && strcmp(f->worker, id))
 			continue;
-		/* Drop followers whose thread ended; keep running ones. */
+		/* Drop followers whose thread ended; keep running ones.  Once
+		 * stopped, the threads are detached: none may be joined. */
 		pthread_mutex_lock(&f->lock);
+		if (f->stopping) {
+			pthread_mutex_unlock(&f->lock);
+			break;
+		}
 		for (link = &f->followers; (fw = *link);) {
 			if (fw->done && !strcmp(fw->id, id)) {
 				*link = fw->next;
@@ -205,13 +219,14 @@ int ac_follow_refresh(struct ac_follow *f, struct ac_store *store,
 			continue;
 		}
 		pthread_mutex_lock(&f->lock);
+		/* Stopped meanwhile: this one is left to end as the others. */
+		if (f->stopping)
+			pthread_detach(fw->thread);
 		fw->next = f->followers;
 		f->followers = fw;
 		pthread_mutex_unlock(&f->lock);
 	}
-	json_decref(workers);
 	f->first_refresh_done = 1;
-	return 0;
 }
 
 int ac_follow_count(struct ac_follow *f)

@@ -28,9 +28,16 @@ int ac_follow_start(struct ac_follow **out,
 		    const struct ac_follow_filter *filter, const char *token,
 		    ac_follow_fn fn, void *ctx, struct ac_error *err);
 /* Follow live workers (from the store) not followed yet.  Workers that
- * started after the follow began are followed from their first event. */
+ * started after the follow began are followed from their first event.
+ * It waits on each new worker's socket (up to 2 s for one that does not
+ * answer). */
 int ac_follow_refresh(struct ac_follow *f, struct ac_store *store,
 		      struct ac_error *err);
+/* The same for a worker list already read (workers_list's array,
+ * borrowed), so that the waiting can happen in a thread that does not
+ * own the store.  Calls must not overlap; it may run while
+ * ac_follow_stop() is called, and then does nothing more. */
+void ac_follow_add(struct ac_follow *f, json_t *workers);
 /* How many workers are being followed now. */
 int ac_follow_count(struct ac_follow *f);
 /* Stop delivering events.  For a program about to exit: follower threads

@@ -19,6 +19,9 @@
 # prometheus` stops it there).  In a container without one, invoke-rc.d
 # finds no runlevel and starts nothing, and the install succeeds.
 #
+# chromium and chromium-driver run the dashboard's page in a headless
+# browser (tests/dashboard-check.py, from tests/61-dashboard.bats).
+#
 # tzdata is the zoneinfo that lib/cron.c reads zones from (Europe/Berlin
 # and the like; container images may leave it out), and python3-croniter
 # the other cron implementation that tests/cron-oracle.py checks it against.
@@ -26,7 +29,8 @@ set -eu
 packages="gcc make pkg-config libc6-dev libnng-dev libevent-dev liblz4-dev faketime clang libclang-rt-14-dev
 libsqlite3-dev libpq-dev libjansson-dev bats jq sqlite3 procps openssl socat
 postgresql iproute2 zsh fish man-db
-systemd python3 python3-yaml curl prometheus python3-croniter tzdata"
+systemd python3 python3-yaml curl prometheus python3-croniter tzdata
+chromium chromium-driver"
 missing=
 for p in $packages; do
 	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed'; then

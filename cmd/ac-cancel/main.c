@@ -1,4 +1,5 @@
 /* ac-cancel: cancel tasks, queued or running. */
+#include "cancel.h"
 #include "cli.h"
 #include "config.h"
 #include "control.h"
@@ -91,25 +92,13 @@ int main(int argc, char **argv)
 					   argv[optind + (int)i]);
 		ids[i] = v;
 	}
+	/* The workers' token, to tell those of running tasks at once. */
+	if (ac_ctl_token(NULL, &token, &err) < 0)
+		token = NULL;
 	url = ac_config_store_url(store_opt, 0, &err);
 	if (!url || ac_store_open(url, 0, &store, &err) < 0 ||
-	    store->ops->cancel(store, ids, n, status, &err) < 0)
+	    ac_cancel_apply(store, ids, n, status, token, &err) < 0)
 		ac_cli_die_error(&err);
-	/* Recorded; now the workers of running tasks act at once, when they
-	 * can be reached (else at their next look at the store). */
-	if (ac_ctl_token(NULL, &token, &err) == 0)
-		for (size_t i = 0; i < n; i++) {
-			json_t *task;
-			const char *worker;
-
-			if (status[i] != AC_TASK_RUNNING ||
-			    store->ops->task_get(store, ids[i], &task, &err) < 0)
-				continue;
-			worker = json_string_value(json_object_get(task, "worker"));
-			if (worker)
-				ac_ctl_notify(store, worker, "cancel", token);
-			json_decref(task);
-		}
 	free(token);
 	start = ac_mono_ms();
 	while (wait) {

@@ -102,17 +102,14 @@ int main(int argc, char **argv)
 	url = ac_config_store_url(store_opt, 0, &err);
 	if (!url || ac_store_open(url, 0, &store, &err) < 0)
 		ac_cli_die_error(&err);
-	if (store->ops->drain(store, (const char *const *)argv + optind,
-			      (size_t)(argc - optind), reason,
-			      undo ? AC_DRAIN_UNDO :
-			      stop ? AC_DRAIN_STOP : AC_DRAIN_SET, &err) < 0)
+	/* The workers' token, to tell those that can be reached at once. */
+	if (ac_ctl_token(NULL, &token, &err) < 0)
+		token = NULL;
+	if (ac_drain_apply(store, (const char *const *)argv + optind,
+			   (size_t)(argc - optind), reason,
+			   undo ? AC_DRAIN_UNDO :
+			   stop ? AC_DRAIN_STOP : AC_DRAIN_SET, token, &err) < 0)
 		ac_cli_die_error(&err);
-	/* The store has it; the workers that can be reached act at once. */
-	if (ac_ctl_token(NULL, &token, &err) == 0)
-		for (int i = optind; i < argc; i++)
-			ac_ctl_notify(store, argv[i],
-				      undo ? "undo" : stop ? "stop" : "drain",
-				      token);
 	free(token);
 	rc = AC_EXIT_OK;
 	if (wait) {

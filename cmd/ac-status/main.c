@@ -3,15 +3,18 @@
 #include "cli.h"
 #include "config.h"
 #include "control.h"
+#include "dashboard.h"
 #include "exitcode.h"
 #include "follow.h"
 #include "graph.h"
 #include "render.h"
+#include "status.h"
 #include "store.h"
 #include "util.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +24,8 @@
 static const char synopsis[] =
 	"ac-status [--workers | --tasks [--status S] [--type T] [--limit N] | "
 	"--task ID [--tree] | --batch ID | --schedules | --queue | --usage | "
-	"--follow [--task ID] [--type T] [--worker W]] "
+	"--follow [--task ID] [--type T] [--worker W] | "
+	"--serve HOST:PORT [--token-file FILE]] "
 	"[--json | --table] [--store URL]";
 
 _Noreturn static void usage(void)
@@ -34,7 +38,8 @@ _Noreturn static void usage(void)
 	       "       ac-status --schedules [--json | --table]\n"
 	       "       ac-status --queue [--json | --table]\n"
 	       "       ac-status --usage [--json | --table]\n"
-	       "       ac-status --follow [--task ID] [--type T] [--worker W]\n\n"
+	       "       ac-status --follow [--task ID] [--type T] [--worker W]\n"
+	       "       ac-status --serve HOST:PORT [--token-file FILE]\n\n"
 	       "Show the cluster: a summary, workers, tasks, one task, or queue depth.\n\n"
 	       "  --workers               every worker the store knows\n"
 	       "  --tasks                 tasks, newest first\n"
@@ -54,12 +59,20 @@ _Noreturn static void usage(void)
 	       "  --follow                the live events of every worker, as JSON Lines,\n"
 	       "                          until interrupted (--task, --type, --worker filter)\n"
 	       "  --worker W              with --follow: only worker W's events\n"
+	       "  --serve HOST:PORT       serve the dashboard, a web page of all of this with\n"
+	       "                          the live events, and its JSON, until SIGINT or\n"
+	       "                          SIGTERM (port 0: any free port; the address is\n"
+	       "                          printed); read-only without a token\n"
+	       "  --token-file FILE       with --serve: allow drain and cancel from the page\n"
+	       "                          to whoever sends the token in FILE's first line\n"
+	       "                          (default $AC_TOKEN or $AC_TOKEN_FILE)\n"
 	       "  --json                  JSON output (the default when stdout is not a terminal)\n"
 	       "  --table                 aligned table (the default on a terminal)\n"
 	       "  --store URL             the store (default $AC_STORE, else $AC_HOME/ac.db)\n"
 	       "  -h, --help              show this help\n"
 	       "      --version           show the version\n\n"
-	       "Exit status: 0 ok, 2 usage or unknown task or batch, 69 store unavailable.\n"
+	       "Exit status: 0 ok, 1 --serve cannot listen, 2 usage or unknown task or batch,\n"
+	       "69 store unavailable.\n"
 	       "See ac-status(1).\n");
 	exit(AC_EXIT_OK);
 }
@@ -67,30 +80,10 @@ _Noreturn static void usage(void)
 enum { OPT_WORKERS = 256, OPT_TASKS, OPT_STATUS, OPT_TYPE, OPT_LIMIT,
        OPT_TASK, OPT_QUEUE, OPT_JSON, OPT_TABLE, OPT_STORE, OPT_VERSION,
        OPT_FOLLOW, OPT_WORKER, OPT_TREE, OPT_BATCH, OPT_SCHEDULES,
-       OPT_USAGE };
+       OPT_USAGE, OPT_SERVE, OPT_TOKEN_FILE };
 
 enum view { VIEW_SUMMARY, VIEW_WORKERS, VIEW_TASKS, VIEW_TASK, VIEW_QUEUE,
 	    VIEW_FOLLOW, VIEW_BATCH, VIEW_SCHEDULES, VIEW_USAGE };
-
-/* A task's record with its place in its graph. */
-static int task_record(struct ac_store *store, int64_t id, json_t **out,
-		       struct ac_error *err)
-{
-	json_t *links = NULL;
-
-	if (store->ops->task_get(store, id, out, err) < 0)
-		return -1;
-	if (store->ops->task_links(store, id, &links, err) < 0) {
-		json_decref(*out);
-		return -1;
-	}
-	json_object_set(*out, "after", json_object_get(links, "after"));
-	json_object_set(*out, "children", json_object_get(links, "children"));
-	json_object_set(*out, "dependents",
-			json_object_get(links, "dependents"));
-	json_decref(links);
-	return 0;
-}
 
 static void print_event(void *ctx, json_t *ev)
 {
@@ -120,46 +113,43 @@ _Noreturn static void follow(struct ac_store *store,
 	}
 }
 
-static json_t *summary(struct ac_store *store, const char *url,
-		       struct ac_error *err)
+/* --serve: the dashboard until SIGINT or SIGTERM.  The address is taken
+ * first, so that a bad one is a usage error whatever the store does; the
+ * line saying where it serves comes once the store has opened. */
+static int serve(const char *addr, const char *token_file,
+		 const char *store_opt)
 {
-	static const char *const statuses[] = { "idle", "busy", "draining",
-						"stopped", "lost", "error" };
-	json_t *workers, *counts, *w, *out, *by;
-	char *shown;
-	size_t i;
+	struct ac_dashboard_config cfg = { .listen = addr };
+	struct ac_dashboard *d;
+	struct ac_store *store;
+	struct ac_error err;
+	char *url, *token, *ctl_token;
 
-	if (store->ops->workers_list(store, &workers, err) < 0)
-		return NULL;
-	if (store->ops->task_counts(store, &counts, err) < 0) {
-		json_decref(workers);
-		return NULL;
-	}
-	by = json_object();
-	json_object_set_new(by, "total", json_integer((json_int_t)json_array_size(workers)));
-	for (i = 0; i < sizeof statuses / sizeof statuses[0]; i++)
-		json_object_set_new(by, statuses[i], json_integer(0));
-	json_array_foreach(workers, i, w) {
-		const char *s = json_string_value(json_object_get(w, "status"));
-		json_t *n = s ? json_object_get(by, s) : NULL;
-
-		if (n)
-			json_integer_set(n, json_integer_value(n) + 1);
-	}
-	shown = ac_store_url_masked(url);
-	if (shown) {
-		out = json_pack("{s:s,s:o,s:o}", "store", shown, "workers", by,
-				"tasks", counts);
-	} else {
-		json_decref(by);
-		json_decref(counts);
-		out = NULL;
-	}
-	free(shown);
-	json_decref(workers);
-	if (!out)
-		ac_error_set(err, AC_EXIT_FAILED, "out of memory");
-	return out;
+	if (ac_ctl_token(token_file, &token, &err) < 0 ||
+	    ac_ctl_token(NULL, &ctl_token, &err) < 0)
+		ac_cli_die_error(&err);
+	cfg.token = token;
+	cfg.ctl_token = ctl_token;
+	url = ac_config_store_url(store_opt, 0, &err);
+	if (!url)
+		ac_cli_die_error(&err);
+	cfg.store_url = url;
+	if (ac_dashboard_open(&d, &cfg, &err) < 0)
+		ac_cli_die_error(&err);
+	if (ac_store_open(url, 0, &store, &err) < 0)
+		ac_cli_die_error(&err);
+	/* A client that hangs up mid-reply is its loss, not a reason to die. */
+	signal(SIGPIPE, SIG_IGN);
+	fprintf(stderr, "%s: serving %s (%s)\n", ac_prog, ac_dashboard_url(d),
+		token ? "actions allowed with the token" : "read-only");
+	if (ac_dashboard_run(d, store, &err) < 0)
+		ac_cli_die_error(&err);
+	ac_dashboard_free(d);
+	ac_store_close(store);
+	free(url);
+	free(token);
+	free(ctl_token);
+	return AC_EXIT_OK;
 }
 
 static void summary_table(json_t *s)
@@ -186,42 +176,6 @@ static void summary_table(json_t *s)
 	printf("\n");
 }
 
-/* Each row of the queue depth says whether its type is paused or held
- * (ac-queue), and why. */
-static int mark_paused(struct ac_store *store, json_t *rows,
-		       struct ac_error *err)
-{
-	json_t *queues = NULL, *row, *q;
-	size_t i, j;
-
-	if (store->ops->queues_list &&
-	    store->ops->queues_list(store, NULL, &queues, err) < 0)
-		return -1;
-	json_array_foreach(rows, i, row) {
-		const char *type = json_string_value(json_object_get(row, "type"));
-		int paused = 0;
-		json_t *reason = NULL;
-
-		json_array_foreach(queues, j, q) {
-			const char *qt = json_string_value(json_object_get(q, "type"));
-
-			if (!type || !qt || strcmp(type, qt))
-				continue;
-			if (json_is_true(json_object_get(q, "paused"))) {
-				paused = 1;
-				reason = json_object_get(q, "reason");
-			} else if (!json_is_null(json_object_get(q, "held_until"))) {
-				paused = 1;
-				reason = json_object_get(q, "hold_reason");
-			}
-		}
-		json_object_set_new(row, "paused", json_boolean(paused));
-		json_object_set(row, "paused_reason", reason ? reason : json_null());
-	}
-	json_decref(queues);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -238,6 +192,8 @@ int main(int argc, char **argv)
 		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "schedules", no_argument, NULL, OPT_SCHEDULES },
 		{ "usage", no_argument, NULL, OPT_USAGE },
+		{ "serve", required_argument, NULL, OPT_SERVE },
+		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "table", no_argument, NULL, OPT_TABLE },
 		{ "store", required_argument, NULL, OPT_STORE },
@@ -264,7 +220,8 @@ int main(int argc, char **argv)
 	struct ac_follow_filter ffilter = { 0 };
 	int follow_mode = 0;
 	struct ac_task_filter filter = { .limit = 100 };
-	const char *store_opt = NULL;
+	const char *store_opt = NULL, *serve_addr = NULL, *token_file = NULL;
+	int forced_format = 0;
 	int table = ac_cli_isatty(STDOUT_FILENO), c, nviews = 0, filters = 0;
 	int64_t task_id = 0, batch_id = 0;
 	int tree = 0;
@@ -348,11 +305,19 @@ int main(int argc, char **argv)
 			filter.limit = (long)v;
 			filters++;
 			break;
+		case OPT_SERVE:
+			serve_addr = optarg;
+			break;
+		case OPT_TOKEN_FILE:
+			token_file = optarg;
+			break;
 		case OPT_JSON:
 			table = 0;
+			forced_format = 1;
 			break;
 		case OPT_TABLE:
 			table = 1;
+			forced_format = 1;
 			break;
 		case OPT_STORE:
 			store_opt = optarg;
@@ -367,6 +332,11 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		ac_cli_usage_error(synopsis, "unexpected argument '%s'", argv[optind]);
+	if (serve_addr && (nviews || follow_mode || filters || tree ||
+			   ffilter.worker || forced_format))
+		ac_cli_usage_error(synopsis, "--serve takes only --token-file and --store");
+	if (token_file && !serve_addr)
+		ac_cli_usage_error(synopsis, "--token-file goes with --serve");
 	if (follow_mode) {
 		/* --task and --type narrow the stream here. */
 		if (nviews > (view == VIEW_TASK) || filter.has_status ||
@@ -384,6 +354,8 @@ int main(int argc, char **argv)
 	if (filters && view != VIEW_TASKS && view != VIEW_FOLLOW)
 		ac_cli_usage_error(synopsis, "--status, --type and --limit go with --tasks");
 
+	if (serve_addr)
+		return serve(serve_addr, token_file, store_opt);
 	/* Looking must not create: a missing store is reported, not made. */
 	url = ac_config_store_url(store_opt, 0, &err);
 	if (!url || ac_store_open(url, 0, &store, &err) < 0)
@@ -392,8 +364,7 @@ int main(int argc, char **argv)
 		follow(store, &ffilter);
 	switch (view) {
 	case VIEW_SUMMARY:
-		out = summary(store, url, &err);
-		rc = out ? 0 : -1;
+		rc = ac_status_summary(store, url, &out, &err);
 		break;
 	case VIEW_WORKERS:
 		rc = store->ops->workers_list(store, &out, &err);
@@ -403,7 +374,7 @@ int main(int argc, char **argv)
 		break;
 	case VIEW_TASK:
 		rc = tree ? ac_task_tree(store, task_id, &out, &err) :
-			task_record(store, task_id, &out, &err);
+			ac_status_task(store, task_id, &out, &err);
 		break;
 	case VIEW_BATCH:
 		rc = store->ops->batch_get(store, batch_id, &out, &err);
@@ -415,9 +386,7 @@ int main(int argc, char **argv)
 		rc = ac_usage_report(store, &out, &err);
 		break;
 	default:
-		rc = store->ops->queue_depth(store, &out, &err);
-		if (rc == 0)
-			rc = mark_paused(store, out, &err);
+		rc = ac_status_queue(store, &out, &err);
 		break;
 	}
 	if (rc < 0)

@@ -286,6 +286,9 @@ static void serve_get(struct ac_dashboard *d, struct evhttp_request *req,
 	} else if (!strcmp(path, "/api/queue")) {
 		rc = ac_status_queue(d->store, &out, &err);
 		reply_view(req, rc, out, &err, 0);
+	} else if (!strcmp(path, "/api/usage")) {
+		rc = ac_usage_report(d->store, &out, &err);
+		reply_view(req, rc, out, &err, 0);
 	} else if (!strcmp(path, "/api/tasks")) {
 		serve_tasks(d, req, query);
 	} else if (!strncmp(path, "/api/task/", 10)) {

@@ -102,6 +102,7 @@ endpoints_match() {
 	same_json "$(api /api/summary)" "$(ac-status --json)" "/api/summary"
 	same_json "$(api /api/workers)" "$(ac-status --workers --json)" "/api/workers"
 	same_json "$(api /api/queue)" "$(ac-status --queue --json)" "/api/queue"
+	same_json "$(api /api/usage)" "$(ac-status --usage --json)" "/api/usage"
 	same_json "$(api /api/tasks)" "$(ac-status --tasks --limit 50 --json)" "/api/tasks"
 	same_json "$(api '/api/tasks?limit=2&status=completed&type=echo')" \
 		"$(ac-status --tasks --limit 2 --status completed --type echo --json)" \

@@ -174,6 +174,30 @@ function renderQueue(queue) {
   fill($("queue").tBodies[0], rows, 6, "nothing queued");
 }
 
+// What handlers reported (tokens, cost, ...) per task type, and every
+// budget: a spent one holds its tasks (ac-budget).
+function renderUsage(usage) {
+  const rows = [];
+  let spent = 0;
+  for (const [type, u] of Object.entries(usage.types || {})) {
+    rows.push(el("tr", {"data-type": type},
+      el("td", {}, "type"), el("td", {}, text(type)),
+      el("td", {class: "wrap"}, text(u)), el("td", {}, "-"),
+      el("td", {}, "-"), el("td", {class: "num"}, "-")));
+  }
+  for (const b of usage.budgets || []) {
+    if (b.spent) spent++;
+    rows.push(el("tr", {"data-budget": b.name},
+      el("td", {}, "budget"), el("td", {}, text(b.name)),
+      el("td", {class: "wrap"}, text(b.usage)),
+      el("td", {class: "wrap"}, text(b.limits)),
+      el("td", {}, b.spent ? badge("spent") : "no"),
+      el("td", {class: "num"}, text(b.held))));
+  }
+  $("usage-count").textContent = spent ? spent + " spent" : "";
+  fill($("usage").tBodies[0], rows, 6, "no usage reported");
+}
+
 function renderTasks(tasks) {
   const rows = tasks.map((t) => {
     let act = null;
@@ -211,9 +235,10 @@ function tasksPath() {
 async function refresh() {
   clearTimeout(state.pollTimer);
   try {
-    const [summary, workers, queue, tasks] = await Promise.all([
+    const [summary, workers, queue, usage, tasks] = await Promise.all([
       getJSON("/api/summary"), getJSON("/api/workers"),
-      getJSON("/api/queue"), getJSON(tasksPath()).catch((e) => {
+      getJSON("/api/queue"), getJSON("/api/usage"),
+      getJSON(tasksPath()).catch((e) => {
         notice("tasks: " + e.message);
         return [];
       }),
@@ -221,6 +246,7 @@ async function refresh() {
     renderSummary(summary);
     renderWorkers(workers);
     renderQueue(queue);
+    renderUsage(usage);
     renderTasks(tasks);
     state.pollOk = true;
   } catch (e) {

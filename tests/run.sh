@@ -138,11 +138,13 @@ else
 fi
 
 # run_bats NAME BINDIR: every bats file against the binaries in BINDIR
-# (relative to the repository), up to AC_TEST_JOBS files at once; each
-# file's output is printed whole, in file order, once it is done.
+# (relative to the repository), up to AC_TEST_JOBS files at once (a new one
+# starts as soon as any is done); each file's output is printed whole, in
+# file order, once all are done, with the seconds it took.
 run_bats() {
 	name=$1
 	bindir=$2
+	pass_start=$(date +%s)
 	echo "# === bats, $name ($bindir)"
 	if ! command -v bats >/dev/null 2>&1; then
 		echo "not ok - bats is not installed (apt-get install bats)"
@@ -162,30 +164,38 @@ run_bats() {
 			PATH=$ROOT/$bindir:$ROOT/bin:$PATH
 			AC_TEST_BIN=$bindir
 			export PATH AC_TEST_BIN
+			start=$(date +%s)
 			if [ -n "${AC_TEST_FILTER:-}" ]; then
 				timeout -k 10 900 bats --tap --filter "$AC_TEST_FILTER" "$f"
 			else
 				timeout -k 10 900 bats --tap "$f"
 			fi >"$OUT/$name.$b.out" 2>&1 </dev/null
 			echo $? >"$OUT/$name.$b.rc"
+			echo $(($(date +%s) - start)) >"$OUT/$name.$b.secs"
 		) &
 		pids="$pids $!"
 		running=$((running + 1))
-		if [ "$running" -ge "$AC_TEST_JOBS" ]; then
-			# wait for the oldest; POSIX sh has no `wait -n`
-			set -- $pids
-			wait "$1"
-			shift
-			pids=$*
-			running=$((running - 1))
-		fi
+		# POSIX sh has no `wait -n`: look for any job that is done.
+		while [ "$running" -ge "$AC_TEST_JOBS" ]; do
+			left=
+			for p in $pids; do
+				if kill -0 "$p" 2>/dev/null; then
+					left="$left $p"
+				else
+					wait "$p"
+					running=$((running - 1))
+				fi
+			done
+			pids=$left
+			[ "$running" -ge "$AC_TEST_JOBS" ] && sleep 0.2
+		done
 	done
 	for p in $pids; do
 		wait "$p"
 	done
 	for f in $BATS_FILES; do
 		b=$(basename "$f" .bats)
-		echo "# --- $f"
+		echo "# --- $f ($(cat "$OUT/$name.$b.secs" 2>/dev/null || echo ?) s)"
 		cat "$OUT/$name.$b.out"
 		count "$OUT/$name.$b.out" "$f ($name)"
 		rc=$(cat "$OUT/$name.$b.rc" 2>/dev/null || echo 1)
@@ -194,6 +204,7 @@ run_bats() {
 			failed=$((failed + 1))
 		fi
 	done
+	echo "# === bats, $name: $(($(date +%s) - pass_start)) s"
 }
 
 run_bats normal bin

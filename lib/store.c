@@ -533,6 +533,58 @@ int ac_budget_limits_check(const char *limits, struct ac_error *err)
 	return rc;
 }
 
+int ac_schedule_fire_one(const struct ac_schedule_fire_ops *ops,
+			 struct ac_store *store,
+			 const struct ac_schedule_row *r, int64_t now,
+			 struct ac_fired **fired, size_t *nfired,
+			 struct ac_error *err)
+{
+	struct ac_schedule_step step;
+	enum ac_task_status last = AC_TASK_COMPLETED;
+	int64_t task = 0, cancelled = 0;
+	int skipped = 0, existed = 0, oom = 0, rc;
+
+	if (ac_schedule_step(r->cron, r->tz, r->next_at, r->catch_up_ms, now,
+			     &step, err) < 0)
+		return -1;
+	/* Overlap: while the last task is unfinished, skip the slot or
+	 * cancel that task first. */
+	if (step.fire_slot && r->last_task > 0 &&
+	    r->overlap != AC_OVERLAP_ALLOW) {
+		rc = ops->task_status(store, r->last_task, &last, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0 && !ac_task_status_final(last)) {
+			if (r->overlap == AC_OVERLAP_SKIP) {
+				skipped = 1;
+			} else {
+				if (ops->cancel(store, r->last_task,
+						last == AC_TASK_RUNNING, now,
+						err) < 0)
+					return -1;
+				cancelled = r->last_task;
+			}
+		}
+	}
+	if (step.fire_slot && !skipped &&
+	    ops->submit(store, r, step.fire_slot, now, &task, &existed,
+			err) < 0)
+		return -1;
+	if (ops->update(store, r, &step, task, task && !existed, skipped,
+			err) < 0)
+		return -1;
+	if (step.missed)
+		oom |= ac_fired_append(fired, nfired, r, AC_FIRED_MISSED, 0,
+				       0, 0, step.missed) < 0;
+	if (skipped)
+		oom |= ac_fired_append(fired, nfired, r, AC_FIRED_SKIPPED,
+				       step.fire_slot, r->last_task, 0, 0) < 0;
+	else if (task && !existed)
+		oom |= ac_fired_append(fired, nfired, r, AC_FIRED_TASK,
+				       step.fire_slot, task, cancelled, 0) < 0;
+	return oom ? ac_error_set(err, AC_EXIT_FAILED, "out of memory") : 0;
+}
+
 void ac_schedule_row_release(struct ac_schedule_row *row)
 {
 	free(row->name);

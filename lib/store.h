@@ -766,6 +766,37 @@ json_t *ac_usage_rows(json_t *report);
 int ac_budget_name_check(const char *name, struct ac_error *err);
 int ac_budget_limits_check(const char *limits, struct ac_error *err);
 
+/* Shared by the backends' schedules_fire: one due schedule (locked by the
+ * caller's transaction) moved past its slot, with ac_schedule_step's
+ * rules and the overlap policy: its task submitted (or the slot skipped,
+ * or the last task cancelled first), its row updated, and what happened
+ * appended to *fired.  The backend's steps: */
+struct ac_schedule_row;
+struct ac_schedule_step;
+struct ac_schedule_fire_ops {
+	/* A task's status: 0, 1 when there is no such task (pruned: it
+	 * ended), -1. */
+	int (*task_status)(struct ac_store *store, int64_t id,
+			   enum ac_task_status *status, struct ac_error *err);
+	/* Cancel a task: a running one by a request, else at once. */
+	int (*cancel)(struct ac_store *store, int64_t id, int running,
+		      int64_t now, struct ac_error *err);
+	/* Submit the schedule's task for slot. */
+	int (*submit)(struct ac_store *store, const struct ac_schedule_row *r,
+		      int64_t slot, int64_t now, int64_t *task, int *existed,
+		      struct ac_error *err);
+	/* Write the schedule's row: its next slot, the slot dealt with, its
+	 * task (0 = none), and its counters' increments. */
+	int (*update)(struct ac_store *store, const struct ac_schedule_row *r,
+		      const struct ac_schedule_step *step, int64_t task,
+		      int fired, int skipped, struct ac_error *err);
+};
+int ac_schedule_fire_one(const struct ac_schedule_fire_ops *ops,
+			 struct ac_store *store,
+			 const struct ac_schedule_row *r, int64_t now,
+			 struct ac_fired **fired, size_t *nfired,
+			 struct ac_error *err);
+
 /* Shared by the backends' batch_get: counts (an object by status) is
  * stolen; then_id 0 = no continuation. */
 json_t *ac_batch_json(int64_t id, const char *created, int64_t total,

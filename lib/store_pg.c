@@ -5960,70 +5960,61 @@ static int sched_submit(struct pg_store *s, const struct ac_schedule_row *r,
 }
 
 /* One due schedule, its row locked, in the caller's transaction. */
-static int sched_fire_one(struct pg_store *s,
-			  const struct ac_schedule_row *r,
-			  int64_t now, struct ac_fired **fired, size_t *nfired,
-			  struct ac_error *err)
+static int sched_task_status(struct ac_store *base, int64_t id,
+			     enum ac_task_status *status, struct ac_error *err)
 {
-	struct ac_schedule_step step;
-	enum ac_task_status last = AC_TASK_COMPLETED;
-	int64_t task = 0, cancelled = 0;
-	int skipped = 0, existed = 0, oom = 0;
-	char nextb[NUM], slotb[NUM], taskb[NUM], missedb[NUM];
-	const char *v[7];
-
-	if (ac_schedule_step(r->cron, r->tz, r->next_at, r->catch_up_ms, now,
-			     &step, err) < 0)
+	/* Any error but "no such task" has ended the transaction. */
+	if (read_status((struct pg_store *)base, id, status, err) == 0)
+		return 0;
+	if (err->exit_code != AC_EXIT_USAGE)
 		return -1;
-	if (step.fire_slot && r->last_task > 0 &&
-	    r->overlap != AC_OVERLAP_ALLOW) {
-		/* A pruned last task has ended (any other error has ended
-		 * the transaction). */
-		if (read_status(s, r->last_task, &last, err) < 0) {
-			if (err->exit_code != AC_EXIT_USAGE)
-				return -1;
-			ac_error_clear(err);
-			last = AC_TASK_COMPLETED;
-		}
-		if (!ac_task_status_final(last)) {
-			if (r->overlap == AC_OVERLAP_SKIP) {
-				skipped = 1;
-			} else {
-				const char *c[1] = { num(taskb, r->last_task) };
-
-				if (run_command(s, last == AC_TASK_RUNNING ?
-						ST_CANCEL_ASK : ST_CANCEL_NOW,
-						1, c, "cancelling a task", NULL,
-						err) < 0)
-					return -1;
-				cancelled = r->last_task;
-			}
-		}
-	}
-	if (step.fire_slot && !skipped &&
-	    sched_submit(s, r, step.fire_slot, now, &task, &existed, err) < 0)
-		return -1;
-	v[0] = r->name;
-	v[1] = step.next_at > 0 ? num(nextb, step.next_at) : NULL;
-	v[2] = step.fire_slot ? num(slotb, step.fire_slot) : NULL;
-	v[3] = task ? num(taskb, task) : NULL;
-	v[4] = task && !existed ? "1" : "0";
-	v[5] = skipped ? "1" : "0";
-	v[6] = num(missedb, step.missed);
-	if (run_command(s, ST_SCHED_UPDATE, 7, v, "moving a schedule on", NULL,
-			err) < 0)
-		return -1;
-	if (step.missed)
-		oom |= ac_fired_append(fired, nfired, r, AC_FIRED_MISSED, 0,
-				       0, 0, step.missed) < 0;
-	if (skipped)
-		oom |= ac_fired_append(fired, nfired, r, AC_FIRED_SKIPPED,
-				       step.fire_slot, r->last_task, 0, 0) < 0;
-	else if (task && !existed)
-		oom |= ac_fired_append(fired, nfired, r, AC_FIRED_TASK,
-				       step.fire_slot, task, cancelled, 0) < 0;
-	return oom ? ac_error_set(err, AC_EXIT_FAILED, "out of memory") : 0;
+	ac_error_clear(err);
+	return 1;
 }
+
+static int sched_cancel(struct ac_store *base, int64_t id, int running,
+			int64_t now, struct ac_error *err)
+{
+	char idb[NUM];
+	const char *c[1] = { num(idb, id) };
+
+	(void)now;
+	return run_command((struct pg_store *)base,
+			   running ? ST_CANCEL_ASK : ST_CANCEL_NOW, 1, c,
+			   "cancelling a task", NULL, err);
+}
+
+static int sched_submit_step(struct ac_store *base,
+			     const struct ac_schedule_row *r, int64_t slot,
+			     int64_t now, int64_t *task, int *existed,
+			     struct ac_error *err)
+{
+	return sched_submit((struct pg_store *)base, r, slot, now, task,
+			    existed, err);
+}
+
+static int sched_update(struct ac_store *base, const struct ac_schedule_row *r,
+			const struct ac_schedule_step *step, int64_t task,
+			int fired, int skipped, struct ac_error *err)
+{
+	char nextb[NUM], slotb[NUM], taskb[NUM], missedb[NUM];
+	const char *v[7] = {
+		r->name,
+		step->next_at > 0 ? num(nextb, step->next_at) : NULL,
+		step->fire_slot ? num(slotb, step->fire_slot) : NULL,
+		task ? num(taskb, task) : NULL,
+		fired ? "1" : "0",
+		skipped ? "1" : "0",
+		num(missedb, step->missed),
+	};
+
+	return run_command((struct pg_store *)base, ST_SCHED_UPDATE, 7, v,
+			   "moving a schedule on", NULL, err);
+}
+
+static const struct ac_schedule_fire_ops sched_fire_ops = {
+	sched_task_status, sched_cancel, sched_submit_step, sched_update,
+};
 
 /* The time until the next slot of any active schedule (-1: none), by
  * the store's clock, which goes to *now when asked. */
@@ -6080,7 +6071,9 @@ static int pg_schedules_fire(struct ac_store *base, struct ac_fired **fired,
 	if (!res || sched_rows(res, &rows, &n, err) < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++)
-		if (sched_fire_one(s, &rows[i], now, fired, nfired, err) < 0) {
+		if (ac_schedule_fire_one(&sched_fire_ops, &s->base,
+					 &rows[i], now, fired, nfired,
+					 err) < 0) {
 			ac_error_prefix(err, "schedule '%s'", rows[i].name);
 			goto fail;
 		}

@@ -4820,80 +4820,71 @@ static int sched_submit(struct sqlite_store *s,
 }
 
 /* One due schedule, in the caller's transaction. */
-static int sched_fire_one(struct sqlite_store *s,
-			  const struct ac_schedule_row *r,
-			  int64_t now, struct ac_fired **fired, size_t *nfired,
-			  struct ac_error *err)
+static int sched_task_status(struct ac_store *base, int64_t id,
+			     enum ac_task_status *status, struct ac_error *err)
 {
+	if (read_status((struct sqlite_store *)base, id, status, err) == 0)
+		return 0;
+	if (err->exit_code != AC_EXIT_USAGE)
+		return -1;
+	ac_error_clear(err);
+	return 1;
+}
+
+static int sched_cancel(struct ac_store *base, int64_t id, int running,
+			int64_t now, struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *c = stmt(s, running ? ST_CANCEL_ASK : ST_CANCEL_NOW, err);
+
+	if (!c)
+		return -1;
+	sqlite3_bind_int64(c, 1, id);
+	if (!running)
+		sqlite3_bind_int64(c, 2, now);
+	return exec_stmt(s, c, err, "cancelling a task");
+}
+
+static int sched_submit_step(struct ac_store *base,
+			     const struct ac_schedule_row *r, int64_t slot,
+			     int64_t now, int64_t *task, int *existed,
+			     struct ac_error *err)
+{
+	return sched_submit((struct sqlite_store *)base, r, slot, now, task,
+			    existed, err);
+}
+
+static int sched_update(struct ac_store *base, const struct ac_schedule_row *r,
+			const struct ac_schedule_step *step, int64_t task,
+			int fired, int skipped, struct ac_error *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
 	sqlite3_stmt *upd = stmt(s, ST_SCHED_UPDATE, err);
-	struct ac_schedule_step step;
-	enum ac_task_status last = AC_TASK_COMPLETED;
-	int64_t task = 0, cancelled = 0;
-	int skipped = 0, existed = 0, oom = 0;
 
 	if (!upd)
 		return -1;
-	if (ac_schedule_step(r->cron, r->tz, r->next_at, r->catch_up_ms, now,
-			     &step, err) < 0)
-		return -1;
-	if (step.fire_slot && r->last_task > 0 && r->overlap != AC_OVERLAP_ALLOW) {
-		struct ac_error ignored;
-
-		/* A pruned last task has ended. */
-		if (read_status(s, r->last_task, &last, &ignored) < 0)
-			last = AC_TASK_COMPLETED;
-		if (!ac_task_status_final(last)) {
-			if (r->overlap == AC_OVERLAP_SKIP) {
-				skipped = 1;
-			} else {
-				sqlite3_stmt *c = stmt(s, last ==
-						       AC_TASK_RUNNING ?
-						       ST_CANCEL_ASK :
-						       ST_CANCEL_NOW, err);
-
-				if (!c)
-					return -1;
-				sqlite3_bind_int64(c, 1, r->last_task);
-				if (last != AC_TASK_RUNNING)
-					sqlite3_bind_int64(c, 2, now);
-				if (exec_stmt(s, c, err, "cancelling a task") < 0)
-					return -1;
-				cancelled = r->last_task;
-			}
-		}
-	}
-	if (step.fire_slot && !skipped &&
-	    sched_submit(s, r, step.fire_slot, now, &task, &existed, err) < 0)
-		return -1;
 	sqlite3_bind_text(upd, 1, r->name, -1, SQLITE_STATIC);
-	if (step.next_at > 0)
-		sqlite3_bind_int64(upd, 2, step.next_at);
+	if (step->next_at > 0)
+		sqlite3_bind_int64(upd, 2, step->next_at);
 	else
 		sqlite3_bind_null(upd, 2);
-	if (step.fire_slot)
-		sqlite3_bind_int64(upd, 3, step.fire_slot);
+	if (step->fire_slot)
+		sqlite3_bind_int64(upd, 3, step->fire_slot);
 	else
 		sqlite3_bind_null(upd, 3);
 	if (task)
 		sqlite3_bind_int64(upd, 4, task);
 	else
 		sqlite3_bind_null(upd, 4);
-	sqlite3_bind_int(upd, 5, task && !existed);
+	sqlite3_bind_int(upd, 5, fired);
 	sqlite3_bind_int(upd, 6, skipped);
-	sqlite3_bind_int64(upd, 7, step.missed);
-	if (exec_stmt(s, upd, err, "moving a schedule on") < 0)
-		return -1;
-	if (step.missed)
-		oom |= ac_fired_append(fired, nfired, r, AC_FIRED_MISSED, 0,
-				       0, 0, step.missed) < 0;
-	if (skipped)
-		oom |= ac_fired_append(fired, nfired, r, AC_FIRED_SKIPPED,
-				       step.fire_slot, r->last_task, 0, 0) < 0;
-	else if (task && !existed)
-		oom |= ac_fired_append(fired, nfired, r, AC_FIRED_TASK,
-				       step.fire_slot, task, cancelled, 0) < 0;
-	return oom ? ac_error_set(err, AC_EXIT_FAILED, "out of memory") : 0;
+	sqlite3_bind_int64(upd, 7, step->missed);
+	return exec_stmt(s, upd, err, "moving a schedule on");
 }
+
+static const struct ac_schedule_fire_ops sched_fire_ops = {
+	sched_task_status, sched_cancel, sched_submit_step, sched_update,
+};
 
 static int sched_next_in(struct sqlite_store *s, int64_t now,
 			 int64_t *next_in, struct ac_error *err)
@@ -4940,7 +4931,9 @@ static int sqlite_schedules_fire(struct ac_store *base,
 	if (sched_rows(s, due, &rows, &n, err) < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++)
-		if (sched_fire_one(s, &rows[i], now, fired, nfired, err) < 0) {
+		if (ac_schedule_fire_one(&sched_fire_ops, &s->base,
+					 &rows[i], now, fired, nfired,
+					 err) < 0) {
 			ac_error_prefix(err, "schedule '%s'", rows[i].name);
 			goto fail;
 		}

@@ -418,8 +418,31 @@ int ac_budget_for_task(ac_budget_apply_fn *apply, struct ac_store *store,
 	return rc;
 }
 
-json_t *ac_budget_json(const struct ac_budget_row *row, json_t *tasks)
+int ac_budget_count_add(json_t *counts, const char *budget,
+			const char *status, int held, int64_t n)
 {
+	json_t *one = json_object_get(counts, budget), *tasks, *have;
+
+	if (!one) {
+		one = json_pack("{s:{},s:I}", "tasks", "held", (json_int_t)0);
+		if (!one || json_object_set_new(counts, budget, one) < 0)
+			return -1;
+	}
+	tasks = json_object_get(one, "tasks");
+	have = json_object_get(tasks, status);
+	if (json_object_set_new(tasks, status, json_integer(
+			json_integer_value(have) + n)) < 0)
+		return -1;
+	if (held)
+		json_object_set_new(one, "held", json_integer(
+			json_integer_value(json_object_get(one, "held")) + n));
+	return 0;
+}
+
+json_t *ac_budget_json(const struct ac_budget_row *row, json_t *counts)
+{
+	json_t *mine = json_object_get(counts, row->name);
+	json_t *tasks = json_object_get(mine, "tasks");
 	json_t *limits = json_loads(row->limits, 0, NULL);
 	json_t *usage = row->usage ? json_loads(row->usage, 0, NULL) : NULL;
 	json_t *remaining = json_object();
@@ -438,7 +461,6 @@ json_t *ac_budget_json(const struct ac_budget_row *row, json_t *tasks)
 		json_decref(limits);
 		json_decref(usage);
 		json_decref(remaining);
-		json_decref(tasks);
 		return NULL;
 	}
 	/* What is left of each limit, never below zero. */
@@ -458,8 +480,9 @@ json_t *ac_budget_json(const struct ac_budget_row *row, json_t *tasks)
 			 "name", row->name, "limits", limits, "usage", usage,
 			 "remaining", remaining, "spent", row->spent,
 			 "spent_at", time_or_null(row->spent_at),
-			 "tasks", tasks ? tasks : json_object(),
-			 "held", (json_int_t)row->held,
+			 "tasks", tasks ? json_incref(tasks) : json_object(),
+			 "held", json_integer_value(json_object_get(mine,
+								    "held")),
 			 "created", time_or_null(row->created),
 			 "updated", time_or_null(row->updated));
 }
@@ -510,27 +533,6 @@ int ac_budget_name_check(const char *name, struct ac_error *err)
 				    "bad budget name '%s': use 1-64 of A-Z a-z 0-9 _ . : -",
 				    name);
 	return 0;
-}
-
-int ac_budget_limits_check(const char *limits, struct ac_error *err)
-{
-	json_t *lim = json_loads(limits, 0, NULL);
-	const char *key;
-	json_t *v;
-	int rc = 0;
-
-	if (!json_is_object(lim) || json_object_size(lim) == 0)
-		rc = ac_error_set(err, AC_EXIT_USAGE,
-				  "budget limits must be a non-empty JSON object");
-	json_object_foreach(lim, key, v) {
-		if (rc == 0 && (!json_is_number(v) ||
-				!(json_number_value(v) > 0)))
-			rc = ac_error_set(err, AC_EXIT_USAGE,
-					  "budget limit '%s' must be a positive number",
-					  key);
-	}
-	json_decref(lim);
-	return rc;
 }
 
 int ac_schedule_fire_one(const struct ac_schedule_fire_ops *ops,

@@ -743,15 +743,22 @@ int ac_budget_for_task(ac_budget_apply_fn *apply, struct ac_store *store,
 		       struct ac_budget_check *check, struct ac_error *err);
 /* The run_at of a held task: never due, so that promotion passes it by. */
 #define AC_HELD_RUN_AT 9007199254740991LL
+#define AC_HELD_RUN_AT_SQL "9007199254740991"   /* the same, in SQL text */
 /* A budget as JSON: {name, limits, usage, remaining, spent, spent_at,
  * tasks: {status: n}, held, created, updated}; tasks is stolen. */
 struct ac_budget_row {
 	const char *name, *limits, *usage;
 	int spent;
 	int64_t spent_at, created, updated;  /* wall clock ms; 0 = none */
-	int64_t held;
 };
-json_t *ac_budget_json(const struct ac_budget_row *row, json_t *tasks);
+/* counts: what ac_budget_count_add gathered ({"NAME":{"tasks":{status:n},
+ * "held":n}}, borrowed), read for row's budget; NULL = none. */
+json_t *ac_budget_json(const struct ac_budget_row *row, json_t *counts);
+/* One row of a budget listing's task counts (by budget, status and held),
+ * added to counts, so that a listing reads them in one query rather than
+ * one per budget.  0, or -1 when out of memory. */
+int ac_budget_count_add(json_t *counts, const char *budget,
+			const char *status, int held, int64_t n);
 /* What ac-status --usage shows: {"types": usage_by_type, "budgets":
  * budgets_list}.  0, or -1 with err. */
 int ac_usage_report(struct ac_store *store, json_t **out,
@@ -760,11 +767,9 @@ int ac_usage_report(struct ac_store *store, json_t **out,
  * "limits","spent","held"}; a new array, or NULL when out of memory. */
 json_t *ac_usage_rows(json_t *report);
 
-/* Check a budget's name ([A-Za-z0-9_.:-], 1-64 bytes) and limits text (a
- * non-empty JSON object of positive numbers): 0, or -1 with err (exit
- * code 2). */
+/* Check a budget's name ([A-Za-z0-9_.:-], 1-64 bytes): 0, or -1 with err
+ * (exit code 2). */
 int ac_budget_name_check(const char *name, struct ac_error *err);
-int ac_budget_limits_check(const char *limits, struct ac_error *err);
 
 /* Shared by the backends' schedules_fire: one due schedule (locked by the
  * caller's transaction) moved past its slot, with ac_schedule_step's

@@ -78,10 +78,12 @@ enum stmt_id {
 	ST_SCHED_GET, ST_SCHED_LIST, ST_SCHED_UPDATE, ST_SCHED_RAN,
 	ST_SCHED_INSERT, ST_SCHED_REPLACE, ST_SCHED_PAUSE, ST_SCHED_RESUME,
 	ST_SCHED_REMOVE,
-	ST_BUDGET_GET, ST_BUDGET_INSERT, ST_BUDGET_UPDATE, ST_BUDGET_HOLD,
+	ST_BUDGET_GET, ST_BUDGET_GET_SHARED, ST_BUDGET_INSERT, ST_BUDGET_UPDATE,
+	ST_BUDGET_HOLD,
 	ST_BUDGET_HOLD_ONE,
 	ST_BUDGET_RELEASE, ST_BUDGET_UNLINK, ST_BUDGET_DELETE, ST_BUDGET_LIST,
-	ST_BUDGET_ONE, ST_BUDGET_TASKS, ST_TASK_BUDGET, ST_TYPE_USAGE_GET,
+	ST_BUDGET_ONE, ST_BUDGET_TASKS, ST_BUDGET_TASKS_ONE, ST_TASK_BUDGET,
+	ST_TYPE_USAGE_GET,
 	ST_TYPE_USAGE_PUT, ST_TYPE_USAGE_LIST,
 	ST_COUNT
 };
@@ -814,6 +816,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BUDGET_GET] =
 		"SELECT limits, usage, spent FROM budgets WHERE name = $1 "
 		"FOR UPDATE",
+	[ST_BUDGET_GET_SHARED] =
+		"SELECT limits, usage, spent FROM budgets WHERE name = $1 "
+		"FOR SHARE",
 	[ST_BUDGET_INSERT] =
 		"INSERT INTO budgets (name, limits, usage, spent, spent_at, "
 		"created, updated) VALUES ($1, $2, $3, $4, CASE WHEN $4::int <> 0 "
@@ -824,12 +829,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 		NOW_MS " ELSE spent_at END, updated = " NOW_MS " WHERE name = $1",
 	[ST_BUDGET_HOLD] =
 		"UPDATE tasks SET status = 'pending', held = 1, "
-		"run_at = 9007199254740991 WHERE budget = $1 AND status = 'queued'",
+		"run_at = " AC_HELD_RUN_AT_SQL " WHERE budget = $1 AND "
+		"status = 'queued'",
 	/* A task just submitted to a spent budget (inserts have no trigger:
 	 * one would cost every submit). */
 	[ST_BUDGET_HOLD_ONE] =
 		"UPDATE tasks SET status = 'pending', held = 1, "
-		"run_at = 9007199254740991 WHERE id = $1 AND status = 'queued'",
+		"run_at = " AC_HELD_RUN_AT_SQL " WHERE id = $1 AND "
+		"status = 'queued'",
 	[ST_BUDGET_RELEASE] =
 		"UPDATE tasks SET status = 'queued', held = 0, run_at = " NOW_MS
 		" WHERE budget = $1 AND held <> 0 AND status = 'pending'",
@@ -842,16 +849,18 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"WHERE budget = $1",
 	[ST_BUDGET_DELETE] = "DELETE FROM budgets WHERE name = $1",
 	[ST_BUDGET_LIST] =
-		"SELECT name, limits, usage, spent, spent_at, created, updated, "
-		"(SELECT count(*) FROM tasks WHERE budget = b.name AND "
-		"held <> 0 AND status = 'pending') FROM budgets b ORDER BY name COLLATE \"C\"",
+		"SELECT name, limits, usage, spent, spent_at, created, updated "
+		"FROM budgets ORDER BY name COLLATE \"C\"",
 	[ST_BUDGET_ONE] =
-		"SELECT name, limits, usage, spent, spent_at, created, updated, "
-		"(SELECT count(*) FROM tasks WHERE budget = b.name AND "
-		"held <> 0 AND status = 'pending') FROM budgets b WHERE name = $1",
+		"SELECT name, limits, usage, spent, spent_at, created, updated "
+		"FROM budgets WHERE name = $1",
+	/* A listing's task counts in one query (ac_budget_count_add). */
 	[ST_BUDGET_TASKS] =
-		"SELECT status, count(*) FROM tasks WHERE budget = $1 "
-		"GROUP BY status",
+		"SELECT budget, status, (held <> 0 AND status = 'pending')::int, "
+		"count(*) FROM tasks WHERE budget IS NOT NULL GROUP BY 1, 2, 3",
+	[ST_BUDGET_TASKS_ONE] =
+		"SELECT budget, status, (held <> 0 AND status = 'pending')::int, "
+		"count(*) FROM tasks WHERE budget = $1 GROUP BY 1, 2, 3",
 	[ST_TASK_BUDGET] = "UPDATE tasks SET budget = $2 WHERE id = $1",
 	[ST_TYPE_USAGE_GET] =
 		"WITH made AS (INSERT INTO type_usage (type, usage, updated) "
@@ -1272,7 +1281,7 @@ static const char schema_v7[] =
 	" LANGUAGE plpgsql AS $$"
 	" BEGIN"
 	"  UPDATE tasks SET status = 'pending', held = 1,"
-	"   run_at = 9007199254740991 WHERE id = NEW.id AND EXISTS"
+	"   run_at = " AC_HELD_RUN_AT_SQL " WHERE id = NEW.id AND EXISTS"
 	"   (SELECT 1 FROM budgets WHERE name = NEW.budget AND spent <> 0);"
 	"  RETURN NULL;"
 	" END $$;"
@@ -2330,15 +2339,25 @@ static int budget_apply(struct pg_store *s, const char *name,
 {
 	const char *v[4] = { name, NULL, NULL, NULL };
 	char *new_limits = NULL, *new_usage = NULL;
-	int exists, old_spent = 0, spent, rc;
-	PGresult *res = run(s, ST_BUDGET_GET, 1, v, NULL, "reading a budget",
-			    err);
+	int change = limits || reset || add, exists, old_spent = 0, spent, rc;
+	/* A look that changes nothing (a submit charging the budget) shares
+	 * the row: submits go on side by side, and a charge that would
+	 * spend the budget waits for them, so that its hold sees their
+	 * tasks. */
+	PGresult *res = run(s, change ? ST_BUDGET_GET : ST_BUDGET_GET_SHARED,
+			    1, v, NULL, "reading a budget", err);
 
 	if (!res)
 		return -1;
 	exists = PQntuples(res) > 0;
 	if (exists)
 		old_spent = get_i64(res, 0, 2) != 0;
+	if (exists && !change) {
+		PQclear(res);
+		if (spent_out)
+			*spent_out = old_spent;
+		return 0;
+	}
 	if (!exists && (!create || !limits))
 		rc = 1;
 	else if (ac_budget_next(exists ? get_text(res, 0, 0) : NULL,
@@ -6189,16 +6208,26 @@ static int pg_budgets_list(struct ac_store *base, const char *name,
 {
 	struct pg_store *s = (struct pg_store *)base;
 	const char *v[1] = { name };
-	PGresult *res = run(s, name ? ST_BUDGET_ONE : ST_BUDGET_LIST,
-			    name ? 1 : 0, v, NULL, "listing budgets", err);
-	json_t *arr = json_array();
+	PGresult *cnt = run(s, name ? ST_BUDGET_TASKS_ONE : ST_BUDGET_TASKS,
+			    name ? 1 : 0, v, NULL, "counting budgets' tasks",
+			    err), *res;
+	json_t *counts = json_object(), *arr = json_array();
+	int oom = !counts || !arr;
 
-	if (!res) {
+	if (!cnt) {
+		json_decref(counts);
 		json_decref(arr);
 		return -1;
 	}
-	for (int r = 0; arr && r < PQntuples(res); r++) {
-		const char *bv[1] = { get_text(res, r, 0) };
+	for (int r = 0; !oom && r < PQntuples(cnt); r++)
+		oom = ac_budget_count_add(counts, get_text(cnt, r, 0),
+					  get_text(cnt, r, 1),
+					  (int)get_i64(cnt, r, 2),
+					  get_i64(cnt, r, 3)) < 0;
+	PQclear(cnt);
+	res = oom ? NULL : run(s, name ? ST_BUDGET_ONE : ST_BUDGET_LIST,
+			       name ? 1 : 0, v, NULL, "listing budgets", err);
+	for (int r = 0; res && !oom && r < PQntuples(res); r++) {
 		struct ac_budget_row row = {
 			.name = get_text(res, r, 0),
 			.limits = get_text(res, r, 1),
@@ -6207,31 +6236,19 @@ static int pg_budgets_list(struct ac_store *base, const char *name,
 			.spent_at = get_i64(res, r, 4),
 			.created = get_i64(res, r, 5),
 			.updated = get_i64(res, r, 6),
-			.held = get_i64(res, r, 7),
 		};
-		PGresult *counts = run(s, ST_BUDGET_TASKS, 1, bv, NULL,
-				       "counting a budget's tasks", err);
-		json_t *tasks = json_object(), *b;
 
-		if (!counts) {
-			json_decref(tasks);
-			json_decref(arr);
-			PQclear(res);
-			return -1;
-		}
-		for (int c = 0; tasks && c < PQntuples(counts); c++)
-			json_object_set_new(tasks, get_text(counts, c, 0),
-					    json_integer(get_i64(counts, c, 1)));
-		PQclear(counts);
-		b = tasks ? ac_budget_json(&row, tasks) : NULL;
-		if (!b || json_array_append_new(arr, b) < 0) {
-			json_decref(arr);
-			arr = NULL;
-		}
+		oom = json_array_append_new(arr, ac_budget_json(&row,
+								counts)) < 0;
+	}
+	json_decref(counts);
+	if (!res || oom) {
+		PQclear(res);
+		json_decref(arr);
+		return oom ? ac_error_set(err, AC_EXIT_FAILED, "out of memory") :
+			-1;
 	}
 	PQclear(res);
-	if (!arr)
-		return ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 	if (name && json_array_size(arr) == 0) {
 		json_decref(arr);
 		return ac_error_set(err, AC_EXIT_FAILED, "no budget named '%s'",

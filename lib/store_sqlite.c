@@ -65,7 +65,8 @@ enum stmt_id {
 	ST_BUDGET_GET, ST_BUDGET_INSERT, ST_BUDGET_UPDATE, ST_BUDGET_HOLD,
 	ST_BUDGET_HOLD_ONE,
 	ST_BUDGET_RELEASE, ST_BUDGET_UNLINK, ST_BUDGET_DELETE, ST_BUDGET_LIST,
-	ST_BUDGET_ONE, ST_BUDGET_TASKS, ST_TASK_BUDGET, ST_TYPE_USAGE_GET,
+	ST_BUDGET_ONE, ST_BUDGET_TASKS, ST_BUDGET_TASKS_ONE, ST_TASK_BUDGET,
+	ST_TYPE_USAGE_GET,
 	ST_TYPE_USAGE_PUT, ST_TYPE_USAGE_LIST,
 	ST_COUNT
 };
@@ -591,16 +592,18 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"WHERE budget = ?1",
 	[ST_BUDGET_DELETE] = "DELETE FROM budgets WHERE name = ?1",
 	[ST_BUDGET_LIST] =
-		"SELECT name, limits, usage, spent, spent_at, created, updated, "
-		"(SELECT count(*) FROM tasks WHERE budget = b.name AND "
-		"held <> 0 AND status = 'pending') FROM budgets b ORDER BY name",
+		"SELECT name, limits, usage, spent, spent_at, created, updated "
+		"FROM budgets ORDER BY name",
 	[ST_BUDGET_ONE] =
-		"SELECT name, limits, usage, spent, spent_at, created, updated, "
-		"(SELECT count(*) FROM tasks WHERE budget = b.name AND "
-		"held <> 0 AND status = 'pending') FROM budgets b WHERE name = ?1",
+		"SELECT name, limits, usage, spent, spent_at, created, updated "
+		"FROM budgets WHERE name = ?1",
+	/* A listing's task counts in one query (ac_budget_count_add). */
 	[ST_BUDGET_TASKS] =
-		"SELECT status, count(*) FROM tasks WHERE budget = ?1 "
-		"GROUP BY status",
+		"SELECT budget, status, held <> 0 AND status = 'pending', "
+		"count(*) FROM tasks WHERE budget IS NOT NULL GROUP BY 1, 2, 3",
+	[ST_BUDGET_TASKS_ONE] =
+		"SELECT budget, status, held <> 0 AND status = 'pending', "
+		"count(*) FROM tasks WHERE budget = ?1 GROUP BY 1, 2, 3",
 	[ST_TASK_BUDGET] = "UPDATE tasks SET budget = ?2 WHERE id = ?1",
 	[ST_TYPE_USAGE_GET] = "SELECT usage FROM type_usage WHERE type = ?1",
 	[ST_TYPE_USAGE_PUT] =
@@ -891,7 +894,7 @@ static const char schema_v6[] =
  * every submit about a fifth of its speed. */
 #define BUDGET_HOLD_BODY \
 	" UPDATE tasks SET status = 'pending', held = 1," \
-	"  run_at = 9007199254740991 WHERE id = NEW.id AND EXISTS" \
+	"  run_at = " AC_HELD_RUN_AT_SQL " WHERE id = NEW.id AND EXISTS" \
 	"  (SELECT 1 FROM budgets WHERE name = NEW.budget AND spent <> 0);" \
 	" END;"
 static const char schema_v7[] =
@@ -1715,6 +1718,7 @@ static int budget_apply(struct sqlite_store *s, const char *name,
 	sqlite3_stmt *get = stmt(s, ST_BUDGET_GET, err), *put, *tasks;
 	char *old_limits = NULL, *old_usage = NULL, *new_limits, *new_usage;
 	int exists, old_spent = 0, spent, rc, oom = 0;
+	int change = limits || reset || add;
 	int64_t now = ac_now_ms();
 
 	if (!get)
@@ -1732,6 +1736,15 @@ static int budget_apply(struct sqlite_store *s, const char *name,
 	done(get);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_error(s, err, "reading a budget");
+	/* A look that changes nothing (a submit charging the budget) writes
+	 * nothing. */
+	if (exists && !change) {
+		free(old_limits);
+		free(old_usage);
+		if (spent_out)
+			*spent_out = old_spent;
+		return 0;
+	}
 	if (oom)
 		rc = ac_error_set(err, AC_EXIT_FAILED, "out of memory");
 	else if (!exists && (!create || !limits))
@@ -5045,18 +5058,8 @@ fail:
 	return -1;
 }
 
-static json_t *status_count_json(sqlite3_stmt *st, void *arg)
+static json_t *budget_row_json(sqlite3_stmt *st, void *counts)
 {
-	(void)arg;
-	return json_pack("[s,I]", col_text(st, 0),
-			 (json_int_t)sqlite3_column_int64(st, 1));
-}
-
-static json_t *budget_row_json(sqlite3_stmt *st, void *arg)
-{
-	struct sqlite_store *s = arg;
-	struct ac_error ignored;  /* a failure here reads as out of memory */
-	sqlite3_stmt *counts = stmt(s, ST_BUDGET_TASKS, &ignored);
 	struct ac_budget_row row = {
 		.name = col_text(st, 0),
 		.limits = col_text(st, 1),
@@ -5065,40 +5068,44 @@ static json_t *budget_row_json(sqlite3_stmt *st, void *arg)
 		.spent_at = col_time(st, 4),
 		.created = col_time(st, 5),
 		.updated = col_time(st, 6),
-		.held = sqlite3_column_int64(st, 7),
 	};
-	json_t *tasks = json_object(), *pairs = NULL, *pair;
-	size_t i;
 
-	if (!counts || !tasks) {
-		json_decref(tasks);
-		return NULL;
-	}
-	sqlite3_bind_text(counts, 1, row.name, -1, SQLITE_STATIC);
-	if (collect_rows(s, counts, 0, status_count_json, NULL,
-			 "counting a budget's tasks", &pairs, &ignored) < 0) {
-		json_decref(tasks);
-		return NULL;
-	}
-	json_array_foreach(pairs, i, pair)
-		json_object_set(tasks, json_string_value(json_array_get(pair, 0)),
-				json_array_get(pair, 1));
-	json_decref(pairs);
-	return ac_budget_json(&row, tasks);
+	return ac_budget_json(&row, counts);
 }
 
 static int sqlite_budgets_list(struct ac_store *base, const char *name,
 			       json_t **out, struct ac_error *err)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *cnt = stmt(s, name ? ST_BUDGET_TASKS_ONE : ST_BUDGET_TASKS,
+				 err);
 	sqlite3_stmt *st = stmt(s, name ? ST_BUDGET_ONE : ST_BUDGET_LIST, err);
+	json_t *counts = json_object();
+	int rc, oom = !counts;
 
-	if (!st)
+	if (!cnt || !st) {
+		json_decref(counts);
 		return -1;
+	}
+	if (name)
+		sqlite3_bind_text(cnt, 1, name, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(cnt)) == SQLITE_ROW && !oom)
+		oom = ac_budget_count_add(counts, col_text(cnt, 0),
+					  col_text(cnt, 1),
+					  sqlite3_column_int(cnt, 2),
+					  sqlite3_column_int64(cnt, 3)) < 0;
+	done(cnt);
+	if (oom || (rc != SQLITE_DONE && rc != SQLITE_ROW)) {
+		json_decref(counts);
+		return oom ? ac_error_set(err, AC_EXIT_FAILED, "out of memory") :
+			db_error(s, err, "counting budgets' tasks");
+	}
 	if (name)
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (collect_rows(s, st, 0, budget_row_json, s, "listing budgets", out,
-			 err) < 0)
+	rc = collect_rows(s, st, 0, budget_row_json, counts, "listing budgets",
+			  out, err);
+	json_decref(counts);
+	if (rc < 0)
 		return -1;
 	if (name && json_array_size(*out) == 0) {
 		json_decref(*out);

@@ -53,6 +53,9 @@ extern char **environ;
 #define STORE_RETRY_MS 1000
 /* /readyz: free slots and no claim for this long (plus 3 heartbeats). */
 #define CLAIM_STALL_MS 10000
+/* The most variables make_env() sets for a task: five always, then
+ * AC_DEADLINE, AC_CHECKPOINT, AC_PARENTS, TRACEPARENT and AC_STORE.  One
+ * more there needs one more here. */
 #define ENV_TASK_VARS 10
 /* At a graceful stop, how long queued spans may take to go out. */
 #define OTEL_FLUSH_MS 2000
